@@ -1,0 +1,45 @@
+//! The `Agent` trait: what to run for a prompt.
+
+use crate::command::{CommandLine, Environment};
+use crate::error::Error;
+use crate::stop::StopSequence;
+
+/// A coding-agent program: how to turn a prompt into a command line, what
+/// environment it needs, and what it prints when it waits for a human.
+///
+/// An agent says *what* to run; a [`Runtime`](crate::Runtime) decides *how*
+/// and *where*. Implementations are plain data plus string building: they
+/// start nothing and read nothing at call time, so every method is cheap and
+/// may be called from any thread.
+///
+/// The trait is object safe: callers hold `Box<dyn Agent>` and pick the
+/// agent at run time.
+pub trait Agent: Send + Sync {
+    /// The argv that runs the agent non-interactively on `prompt`.
+    ///
+    /// The prompt must reach the program literally as one argument (or, for
+    /// a program that reads it elsewhere, unchanged): never split, never
+    /// given to a shell, never readable as an option even when it starts
+    /// with `-`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCommand`] when the prompt cannot be passed (it holds
+    /// a NUL byte).
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error>;
+
+    /// The environment the program needs, to be merged into the caller's
+    /// choice with [`Environment::merge`] (the base, inherit or clean, is
+    /// the caller's; only what this sets, passes and unsets is used). API
+    /// keys are passed by name, never copied into the value.
+    fn env(&self) -> Environment;
+
+    /// The texts that mean the program is waiting for input.
+    fn stop_sequences(&self) -> Vec<StopSequence>;
+
+    /// A short name such as `claude-code` or `mock:success`.
+    fn name(&self) -> &str;
+
+    /// The version of the program this agent was written and tested for.
+    fn version(&self) -> &str;
+}

@@ -1,0 +1,332 @@
+//! The one error type of the Logist contract.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::process::ProcessId;
+
+/// A boxed error from a runtime's backend (an engine client, a transport).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error reported by an [`Agent`](crate::Agent) or a
+/// [`Runtime`](crate::Runtime).
+///
+/// Each variant is something a caller can act on; messages name the process
+/// id or program concerned, and the operating system's error, when there is
+/// one, is the [`source`](std::error::Error::source) rather than part of the
+/// message, so a printed chain says each thing once.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The runtime has no process with this id: it was never spawned here,
+    /// or it was removed.
+    #[error("no process with id `{id}`")]
+    UnknownProcess {
+        /// The id that was asked about.
+        id: ProcessId,
+    },
+
+    /// The command or its environment cannot be executed as given.
+    #[error("invalid command: {problem}")]
+    InvalidCommand {
+        /// What is wrong.
+        problem: CommandProblem,
+    },
+
+    /// The program does not exist (not on `PATH`, or no such file).
+    #[error("program `{program}` not found")]
+    ProgramNotFound {
+        /// The program as given in the argv.
+        program: String,
+    },
+
+    /// The program exists but cannot be executed (no permission, not an
+    /// executable format).
+    #[error("program `{program}` is not executable")]
+    NotExecutable {
+        /// The program as given in the argv.
+        program: String,
+        /// Why the operating system refused.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The working directory does not exist or cannot be entered.
+    #[error("working directory `{}` cannot be used", path.display())]
+    WorkingDirectory {
+        /// The directory that was asked for.
+        path: PathBuf,
+        /// Why it cannot be used.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Starting the program failed for another reason.
+    #[error("failed to spawn `{program}`")]
+    Spawn {
+        /// The program as given in the argv.
+        program: String,
+        /// Why the operating system refused.
+        #[source]
+        source: io::Error,
+    },
+
+    /// [`Runtime::wait`](crate::Runtime::wait) gave up; the process keeps
+    /// running.
+    #[error("process `{id}` still running after {}", DisplayDuration(*timeout))]
+    WaitTimeout {
+        /// The process waited for.
+        id: ProcessId,
+        /// How long `wait` waited.
+        timeout: Duration,
+    },
+
+    /// The process must have exited for this operation (removing it).
+    #[error("process `{id}` is still running")]
+    StillRunning {
+        /// The running process.
+        id: ProcessId,
+    },
+
+    /// The process's standard input is not open for writing: it was not
+    /// spawned with a writable stdin, the caller closed it, or the process
+    /// stopped reading (closed its end or exited).
+    #[error("standard input of process `{id}` is not open for writing")]
+    StdinClosed {
+        /// The process concerned.
+        id: ProcessId,
+    },
+
+    /// The runtime cannot do this at all (for example a pseudo-terminal in
+    /// a runtime that has none).
+    #[error("the {runtime} runtime does not support {feature}")]
+    Unsupported {
+        /// The runtime's name.
+        runtime: String,
+        /// What was asked for.
+        feature: String,
+    },
+
+    /// The runtime's backend cannot be reached or used; `fix` says what to
+    /// do about it.
+    #[error("the {runtime} runtime is unavailable: {reason} ({fix})")]
+    Unavailable {
+        /// The runtime's name.
+        runtime: String,
+        /// What is wrong.
+        reason: String,
+        /// What the user can do about it.
+        fix: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// An input/output error while operating on a process.
+    #[error("i/o error while {context}")]
+    Io {
+        /// What was being done, naming the process or program.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// An [`Error::UnknownProcess`] for `id`.
+    pub fn unknown(id: &ProcessId) -> Self {
+        Error::UnknownProcess { id: id.clone() }
+    }
+
+    /// An [`Error::Io`] with the given context.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// An [`Error::Unsupported`].
+    pub fn unsupported(runtime: impl Into<String>, feature: impl Into<String>) -> Self {
+        Error::Unsupported {
+            runtime: runtime.into(),
+            feature: feature.into(),
+        }
+    }
+}
+
+/// What is wrong with a command line or environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandProblem {
+    /// The argv has no elements.
+    EmptyArgv,
+    /// The program (first element) is the empty string.
+    EmptyProgram,
+    /// An argument contains a NUL byte, which no program can receive.
+    NulInArgument {
+        /// Position in the argv (0 is the program).
+        index: usize,
+    },
+    /// An environment variable name is empty or contains `=` or NUL.
+    InvalidEnvName {
+        /// The name as given.
+        name: String,
+    },
+    /// An environment variable's value contains a NUL byte.
+    NulInEnvValue {
+        /// The variable's name (never its value).
+        name: String,
+    },
+}
+
+impl fmt::Display for CommandProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandProblem::EmptyArgv => f.write_str("the argv is empty"),
+            CommandProblem::EmptyProgram => f.write_str("the program name is empty"),
+            CommandProblem::NulInArgument { index } => {
+                write!(f, "argument {index} contains a NUL byte")
+            }
+            CommandProblem::InvalidEnvName { name } => {
+                write!(
+                    f,
+                    "environment variable name {name:?} is not allowed (a name is non-empty, without '=' or NUL)"
+                )
+            }
+            CommandProblem::NulInEnvValue { name } => {
+                write!(
+                    f,
+                    "the value of environment variable `{name}` contains a NUL byte"
+                )
+            }
+        }
+    }
+}
+
+/// Shows a duration the way people write it: `500ms`, `5s`, `1.5s`.
+struct DisplayDuration(Duration);
+
+impl fmt::Display for DisplayDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1000 {
+            write!(f, "{millis}ms")
+        } else {
+            let seconds = format!("{:.3}", self.0.as_secs_f64());
+            write!(
+                f,
+                "{}s",
+                seconds.trim_end_matches('0').trim_end_matches('.')
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::fmt::Write as _;
+
+    use super::*;
+
+    /// Every variant with its source chain, as a user would see it.
+    fn render(error: &Error) -> String {
+        let mut out = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            write!(out, "\n  caused by: {cause}").unwrap();
+            source = cause.source();
+        }
+        out
+    }
+
+    fn os(kind: io::ErrorKind, text: &str) -> io::Error {
+        io::Error::new(kind, text)
+    }
+
+    #[test]
+    fn error_messages() {
+        let id = ProcessId::new("host-5e1f-3");
+        let errors = [
+            Error::unknown(&id),
+            Error::InvalidCommand {
+                problem: CommandProblem::EmptyArgv,
+            },
+            Error::InvalidCommand {
+                problem: CommandProblem::EmptyProgram,
+            },
+            Error::InvalidCommand {
+                problem: CommandProblem::NulInArgument { index: 3 },
+            },
+            Error::InvalidCommand {
+                problem: CommandProblem::InvalidEnvName { name: "A=B".into() },
+            },
+            Error::InvalidCommand {
+                problem: CommandProblem::NulInEnvValue {
+                    name: "API_KEY".into(),
+                },
+            },
+            Error::ProgramNotFound {
+                program: "claude".into(),
+            },
+            Error::NotExecutable {
+                program: "./notes.txt".into(),
+                source: os(
+                    io::ErrorKind::PermissionDenied,
+                    "Permission denied (os error 13)",
+                ),
+            },
+            Error::WorkingDirectory {
+                path: "/no/such/dir".into(),
+                source: os(
+                    io::ErrorKind::NotFound,
+                    "No such file or directory (os error 2)",
+                ),
+            },
+            Error::Spawn {
+                program: "aider".into(),
+                source: os(io::ErrorKind::Other, "Too many open files (os error 24)"),
+            },
+            Error::WaitTimeout {
+                id: id.clone(),
+                timeout: Duration::from_millis(250),
+            },
+            Error::WaitTimeout {
+                id: id.clone(),
+                timeout: Duration::from_secs(5),
+            },
+            Error::WaitTimeout {
+                id: id.clone(),
+                timeout: Duration::from_millis(1500),
+            },
+            Error::StillRunning { id: id.clone() },
+            Error::StdinClosed { id: id.clone() },
+            Error::unsupported("mock", "pseudo-terminals"),
+            Error::Unavailable {
+                runtime: "docker".into(),
+                reason: "cannot connect to unix:///var/run/docker.sock".into(),
+                fix: "start the engine or set DOCKER_HOST".into(),
+                source: Some(Box::new(os(
+                    io::ErrorKind::NotFound,
+                    "No such file or directory (os error 2)",
+                ))),
+            },
+            Error::io(
+                format!("reading the output of process `{id}`"),
+                os(io::ErrorKind::Other, "Input/output error (os error 5)"),
+            ),
+        ];
+        let rendered: Vec<String> = errors.iter().map(render).collect();
+        insta::assert_snapshot!(rendered.join("\n"));
+    }
+
+    #[test]
+    fn errors_are_send_sync_and_static() {
+        fn assert_bounds<T: Send + Sync + 'static>() {}
+        assert_bounds::<Error>();
+    }
+}

@@ -1,0 +1,4 @@
+//! Cross-crate tests: the workspace's crates used together, the way an
+//! orchestrator uses them.
+
+mod contract;
