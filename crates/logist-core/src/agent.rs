@@ -2,7 +2,7 @@
 
 use crate::command::{CommandLine, Environment};
 use crate::error::Error;
-use crate::stop::StopSequence;
+use crate::stop::{FailurePattern, StopSequence, Verdict};
 
 /// A coding-agent program: how to turn a prompt into a command line, what
 /// environment it needs, and what it prints when it waits for a human.
@@ -42,4 +42,18 @@ pub trait Agent: Send + Sync {
 
     /// The version of the program this agent was written and tested for.
     fn version(&self) -> &str;
+
+    /// Patterns in the output that tell why a run failed (rate limit,
+    /// authentication, context window). None by default.
+    fn failure_patterns(&self) -> Vec<FailurePattern> {
+        Vec::new()
+    }
+
+    /// Reads the program's own report of how the run went from the last
+    /// lines of its standard output, for programs whose exit code cannot be
+    /// trusted alone. `None` (the default) means "trust the exit status".
+    fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
+        let _ = stdout_tail;
+        None
+    }
 }

@@ -170,4 +170,4 @@ pub use error::{BoxError, CommandProblem, Error};
 pub use output::{Completion, Logs, OutputChunk, OutputRead, Stream};
 pub use process::{ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState, signal_name};
 pub use runtime::Runtime;
-pub use stop::StopSequence;
+pub use stop::{FailureCause, FailurePattern, Pattern, StopSequence, Verdict};
