@@ -188,9 +188,14 @@ pub trait Runtime: Send + Sync {
     /// Only backend failures; an empty result is `Ok`.
     fn list(&self, selector: &Labels) -> Result<Vec<ProcessInfo>, Error>;
 
-    /// Forgets an exited process and frees its output. Descendants it left
-    /// running are killed first, so nothing the runtime started outlives its
-    /// record. The id is unknown afterwards.
+    /// Forgets an exited process and frees its output. The id is unknown
+    /// afterwards.
+    ///
+    /// Descendants it left running where the runtime sees them cheaply (a
+    /// host runtime: in the process group, or holding the output open) are
+    /// killed first. To stop every descendant, including daemons that left
+    /// both, call [`terminate`](Self::terminate) before removing; dropping
+    /// the runtime also stops them.
     ///
     /// # Errors
     ///

@@ -1,3 +1,73 @@
-//! `HostRuntime`: runs processes on this machine under the `logist-core`
-//! [`Runtime`](logist_core::Runtime) contract. (Filled in by the HostRuntime
-//! issue.)
+//! `HostRuntime`: runs AI coding agents, or any command, as supervised
+//! processes on this machine, under the `logist-core`
+//! [`Runtime`](logist_core::Runtime) contract.
+//!
+//! # How it works
+//!
+//! - **Spawning.** The argv is executed directly (never through a shell),
+//!   in a new process group (a new session on a pseudo-terminal), with
+//!   stdin from `/dev/null` unless a writable stdin is requested. The
+//!   environment is the caller's choice: inherit and override (the default)
+//!   or clean with names passed through. Every child also gets an
+//!   environment *cookie* (`LOGIST_TREE_<tag>=<n>`) that its descendants
+//!   inherit.
+//! - **Output.** One reactor thread per runtime waits in `epoll` on every
+//!   child's stdout and stderr (or pseudo-terminal) and on a pidfd per child.
+//!   Bytes are read the moment they arrive, never by lines, into a bounded
+//!   per-process buffer ([`HostRuntimeBuilder::output_cap`]) that drops the
+//!   oldest bytes with a count, and optionally into a log file that keeps
+//!   every byte ([`HostRuntimeBuilder::log_dir`]). Readers block on a
+//!   condition variable: a silent child costs no CPU.
+//! - **Exit.** When a pidfd fires, the reactor reaps the child under the
+//!   process's lock, so signals sent under that lock never reach a recycled
+//!   pid, and no zombie is left. If descendants still hold the output open,
+//!   `wait` returns after a short leak window and reports it.
+//! - **Terminating.** SIGTERM (and SIGCONT, for stopped processes) to the
+//!   process group and, through pidfds verified against `/proc`, to every
+//!   descendant that left the group (found by the cookie or by parent
+//!   links); after the grace period, SIGKILL to whatever is left, in rounds
+//!   until nothing carrying the cookie remains. No lock is held while
+//!   waiting, so other processes are never blocked.
+//! - **Dropping** the runtime does the same for every process it still owns,
+//!   with one shared grace period.
+//!
+//! Linux only (pidfds: kernel 5.3 or later).
+//!
+//! ```
+//! use std::time::Duration;
+//! use logist_core::{CommandLine, Runtime, SpawnRequest};
+//! use logist_runtime_host::HostRuntime;
+//!
+//! let runtime = HostRuntime::builder().grace(Duration::from_secs(2)).build()?;
+//! let request = SpawnRequest::new(CommandLine::new(["printf", "Confirm? [y/N]: "])?)
+//!     .label("job", "demo");
+//! let id = runtime.spawn(&request)?;
+//!
+//! // Read output as it arrives, from a position, without re-reading.
+//! let mut next = 0;
+//! let mut seen = Vec::new();
+//! loop {
+//!     let read = runtime.read_output(&id, next, Some(Duration::from_secs(30)))?;
+//!     for chunk in &read.chunks {
+//!         seen.extend_from_slice(&chunk.data);
+//!     }
+//!     next = read.next;
+//!     if read.finished {
+//!         break;
+//!     }
+//! }
+//! assert_eq!(seen, b"Confirm? [y/N]: ");
+//! assert!(runtime.wait(&id, None)?.status.success());
+//! # Ok::<(), logist_core::Error>(())
+//! ```
+
+mod buffer;
+mod launch;
+mod process;
+mod reactor;
+mod runtime;
+mod spawner;
+mod sys;
+mod tree;
+
+pub use runtime::{HostRuntime, HostRuntimeBuilder};

@@ -1,0 +1,157 @@
+//! The per-check harness: a fresh runtime, helpers that wait for
+//! conditions with generous deadlines, and the leftover check at the end.
+
+use std::time::{Duration, Instant};
+
+use logist_core::{CommandLine, Completion, ProcessId, Runtime, SpawnRequest};
+
+use crate::Fixture;
+
+/// The deadline for anything that should happen "soon": generous, so that
+/// a loaded machine never fails a check that a fast one passes.
+pub const LONG: Duration = Duration::from_secs(60);
+
+/// One check's runtime and helpers. Dropping it drops the runtime and then
+/// fails the check if the fixture reports leftovers.
+pub struct Harness<'a> {
+    fixture: &'a dyn Fixture,
+    runtime: Option<Box<dyn Runtime>>,
+}
+
+impl<'a> Harness<'a> {
+    /// A fresh runtime from `fixture`.
+    pub fn new(fixture: &'a dyn Fixture) -> Self {
+        Self {
+            fixture,
+            runtime: Some(fixture.runtime()),
+        }
+    }
+
+    /// The runtime under test.
+    pub fn rt(&self) -> &dyn Runtime {
+        self.runtime
+            .as_deref()
+            .expect("the runtime lives until drop")
+    }
+
+    /// The fixture.
+    pub fn fixture(&self) -> &dyn Fixture {
+        self.fixture
+    }
+
+    /// A shell command line.
+    pub fn sh(&self, script: &str) -> CommandLine {
+        self.fixture.shell(script)
+    }
+
+    /// Spawns, failing the check on error.
+    #[track_caller]
+    pub fn spawn(&self, request: &SpawnRequest) -> ProcessId {
+        match self.rt().spawn(request) {
+            Ok(id) => id,
+            Err(error) => panic!("spawn of `{}` failed: {error}", request.command),
+        }
+    }
+
+    /// Spawns `sh -c script`.
+    #[track_caller]
+    pub fn spawn_sh(&self, script: &str) -> ProcessId {
+        self.spawn(&SpawnRequest::new(self.sh(script)))
+    }
+
+    /// Waits with the long deadline, failing the check on error.
+    #[track_caller]
+    pub fn wait(&self, id: &ProcessId) -> Completion {
+        match self.rt().wait(id, Some(LONG)) {
+            Ok(done) => done,
+            Err(error) => panic!("wait for `{id}` failed: {error}"),
+        }
+    }
+
+    /// Reads the combined output incrementally until `done` holds for all
+    /// bytes read so far; returns them. Fails the check at the deadline or
+    /// if the output ends first.
+    #[track_caller]
+    pub fn read_until(&self, id: &ProcessId, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        let deadline = Instant::now() + LONG;
+        let mut seen = Vec::new();
+        let mut next = 0;
+        while !done(&seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out; output so far: {:?}",
+                String::from_utf8_lossy(&seen)
+            );
+            let read = self
+                .rt()
+                .read_output(id, next, Some(left))
+                .expect("read_output");
+            for chunk in &read.chunks {
+                seen.extend_from_slice(&chunk.data);
+            }
+            next = read.next;
+            if read.finished && !done(&seen) {
+                panic!(
+                    "output ended before the condition held: {:?}",
+                    String::from_utf8_lossy(&seen)
+                );
+            }
+        }
+        seen
+    }
+
+    /// Polls `condition` (cheaply, every few milliseconds) until it holds;
+    /// fails the check at the long deadline.
+    #[track_caller]
+    pub fn eventually(&self, what: &str, condition: impl Fn() -> bool) {
+        let deadline = Instant::now() + LONG;
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Harness<'_> {
+    fn drop(&mut self) {
+        drop(self.runtime.take());
+        // Killed processes vanish asynchronously; give them a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut left = self.fixture.leftovers();
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            left = self.fixture.leftovers();
+        }
+        if !left.is_empty() && !std::thread::panicking() {
+            panic!("the runtime left processes running after it was dropped: {left:?}");
+        }
+    }
+}
+
+/// Parses every `pid=N` in text.
+pub(crate) fn pids(text: &[u8]) -> Vec<u32> {
+    String::from_utf8_lossy(text)
+        .split(|c: char| c.is_whitespace())
+        .filter_map(|word| word.strip_prefix("pid="))
+        .filter_map(|pid| pid.parse().ok())
+        .collect()
+}
+
+/// Reads a number from `/proc/self/status` (`VmHWM`, `VmRSS`, `Threads`),
+/// in the unit it is written in (kB for memory).
+pub(crate) fn self_status(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// Open descriptors of this process.
+pub(crate) fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}

@@ -1,0 +1,142 @@
+//! The conformance suite of the Logist [`Runtime`] contract: the checks
+//! every runtime crate runs against itself.
+//!
+//! The contract is written in the docs of [`logist_core::Runtime`]; this
+//! crate turns it into executable checks. A runtime crate implements
+//! [`Fixture`] (how to make a fresh runtime, how to tell whether a process
+//! it started is still alive, what it left behind) and expands the test
+//! macros in one of its test files:
+//!
+//! ```ignore
+//! struct HostFixture;
+//! impl logist_conformance::Fixture for HostFixture { /* ... */ }
+//!
+//! logist_conformance::core_tests!(HostFixture);
+//! logist_conformance::process_tests!(HostFixture);
+//! ```
+//!
+//! Each macro generates one `#[test]` per check, so a failure names the
+//! check. Every check runs on a fresh runtime, which is dropped at the end;
+//! then [`Fixture::leftovers`] must be empty, so every check also verifies
+//! that the runtime left nothing running.
+//!
+//! The checks use only ordinary POSIX tools (`sh`, `sleep`, `cat`, `printf`,
+//! `head`, `env`, `pwd`), through [`Fixture::shell`].
+//!
+//! - [`core_tests!`]: ids, exit statuses, output as bytes (prompts without
+//!   newlines, split sequences, non-UTF-8, both pipes full), tails,
+//!   incremental reads, stdin, terminate (polite, stubborn, twice, after
+//!   exit), wait timeouts, concurrency, labels, removal.
+//! - [`process_tests!`]: what needs real processes: whole-tree termination
+//!   (including descendants that left the process group), a grandchild
+//!   holding the output open, spawn errors, environment and working
+//!   directory, resources after thousands of spawns, large outputs with
+//!   bounded memory, and dropping the runtime with children running.
+//!
+//! [`Runtime`]: logist_core::Runtime
+
+pub mod checks;
+mod harness;
+
+use std::path::PathBuf;
+
+use logist_core::{CommandLine, Runtime};
+
+pub use harness::{Harness, LONG};
+
+/// What the suite needs to know about the runtime under test.
+pub trait Fixture: Send + Sync {
+    /// A fresh runtime for one check, with its default settings (the checks
+    /// set per-process grace periods where they need short ones).
+    fn runtime(&self) -> Box<dyn Runtime>;
+
+    /// A command that runs `script` with a POSIX shell.
+    fn shell(&self, script: &str) -> CommandLine {
+        CommandLine::new(["sh", "-c", script]).expect("a shell command line is valid")
+    }
+
+    /// True while the process with this pid, as printed by `$!` or `$$`
+    /// inside a process of the runtime, is alive (and not a zombie).
+    fn pid_alive(&self, pid: u32) -> bool;
+
+    /// A directory that exists, is empty, and is seen by processes of the
+    /// runtime at the same path (for working-directory checks and files).
+    fn scratch_dir(&self) -> PathBuf;
+
+    /// Anything runtimes made by this fixture left running, described for
+    /// a failure message. Called after a check dropped its runtime.
+    fn leftovers(&self) -> Vec<String>;
+
+    /// How many spawn/wait/remove cycles the resource check runs.
+    fn churn_count(&self) -> usize {
+        10_000
+    }
+
+    /// Bytes written by the large-output check.
+    fn large_output_bytes(&self) -> u64 {
+        100 * 1024 * 1024
+    }
+}
+
+/// Expands to one `#[test]` per check of [`checks::core`], each run on
+/// `$fixture` (an expression evaluated per test).
+#[macro_export]
+macro_rules! core_tests {
+    ($fixture:expr) => {
+        $crate::__tests!($fixture; core;
+            unknown_ids_are_errors_everywhere,
+            exit_codes_are_reported,
+            death_by_signal_is_reported,
+            prompt_without_newline_is_visible_at_once,
+            sequence_split_across_writes_arrives_whole,
+            non_utf8_bytes_are_kept,
+            stdout_and_stderr_full_at_once_do_not_deadlock,
+            streams_are_kept_apart_and_interleaved,
+            tail_returns_last_lines,
+            incremental_reads_resume_block_and_finish,
+            stdin_is_null_by_default,
+            stdin_can_be_written_and_closed,
+            terminate_polite,
+            terminate_stubborn_escalates_after_grace,
+            terminate_after_exit_and_twice,
+            wait_timeout_leaves_process_running,
+            wait_from_many_threads,
+            concurrent_calls_on_many_processes,
+            labels_info_list_and_remove,
+        );
+    };
+}
+
+/// Expands to one `#[test]` per check of [`checks::process`].
+#[macro_export]
+macro_rules! process_tests {
+    ($fixture:expr) => {
+        $crate::__tests!($fixture; process;
+            terminate_kills_the_whole_tree,
+            terminate_reaches_descendants_outside_the_group,
+            group_members_ignoring_term_are_killed_after_grace,
+            stopped_processes_are_terminated,
+            grandchild_holding_the_pipe_does_not_hang_wait,
+            spawn_errors_are_typed,
+            environment_inherit_clean_and_pass,
+            working_directory_is_used,
+            arguments_are_passed_literally,
+            large_output_is_exact_or_counted_with_bounded_memory,
+            resources_return_after_many_spawns,
+            drop_stops_every_process,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tests {
+    ($fixture:expr; $group:ident; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::checks::$group::$check(&$fixture);
+            }
+        )*
+    };
+}

@@ -1,0 +1,109 @@
+//! The shared record of one spawned process: identity, output buffer, exit
+//! status, and the condition variable that wakes its waiters.
+
+use std::fs::File;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use logist_core::{CommandLine, ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState};
+
+use crate::buffer::OutputBuffer;
+
+/// One process the runtime started. Shared (`Arc`) by the runtime's table,
+/// the reactor, and callers blocked on it.
+#[derive(Debug)]
+pub(crate) struct Process {
+    pub(crate) id: ProcessId,
+    /// Spawn order within the runtime; also the cookie's value.
+    pub(crate) seq: u64,
+    pub(crate) pid: i32,
+    /// The child's start time (clock ticks after boot), for `/proc` scans.
+    pub(crate) start_ticks: u64,
+    pub(crate) command: CommandLine,
+    pub(crate) labels: Labels,
+    pub(crate) started_at: SystemTime,
+    pub(crate) grace: Duration,
+    /// `NAME=VALUE` as it appears in the environment of every descendant.
+    pub(crate) cookie: Vec<u8>,
+    /// On a pseudo-terminal: closing stdin means sending end-of-file.
+    pub(crate) on_terminal: bool,
+    pub(crate) state: Mutex<State>,
+    /// Notified on new output, exit, end of output and removal.
+    pub(crate) changed: Condvar,
+    /// The writable end of the child's stdin (or the terminal), apart from
+    /// `state` so that a blocked writer never blocks readers.
+    pub(crate) stdin: Mutex<Option<File>>,
+}
+
+/// What changes while the process runs. Guarded by `Process::state`.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) buffer: OutputBuffer,
+    /// Set by the reactor when it reaps the child, under this lock: while
+    /// it is `None`, the pid (and its process group) cannot be recycled.
+    pub(crate) status: Option<ExitStatus>,
+    /// Output descriptors not yet at end-of-file.
+    pub(crate) open_streams: usize,
+    /// Output is over: every stream ended, or the child exited and the leak
+    /// window passed.
+    pub(crate) output_done: bool,
+    /// Descendants held the output open past the leak window.
+    pub(crate) leaked: bool,
+    /// When the child exited.
+    pub(crate) exited_at: Option<Instant>,
+}
+
+impl Process {
+    /// Locks the state, recovering from a poisoned lock: the data is plain
+    /// and a panicking holder cannot leave it half-updated in a way that
+    /// matters more than losing the process would.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until `done` holds or `deadline` passes; returns the guard and
+    /// whether `done` holds.
+    pub(crate) fn wait_until<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+        done: impl Fn(&State) -> bool,
+    ) -> (MutexGuard<'a, State>, bool) {
+        while !done(&state) {
+            match deadline {
+                None => {
+                    state = self
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return (state, false);
+                    }
+                    state = self
+                        .changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        (state, true)
+    }
+
+    pub(crate) fn info(&self, state: &State) -> ProcessInfo {
+        ProcessInfo::new(
+            self.id.clone(),
+            u32::try_from(self.pid).ok(),
+            self.command.clone(),
+            self.labels.clone(),
+            match state.status {
+                None => ProcessState::Running,
+                Some(status) => ProcessState::Exited(status),
+            },
+            self.started_at,
+        )
+    }
+}

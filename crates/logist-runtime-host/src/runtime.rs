@@ -1,0 +1,719 @@
+//! `HostRuntime`: the `Runtime` contract for processes on this machine.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::hash::{BuildHasher, RandomState};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use logist_core::{
+    Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
+    Stream,
+};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::{AccessFlags, Pid, access};
+
+use crate::buffer::OutputBuffer;
+use crate::launch::{Launch, launch};
+use crate::process::{Process, State};
+use crate::reactor::{ReactorHandle, Registration};
+use crate::spawner::Spawner;
+use crate::sys;
+use crate::tree::{self, Query};
+
+/// Most bytes one `read_output` call returns.
+const MAX_READ: usize = 1024 * 1024;
+/// How long `terminate` waits for SIGKILL to take effect before returning.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+/// Rounds of "scan, kill" against a tree that keeps forking.
+const KILL_ROUNDS: usize = 8;
+
+/// Settings of a [`HostRuntime`]; build one with [`HostRuntime::builder`].
+#[derive(Clone, Debug)]
+pub struct HostRuntimeBuilder {
+    grace: Duration,
+    output_cap: usize,
+    leak_window: Duration,
+    log_dir: Option<PathBuf>,
+    retain_exited: Option<usize>,
+    kill_on_parent_death: bool,
+    raise_fd_limit: bool,
+}
+
+impl Default for HostRuntimeBuilder {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(5),
+            output_cap: 8 * 1024 * 1024,
+            leak_window: Duration::from_millis(500),
+            log_dir: None,
+            retain_exited: None,
+            kill_on_parent_death: false,
+            raise_fd_limit: true,
+        }
+    }
+}
+
+impl HostRuntimeBuilder {
+    /// Default grace period between SIGTERM and SIGKILL (5 s). A
+    /// [`SpawnRequest::grace`] overrides it per process.
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Bytes of output kept in memory per process (8 MiB). Past it the
+    /// oldest bytes are dropped and counted; use [`log_dir`](Self::log_dir)
+    /// to keep every byte.
+    #[must_use]
+    pub fn output_cap(mut self, bytes: usize) -> Self {
+        self.output_cap = bytes;
+        self
+    }
+
+    /// How long, after a process exits, to wait for descendants that still
+    /// hold its output open before `wait` returns anyway (500 ms).
+    #[must_use]
+    pub fn leak_window(mut self, window: Duration) -> Self {
+        self.leak_window = window;
+        self
+    }
+
+    /// Write every byte of each process's combined output to
+    /// `<dir>/<id>.log`. A write failure (disk full) stops the file with a
+    /// warning; the run and the in-memory output go on.
+    #[must_use]
+    pub fn log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.log_dir = Some(dir.into());
+        self
+    }
+
+    /// Keep at most this many exited processes; the oldest beyond it are
+    /// removed automatically at the next spawn. By default exited processes
+    /// are kept until [`Runtime::remove`].
+    #[must_use]
+    pub fn retain_exited(mut self, count: usize) -> Self {
+        self.retain_exited = Some(count);
+        self
+    }
+
+    /// Make each child receive SIGKILL if the program owning the runtime
+    /// dies (even by SIGKILL). Children are then spawned from a dedicated
+    /// thread that lives as long as the runtime, because the kernel ties
+    /// this to the spawning thread. Off by default: it costs a thread and
+    /// the faster `posix_spawn` path. It reaches direct children only.
+    #[must_use]
+    pub fn kill_on_parent_death(mut self, enabled: bool) -> Self {
+        self.kill_on_parent_death = enabled;
+        self
+    }
+
+    /// Raise this process's soft limit on open files to the hard limit when
+    /// the runtime is built (on by default), so a thousand children with
+    /// three descriptors each fit.
+    #[must_use]
+    pub fn raise_fd_limit(mut self, enabled: bool) -> Self {
+        self.raise_fd_limit = enabled;
+        self
+    }
+
+    /// Starts the runtime's reactor thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the thread or its epoll and eventfd descriptors
+    /// cannot be created, or the log directory cannot be created.
+    pub fn build(self) -> Result<HostRuntime, Error> {
+        if self.raise_fd_limit
+            && let Err(error) = sys::raise_nofile_limit()
+        {
+            tracing::debug!(%error, "cannot raise the open-file limit");
+        }
+        if let Some(dir) = &self.log_dir {
+            fs::create_dir_all(dir).map_err(|error| {
+                Error::io(format!("creating log directory `{}`", dir.display()), error)
+            })?;
+        }
+        let reactor = ReactorHandle::start(self.leak_window)
+            .map_err(|error| Error::io("starting the reactor thread", error))?;
+        let spawner = if self.kill_on_parent_death {
+            Some(
+                Spawner::start()
+                    .map_err(|error| Error::io("starting the spawner thread", error))?,
+            )
+        } else {
+            None
+        };
+        // 48 random bits per runtime: ids and cookies never repeat across
+        // instances or restarts of the program.
+        let tag = format!("{:012x}", RandomState::new().hash_one(Instant::now()) >> 16);
+        Ok(HostRuntime {
+            cookie_name: format!("LOGIST_TREE_{tag}"),
+            tag,
+            config: self,
+            next_seq: AtomicU64::new(0),
+            processes: RwLock::new(HashMap::new()),
+            reactor: Mutex::new(reactor),
+            spawner,
+        })
+    }
+}
+
+/// Runs processes on this machine under the [`Runtime`] contract.
+///
+/// Each child runs in its own process group (or its own session on a
+/// pseudo-terminal) with stdin from `/dev/null` unless asked otherwise. Its
+/// stdout and stderr are read as bytes the moment they arrive by one
+/// reactor thread per runtime, into a bounded per-process buffer.
+/// `terminate` signals the group and any descendant that left it (found by
+/// an environment cookie, see the crate docs), waits the grace period, then
+/// kills what is left. Dropping the runtime stops every child it still
+/// owns.
+///
+/// ```
+/// use std::time::Duration;
+/// use logist_core::{CommandLine, Runtime, SpawnRequest};
+/// use logist_runtime_host::HostRuntime;
+///
+/// let runtime = HostRuntime::new()?;
+/// let id = runtime.spawn(&SpawnRequest::new(CommandLine::new(["sh", "-c", "echo hi; exit 3"])?))?;
+/// let done = runtime.wait(&id, Some(Duration::from_secs(30)))?;
+/// assert_eq!(done.status.code(), Some(3));
+/// assert_eq!(done.logs.text(), "hi\n");
+/// runtime.remove(&id)?;
+/// # Ok::<(), logist_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct HostRuntime {
+    config: HostRuntimeBuilder,
+    tag: String,
+    cookie_name: String,
+    next_seq: AtomicU64,
+    processes: RwLock<HashMap<ProcessId, Arc<Process>>>,
+    reactor: Mutex<ReactorHandle>,
+    spawner: Option<Spawner>,
+}
+
+impl std::fmt::Debug for ReactorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReactorHandle")
+    }
+}
+
+impl HostRuntime {
+    /// A runtime with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// See [`HostRuntimeBuilder::build`].
+    pub fn new() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    /// Settings for a new runtime.
+    pub fn builder() -> HostRuntimeBuilder {
+        HostRuntimeBuilder::default()
+    }
+
+    /// The environment variable every child and its descendants carry, whose
+    /// value is the child's sequence number. It is how `terminate` finds
+    /// descendants that left the process group.
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+
+    fn get(&self, id: &ProcessId) -> Result<Arc<Process>, Error> {
+        self.processes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::unknown(id))
+    }
+
+    fn with_state<T>(
+        &self,
+        id: &ProcessId,
+        f: impl FnOnce(&Process, &State) -> T,
+    ) -> Result<T, Error> {
+        let process = self.get(id)?;
+        let state = process.lock();
+        Ok(f(&process, &state))
+    }
+
+    /// Sends `signal` to the process's whole tree: its group while the child
+    /// is unreaped (so the group id cannot have been recycled), and through
+    /// verified pidfds to every descendant outside the group. SIGCONT
+    /// follows a polite signal so that stopped processes can act on it.
+    /// Returns pidfds of every member found, for waiting, and whether
+    /// anything was signalled.
+    fn signal_tree(
+        &self,
+        process: &Process,
+        signal: Signal,
+    ) -> Result<(bool, Vec<(tree::Proc, OwnedFd)>), Error> {
+        let polite = signal != Signal::SIGKILL;
+        let group = Pid::from_raw(process.pid);
+        let alive = {
+            let state = process.lock();
+            let alive = state.status.is_none();
+            if alive {
+                send_to_group(group, signal, &process.id)?;
+                if polite {
+                    send_to_group(group, Signal::SIGCONT, &process.id)?;
+                }
+            }
+            alive
+        };
+        let found = tree::scan(&Query {
+            cookie: &process.cookie,
+            cookie_is_prefix: false,
+            root: alive.then_some(process.pid),
+            not_before: process.start_ticks,
+        });
+        let pinned = tree::pin(&found);
+        // Group members already got the group signal; a second one could
+        // read as "hurry up" to programs that escalate on repeated signals.
+        let outside = pinned
+            .iter()
+            .filter(|(proc, _)| !(alive && proc.pgid == process.pid))
+            .map(|(_, pidfd)| pidfd);
+        let sent = tree::signal_all(outside.clone(), signal).map_err(|error| {
+            Error::io(format!("signalling descendants of `{}`", process.id), error)
+        })?;
+        if polite {
+            let _ = tree::signal_all(outside, Signal::SIGCONT);
+        }
+        if sent > 0 {
+            tracing::info!(id = %process.id, count = sent, %signal, "signalled descendants outside the process group");
+        }
+        Ok((alive || !pinned.is_empty(), pinned))
+    }
+
+    /// SIGKILL to the tree until nothing of it is left (bounded rounds).
+    fn kill_tree(&self, process: &Process) -> Result<bool, Error> {
+        let mut any = false;
+        for _ in 0..KILL_ROUNDS {
+            let (signalled, pinned) = self.signal_tree(process, Signal::SIGKILL)?;
+            if !signalled {
+                break;
+            }
+            any = true;
+            tree::wait_all(&pinned, Instant::now() + Duration::from_secs(1));
+        }
+        Ok(any)
+    }
+
+    fn wait_exit(process: &Process, deadline: Instant) -> bool {
+        let state = process.lock();
+        process
+            .wait_until(state, Some(deadline), |s| s.status.is_some())
+            .1
+    }
+
+    fn evict_exited(&self) {
+        let Some(keep) = self.config.retain_exited else {
+            return;
+        };
+        let mut exited: Vec<Arc<Process>> = self
+            .processes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|process| process.lock().status.is_some())
+            .cloned()
+            .collect();
+        if exited.len() <= keep {
+            return;
+        }
+        exited.sort_by_key(|process| process.seq);
+        for process in &exited[..exited.len() - keep] {
+            let _ = self.remove(&process.id);
+        }
+    }
+}
+
+fn send_to_group(group: Pid, signal: Signal, id: &ProcessId) -> Result<(), Error> {
+    match killpg(group, signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(errno) => Err(Error::io(
+            format!("signalling process `{id}`"),
+            errno.into(),
+        )),
+    }
+}
+
+fn check_dir(dir: &Path) -> Result<(), Error> {
+    let fail = |source: io::Error| Error::WorkingDirectory {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(dir).map_err(fail)?;
+    if !meta.is_dir() {
+        return Err(fail(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "not a directory",
+        )));
+    }
+    access(dir, AccessFlags::X_OK).map_err(|errno| fail(errno.into()))
+}
+
+impl Runtime for HostRuntime {
+    fn name(&self) -> &str {
+        "host"
+    }
+
+    fn spawn(&self, request: &SpawnRequest) -> Result<ProcessId, Error> {
+        request.validate()?;
+        let program = request.command.program();
+        if let Some(dir) = &request.cwd {
+            check_dir(dir)?;
+        }
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = ProcessId::new(format!("host-{}-{seq}", self.tag));
+
+        let log = match &self.config.log_dir {
+            None => None,
+            Some(dir) => {
+                let path = dir.join(format!("{id}.log"));
+                Some(File::create(&path).map_err(|error| {
+                    Error::io(format!("creating log file `{}`", path.display()), error)
+                })?)
+            }
+        };
+        let launched = launch(&Launch {
+            request,
+            cookie: (&self.cookie_name, seq.to_string()),
+            spawner: self.spawner.as_ref(),
+        })?;
+        let pid = launched.pid;
+        let pidfd = match sys::pidfd_open(pid) {
+            Ok(pidfd) => pidfd,
+            Err(error) => {
+                // Without a pidfd the child cannot be watched: undo the start.
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+                return Err(Error::Spawn {
+                    program: program.to_owned(),
+                    source: error,
+                });
+            }
+        };
+        // A child that already exited is a zombie without a readable stat;
+        // then nothing is pruned from scans by start time.
+        let start_ticks = tree::read_stat(pid).map_or(0, |proc| proc.start);
+        let outputs = launched.outputs;
+        let stdin = launched.stdin;
+
+        let process = Arc::new(Process {
+            id: id.clone(),
+            seq,
+            pid,
+            start_ticks,
+            command: request.command.clone(),
+            labels: request.labels.clone(),
+            started_at: SystemTime::now(),
+            grace: request.grace.unwrap_or(self.config.grace),
+            cookie: format!("{}={seq}", self.cookie_name).into_bytes(),
+            on_terminal: request.terminal.is_some(),
+            state: Mutex::new(State {
+                buffer: OutputBuffer::new(self.config.output_cap),
+                status: None,
+                open_streams: outputs.len(),
+                output_done: false,
+                leaked: false,
+                exited_at: None,
+            }),
+            changed: Condvar::new(),
+            stdin: Mutex::new(stdin),
+        });
+        self.processes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), Arc::clone(&process));
+        self.reactor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .register(Registration {
+                process,
+                outputs,
+                pidfd,
+                log,
+            });
+        tracing::info!(%id, pid, program, args = request.command.args().len(), "spawned");
+        self.evict_exited();
+        Ok(id)
+    }
+
+    fn is_alive(&self, id: &ProcessId) -> Result<bool, Error> {
+        self.with_state(id, |_, state| state.status.is_none())
+    }
+
+    fn get_logs(&self, id: &ProcessId, tail: Option<usize>) -> Result<Logs, Error> {
+        self.with_state(id, |_, state| state.buffer.logs(tail))
+    }
+
+    fn get_stream_logs(
+        &self,
+        id: &ProcessId,
+        stream: Stream,
+        tail: Option<usize>,
+    ) -> Result<Logs, Error> {
+        self.with_state(id, |_, state| state.buffer.stream_logs(stream, tail))
+    }
+
+    fn read_output(
+        &self,
+        id: &ProcessId,
+        from: u64,
+        timeout: Option<Duration>,
+    ) -> Result<OutputRead, Error> {
+        let process = self.get(id)?;
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let state = process.lock();
+        let (state, _) =
+            process.wait_until(state, deadline, |s| s.buffer.end() > from || s.output_done);
+        let (chunks, next, missed) = state.buffer.read_from(from, MAX_READ);
+        let finished = state.output_done && next >= state.buffer.end();
+        Ok(OutputRead::new(chunks, next, missed, finished))
+    }
+
+    fn terminate(&self, id: &ProcessId, force: bool) -> Result<bool, Error> {
+        let process = self.get(id)?;
+        if force {
+            let killed = self.kill_tree(&process)?;
+            Self::wait_exit(&process, Instant::now() + KILL_WAIT);
+            if killed {
+                tracing::info!(%id, "terminated (forced)");
+            }
+            return Ok(killed);
+        }
+        let grace_ends = Instant::now() + process.grace;
+        let (signalled, pinned) = self.signal_tree(&process, Signal::SIGTERM)?;
+        if !signalled {
+            return Ok(false);
+        }
+        tracing::info!(%id, grace = ?process.grace, "terminating");
+        let exited = Self::wait_exit(&process, grace_ends);
+        let rest_gone = exited && tree::wait_all(&pinned, grace_ends);
+        // Whatever is left after the grace period (or was forked meanwhile)
+        // is killed, even when the main process already exited.
+        let killed = self.kill_tree(&process)?;
+        if killed {
+            tracing::info!(%id, exited, rest_gone, "grace period over; killed what was left");
+        }
+        Self::wait_exit(&process, Instant::now() + KILL_WAIT);
+        Ok(true)
+    }
+
+    fn wait(&self, id: &ProcessId, timeout: Option<Duration>) -> Result<Completion, Error> {
+        let process = self.get(id)?;
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let state = process.lock();
+        let (state, done) =
+            process.wait_until(state, deadline, |s| s.status.is_some() && s.output_done);
+        match (done, state.status) {
+            (true, Some(status)) => Ok(Completion::new(
+                status,
+                state.buffer.logs(None),
+                state.leaked,
+            )),
+            _ => Err(Error::WaitTimeout {
+                id: id.clone(),
+                timeout: timeout.unwrap_or_default(),
+            }),
+        }
+    }
+
+    fn write_stdin(&self, id: &ProcessId, data: &[u8]) -> Result<(), Error> {
+        let process = self.get(id)?;
+        let mut stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(file) = stdin.as_mut() else {
+            return Err(Error::StdinClosed { id: id.clone() });
+        };
+        match write_all_blocking(file, data) {
+            Ok(()) => Ok(()),
+            Err(error)
+                if error.kind() == io::ErrorKind::BrokenPipe
+                    || error.raw_os_error() == Some(libc::EIO) =>
+            {
+                *stdin = None;
+                Err(Error::StdinClosed { id: id.clone() })
+            }
+            Err(error) => Err(Error::io(format!("writing to the stdin of `{id}`"), error)),
+        }
+    }
+
+    fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
+        let process = self.get(id)?;
+        let mut stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        if process.on_terminal {
+            // A terminal has no end-of-file to close; the line discipline
+            // turns Ctrl-D at the start of a line into one.
+            if let Some(file) = stdin.as_mut() {
+                let _ = write_all_blocking(file, b"\x04");
+            }
+        }
+        *stdin = None;
+        Ok(())
+    }
+
+    fn info(&self, id: &ProcessId) -> Result<ProcessInfo, Error> {
+        self.with_state(id, |process, state| process.info(state))
+    }
+
+    fn list(&self, selector: &Labels) -> Result<Vec<ProcessInfo>, Error> {
+        let mut processes: Vec<Arc<Process>> = self
+            .processes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        processes.sort_by_key(|process| process.seq);
+        Ok(processes
+            .iter()
+            .map(|process| process.info(&process.lock()))
+            .filter(|info| info.matches(selector))
+            .collect())
+    }
+
+    fn remove(&self, id: &ProcessId) -> Result<(), Error> {
+        let process = self.get(id)?;
+        if process.lock().status.is_none() {
+            return Err(Error::StillRunning { id: id.clone() });
+        }
+        // A full scan of /proc costs milliseconds, so it is done only when
+        // something of the tree is known to be left: members in the
+        // process group, or a descendant holding the output open.
+        // (Daemons that left both are found by `terminate` and by drop.)
+        let output_held = process.lock().open_streams > 0;
+        let group_left =
+            killpg(Pid::from_raw(process.pid), None::<Signal>) != Err(nix::errno::Errno::ESRCH);
+        if (output_held || group_left) && self.kill_tree(&process)? {
+            tracing::info!(%id, "killed descendants left running by an exited process");
+        }
+        self.processes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        let mut state = process.lock();
+        state.buffer.clear();
+        state.output_done = true;
+        drop(state);
+        process.changed.notify_all();
+        *process.stdin.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(())
+    }
+}
+
+/// Writes everything, waiting for room when the descriptor is non-blocking
+/// (a pseudo-terminal master shares its flags with the reactor's copy).
+fn write_all_blocking(file: &mut File, mut data: &[u8]) -> io::Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    while !data.is_empty() {
+        match file.write(data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(errno) => return Err(errno.into()),
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+impl Drop for HostRuntime {
+    fn drop(&mut self) {
+        let processes: Vec<Arc<Process>> = self
+            .processes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let prefix = format!("{}=", self.cookie_name).into_bytes();
+        let not_before = processes.iter().map(|p| p.start_ticks).min().unwrap_or(0);
+        let strays = || {
+            tree::scan(&Query {
+                cookie: &prefix,
+                cookie_is_prefix: true,
+                root: None,
+                not_before,
+            })
+        };
+
+        // Politely first: SIGTERM to every live group and every process
+        // carrying our cookie, all at once; then each process gets its own
+        // grace period (measured from now) before SIGKILL.
+        let started = Instant::now();
+        let mut running = Vec::new();
+        for process in &processes {
+            let state = process.lock();
+            if state.status.is_none() {
+                let group = Pid::from_raw(process.pid);
+                let _ = send_to_group(group, Signal::SIGTERM, &process.id);
+                let _ = send_to_group(group, Signal::SIGCONT, &process.id);
+                running.push(Arc::clone(process));
+            }
+        }
+        let pinned = tree::pin(&strays());
+        if !pinned.is_empty() {
+            let _ = tree::signal_all(pinned.iter().map(|(_, fd)| fd), Signal::SIGTERM);
+            let _ = tree::signal_all(pinned.iter().map(|(_, fd)| fd), Signal::SIGCONT);
+        }
+        if !running.is_empty() || !pinned.is_empty() {
+            tracing::info!(
+                running = running.len(),
+                descendants = pinned.len(),
+                "runtime dropped; stopping its processes"
+            );
+        }
+        running.sort_by_key(|process| process.grace);
+        for process in &running {
+            if !Self::wait_exit(process, started + process.grace) {
+                let state = process.lock();
+                if state.status.is_none() {
+                    let _ = send_to_group(Pid::from_raw(process.pid), Signal::SIGKILL, &process.id);
+                }
+            }
+        }
+        tree::wait_all(&pinned, started + self.config.grace);
+
+        // Then by force, until nothing carrying our cookie is left.
+        for _ in 0..KILL_ROUNDS {
+            let left = tree::pin(&strays());
+            if left.is_empty() {
+                break;
+            }
+            tracing::warn!(
+                count = left.len(),
+                "killing processes that outlived the grace period"
+            );
+            let _ = tree::signal_all(left.iter().map(|(_, fd)| fd), Signal::SIGKILL);
+            tree::wait_all(&left, Instant::now() + Duration::from_secs(1));
+        }
+        let reaped_by = Instant::now() + Duration::from_secs(2);
+        for process in &running {
+            Self::wait_exit(process, reaped_by);
+        }
+        self.reactor
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .shutdown();
+        if let Some(spawner) = &mut self.spawner {
+            spawner.shutdown();
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The operating-system calls the runtime needs that have no safe wrapper:
+//! pidfds, the parent-death signal, and making a pseudo-terminal the
+//! controlling terminal of a new session. Every `unsafe` block of the crate
+//! is in this file.
+#![expect(
+    unsafe_code,
+    reason = "pidfd and child-side setup have no safe wrapper in std or nix"
+)]
+
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::pty::{Winsize, grantpt, posix_openpt, unlockpt};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::Signal;
+
+/// Opens a pidfd for `pid`: a handle that names this process and no other,
+/// even after its pid is recycled, and becomes readable when it exits.
+pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
+    // or -1; it touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = i32::try_from(fd).map_err(|_| io::Error::other("pidfd out of range"))?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else
+    // owns it. pidfds are always close-on-exec.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends `signal` to the process behind `pidfd`. Returns `Ok(false)` when the
+/// process has already exited (and was reaped), so a recycled pid can never
+/// receive it.
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: Signal) -> io::Result<bool> {
+    // SAFETY: pidfd_send_signal reads only its arguments; a null siginfo
+    // means "as if sent by kill".
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal as libc::c_int,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if result == 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::ESRCH) {
+        Ok(false)
+    } else {
+        Err(error)
+    }
+}
+
+/// Puts a descriptor in non-blocking mode (for the reactor's reads).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// Raises the soft limit on open files to the hard limit (at most 1 Mi), so
+/// that a thousand children with three pipes each fit. Returns the new soft
+/// limit.
+pub(crate) fn raise_nofile_limit() -> io::Result<u64> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let wanted = hard.min(1 << 20);
+    if soft < wanted {
+        setrlimit(Resource::RLIMIT_NOFILE, wanted, hard)?;
+        return Ok(wanted);
+    }
+    Ok(soft)
+}
+
+/// A new pseudo-terminal of the given size: the master (close-on-exec,
+/// for the runtime), the slave's path, and the slave opened close-on-exec
+/// (children get copies as fds 0, 1 and 2).
+pub(crate) fn open_pty(rows: u16, cols: u16) -> io::Result<(OwnedFd, CString, File)> {
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+    grantpt(&master)?;
+    unlockpt(&master)?;
+    let mut name = [0u8; 128];
+    // SAFETY: `name` is a writable buffer of the length given; ptsname_r
+    // writes a NUL-terminated path into it or returns an error.
+    let result =
+        unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr().cast(), name.len()) };
+    if result != 0 {
+        return Err(io::Error::from_raw_os_error(result));
+    }
+    let name = CStr::from_bytes_until_nul(&name)
+        .map_err(|_| io::Error::other("pseudo-terminal name is not terminated"))?
+        .to_owned();
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags_noctty()
+        .open(path)?;
+    let size = Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one `Winsize` from the pointer, which is valid
+    // for the duration of the call.
+    let result = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((master.into(), name, slave))
+}
+
+/// `OpenOptions` for a terminal that must not become our controlling one.
+trait NoCtty {
+    fn custom_flags_noctty(&mut self) -> &mut Self;
+}
+
+impl NoCtty for std::fs::OpenOptions {
+    fn custom_flags_noctty(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        // std adds O_CLOEXEC itself.
+        self.custom_flags(libc::O_NOCTTY)
+    }
+}
+
+/// Reaps `pid` if it has exited, without blocking.
+pub(crate) fn waitpid_nohang(pid: i32) -> io::Result<Option<logist_core::ExitStatus>> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a valid place for waitpid to store the status.
+        let result = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if result == 0 {
+            return Ok(None);
+        }
+        if result < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        return Ok(Some(if libc::WIFEXITED(status) {
+            logist_core::ExitStatus::Code(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            logist_core::ExitStatus::Signal(libc::WTERMSIG(status))
+        } else {
+            logist_core::ExitStatus::Code(-1)
+        }));
+    }
+}
+
+/// A step `posix_spawn` performs in the child before exec, in order.
+#[derive(Debug)]
+pub(crate) enum FileAction<'a> {
+    /// Duplicate `fd` onto `target` (which loses close-on-exec).
+    Dup2 { fd: BorrowedFd<'a>, target: i32 },
+    /// Duplicate one child descriptor onto another.
+    Copy { from: i32, target: i32 },
+    /// Open `path` as `target`.
+    Open {
+        target: i32,
+        path: &'a CStr,
+        flags: libc::c_int,
+    },
+    /// Change directory.
+    Chdir(&'a CStr),
+    /// Close every descriptor from this one up.
+    CloseFrom(i32),
+}
+
+/// Starts `path` with `posix_spawn`, which glibc implements with a
+/// `vfork`-like clone: cheap even for a large parent, unlike `fork`.
+/// The child gets an empty signal mask, default dispositions for every
+/// signal, and either a new process group or a new session; `actions`
+/// set up its descriptors. Returns the pid once the program is executing
+/// (glibc reports exec failures as the error).
+#[cfg(target_env = "gnu")]
+pub(crate) fn posix_spawn(
+    path: &CStr,
+    argv: &[CString],
+    envp: &[CString],
+    actions: &[FileAction<'_>],
+    new_session: bool,
+) -> io::Result<i32> {
+    let check = |code: libc::c_int| -> io::Result<()> {
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(code))
+        }
+    };
+    let argv_ptrs: Vec<*mut libc::c_char> = argv
+        .iter()
+        .map(|arg| arg.as_ptr().cast_mut())
+        .chain(std::iter::once(std::ptr::null_mut()))
+        .collect();
+    let envp_ptrs: Vec<*mut libc::c_char> = envp
+        .iter()
+        .map(|var| var.as_ptr().cast_mut())
+        .chain(std::iter::once(std::ptr::null_mut()))
+        .collect();
+
+    // SAFETY: the attribute and action objects are initialised before use
+    // and destroyed exactly once (by the guards below); every pointer passed
+    // (paths, argv, envp) points to NUL-terminated data that outlives the
+    // posix_spawn call, and the argv/envp arrays end with a null pointer.
+    unsafe {
+        let mut attr = std::mem::MaybeUninit::<libc::posix_spawnattr_t>::uninit();
+        check(libc::posix_spawnattr_init(attr.as_mut_ptr()))?;
+        let mut attr = AttrGuard(attr.assume_init());
+        let mut file_actions = std::mem::MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
+        check(libc::posix_spawn_file_actions_init(
+            file_actions.as_mut_ptr(),
+        ))?;
+        let mut file_actions = ActionsGuard(file_actions.assume_init());
+
+        let mut mask = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(mask.as_mut_ptr());
+        check(libc::posix_spawnattr_setsigmask(&mut attr.0, mask.as_ptr()))?;
+        let mut defaults = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigfillset(defaults.as_mut_ptr());
+        libc::sigdelset(defaults.as_mut_ptr(), libc::SIGKILL);
+        libc::sigdelset(defaults.as_mut_ptr(), libc::SIGSTOP);
+        check(libc::posix_spawnattr_setsigdefault(
+            &mut attr.0,
+            defaults.as_ptr(),
+        ))?;
+        let mut flags =
+            (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
+        if new_session {
+            flags |= libc::POSIX_SPAWN_SETSID;
+        } else {
+            flags |= libc::POSIX_SPAWN_SETPGROUP as libc::c_short;
+            check(libc::posix_spawnattr_setpgroup(&mut attr.0, 0))?;
+        }
+        check(libc::posix_spawnattr_setflags(&mut attr.0, flags))?;
+
+        for action in actions {
+            let fa = &mut file_actions.0;
+            match action {
+                FileAction::Dup2 { fd, target } => check(libc::posix_spawn_file_actions_adddup2(
+                    fa,
+                    fd.as_raw_fd(),
+                    *target,
+                ))?,
+                FileAction::Copy { from, target } => {
+                    check(libc::posix_spawn_file_actions_adddup2(fa, *from, *target))?
+                }
+                FileAction::Open {
+                    target,
+                    path,
+                    flags,
+                } => check(libc::posix_spawn_file_actions_addopen(
+                    fa,
+                    *target,
+                    path.as_ptr(),
+                    *flags,
+                    0,
+                ))?,
+                FileAction::Chdir(dir) => {
+                    check(libc::posix_spawn_file_actions_addchdir_np(fa, dir.as_ptr()))?
+                }
+                FileAction::CloseFrom(from) => {
+                    check(libc::posix_spawn_file_actions_addclosefrom_np(fa, *from))?
+                }
+            }
+        }
+
+        let mut pid: libc::pid_t = 0;
+        check(libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            &file_actions.0,
+            &attr.0,
+            argv_ptrs.as_ptr(),
+            envp_ptrs.as_ptr(),
+        ))?;
+        Ok(pid)
+    }
+}
+
+#[cfg(target_env = "gnu")]
+struct AttrGuard(libc::posix_spawnattr_t);
+
+#[cfg(target_env = "gnu")]
+impl Drop for AttrGuard {
+    fn drop(&mut self) {
+        // SAFETY: initialised by posix_spawnattr_init, destroyed once.
+        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+    }
+}
+
+#[cfg(target_env = "gnu")]
+struct ActionsGuard(libc::posix_spawn_file_actions_t);
+
+#[cfg(target_env = "gnu")]
+impl Drop for ActionsGuard {
+    fn drop(&mut self) {
+        // SAFETY: initialised by posix_spawn_file_actions_init, destroyed once.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+    }
+}
+
+/// What the child does between `fork` and `exec` on the slow path (used
+/// when the child must die with its spawning thread, which `posix_spawn`
+/// cannot arrange). The same reset as the fast path, plus the extras. Only
+/// async-signal-safe calls: the parent may have threads holding locks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChildSetup {
+    /// Start a new session and take fd 0 (a pseudo-terminal slave) as the
+    /// controlling terminal.
+    pub(crate) controlling_terminal: bool,
+    /// Ask for SIGKILL when the spawning thread dies; `parent` is our pid,
+    /// to catch a parent that died before the request was armed.
+    pub(crate) parent_death: Option<i32>,
+}
+
+impl ChildSetup {
+    /// Installs the setup on a command (which makes std fork).
+    pub(crate) fn install(self, command: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let setup = self;
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes async-signal-safe system calls (sigprocmask, sigaction,
+        // close_range, setsid, ioctl, prctl, getppid); it allocates nothing
+        // and takes no lock.
+        unsafe {
+            command.pre_exec(move || setup.run_in_child());
+        }
+    }
+
+    fn run_in_child(self) -> io::Result<()> {
+        let fail = |result: libc::c_int| {
+            if result < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        // SAFETY: plain system calls on integers and on stack values owned
+        // by this frame; all async-signal-safe.
+        unsafe {
+            let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            libc::sigemptyset(set.as_mut_ptr());
+            fail(libc::sigprocmask(
+                libc::SIG_SETMASK,
+                set.as_ptr(),
+                std::ptr::null_mut(),
+            ))?;
+            for signal in 1..libc::SIGRTMIN() {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+            }
+            // std has already placed stdio on 0, 1 and 2.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            if self.controlling_terminal {
+                fail(libc::setsid())?;
+                fail(libc::ioctl(0, libc::TIOCSCTTY, 0))?;
+            }
+            if let Some(parent) = self.parent_death {
+                fail(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                // The parent may have died before the request took effect;
+                // then the spawn fails instead of leaving an orphan.
+                if libc::getppid() != parent {
+                    return Err(io::Error::other("the spawning process exited"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! `HostFixture`: how the conformance suite and the hazard tests make
+//! runtimes, and how they find what a runtime left behind.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use logist_conformance::Fixture;
+use logist_core::Runtime;
+use logist_runtime_host::{HostRuntime, HostRuntimeBuilder};
+
+/// Makes host runtimes and remembers their cookies, so that anything they
+/// started can be found in `/proc` afterwards. Owns the scratch
+/// directories it hands out and deletes them when dropped.
+pub(crate) struct HostFixture {
+    builder: HostRuntimeBuilder,
+    cookies: Mutex<Vec<String>>,
+    dirs: Mutex<Vec<PathBuf>>,
+}
+
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+impl HostFixture {
+    pub(crate) fn new() -> Self {
+        Self::with(HostRuntime::builder())
+    }
+
+    pub(crate) fn with(builder: HostRuntimeBuilder) -> Self {
+        Self {
+            builder,
+            cookies: Mutex::new(Vec::new()),
+            dirs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A runtime with this fixture's settings, as its concrete type.
+    pub(crate) fn host(&self) -> HostRuntime {
+        let runtime = self.builder.clone().build().expect("build a HostRuntime");
+        self.cookies
+            .lock()
+            .unwrap()
+            .push(format!("{}=", runtime.cookie_name()));
+        runtime
+    }
+}
+
+impl Fixture for HostFixture {
+    fn runtime(&self) -> Box<dyn Runtime> {
+        Box::new(self.host())
+    }
+
+    fn pid_alive(&self, pid: u32) -> bool {
+        pid_alive(pid)
+    }
+
+    fn scratch_dir(&self) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "logist-host-test-{}-{}",
+            std::process::id(),
+            DIRS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a scratch directory");
+        self.dirs.lock().unwrap().push(dir.clone());
+        dir
+    }
+
+    fn leftovers(&self) -> Vec<String> {
+        let cookies = self.cookies.lock().unwrap().clone();
+        processes_with_cookies(&cookies)
+    }
+}
+
+impl Drop for HostFixture {
+    fn drop(&mut self) {
+        for dir in self.dirs.lock().unwrap().drain(..) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// True while `pid` exists and is not a zombie.
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X") | None)
+}
+
+/// Live processes whose environment carries one of the cookie prefixes,
+/// as `pid: cmdline` for messages.
+pub(crate) fn processes_with_cookies(prefixes: &[String]) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid_alive(pid))
+        .filter(|pid| {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            environ.split(|&b| b == 0).any(|entry| {
+                prefixes
+                    .iter()
+                    .any(|prefix| entry.starts_with(prefix.as_bytes()))
+            })
+        })
+        .map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            format!("{pid}: {}", cmdline.trim_end())
+        })
+        .collect()
+}
+
+/// The path of one of this crate's example programs, built on demand.
+pub(crate) fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = deps
+        .parent()
+        .and_then(|dir| dir.parent())
+        .expect("target/<profile>/deps");
+    let path = profile_dir.join("examples").join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "builds the example the test runs"
+        )]
+        let status = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "logist-runtime-host",
+                "--example",
+                name,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building example `{name}` failed");
+    }
+    path
+}

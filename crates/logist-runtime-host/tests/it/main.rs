@@ -1,0 +1,7 @@
+//! Integration tests of `HostRuntime`: the conformance suite, and tests of
+//! the host-specific hazards (pseudo-terminals, signal masks, log files,
+//! parent death, …).
+
+mod conformance;
+mod fixture;
+mod hazards;
