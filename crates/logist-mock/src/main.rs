@@ -108,13 +108,8 @@ fn ignore_termination() {
 /// Waits forever without using CPU: reaps children as they exit (the
 /// `tree` grandchildren, if they are killed), then sleeps.
 fn hang() -> ! {
-    loop {
-        match waitpid(None, None) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            // ECHILD: no child left to wait for.
-            Err(_) => break,
-        }
-    }
+    // Until ECHILD: no child left to wait for.
+    while let Ok(_) | Err(Errno::EINTR) = waitpid(None, None) {}
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }

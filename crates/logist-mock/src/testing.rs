@@ -86,7 +86,7 @@ pub fn mock_program() -> Result<PathBuf, BuildError> {
         }
         Ok(found) if !is_stale(&found) => found,
         Err(error @ LocateError::EnvVar { .. }) => return Err(error.into()),
-        Ok(_) | Err(_) => build_program()?,
+        Ok(_) | Err(_) => build_mock_program()?,
     };
     Ok(PROGRAM.get_or_init(|| program).clone())
 }
@@ -137,12 +137,20 @@ fn newer_than(path: &Path, time: SystemTime) -> bool {
     }
 }
 
-/// Builds the program with cargo and returns the path cargo reports.
+/// Builds the program with `$CARGO build -p logist-mock --bin
+/// logist-mock-agent` (in the workspace that holds this crate's sources)
+/// and returns the executable cargo reports. [`mock_program`] calls this
+/// only when needed; this always runs cargo.
+///
+/// # Errors
+///
+/// [`BuildError`] when cargo cannot be run, fails, or reports no
+/// executable.
 #[expect(
     clippy::disallowed_methods,
     reason = "a test helper that runs cargo to build the mock program"
 )]
-fn build_program() -> Result<PathBuf, BuildError> {
+pub fn build_mock_program() -> Result<PathBuf, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = source_dir().join("Cargo.toml");
     let mut command = Command::new(&cargo);

@@ -19,8 +19,21 @@ struct Ended;
 /// process is ended from outside.
 pub(super) fn play(process: &Process, script: &Script, env: &BTreeMap<String, String>) {
     let player = Player { process, env };
+    let _aborted = EndOnPanic(process);
     if player.steps(script.steps()).is_ok() {
         player.end(ExitStatus::Code(0));
+    }
+}
+
+/// Should the player panic (a bug), the process still ends, as by
+/// SIGABRT, so that nobody waits for it forever.
+struct EndOnPanic<'a>(&'a Process);
+
+impl Drop for EndOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.end(&mut self.0.lock(), ExitStatus::Signal(6));
+        }
     }
 }
 
