@@ -20,10 +20,12 @@ use crate::scenario::{
 /// `cmd(prompt)` is `[program, "--scenario", NAME, OPTIONS…, "--", prompt]`,
 /// where the options are only those set with the builder methods. The
 /// program is the one given to [`program`](Self::program), else the one
-/// [`locate_program`] finds, else the bare name `logist-mock-agent` (which a
-/// host runtime looks up on `PATH` and [`MockRuntime`](crate::MockRuntime)
-/// plays without any file). Finding nothing is therefore not an error of
-/// `cmd`: call [`locate`](Self::locate) for the list of places searched.
+/// [`locate_program`] found when the agent was made with
+/// [`new`](Self::new) (the only time the agent looks at the file system),
+/// else the bare name `logist-mock-agent` (which a host runtime looks up on
+/// `PATH` and [`MockRuntime`](crate::MockRuntime) plays without any file).
+/// Finding nothing is therefore not an error of `cmd`: call
+/// [`locate`](Self::locate) for the list of places searched.
 ///
 /// ```
 /// use logist_core::Agent;
@@ -52,12 +54,12 @@ pub struct MockAgent {
 
 impl MockAgent {
     /// An agent playing `scenario`, with the program's defaults for every
-    /// option.
+    /// option, running the program [`locate_program`] finds now.
     pub fn new(scenario: Scenario) -> Self {
         Self {
             scenario,
             name: format!("mock:{scenario}"),
-            program: None,
+            program: locate_program().ok(),
             delay_ms: None,
             bytes: None,
             stream: None,
@@ -97,12 +99,13 @@ impl MockAgent {
         self.scenario
     }
 
-    /// The program `cmd` will run: the override, or what
-    /// [`locate_program`] finds.
+    /// The program `cmd` runs: the override, or what [`locate_program`]
+    /// found when the agent was made.
     ///
     /// # Errors
     ///
-    /// [`LocateError`] listing the places searched.
+    /// When neither exists, [`LocateError`] from searching again, listing
+    /// the places searched.
     pub fn locate(&self) -> Result<PathBuf, LocateError> {
         match &self.program {
             Some(program) => Ok(program.clone()),
@@ -111,10 +114,11 @@ impl MockAgent {
     }
 
     fn program_arg(&self) -> String {
-        self.locate()
-            .ok()
-            .and_then(|path| path.to_str().map(str::to_owned))
-            .unwrap_or_else(|| PROGRAM_NAME.to_owned())
+        self.program
+            .as_deref()
+            .and_then(Path::to_str)
+            .unwrap_or(PROGRAM_NAME)
+            .to_owned()
     }
 }
 
