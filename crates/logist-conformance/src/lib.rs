@@ -12,6 +12,7 @@
 //! impl logist_conformance::Fixture for HostFixture { /* ... */ }
 //!
 //! logist_conformance::core_tests!(HostFixture);
+//! logist_conformance::shell_tests!(HostFixture);
 //! logist_conformance::process_tests!(HostFixture);
 //! ```
 //!
@@ -20,18 +21,25 @@
 //! then [`Fixture::leftovers`] must be empty, so every check also verifies
 //! that the runtime left nothing running.
 //!
-//! The checks use only ordinary POSIX tools (`sh`, `sleep`, `cat`, `printf`,
-//! `head`, `env`, `pwd`), through [`Fixture::shell`].
+//! The checks run the mock agent program of `logist-mock` (whose scenarios
+//! write known bytes: prompts without newlines, byte-by-byte drips,
+//! floods, non-UTF-8, processes that ignore SIGTERM or spawn grandchildren)
+//! and ordinary POSIX tools (`sh`, `sleep`, `cat`, `printf`, `head`, `env`,
+//! `pwd`).
 //!
-//! - [`core_tests!`]: ids, exit statuses, output as bytes (prompts without
-//!   newlines, split sequences, non-UTF-8, both pipes full), tails,
-//!   incremental reads, stdin, terminate (polite, stubborn, twice, after
-//!   exit), wait timeouts, concurrency, labels, removal.
-//! - [`process_tests!`]: what needs real processes: whole-tree termination
-//!   (including descendants that left the process group), a grandchild
-//!   holding the output open, spawn errors, environment and working
-//!   directory, resources after thousands of spawns, large outputs with
-//!   bounded memory, and dropping the runtime with children running.
+//! - [`core_tests!`]: for any runtime, even a process-free one: ids, exit
+//!   statuses, terminate (polite, stubborn, twice, after exit), wait
+//!   timeouts, concurrency, labels, removal, and the mock scenarios
+//!   (interactive prompt and answers, drip, binary bytes, exact floods on
+//!   one and both streams, environment).
+//! - [`shell_tests!`]: byte-exact shell scripts: signals, prompts without
+//!   newlines, split sequences, non-UTF-8, both pipes full, interleaving,
+//!   tails, incremental reads, stdin.
+//! - [`process_tests!`]: real processes: whole-tree termination (including
+//!   descendants that left the process group), a grandchild holding the
+//!   output open, spawn errors, environment and working directory,
+//!   resources after thousands of spawns, large outputs with bounded
+//!   memory, and dropping the runtime with children running.
 //!
 //! [`Runtime`]: logist_core::Runtime
 
@@ -53,6 +61,20 @@ pub trait Fixture: Send + Sync {
     /// A command that runs `script` with a POSIX shell.
     fn shell(&self, script: &str) -> CommandLine {
         CommandLine::new(["sh", "-c", script]).expect("a shell command line is valid")
+    }
+
+    /// The mock agent program (`logist-mock-agent`) with these arguments,
+    /// as the runtime's processes see it.
+    fn mock_agent(&self, args: &[&str]) -> CommandLine;
+
+    /// A command that exits at once with `code`.
+    fn exits_with(&self, code: i32) -> CommandLine {
+        self.mock_agent(&["--scenario", &format!("exit:{code}"), "--", "conformance"])
+    }
+
+    /// A command that runs until it is killed and dies of SIGTERM.
+    fn runs_until_killed(&self) -> CommandLine {
+        self.mock_agent(&["--scenario", "hang", "--", "conformance"])
     }
 
     /// True while the process with this pid, as printed by `$!` or `$$`
@@ -79,13 +101,39 @@ pub trait Fixture: Send + Sync {
 }
 
 /// Expands to one `#[test]` per check of [`checks::core`], each run on
-/// `$fixture` (an expression evaluated per test).
+/// `$fixture` (an expression evaluated per test). Any runtime can run these,
+/// even one without operating-system processes.
 #[macro_export]
 macro_rules! core_tests {
     ($fixture:expr) => {
         $crate::__tests!($fixture; core;
             unknown_ids_are_errors_everywhere,
             exit_codes_are_reported,
+            terminate_polite,
+            terminate_after_exit_and_twice,
+            wait_timeout_leaves_process_running,
+            wait_from_many_threads,
+            concurrent_calls_on_many_processes,
+            labels_info_list_and_remove,
+            scenario_success_streams,
+            scenario_exit_and_crash,
+            scenario_interactive_prompt_and_answers,
+            scenario_drip_arrives_in_pieces,
+            scenario_binary_bytes_are_exact,
+            scenario_flood_is_exact,
+            scenario_flood_both_streams,
+            scenario_stubborn_needs_the_kill,
+            scenario_env_is_what_was_asked,
+        );
+    };
+}
+
+/// Expands to one `#[test]` per check of [`checks::shell`]: runtimes whose
+/// processes have a POSIX shell.
+#[macro_export]
+macro_rules! shell_tests {
+    ($fixture:expr) => {
+        $crate::__tests!($fixture; shell;
             death_by_signal_is_reported,
             prompt_without_newline_is_visible_at_once,
             sequence_split_across_writes_arrives_whole,
@@ -96,23 +144,19 @@ macro_rules! core_tests {
             incremental_reads_resume_block_and_finish,
             stdin_is_null_by_default,
             stdin_can_be_written_and_closed,
-            terminate_polite,
             terminate_stubborn_escalates_after_grace,
-            terminate_after_exit_and_twice,
-            wait_timeout_leaves_process_running,
-            wait_from_many_threads,
-            concurrent_calls_on_many_processes,
-            labels_info_list_and_remove,
         );
     };
 }
 
-/// Expands to one `#[test]` per check of [`checks::process`].
+/// Expands to one `#[test]` per check of [`checks::process`]: runtimes of
+/// real operating-system processes.
 #[macro_export]
 macro_rules! process_tests {
     ($fixture:expr) => {
         $crate::__tests!($fixture; process;
             terminate_kills_the_whole_tree,
+            scenario_tree_is_terminated,
             terminate_reaches_descendants_outside_the_group,
             group_members_ignoring_term_are_killed_after_grace,
             stopped_processes_are_terminated,

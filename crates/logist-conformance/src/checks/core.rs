@@ -1,28 +1,40 @@
-//! Checks that hold for any runtime, whatever runs the processes.
+//! Checks that hold for any runtime, whatever runs the processes — even a
+//! process-free one. They use only [`Fixture::exits_with`],
+//! [`Fixture::runs_until_killed`] and the mock agent program's scenarios
+//! ([`Fixture::mock_agent`]), whose output is known byte for byte.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use logist_core::{
-    Error, ExitStatus, Labels, ProcessId, ProcessState, SpawnRequest, StdinMode, Stream,
+    CommandLine, Environment, Error, ExitStatus, Labels, ProcessId, ProcessState, SpawnRequest,
+    StdinMode, Stream,
+};
+use logist_mock::{
+    APPLIED, BINARY_OUTPUT, CANCELLED, CRASH_LINE, CRASH_SIGNAL, Checksum, INTERACTIVE_PROMPT,
+    STUBBORN_READY, SUCCESS_SUMMARY, SUCCESS_WARNING, flood_checksum,
 };
 
 use crate::Fixture;
 use crate::harness::{Harness, LONG};
 
 #[track_caller]
-fn assert_unknown<T: std::fmt::Debug>(what: &str, result: Result<T, Error>) {
+pub(crate) fn assert_unknown<T: std::fmt::Debug>(what: &str, result: Result<T, Error>) {
     match result {
         Err(Error::UnknownProcess { .. }) => {}
         other => panic!("{what}: expected UnknownProcess, got {other:?}"),
     }
 }
 
+fn mock(h: &Harness<'_>, args: &[&str]) -> SpawnRequest {
+    SpawnRequest::new(h.fixture().mock_agent(args))
+}
+
 /// Every method answers `UnknownProcess` for an id never spawned here and
 /// for an id that was removed.
 pub fn unknown_ids_are_errors_everywhere(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
-    let removed = h.spawn_sh("exit 0");
+    let removed = h.spawn(&SpawnRequest::new(fixture.exits_with(0)));
     h.wait(&removed);
     h.rt().remove(&removed).expect("remove an exited process");
     for id in [ProcessId::new("never-spawned-here"), removed] {
@@ -48,250 +60,20 @@ pub fn unknown_ids_are_errors_everywhere(fixture: &dyn Fixture) {
 pub fn exit_codes_are_reported(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
     for code in [0, 1, 42, 255] {
-        let id = h.spawn_sh(&format!("exit {code}"));
+        let id = h.spawn(&SpawnRequest::new(fixture.exits_with(code)));
         assert_eq!(h.wait(&id).status, ExitStatus::Code(code));
         assert_eq!(h.wait(&id).status, ExitStatus::Code(code), "second wait");
         assert!(!h.rt().is_alive(&id).unwrap());
-        assert_eq!(
-            h.rt().info(&id).unwrap().state,
-            ProcessState::Exited(ExitStatus::Code(code))
-        );
+        let state = h.rt().info(&id).unwrap().state;
+        assert_eq!(state, ProcessState::Exited(ExitStatus::Code(code)));
     }
-}
-
-/// Death by a signal is told apart from an exit code.
-pub fn death_by_signal_is_reported(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    for signal in [9, 15, 11] {
-        let id = h.spawn_sh(&format!("kill -{signal} $$"));
-        assert_eq!(h.wait(&id).status, ExitStatus::Signal(signal));
-    }
-}
-
-/// A question printed without a newline is readable while the process
-/// waits for the answer.
-pub fn prompt_without_newline_is_visible_at_once(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    let request = SpawnRequest::new(
-        h.sh("printf 'Confirm changes? [y/N]: '; read answer; echo \"got $answer\""),
-    )
-    .stdin(StdinMode::Piped);
-    let id = h.spawn(&request);
-    let seen = h.read_until(&id, |out| out.ends_with(b"[y/N]: "));
-    assert_eq!(seen, b"Confirm changes? [y/N]: ");
-    assert!(
-        h.rt().is_alive(&id).unwrap(),
-        "still waiting for the answer"
-    );
-    assert!(
-        h.rt()
-            .get_logs(&id, None)
-            .unwrap()
-            .text()
-            .ends_with("[y/N]: ")
-    );
-    h.rt().write_stdin(&id, b"y\n").unwrap();
-    let done = h.wait(&id);
-    assert!(done.status.success());
-    assert_eq!(done.logs.text(), "Confirm changes? [y/N]: got y\n");
-}
-
-/// A sequence written in pieces, with pauses, arrives complete and in
-/// order, and chunk offsets are contiguous.
-pub fn sequence_split_across_writes_arrives_whole(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    let id = h.spawn_sh("printf 'Con'; sleep 0.05; printf 'firm? [y'; sleep 0.05; printf '/N]: '");
-    let mut next = 0;
-    let mut data = Vec::new();
-    let mut reads = 0;
-    loop {
-        let read = h.rt().read_output(&id, next, Some(LONG)).unwrap();
-        for chunk in &read.chunks {
-            assert_eq!(chunk.offset, data.len() as u64, "chunks are contiguous");
-            data.extend_from_slice(&chunk.data);
-        }
-        reads += usize::from(!read.chunks.is_empty());
-        next = read.next;
-        if read.finished {
-            break;
-        }
-    }
-    assert_eq!(data, b"Confirm? [y/N]: ");
-    assert!(
-        reads >= 2,
-        "the pieces arrived in {reads} read(s); expected them apart"
-    );
-    assert!(h.wait(&id).status.success());
-}
-
-/// Bytes that are not UTF-8, NUL bytes, and a character split across two
-/// writes come back exactly as written.
-pub fn non_utf8_bytes_are_kept(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    let id = h.spawn_sh(r"printf 'a\377\376\000b\342\202'; sleep 0.05; printf '\254\n'");
-    let done = h.wait(&id);
-    let expected = b"a\xff\xfe\x00b\xe2\x82\xac\n";
-    assert_eq!(done.logs.bytes(), expected);
-    assert_eq!(
-        h.rt()
-            .get_stream_logs(&id, Stream::Stdout, None)
-            .unwrap()
-            .bytes(),
-        expected
-    );
-    assert_eq!(h.rt().get_logs(&id, Some(1)).unwrap().bytes(), expected);
-}
-
-/// A child that fills stdout and stderr at the same time is drained on both
-/// (no deadlock when one pipe is full while the other is read).
-pub fn stdout_and_stderr_full_at_once_do_not_deadlock(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    let id =
-        h.spawn_sh("head -c 2000000 /dev/zero >&2 & head -c 2000000 /dev/zero; wait; echo done");
-    let done = h.wait(&id);
-    assert!(done.status.success());
-    assert!(done.logs.bytes().ends_with(b"done\n"));
-    let stdout = h.rt().get_stream_logs(&id, Stream::Stdout, None).unwrap();
-    let stderr = h.rt().get_stream_logs(&id, Stream::Stderr, None).unwrap();
-    assert_eq!(stdout.len() as u64 + stdout.dropped(), 2_000_005);
-    assert_eq!(stderr.len() as u64 + stderr.dropped(), 2_000_000);
-}
-
-/// Each stream is available alone, and the combined log keeps arrival order.
-pub fn streams_are_kept_apart_and_interleaved(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    // Pauses between streams: two pipes written microseconds apart may be
-    // read in either order, and the combined log is in order of arrival.
-    let id = h.spawn_sh("echo out1; sleep 0.1; echo err1 >&2; sleep 0.1; echo out2");
-    let done = h.wait(&id);
-    assert_eq!(done.logs.text(), "out1\nerr1\nout2\n");
-    assert_eq!(
-        h.rt()
-            .get_stream_logs(&id, Stream::Stdout, None)
-            .unwrap()
-            .text(),
-        "out1\nout2\n"
-    );
-    assert_eq!(
-        h.rt()
-            .get_stream_logs(&id, Stream::Stderr, None)
-            .unwrap()
-            .text(),
-        "err1\n"
-    );
-    let read = h.rt().read_output(&id, 0, Some(LONG)).unwrap();
-    let streams: Vec<Stream> = read.chunks.iter().map(|chunk| chunk.stream).collect();
-    assert_eq!(streams, [Stream::Stdout, Stream::Stderr, Stream::Stdout]);
-}
-
-/// `tail = n` returns the last n lines; a final line without a newline
-/// counts as a line.
-pub fn tail_returns_last_lines(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    // Pauses between streams: two pipes written microseconds apart may be
-    // read in either order, and the combined log is in order of arrival.
-    let id = h.spawn_sh(
-        "printf 'one\\ntwo\\nthree\\n'; sleep 0.1; printf 'err\\n' >&2; sleep 0.1; printf 'four'",
-    );
-    h.wait(&id);
-    let tail = |n| h.rt().get_logs(&id, Some(n)).unwrap().text().into_owned();
-    assert_eq!(tail(0), "");
-    assert_eq!(tail(1), "four");
-    assert_eq!(tail(2), "err\nfour");
-    assert_eq!(tail(100), "one\ntwo\nthree\nerr\nfour");
-    let stdout_tail = h
-        .rt()
-        .get_stream_logs(&id, Stream::Stdout, Some(2))
-        .unwrap();
-    assert_eq!(stdout_tail.text(), "three\nfour");
-}
-
-/// Reads resume from any position, block until output arrives, time out
-/// without error, and report the end.
-pub fn incremental_reads_resume_block_and_finish(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    let request =
-        SpawnRequest::new(h.sh("echo first; read line; echo \"$line\"")).stdin(StdinMode::Piped);
-    let id = h.spawn(&request);
-    let first = h.read_until(&id, |out| out == b"first\n");
-    assert_eq!(first, b"first\n");
-
-    // Nothing new: a short timeout returns empty, not finished, no error.
-    let started = Instant::now();
-    let idle = h
-        .rt()
-        .read_output(&id, 6, Some(Duration::from_millis(100)))
-        .unwrap();
-    assert!(idle.chunks.is_empty() && !idle.finished);
-    assert_eq!(idle.next, 6);
-    assert!(
-        started.elapsed() >= Duration::from_millis(90),
-        "the read blocked until its timeout"
-    );
-    let poll = h.rt().read_output(&id, 6, Some(Duration::ZERO)).unwrap();
-    assert!(poll.chunks.is_empty() && !poll.finished);
-
-    // A blocked read wakes when output arrives.
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(|| h.rt().read_output(&id, 6, Some(LONG)).unwrap());
-        std::thread::sleep(Duration::from_millis(50));
-        h.rt().write_stdin(&id, b"second\n").unwrap();
-        let read = reader.join().unwrap();
-        assert_eq!(read.chunks[0].offset, 6);
-        assert!(!read.chunks.is_empty());
-    });
-    h.wait(&id);
-
-    // Positions are stable after exit; reading at the end says finished.
-    let from_three = h.rt().read_output(&id, 3, Some(LONG)).unwrap();
-    let bytes: Vec<u8> = from_three
-        .chunks
-        .iter()
-        .flat_map(|c| c.data.clone())
-        .collect();
-    assert_eq!(bytes, b"st\nsecond\n");
-    assert_eq!(from_three.next, 13);
-    assert!(from_three.finished);
-    let at_end = h.rt().read_output(&id, 13, None).unwrap();
-    assert!(at_end.chunks.is_empty() && at_end.finished && at_end.missed == 0);
-}
-
-/// Without a writable stdin, a program reading it sees end-of-file at once
-/// instead of waiting for input that never comes.
-pub fn stdin_is_null_by_default(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    let id = h.spawn_sh("cat; read x || echo eof");
-    let done = h.wait(&id);
-    assert_eq!(done.logs.text(), "eof\n");
-    match h.rt().write_stdin(&id, b"late") {
-        Err(Error::StdinClosed { .. }) => {}
-        other => panic!("write to a process without stdin: {other:?}"),
-    }
-}
-
-/// A writable stdin takes bytes and end-of-file; after close, writes fail
-/// with `StdinClosed`; closing twice is fine.
-pub fn stdin_can_be_written_and_closed(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    let id = h.spawn(&SpawnRequest::new(h.sh("cat")).stdin(StdinMode::Piped));
-    h.rt().write_stdin(&id, b"hello ").unwrap();
-    h.rt().write_stdin(&id, b"\xffworld\n").unwrap();
-    h.rt().close_stdin(&id).unwrap();
-    h.rt().close_stdin(&id).unwrap();
-    match h.rt().write_stdin(&id, b"more") {
-        Err(Error::StdinClosed { .. }) => {}
-        other => panic!("write after close: {other:?}"),
-    }
-    let done = h.wait(&id);
-    assert!(done.status.success());
-    assert_eq!(done.logs.bytes(), b"hello \xffworld\n");
 }
 
 /// A process that honours SIGTERM stops with it, well before its grace
 /// period would end.
 pub fn terminate_polite(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
-    let id = h.spawn(&SpawnRequest::new(h.sh("exec sleep 300")).grace(LONG));
+    let id = h.spawn(&SpawnRequest::new(fixture.runs_until_killed()).grace(LONG));
     let started = Instant::now();
     assert!(
         h.rt().terminate(&id, false).unwrap(),
@@ -308,29 +90,11 @@ pub fn terminate_polite(fixture: &dyn Fixture) {
     assert_eq!(h.wait(&id).status, ExitStatus::Signal(15));
 }
 
-/// A process that ignores SIGTERM is killed once the grace period ends.
-pub fn terminate_stubborn_escalates_after_grace(fixture: &dyn Fixture) {
-    let h = Harness::new(fixture);
-    let grace = Duration::from_millis(300);
-    let request =
-        SpawnRequest::new(h.sh("trap '' TERM; echo ready; while :; do sleep 1; done")).grace(grace);
-    let id = h.spawn(&request);
-    h.read_until(&id, |out| out.ends_with(b"ready\n"));
-    let started = Instant::now();
-    assert!(h.rt().terminate(&id, false).unwrap());
-    assert!(
-        started.elapsed() >= grace,
-        "SIGKILL came before the grace period ended"
-    );
-    assert!(!h.rt().is_alive(&id).unwrap());
-    assert_eq!(h.wait(&id).status, ExitStatus::Signal(9));
-}
-
 /// Terminating an exited process, or terminating twice, is fine and says
 /// nothing was left to stop.
 pub fn terminate_after_exit_and_twice(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
-    let exited = h.spawn_sh("exit 3");
+    let exited = h.spawn(&SpawnRequest::new(fixture.exits_with(3)));
     h.wait(&exited);
     assert!(!h.rt().terminate(&exited, false).unwrap());
     assert!(!h.rt().terminate(&exited, true).unwrap());
@@ -340,7 +104,7 @@ pub fn terminate_after_exit_and_twice(fixture: &dyn Fixture) {
         "status unchanged"
     );
 
-    let running = h.spawn_sh("exec sleep 300");
+    let running = h.spawn(&SpawnRequest::new(fixture.runs_until_killed()));
     assert!(h.rt().terminate(&running, true).unwrap());
     assert!(!h.rt().terminate(&running, true).unwrap());
     assert!(!h.rt().terminate(&running, false).unwrap());
@@ -351,7 +115,7 @@ pub fn terminate_after_exit_and_twice(fixture: &dyn Fixture) {
 /// and does not spoil later waits.
 pub fn wait_timeout_leaves_process_running(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
-    let id = h.spawn_sh("exec sleep 300");
+    let id = h.spawn(&SpawnRequest::new(fixture.runs_until_killed()));
     match h.rt().wait(&id, Some(Duration::from_millis(100))) {
         Err(Error::WaitTimeout { id: reported, .. }) => assert_eq!(reported, id),
         other => panic!("expected WaitTimeout, got {other:?}"),
@@ -364,7 +128,7 @@ pub fn wait_timeout_leaves_process_running(fixture: &dyn Fixture) {
 /// Many threads waiting on one process all get the same status.
 pub fn wait_from_many_threads(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
-    let id = h.spawn_sh("exec sleep 300");
+    let id = h.spawn(&SpawnRequest::new(fixture.runs_until_killed()));
     std::thread::scope(|scope| {
         let waiters: Vec<_> = (0..10)
             .map(|_| scope.spawn(|| h.wait(&id).status))
@@ -385,9 +149,9 @@ pub fn concurrent_calls_on_many_processes(fixture: &dyn Fixture) {
     let ids: Vec<ProcessId> = (0..64)
         .map(|i| {
             if i % 4 == 0 {
-                h.spawn_sh("echo start; exec sleep 300")
+                h.spawn(&SpawnRequest::new(fixture.runs_until_killed()))
             } else {
-                h.spawn_sh("echo start; sleep 0.2; echo end")
+                h.spawn(&mock(&h, &["--scenario", "success", "--", "concurrency"]))
             }
         })
         .collect();
@@ -401,14 +165,13 @@ pub fn concurrent_calls_on_many_processes(fixture: &dyn Fixture) {
                     rt.get_logs(id, Some(1)).unwrap();
                     rt.is_alive(id).unwrap();
                     rt.read_output(id, 0, Some(Duration::ZERO)).unwrap();
-                    // Each thread terminates one sleeper, half of them by force.
+                    // Each thread terminates one long runner, half by force.
                     if i % 4 == 0 && i / 4 == thread {
                         rt.terminate(id, thread % 2 == 0).unwrap();
                     }
                 }
                 for (i, id) in ids.iter().enumerate() {
                     if i % 4 == 0 {
-                        // Sleepers are terminated by some thread; make sure.
                         h.rt().terminate(id, true).unwrap();
                     }
                     let status = h.wait(id).status;
@@ -416,7 +179,8 @@ pub fn concurrent_calls_on_many_processes(fixture: &dyn Fixture) {
                         assert!(status.signal().is_some(), "process {i}: {status}");
                     } else {
                         assert_eq!(status, ExitStatus::Code(0), "process {i}");
-                        assert_eq!(h.rt().get_logs(id, None).unwrap().text(), "start\nend\n");
+                        let logs = h.rt().get_stream_logs(id, Stream::Stdout, Some(1)).unwrap();
+                        assert_eq!(logs.text(), SUCCESS_SUMMARY, "process {i}");
                     }
                 }
             });
@@ -428,16 +192,17 @@ pub fn concurrent_calls_on_many_processes(fixture: &dyn Fixture) {
 /// refuses a running process and forgets an exited one.
 pub fn labels_info_list_and_remove(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
-    let labelled = |job: &str, script: &str| {
+    let labelled = |job: &str, command: CommandLine| {
         h.spawn(
-            &SpawnRequest::new(h.sh(script))
+            &SpawnRequest::new(command)
                 .label("job", job)
                 .label("suite", "conformance"),
         )
     };
-    let a = labelled("a", "exec sleep 300");
-    let b = labelled("b", "exit 0");
-    let c = labelled("a", "exit 0");
+    let long = fixture.runs_until_killed();
+    let a = labelled("a", long.clone());
+    let b = labelled("b", fixture.exits_with(0));
+    let c = labelled("a", fixture.exits_with(0));
     let selector = |pairs: &[(&str, &str)]| -> Labels {
         pairs
             .iter()
@@ -463,7 +228,7 @@ pub fn labels_info_list_and_remove(fixture: &dyn Fixture) {
     let info = h.rt().info(&a).unwrap();
     assert_eq!(info.id, a);
     assert_eq!(info.labels["job"], "a");
-    assert_eq!(info.command.program(), h.sh("").program());
+    assert_eq!(info.command, long);
     assert_eq!(info.state, ProcessState::Running);
 
     match h.rt().remove(&a) {
@@ -477,4 +242,220 @@ pub fn labels_info_list_and_remove(fixture: &dyn Fixture) {
     assert_eq!(left, BTreeSet::from([a.clone(), c.clone()]));
     h.rt().terminate(&a, true).unwrap();
     h.rt().remove(&a).unwrap();
+}
+
+/// The `success` scenario: progress on stdout, a warning on stderr, the
+/// summary last, exit 0; the prompt reaches the program unchanged.
+pub fn scenario_success_streams(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let prompt = "-rf \"quoted\" $(id) `id`\nsecond line";
+    let id = h.spawn(&mock(&h, &["--scenario", "success", "--", prompt]));
+    let done = h.wait(&id);
+    assert_eq!(done.status, ExitStatus::Code(0));
+    let stdout = h.rt().get_stream_logs(&id, Stream::Stdout, None).unwrap();
+    let stderr = h.rt().get_stream_logs(&id, Stream::Stderr, None).unwrap();
+    assert!(
+        stdout.text().contains(prompt),
+        "the prompt arrived unchanged: {}",
+        stdout.text()
+    );
+    assert!(stdout.text().ends_with(SUCCESS_SUMMARY));
+    assert_eq!(stderr.text(), SUCCESS_WARNING);
+    assert_eq!(done.logs.len(), stdout.len() + stderr.len());
+}
+
+/// The `exit:N` and `crash` scenarios: codes and death by signal.
+pub fn scenario_exit_and_crash(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let id = h.spawn(&mock(&h, &["--scenario", "exit:7", "--", "p"]));
+    assert_eq!(h.wait(&id).status, ExitStatus::Code(7));
+    let id = h.spawn(&mock(&h, &["--scenario", "crash", "--", "p"]));
+    let done = h.wait(&id);
+    assert_eq!(done.status, ExitStatus::Signal(CRASH_SIGNAL));
+    assert!(
+        done.logs.text().contains(CRASH_LINE.trim_end()),
+        "{}",
+        done.logs.text()
+    );
+}
+
+/// The `interactive` scenario: the question is readable at once, without a
+/// newline; `y` on stdin applies, end-of-file cancels.
+pub fn scenario_interactive_prompt_and_answers(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    for (answer, applied) in [(Some(&b"y\n"[..]), true), (None, false)] {
+        let request = mock(&h, &["--scenario", "interactive", "--", "p"]).stdin(StdinMode::Piped);
+        let id = h.spawn(&request);
+        h.read_until(&id, |out| out.ends_with(INTERACTIVE_PROMPT.as_bytes()));
+        assert!(h.rt().is_alive(&id).unwrap(), "waiting for the answer");
+        if let Some(answer) = answer {
+            h.rt().write_stdin(&id, answer).unwrap();
+        }
+        h.rt().close_stdin(&id).unwrap();
+        let done = h.wait(&id);
+        if applied {
+            assert_eq!(done.status, ExitStatus::Code(0));
+            assert!(done.logs.text().ends_with(APPLIED));
+        } else {
+            assert_eq!(done.status, ExitStatus::Code(1));
+            assert!(done.logs.text().ends_with(CANCELLED));
+        }
+    }
+}
+
+/// The `drip` scenario writes the question one byte at a time: it arrives
+/// in several reads, whole, in order.
+pub fn scenario_drip_arrives_in_pieces(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let request =
+        mock(&h, &["--scenario", "drip", "--delay-ms", "10", "--", "p"]).stdin(StdinMode::Piped);
+    let id = h.spawn(&request);
+    let mut next = 0;
+    let mut data = Vec::new();
+    let mut reads_with_prompt_bytes = 0;
+    while !data.ends_with(INTERACTIVE_PROMPT.as_bytes()) {
+        let read = h.rt().read_output(&id, next, Some(LONG)).unwrap();
+        assert!(
+            !read.finished,
+            "output ended before the question was complete"
+        );
+        let before = data.len();
+        for chunk in &read.chunks {
+            assert_eq!(chunk.offset, data.len() as u64, "chunks are contiguous");
+            data.extend_from_slice(&chunk.data);
+        }
+        let start_of_prompt = data.len().saturating_sub(INTERACTIVE_PROMPT.len());
+        if data.len() > before && data.len() > start_of_prompt {
+            reads_with_prompt_bytes += 1;
+        }
+        next = read.next;
+    }
+    assert!(
+        reads_with_prompt_bytes >= 4,
+        "the question came in {reads_with_prompt_bytes} reads"
+    );
+    h.rt().close_stdin(&id).unwrap();
+    assert_eq!(h.wait(&id).status, ExitStatus::Code(1));
+}
+
+/// The `binary` scenario's bytes (invalid UTF-8, NUL, a character split
+/// across writes) come back exactly.
+pub fn scenario_binary_bytes_are_exact(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let id = h.spawn(&mock(&h, &["--scenario", "binary", "--", "p"]));
+    let done = h.wait(&id);
+    assert!(done.status.success());
+    assert_eq!(
+        h.rt()
+            .get_stream_logs(&id, Stream::Stdout, None)
+            .unwrap()
+            .bytes(),
+        BINARY_OUTPUT
+    );
+}
+
+/// The `flood` scenario read incrementally (a size under the default memory
+/// bound of every runtime, so nothing may be missed): every byte exact.
+pub fn scenario_flood_is_exact(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let bytes: u64 = 4 * 1024 * 1024;
+    let id = h.spawn(&mock(
+        &h,
+        &[
+            "--scenario",
+            "flood",
+            "--bytes",
+            &bytes.to_string(),
+            "--",
+            "p",
+        ],
+    ));
+    let mut next = 0;
+    let mut checksum = Checksum::new();
+    loop {
+        let read = h.rt().read_output(&id, next, Some(LONG)).unwrap();
+        assert_eq!(read.missed, 0, "bytes were dropped below the memory bound");
+        for chunk in &read.chunks {
+            assert_eq!(chunk.stream, Stream::Stdout);
+            checksum.update(&chunk.data);
+        }
+        next = read.next;
+        if read.finished {
+            break;
+        }
+    }
+    assert!(h.wait(&id).status.success());
+    assert_eq!(next, bytes);
+    assert_eq!(
+        (checksum.len(), checksum.value()),
+        (bytes, flood_checksum(bytes))
+    );
+}
+
+/// `flood --stream both` fills stdout and stderr at once; both are drained
+/// completely (no deadlock) and kept apart.
+pub fn scenario_flood_both_streams(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let bytes: u64 = 2 * 1024 * 1024;
+    let args = [
+        "--scenario",
+        "flood",
+        "--stream",
+        "both",
+        "--bytes",
+        &bytes.to_string(),
+        "--",
+        "p",
+    ];
+    let id = h.spawn(&mock(&h, &args));
+    assert!(h.wait(&id).status.success());
+    for stream in [Stream::Stdout, Stream::Stderr] {
+        let logs = h.rt().get_stream_logs(&id, stream, None).unwrap();
+        assert_eq!(logs.dropped(), 0);
+        let mut checksum = Checksum::new();
+        checksum.update(logs.bytes());
+        assert_eq!(
+            (checksum.len(), checksum.value()),
+            (bytes, flood_checksum(bytes)),
+            "{stream}"
+        );
+    }
+}
+
+/// The `stubborn` scenario ignores SIGTERM: a polite terminate waits the
+/// grace period, then kills.
+pub fn scenario_stubborn_needs_the_kill(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let grace = Duration::from_millis(300);
+    let id = h.spawn(&mock(&h, &["--scenario", "stubborn", "--", "p"]).grace(grace));
+    h.read_until(&id, |out| out.ends_with(STUBBORN_READY.as_bytes()));
+    let started = Instant::now();
+    assert!(h.rt().terminate(&id, false).unwrap());
+    assert!(
+        started.elapsed() >= grace,
+        "killed before the grace period ended"
+    );
+    assert_eq!(h.wait(&id).status, ExitStatus::Signal(9));
+}
+
+/// The `env` scenario prints what it received: a clean environment holds
+/// what was set and nothing of ours.
+pub fn scenario_env_is_what_was_asked(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let env = Environment::clean()
+        .set("LOGIST_ONE", "1")
+        .set("LOGIST_SPACE", "a b");
+    let id = h.spawn(&mock(&h, &["--scenario", "env", "--", "p"]).env(env));
+    let done = h.wait(&id);
+    assert!(done.status.success());
+    let text = done.logs.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.contains(&"LOGIST_ONE=1") && lines.contains(&"LOGIST_SPACE=a b"),
+        "{text}"
+    );
+    assert!(
+        !lines.iter().any(|line| line.starts_with("HOME=")),
+        "{text}"
+    );
 }

@@ -3,3 +3,4 @@
 
 pub mod core;
 pub mod process;
+pub mod shell;

@@ -11,6 +11,7 @@ use logist_core::{
 
 use crate::Fixture;
 use crate::harness::{Harness, LONG, open_fds, pids, self_status};
+use logist_mock::parse_tree_pids;
 
 #[track_caller]
 fn assert_all_dead(h: &Harness<'_>, pids: &[u32]) {
@@ -51,6 +52,29 @@ pub fn terminate_kills_the_whole_tree(fixture: &dyn Fixture) {
     );
     assert!(h.rt().terminate(&id, false).unwrap());
     assert_all_dead(&h, &tree);
+    assert!(h.wait(&id).status.signal().is_some());
+}
+
+/// The mock agent's `tree` scenario (a grandchild in the group and one in
+/// its own session): terminate stops both.
+pub fn scenario_tree_is_terminated(fixture: &dyn Fixture) {
+    let h = Harness::new(fixture);
+    let id = h.spawn(&SpawnRequest::new(fixture.mock_agent(&[
+        "--scenario",
+        "tree",
+        "--",
+        "p",
+    ])));
+    let out = h.read_until(&id, |out| parse_tree_pids(out).len() == 2);
+    let grandchildren = parse_tree_pids(&out);
+    for &pid in &grandchildren {
+        assert!(
+            h.fixture().pid_alive(pid),
+            "grandchild {pid} should be running"
+        );
+    }
+    assert!(h.rt().terminate(&id, false).unwrap());
+    assert_all_dead(&h, &grandchildren);
     assert!(h.wait(&id).status.signal().is_some());
 }
 

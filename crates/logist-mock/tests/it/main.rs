@@ -3,6 +3,7 @@
 //! and the no-survivor guard.
 
 mod agent;
+mod conformance;
 mod program;
 mod runtime;
 mod survivors;

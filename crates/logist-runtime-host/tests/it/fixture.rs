@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use logist_conformance::Fixture;
-use logist_core::Runtime;
+use logist_core::{CommandLine, Runtime};
 use logist_runtime_host::{HostRuntime, HostRuntimeBuilder};
 
 /// Makes host runtimes and remembers their cookies, so that anything they
@@ -51,6 +51,13 @@ impl Fixture for HostFixture {
 
     fn pid_alive(&self, pid: u32) -> bool {
         pid_alive(pid)
+    }
+
+    fn mock_agent(&self, args: &[&str]) -> CommandLine {
+        let program = logist_mock::testing::mock_program().expect("the mock agent program");
+        let mut argv = vec![program.to_string_lossy().into_owned()];
+        argv.extend(args.iter().map(|arg| (*arg).to_owned()));
+        CommandLine::new(argv).expect("a valid command line")
     }
 
     fn scratch_dir(&self) -> PathBuf {

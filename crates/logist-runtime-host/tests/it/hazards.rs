@@ -612,8 +612,9 @@ fn retention_limit_removes_the_oldest_exited_processes() {
             id
         })
         .collect();
-    // The limit is applied at the next spawn.
-    let last = rt.spawn(&cmd(&["true"])).unwrap();
+    // The limit is applied at the next spawn (a long runner here, so that
+    // it is not itself counted among the exited).
+    let last = rt.spawn(&cmd(&["sleep", "300"])).unwrap();
     let listed: Vec<ProcessId> = rt
         .list(&Default::default())
         .unwrap()
