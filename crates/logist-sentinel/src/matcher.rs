@@ -87,8 +87,9 @@ struct Literals {
 }
 
 struct RegexGroup {
-    any: meta::Regex,
-    any_cache: meta::Cache,
+    /// All of the group in one multi-pattern search; `None` for a group of
+    /// one, where that one is searched directly.
+    any: Option<(meta::Regex, meta::Cache)>,
     each: Vec<OneRegex>,
 }
 
@@ -280,7 +281,11 @@ fn compile_regex(
         pattern: pattern.clone(),
         reason,
     };
-    let hir = regex_syntax::Parser::new()
+    // As in `regex::bytes`: the output is bytes, and `(?-u:.)` may match a
+    // byte that is not UTF-8.
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
         .parse(source)
         .map_err(|error| invalid(Box::new(error)))?;
     let properties = hir.properties();
@@ -302,8 +307,17 @@ fn compile_regex(
         Some(_) => {}
     }
     let at_end = !properties.look_set_suffix_any().is_empty();
-    let regex = meta::Regex::new(source).map_err(|error| invalid(Box::new(error)))?;
+    let regex = meta::Regex::builder()
+        .syntax(syntax_config())
+        .build(source)
+        .map_err(|error| invalid(Box::new(error)))?;
     Ok((regex, at_end))
+}
+
+/// The syntax of every regular expression: the `regex` crate's, with the
+/// byte-oriented `utf8(false)` of `regex::bytes`.
+fn syntax_config() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new().utf8(false)
 }
 
 impl Literals {
@@ -350,12 +364,20 @@ impl RegexGroup {
         if members.is_empty() {
             return Ok(None);
         }
-        let sources: Vec<&str> = members.iter().map(|(_, source, _)| *source).collect();
-        let any = meta::Regex::new_many(&sources).map_err(|source| PatternError::TooLarge {
-            list,
-            source: Box::new(source),
-        })?;
-        let any_cache = any.create_cache();
+        let any = if members.len() > 1 {
+            let sources: Vec<&str> = members.iter().map(|(_, source, _)| *source).collect();
+            let any = meta::Regex::builder()
+                .syntax(syntax_config())
+                .build_many(&sources)
+                .map_err(|source| PatternError::TooLarge {
+                    list,
+                    source: Box::new(source),
+                })?;
+            let cache = any.create_cache();
+            Some((any, cache))
+        } else {
+            None
+        };
         let each = members
             .into_iter()
             .map(|(index, _, regex)| OneRegex {
@@ -364,11 +386,7 @@ impl RegexGroup {
                 regex,
             })
             .collect();
-        Ok(Some(Self {
-            any,
-            any_cache,
-            each,
-        }))
+        Ok(Some(Self { any, each }))
     }
 
     /// The earliest match in `hay` starting at or after `from`, as `(end,
@@ -384,9 +402,11 @@ impl RegexGroup {
         if from >= len {
             return None;
         }
-        let whole = Input::new(hay).range(from..len);
-        if !self.any.is_match_with(&mut self.any_cache, &whole) {
-            return None;
+        if let Some((any, cache)) = &mut self.any {
+            let whole = Input::new(hay).range(from..len);
+            if !any.is_match_with(cache, &whole) {
+                return None;
+            }
         }
         let mut best: Option<(usize, usize, usize)> = None;
         for one in &mut self.each {
