@@ -16,28 +16,164 @@ use logist_core::{
 use crate::error::PatternError;
 use crate::observer::{Action, Event, Observer, OnPrompt, Outcome, Policy};
 
+/// How to start and watch an agent: the policy and the spawn options.
+///
+/// Pure configuration: [`spawn_request`](Self::spawn_request) and
+/// [`observer`](Self::observer) build what a [`Sentinel`] spawns and
+/// watches with, without a runtime.
+///
+/// ```
+/// use std::time::Duration;
+/// use logist_core::Environment;
+/// use logist_sentinel::{Policy, RunOptions};
+///
+/// let options = RunOptions::new()
+///     .policy(Policy::new().timeout(Duration::from_secs(900)))
+///     .env(Environment::clean().pass("PATH").pass("HOME"))
+///     .cwd("/src/project")
+///     .label("job", "review-42")
+///     .grace(Duration::from_secs(2));
+/// assert_eq!(options.labels["job"], "review-42");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// Timeouts and the prompt policy.
+    pub policy: Policy,
+    /// The base environment the agent's [`env`](Agent::env) is merged into.
+    pub env: Environment,
+    /// The working directory; `None` for the runtime's default.
+    pub cwd: Option<PathBuf>,
+    /// Labels for the spawned process.
+    pub labels: Labels,
+    /// Run on a pseudo-terminal of this size instead of pipes.
+    pub terminal: Option<TerminalSize>,
+    /// Grace period between SIGTERM and SIGKILL; `None` for the runtime's.
+    pub grace: Option<Duration>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            policy: Policy::default(),
+            env: Environment::inherit(),
+            cwd: None,
+            labels: Labels::new(),
+            terminal: None,
+            grace: None,
+        }
+    }
+}
+
+impl RunOptions {
+    /// The default policy, the inherited environment, the runtime's working
+    /// directory, no labels, pipes and the runtime's grace period.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the timeouts and the prompt policy.
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the base environment.
+    #[must_use]
+    pub fn env(mut self, base: Environment) -> Self {
+        self.env = base;
+        self
+    }
+
+    /// Sets the working directory.
+    #[must_use]
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Adds a label.
+    #[must_use]
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Runs the agent on a pseudo-terminal of this size.
+    #[must_use]
+    pub fn terminal(mut self, size: TerminalSize) -> Self {
+        self.terminal = Some(size);
+        self
+    }
+
+    /// Sets the grace period.
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = Some(grace);
+        self
+    }
+
+    /// The request that spawns `agent` for `prompt`: its command line, its
+    /// environment merged into the base one, these labels, working
+    /// directory, terminal and grace period, and a piped standard input when
+    /// the policy answers prompts (`/dev/null` otherwise).
+    ///
+    /// # Errors
+    ///
+    /// What [`Agent::cmd`] returns for a prompt it cannot pass.
+    pub fn spawn_request(&self, agent: &dyn Agent, prompt: &str) -> Result<SpawnRequest, Error> {
+        let mut request = SpawnRequest::new(agent.cmd(prompt)?)
+            .env(self.env.clone().merge(&agent.env()))
+            .stdin(match self.policy.on_prompt {
+                OnPrompt::Answer(_) => StdinMode::Piped,
+                OnPrompt::Fail | OnPrompt::Wait => StdinMode::Null,
+            });
+        request.labels.extend(self.labels.clone());
+        request.cwd.clone_from(&self.cwd);
+        request.terminal = self.terminal;
+        request.grace = self.grace;
+        Ok(request)
+    }
+
+    /// An observer for `agent`'s stop sequences and failure patterns under
+    /// this policy.
+    ///
+    /// # Errors
+    ///
+    /// A [`PatternError`] naming the first pattern that cannot be used.
+    pub fn observer(&self, agent: &dyn Agent) -> Result<Observer, PatternError> {
+        Observer::new(
+            &agent.stop_sequences(),
+            &agent.failure_patterns(),
+            self.policy.clone(),
+        )
+    }
+}
+
 /// Runs an agent on a runtime and watches it.
 ///
-/// A `Sentinel` holds the configuration; each [`start`](Self::start) spawns
-/// the agent once, for one prompt, and returns the [`Run`] that watches it.
+/// A `Sentinel` holds the runtime, the agent and the [`RunOptions`]; each
+/// [`start`](Self::start) spawns the agent once, for one prompt, and returns
+/// the [`Run`] that watches it.
 ///
 /// ```no_run
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use logist_core::{Agent, Environment, Runtime};
-/// use logist_sentinel::{Event, OnPrompt, Policy, Sentinel};
+/// use logist_sentinel::{Event, OnPrompt, Policy, RunOptions, Sentinel};
 ///
 /// fn review(runtime: Arc<dyn Runtime>, agent: Arc<dyn Agent>) -> Result<(), Box<dyn std::error::Error>> {
-///     let sentinel = Sentinel::new(runtime, agent)
+///     let options = RunOptions::new()
 ///         .env(Environment::clean().pass("PATH").pass("HOME"))
 ///         .cwd("/src/project")
-///         .label("job", "review-42")
 ///         .policy(
 ///             Policy::new()
 ///                 .timeout(Duration::from_secs(15 * 60))
 ///                 .idle_timeout(Duration::from_secs(120))
 ///                 .on_prompt(OnPrompt::Fail),
 ///         );
+///     let sentinel = Sentinel::new(runtime, agent, options);
 ///     let mut run = sentinel.start("Review the last commit")?;
 ///     let cancel = run.cancel_handle(); // usable from another thread
 ///     for event in &mut run {
@@ -55,12 +191,7 @@ use crate::observer::{Action, Event, Observer, OnPrompt, Outcome, Policy};
 pub struct Sentinel {
     runtime: Arc<dyn Runtime>,
     agent: Arc<dyn Agent>,
-    policy: Policy,
-    env: Environment,
-    cwd: Option<PathBuf>,
-    labels: Labels,
-    terminal: Option<TerminalSize>,
-    grace: Option<Duration>,
+    options: RunOptions,
 }
 
 impl fmt::Debug for Sentinel {
@@ -68,115 +199,39 @@ impl fmt::Debug for Sentinel {
         f.debug_struct("Sentinel")
             .field("runtime", &self.runtime.name())
             .field("agent", &self.agent.name())
-            .field("policy", &self.policy)
-            .field("env", &self.env)
-            .field("cwd", &self.cwd)
-            .field("labels", &self.labels)
-            .field("terminal", &self.terminal)
-            .field("grace", &self.grace)
+            .field("options", &self.options)
             .finish()
     }
 }
 
 impl Sentinel {
-    /// Runs `agent` on `runtime` with the default policy, the inherited
-    /// environment, the runtime's working directory, no labels, pipes and
-    /// the runtime's grace period.
-    pub fn new(runtime: Arc<dyn Runtime>, agent: Arc<dyn Agent>) -> Self {
+    /// Runs `agent` on `runtime` with `options`.
+    pub fn new(runtime: Arc<dyn Runtime>, agent: Arc<dyn Agent>, options: RunOptions) -> Self {
         Self {
             runtime,
             agent,
-            policy: Policy::default(),
-            env: Environment::inherit(),
-            cwd: None,
-            labels: Labels::new(),
-            terminal: None,
-            grace: None,
+            options,
         }
     }
 
-    /// Sets the timeouts and the prompt policy.
-    #[must_use]
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Sets the base environment the agent's [`env`](Agent::env) is merged
-    /// into.
-    #[must_use]
-    pub fn env(mut self, base: Environment) -> Self {
-        self.env = base;
-        self
-    }
-
-    /// Sets the working directory.
-    #[must_use]
-    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cwd = Some(dir.into());
-        self
-    }
-
-    /// Adds a label to the spawned process.
-    #[must_use]
-    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.labels.insert(key.into(), value.into());
-        self
-    }
-
-    /// Runs the agent on a pseudo-terminal of this size.
-    #[must_use]
-    pub fn terminal(mut self, size: TerminalSize) -> Self {
-        self.terminal = Some(size);
-        self
-    }
-
-    /// Sets the grace period between SIGTERM and SIGKILL.
-    #[must_use]
-    pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = Some(grace);
-        self
-    }
-
-    /// The request [`start`](Self::start) spawns for `prompt`: the agent's
-    /// command line, its environment merged into the base one, the labels,
-    /// working directory, terminal and grace period given here, and a piped
-    /// standard input when the policy answers prompts (`/dev/null`
-    /// otherwise).
-    ///
-    /// # Errors
-    ///
-    /// What [`Agent::cmd`] returns for a prompt it cannot pass.
-    pub fn spawn_request(&self, prompt: &str) -> Result<SpawnRequest, Error> {
-        let mut request = SpawnRequest::new(self.agent.cmd(prompt)?)
-            .env(self.env.clone().merge(&self.agent.env()))
-            .stdin(match self.policy.on_prompt {
-                OnPrompt::Answer(_) => StdinMode::Piped,
-                OnPrompt::Fail | OnPrompt::Wait => StdinMode::Null,
-            });
-        request.labels.extend(self.labels.clone());
-        request.cwd.clone_from(&self.cwd);
-        request.terminal = self.terminal;
-        request.grace = self.grace;
-        Ok(request)
+    /// The options.
+    pub fn options(&self) -> &RunOptions {
+        &self.options
     }
 
     /// Checks the agent's patterns, spawns it for `prompt` and returns the
-    /// run watching it. A spawn failure is not an error here: the run's
-    /// outcome is [`Outcome::FailedToStart`].
+    /// run watching it. A spawn failure (or a prompt the agent cannot pass)
+    /// is not an error here: the run's outcome is [`Outcome::FailedToStart`].
     ///
     /// # Errors
     ///
     /// A [`PatternError`] when a stop sequence or failure pattern cannot be
     /// used; nothing is spawned then.
     pub fn start(&self, prompt: &str) -> Result<Run, PatternError> {
-        let mut observer = Observer::new(
-            &self.agent.stop_sequences(),
-            &self.agent.failure_patterns(),
-            self.policy.clone(),
-        )?;
+        let mut observer = self.options.observer(self.agent.as_ref())?;
         let spawned = self
-            .spawn_request(prompt)
+            .options
+            .spawn_request(self.agent.as_ref(), prompt)
             .and_then(|request| self.runtime.spawn(&request));
         let id = match spawned {
             Ok(id) => {

@@ -8,7 +8,8 @@
 //!   the passage of time (as [`Instant`](std::time::Instant)s the caller
 //!   reads) and the exit status, which answers with [`Event`]s and the
 //!   [`Action`]s the driver must take. All the logic lives here.
-//! - [`Sentinel`] and [`Run`], the driver: spawns the agent through a
+//! - [`Sentinel`] and [`Run`], the driver, configured with [`RunOptions`]:
+//!   spawns the agent through a
 //!   [`Runtime`](logist_core::Runtime), blocks on
 //!   [`read_output`](logist_core::Runtime::read_output) with a timeout taken
 //!   from the observer's next deadline, feeds the observer and performs its
@@ -131,7 +132,12 @@ mod error;
 mod matcher;
 mod observer;
 
-pub use driver::{CancelHandle, Run, Sentinel};
+pub use driver::{CancelHandle, Run, RunOptions, Sentinel};
 pub use error::{PatternError, PatternList};
 pub use matcher::{Match, REGEX_WINDOW};
 pub use observer::{Action, Event, Observer, OnPrompt, Outcome, Policy, VERDICT_TAIL_LINES};
+
+/// The README's example, compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -589,7 +589,7 @@ impl Scanner {
     /// Feeds output of `stream` starting at `offset` in the combined output.
     /// Matches are appended to `hits` in the order of their end. Returns true
     /// when the output held visible text (not only escape sequences and
-    /// white space).
+    /// white space); always false once no list is searched any more.
     pub(crate) fn feed(
         &mut self,
         stream: Stream,
@@ -597,6 +597,10 @@ impl Scanner {
         data: &[u8],
         hits: &mut Vec<Hit>,
     ) -> bool {
+        if self.sets.iter().all(|slot| !slot.active) {
+            // Nothing left to look for (and so nobody waits for visible text).
+            return false;
+        }
         let first_hit = hits.len();
         let history = self.history;
         let sets = &mut self.sets;
