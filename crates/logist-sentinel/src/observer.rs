@@ -390,8 +390,8 @@ pub struct Observer {
     phase: Phase,
     started_at: Option<Instant>,
     last_activity: Option<Instant>,
-    /// The end of the last prompt under [`OnPrompt::Wait`], until visible
-    /// text follows.
+    /// True from a prompt under [`OnPrompt::Wait`] until visible text
+    /// follows: the idle timer is suspended meanwhile.
     waiting: bool,
     answers: usize,
     /// The prompt an answer is being written for.
