@@ -1,0 +1,370 @@
+//! Removing terminal escape sequences and carriage-return redraws from one
+//! output stream, chunk by chunk, so that patterns are matched against the
+//! text a person would read.
+//!
+//! The [`Scrubber`] is a small state machine in the style of the VT500
+//! parser: it keeps its state between chunks, so a sequence split anywhere
+//! (even between `ESC` and `[`) is still recognised and removed. It never
+//! buffers text: printable bytes come out as slices of the input, at once.
+
+/// What the scrubber found in the raw bytes, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Piece<'a> {
+    /// Text, contiguous in the raw output from `offset`.
+    Text {
+        /// The bytes, exactly as written.
+        bytes: &'a [u8],
+        /// Position of the first byte in the combined output.
+        offset: u64,
+    },
+    /// A line feed (alone, or after a carriage return) at `offset`.
+    Newline {
+        /// Position of the `\n` in the combined output.
+        offset: u64,
+    },
+    /// The cursor went back to the start of the line or to another line (a
+    /// carriage return not followed by `\n`, or a cursor-moving CSI
+    /// sequence): what follows redraws the screen.
+    Redraw,
+}
+
+/// Longest OSC, DCS, SOS, PM or APC string that is swallowed. A string that
+/// is not terminated within this many bytes is abandoned and what follows is
+/// text again, so one stray `ESC ]` cannot hide the rest of the output.
+pub(crate) const MAX_STRING: usize = 4096;
+
+/// The parser state between bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    /// Plain text.
+    #[default]
+    Ground,
+    /// After `ESC`.
+    Escape,
+    /// After `ESC` and one or more intermediate bytes (`ESC ( B`).
+    EscapeIntermediate,
+    /// Inside `ESC [ ...`, before the final byte.
+    Csi,
+    /// Inside an OSC/DCS/SOS/PM/APC string; `len` bytes swallowed so far.
+    String { len: usize },
+    /// After `ESC` inside a string: `\` ends it (ST).
+    StringEscape,
+}
+
+/// Removes escape sequences and turns line endings into [`Piece`]s.
+///
+/// Rules:
+/// - CSI (`ESC [` … final byte), OSC (`ESC ]` … BEL or `ESC \`), DCS, SOS,
+///   PM and APC strings, and the short `ESC` sequences (`ESC 7`, `ESC ( B`)
+///   are removed. CAN and SUB abort a sequence, `ESC` inside one starts a new
+///   one, and a non-ASCII byte inside a CSI aborts it and counts as text.
+/// - CSI sequences that move the cursor to another line or column 1 (`A`,
+///   `B`, `E`, `F`, `G`, `H`, `d`, `f`) are a [`Piece::Redraw`].
+/// - `\n` and `\r\n` are a [`Piece::Newline`]; a `\r` followed by anything
+///   else is a [`Piece::Redraw`], decided when that next byte arrives
+///   (escape sequences in between do not count).
+/// - Other control characters (BEL, backspace, NUL, DEL, …) are dropped;
+///   tab is text. 8-bit C1 controls are not recognised: in UTF-8 output
+///   those byte values are parts of characters.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scrubber {
+    state: State,
+    pending_cr: bool,
+}
+
+impl Scrubber {
+    /// Scrubs `data`, which starts at `offset` in the combined output,
+    /// handing each piece to `sink` in order.
+    pub(crate) fn feed<'a>(
+        &mut self,
+        data: &'a [u8],
+        offset: u64,
+        sink: &mut impl FnMut(Piece<'a>),
+    ) {
+        let mut i = 0;
+        while i < data.len() {
+            let at = offset + i as u64;
+            match self.state {
+                State::Ground => {
+                    let run = data[i..]
+                        .iter()
+                        .position(|&b| !is_text(b))
+                        .unwrap_or(data.len() - i);
+                    if run > 0 {
+                        self.redraw_if_pending(sink);
+                        sink(Piece::Text {
+                            bytes: &data[i..i + run],
+                            offset: at,
+                        });
+                        i += run;
+                    } else {
+                        self.control(data[i], at, sink);
+                        i += 1;
+                    }
+                }
+                State::Escape => {
+                    let b = data[i];
+                    match b {
+                        b'[' => self.state = State::Csi,
+                        b']' | b'P' | b'X' | b'^' | b'_' => self.state = State::String { len: 0 },
+                        0x20..=0x2f => self.state = State::EscapeIntermediate,
+                        0x30..=0x7e => self.state = State::Ground,
+                        0x80..=0xff => {
+                            // Not a sequence after all: the byte is text.
+                            self.state = State::Ground;
+                            continue;
+                        }
+                        _ => self.control_in_sequence(b, at, sink),
+                    }
+                    i += 1;
+                }
+                State::EscapeIntermediate => {
+                    let b = data[i];
+                    match b {
+                        0x20..=0x2f => {}
+                        0x30..=0x7e => self.state = State::Ground,
+                        0x80..=0xff => {
+                            self.state = State::Ground;
+                            continue;
+                        }
+                        _ => self.control_in_sequence(b, at, sink),
+                    }
+                    i += 1;
+                }
+                State::Csi => {
+                    let b = data[i];
+                    match b {
+                        0x20..=0x3f => {}
+                        0x40..=0x7e => {
+                            self.state = State::Ground;
+                            if b"ABEFGHdf".contains(&b) {
+                                self.pending_cr = false;
+                                sink(Piece::Redraw);
+                            }
+                        }
+                        0x80..=0xff => {
+                            self.state = State::Ground;
+                            continue;
+                        }
+                        _ => self.control_in_sequence(b, at, sink),
+                    }
+                    i += 1;
+                }
+                State::String { len } => {
+                    let budget = MAX_STRING - len;
+                    let rest = &data[i..];
+                    let limit = rest.len().min(budget);
+                    match rest[..limit]
+                        .iter()
+                        .position(|&b| matches!(b, 0x07 | 0x1b | 0x18 | 0x1a))
+                    {
+                        Some(end) => {
+                            self.state = match rest[end] {
+                                0x1b => State::StringEscape,
+                                _ => State::Ground,
+                            };
+                            i += end + 1;
+                        }
+                        None if limit == budget => {
+                            // Too long to be a real string: give up on it.
+                            self.state = State::Ground;
+                            i += limit;
+                        }
+                        None => {
+                            self.state = State::String { len: len + limit };
+                            i += limit;
+                        }
+                    }
+                }
+                State::StringEscape => {
+                    if data[i] == b'\\' {
+                        self.state = State::Ground;
+                        i += 1;
+                    } else {
+                        // The string ended without ST; this ESC starts a
+                        // new sequence with the current byte.
+                        self.state = State::Escape;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets any partial sequence and pending carriage return, after a gap
+    /// in the output.
+    pub(crate) fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    fn redraw_if_pending<'a>(&mut self, sink: &mut impl FnMut(Piece<'a>)) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            sink(Piece::Redraw);
+        }
+    }
+
+    /// A control byte in ground state.
+    fn control<'a>(&mut self, b: u8, at: u64, sink: &mut impl FnMut(Piece<'a>)) {
+        match b {
+            0x1b => self.state = State::Escape,
+            b'\n' => {
+                self.pending_cr = false;
+                sink(Piece::Newline { offset: at });
+            }
+            b'\r' => self.pending_cr = true,
+            // BEL, backspace, NUL, DEL and the rest change nothing visible
+            // that matching can use.
+            _ => {}
+        }
+    }
+
+    /// A control byte inside an escape or CSI sequence: ESC restarts, CAN
+    /// and SUB abort, and the others take effect as in ground state without
+    /// ending the sequence (as terminals do).
+    fn control_in_sequence<'a>(&mut self, b: u8, at: u64, sink: &mut impl FnMut(Piece<'a>)) {
+        match b {
+            0x1b => self.state = State::Escape,
+            0x18 | 0x1a => self.state = State::Ground,
+            b'\n' => {
+                self.pending_cr = false;
+                sink(Piece::Newline { offset: at });
+            }
+            b'\r' => self.pending_cr = true,
+            _ => {}
+        }
+    }
+}
+
+/// Bytes that are text in ground state: printable ASCII, tab, and every
+/// byte of a multi-byte (or invalid) UTF-8 sequence.
+fn is_text(b: u8) -> bool {
+    (b >= 0x20 && b != 0x7f) || b == b'\t'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders the pieces of `chunks`, fed in order, as one string: text as
+    /// is, `⏎@N` for a newline at offset N, `↺` for a redraw.
+    fn render(chunks: &[&[u8]]) -> String {
+        let mut scrubber = Scrubber::default();
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        for chunk in chunks {
+            scrubber.feed(chunk, offset, &mut |piece| match piece {
+                Piece::Text { bytes, offset: at } => {
+                    assert!(at >= offset && at < offset + chunk.len() as u64);
+                    assert_eq!(&chunk[(at - offset) as usize..][..bytes.len()], bytes);
+                    out.extend_from_slice(bytes);
+                }
+                Piece::Newline { offset } => out.extend(format!("⏎@{offset}").bytes()),
+                Piece::Redraw => out.extend("↺".bytes()),
+            });
+            offset += chunk.len() as u64;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The same input fed whole and one byte at a time gives the same text.
+    #[track_caller]
+    fn check(input: &[u8], expected: &str) {
+        assert_eq!(render(&[input]), expected, "whole");
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(render(&bytes), expected, "one byte at a time");
+        for split in 0..=input.len() {
+            let (a, b) = input.split_at(split);
+            assert_eq!(render(&[a, b]), expected, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn plain_text_passes_through() {
+        check(b"hello world", "hello world");
+        check(b"tab\there", "tab\there");
+        check("caf\u{e9} \u{276f} 1. Yes".as_bytes(), "café ❯ 1. Yes");
+    }
+
+    #[test]
+    fn colours_and_cursor_styles_are_removed() {
+        check(b"\x1b[1;31mred\x1b[0m plain", "red plain");
+        check(b"\x1b[38;2;255;0;0mX\x1b[39m", "X");
+        check(b"\x1b[?25lhidden cursor\x1b[?25h", "hidden cursor");
+        check(b"a\x1b[Kb\x1b[2Kc", "abc");
+    }
+
+    #[test]
+    fn cursor_moves_to_another_line_or_column_one_are_redraws() {
+        check(b"old\x1b[1Gnew", "old↺new");
+        check(b"one\x1b[2Atwo", "one↺two");
+        check(b"x\x1b[10;1Hy", "x↺y");
+        // Moving right or left within the line is not.
+        check(b"a\x1b[3Cb\x1b[1Dc", "abc");
+    }
+
+    #[test]
+    fn osc_strings_end_with_bel_or_st() {
+        check(b"\x1b]0;window title\x07text", "text");
+        check(b"\x1b]0;title\x1b\\text", "text");
+        check(
+            b"\x1b]8;;https://example.com\x1b\\link\x1b]8;;\x1b\\ after",
+            "link after",
+        );
+        check(b"\x1bPq#0;1;2\x1b\\dcs gone", "dcs gone");
+    }
+
+    #[test]
+    fn short_escape_sequences_are_removed() {
+        check(b"\x1b7saved\x1b8", "saved");
+        check(b"\x1b(Bascii", "ascii");
+        check(b"\x1b=keypad\x1b>", "keypad");
+    }
+
+    #[test]
+    fn line_endings() {
+        check(b"a\nb", "a⏎@1b");
+        check(b"a\r\nb", "a⏎@2b");
+        check(b"a\r\r\nb", "a⏎@3b");
+        check(b"spinner\rprompt", "spinner↺prompt");
+        // Escape sequences between `\r` and `\n` do not make it a redraw.
+        check(b"a\r\x1b[K\nb", "a⏎@5b");
+        // A final `\r` is only decided by what follows.
+        check(b"a\r", "a");
+    }
+
+    #[test]
+    fn broken_sequences_do_not_swallow_text() {
+        // CAN aborts, ESC restarts, non-ASCII ends a CSI.
+        check(b"\x1b[12\x18text", "text");
+        check(b"\x1b[12\x1b[0mtext", "text");
+        check("\x1b[1\u{e9}t".as_bytes(), "\u{e9}t");
+        // A newline inside a CSI still counts, and the CSI goes on.
+        check(b"a\x1b[1\n2mb", "a⏎@4b");
+        // An OSC that never ends is abandoned after MAX_STRING bytes.
+        let mut input = b"\x1b]0;".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_STRING - 2));
+        input.extend(b"visible");
+        assert_eq!(render(&[&input]), "visible");
+        let bytes: Vec<&[u8]> = input.chunks(7).collect();
+        assert_eq!(render(&bytes), "visible");
+    }
+
+    #[test]
+    fn other_controls_are_dropped() {
+        check(b"a\x07b\x08c\x00d\x7fe", "abcde");
+    }
+
+    #[test]
+    fn reset_forgets_a_partial_sequence() {
+        let mut scrubber = Scrubber::default();
+        let mut text = Vec::new();
+        scrubber.feed(b"\x1b[3", 0, &mut |_| {});
+        scrubber.reset();
+        scrubber.feed(b"1mx", 3, &mut |piece| {
+            if let Piece::Text { bytes, .. } = piece {
+                text.extend_from_slice(bytes);
+            }
+        });
+        assert_eq!(text, b"1mx");
+    }
+}

@@ -1,0 +1,143 @@
+//! Watches one running coding agent: its output as it arrives, when it
+//! waits for input, when it goes silent, when it exits, and how the run
+//! ended.
+//!
+//! The crate has two layers:
+//!
+//! - [`Observer`], the sans-IO core: a pure state machine fed output chunks,
+//!   the passage of time (as [`Instant`](std::time::Instant)s the caller
+//!   reads) and the exit status, which answers with [`Event`]s and the
+//!   [`Action`]s the driver must take. All the logic lives here.
+//! - [`Sentinel`] and [`Run`], the driver, configured with [`RunOptions`]:
+//!   spawns the agent through a
+//!   [`Runtime`](logist_core::Runtime), blocks on
+//!   [`read_output`](logist_core::Runtime::read_output) with a timeout taken
+//!   from the observer's next deadline, feeds the observer and performs its
+//!   actions. Events come out of [`Run`] as an iterator, or go to a callback
+//!   with [`Sentinel::run`]; a [`CancelHandle`] stops the run from another
+//!   thread.
+//!
+//! # What is matched
+//!
+//! Stop sequences ([`Agent::stop_sequences`](logist_core::Agent::stop_sequences))
+//! and failure patterns ([`Agent::failure_patterns`](logist_core::Agent::failure_patterns))
+//! are searched in the live output of each stream separately (stdout and
+//! stderr; on a pseudo-terminal everything is stdout), after scrubbing:
+//!
+//! - **Escape sequences are removed**: CSI (`ESC [` … final byte, colours,
+//!   cursor moves, erasing), OSC strings (`ESC ]` … BEL or `ESC \`: titles,
+//!   hyperlinks), DCS, SOS, PM and APC strings, and short `ESC` sequences,
+//!   also when split across chunks. An unterminated string is abandoned
+//!   after 4096 bytes, so a stray `ESC ]` cannot hide the rest of the output.
+//! - **Line endings**: `\r\n` is a line feed. A `\r` not followed by `\n`
+//!   returns to the start of the line, and so does a CSI sequence that moves
+//!   the cursor to another line or to column 1 (`A B E F G H d f`): what
+//!   follows is a *redraw*, and no match spans a redraw. (Agents on a
+//!   pseudo-terminal redraw their prompts this way.) Other control
+//!   characters (BEL, backspace, NUL, DEL) are dropped; tab is text.
+//! - **Literals** may span lines (write `\n` for a line end) and are found
+//!   wherever they are split between chunks, even one byte at a time. A
+//!   literal holding a `\r` not part of `\r\n`, an escape or another control
+//!   character can never match and is refused.
+//! - **Regular expressions** (the [`regex`](https://docs.rs/regex) syntax)
+//!   see one line at a time, at most [`REGEX_WINDOW`] bytes of it: a longer
+//!   line is cut every [`REGEX_WINDOW`] bytes as if the terminal wrapped it,
+//!   and a match never crosses a cut. `^` matches at the start of the line
+//!   (or cut), `$` at its end: at a line feed, a redraw, a cut or the end of
+//!   the output — not at the end of the output *so far*, since more may
+//!   follow. A prompt is usually the last thing printed, without a line
+//!   feed, so **do not end a stop sequence with `$` or `\b`**: it would only
+//!   be decided by the next byte. A regular expression that matches the
+//!   empty text, matches nothing, or needs more than [`REGEX_WINDOW`] bytes
+//!   is refused.
+//! - **Which match is reported.** In each list, the match that *ends*
+//!   first is reported, at once, from the chunk that completes it (no
+//!   settle delay); at equal ends, the one listed first; one whose end
+//!   depends on what follows (`$`, `\b`) is decided when the next byte
+//!   arrives and ranks after those ending at the same place. The search then
+//!   goes on after the end of that match: matches of one list never overlap,
+//!   so one prompt listed as a literal and as a regex is reported once.
+//!   Matches do not depend on how the output was chunked.
+//! - **Cost.** Every clean byte is looked at a bounded number of times:
+//!   literals go through one Aho-Corasick automaton, which re-reads only the
+//!   last `longest literal − 1` bytes of a chunk; regular expressions run as
+//!   one multi-pattern search over the current line (at most
+//!   [`REGEX_WINDOW`] bytes) per chunk, and are located exactly only when
+//!   that search says something matches. Old output is never re-scanned and
+//!   memory stays bounded.
+//!
+//! Offsets in [`Match`] are positions in the runtime's combined output (as
+//! in [`OutputChunk::offset`](logist_core::OutputChunk::offset)): `start` is
+//! the first matched byte, `end` is just after the byte that completed the
+//! match.
+//!
+//! # Policies and outcomes
+//!
+//! A [`Policy`] sets an overall timeout, an idle timeout (no output at all
+//! for that long: escape sequences count as output) and what to do on a
+//! prompt ([`OnPrompt`]):
+//!
+//! - [`OnPrompt::Fail`] (the default): terminate the agent's process tree;
+//!   the outcome is [`Outcome::WaitingForInput`].
+//! - [`OnPrompt::Wait`]: report [`Event::WaitingForInput`] and keep
+//!   watching. The idle timer is suspended from the prompt until the agent
+//!   prints visible text again (waiting for a person is not hanging); the
+//!   overall timeout still runs.
+//! - [`OnPrompt::Answer`]: write the text to the agent's standard input
+//!   (piped for this policy), report [`Event::Answered`], restart the idle
+//!   timer and keep watching; after [`Policy::max_answers`] answers the next
+//!   prompt is handled as `Fail`.
+//!
+//! The first failure pattern found gives the [`FailureCause`](logist_core::FailureCause)
+//! of a failed run. When the agent exits with 0, its
+//! [`verdict`](logist_core::Agent::verdict) on the last
+//! [`VERDICT_TAIL_LINES`] lines of stdout is asked for, and a
+//! [`Verdict::Failed`](logist_core::Verdict::Failed) turns the run into a
+//! failure. The final [`Outcome`] is one of: completed (with exit status,
+//! cause and verdict), waiting for input, hung, timed out, cancelled, failed
+//! to start, or the runtime failed.
+//!
+//! # Example: the observer alone
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use logist_core::{ExitStatus, OutputChunk, ProcessId, StopSequence, Stream};
+//! use logist_sentinel::{Action, Event, Observer, OnPrompt, Outcome, Policy};
+//!
+//! let stops = [StopSequence::regex(r"\[[yY]/[nN]\]")];
+//! let policy = Policy::new().on_prompt(OnPrompt::Answer("y\n".into()));
+//! let mut observer = Observer::new(&stops, &[], policy)?;
+//! let t0 = Instant::now();
+//! observer.spawned(ProcessId::new("p-1"), t0);
+//! observer.output(
+//!     &OutputChunk { stream: Stream::Stdout, offset: 0, data: b"Apply patch? [Y/n] ".to_vec() },
+//!     t0,
+//! );
+//! assert_eq!(observer.poll_action(), Some(Action::Write(b"y\n".to_vec())));
+//! observer.written(t0);
+//! observer.exited(ExitStatus::Code(0), t0 + Duration::from_secs(1));
+//! assert_eq!(observer.poll_action(), Some(Action::FetchVerdict { lines: 20 }));
+//! observer.verdict(None);
+//! assert!(observer.outcome().is_some_and(Outcome::is_success));
+//! let answered = std::iter::from_fn(|| observer.poll_event())
+//!     .filter(|event| matches!(event, Event::Answered { .. }))
+//!     .count();
+//! assert_eq!(answered, 1);
+//! # Ok::<(), logist_sentinel::PatternError>(())
+//! ```
+
+mod ansi;
+mod driver;
+mod error;
+mod matcher;
+mod observer;
+
+pub use driver::{CancelHandle, Run, RunOptions, Sentinel};
+pub use error::{PatternError, PatternList};
+pub use matcher::{Match, REGEX_WINDOW};
+pub use observer::{Action, Event, Observer, OnPrompt, Outcome, Policy, VERDICT_TAIL_LINES};
+
+/// The README's example, compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
