@@ -124,9 +124,13 @@ pub struct OutputRead {
     /// Bytes between the requested position and the first byte returned
     /// that were discarded by the memory bound before they could be read.
     pub missed: u64,
-    /// True when the output has ended (the process exited and its output
-    /// was drained) and everything up to `next` has been returned: no
-    /// further read will return data.
+    /// True when the output is over and everything up to `next` has been
+    /// returned. The output is over when the main process has exited and
+    /// its output ended, or, if descendants still hold the output open,
+    /// once a short leak window after the exit has passed (the same rule as
+    /// [`Runtime::wait`](crate::Runtime::wait), so a watcher never hangs on a
+    /// leaked pipe). Output such descendants write later is still retained
+    /// and returned by later reads, which keep saying `finished`.
     pub finished: bool,
 }
 

@@ -102,6 +102,7 @@ pub trait Runtime: Send + Sync {
     /// polling, until output arrives, the output ends, or `timeout` passes;
     /// `None` waits as long as it takes, `Some(Duration::ZERO)` never blocks.
     /// A timeout is not an error: it returns no chunks and `finished: false`.
+    /// A position past the end waits for output beyond it.
     /// Bytes at `from` that the memory bound already discarded are counted
     /// in [`OutputRead::missed`] and skipped.
     ///
