@@ -2,3 +2,4 @@
 //! orchestrator uses them.
 
 mod contract;
+mod mock_scenarios;

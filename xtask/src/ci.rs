@@ -111,6 +111,19 @@ fn clippy() -> Result<()> {
 }
 
 fn test() -> Result<()> {
+    let started = crate::leaks::now_ticks();
+    let tests = run_tests();
+    // Every child a test starts must be gone when the suite ends, whether
+    // the tests passed or not.
+    let leaks = crate::leaks::check(started);
+    match (tests, leaks) {
+        (Ok(()), leaks) => leaks,
+        (Err(tests), Ok(())) => Err(tests),
+        (Err(tests), Err(leaks)) => Err(tests.context(format!("{leaks:#}"))),
+    }
+}
+
+fn run_tests() -> Result<()> {
     if succeeds(cargo().args(["nextest", "--version"])) {
         run(cargo().args([
             "nextest",

@@ -3,6 +3,7 @@
 //! the same wherever cargo does.
 
 mod ci;
+mod leaks;
 mod shell;
 
 use std::process::ExitCode;
