@@ -79,6 +79,7 @@ mod agent;
 mod args;
 mod error;
 mod flood;
+pub mod program;
 mod runtime;
 mod scenario;
 mod script;
