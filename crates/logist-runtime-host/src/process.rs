@@ -51,6 +51,10 @@ pub(crate) struct State {
     pub(crate) leaked: bool,
     /// When the child exited.
     pub(crate) exited_at: Option<Instant>,
+    /// The furthest position any `read_output` returned (backpressure).
+    pub(crate) read_position: u64,
+    /// Reactor tokens of output streams paused until readers catch up.
+    pub(crate) paused: Vec<u64>,
 }
 
 impl Process {

@@ -50,6 +50,8 @@ pub(crate) struct Registration {
 
 enum Message {
     Register(Box<Registration>),
+    /// Watch these paused output streams again.
+    Resume(Vec<u64>),
     Shutdown,
 }
 
@@ -61,8 +63,9 @@ pub(crate) struct ReactorHandle {
 }
 
 impl ReactorHandle {
-    /// Starts the reactor thread.
-    pub(crate) fn start(leak_window: Duration) -> io::Result<Self> {
+    /// Starts the reactor thread. With `backpressure`, a process's output
+    /// stream stops being read while its unread output would exceed `cap`.
+    pub(crate) fn start(leak_window: Duration, backpressure: Option<usize>) -> io::Result<Self> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         let wake = Arc::new(EventFd::from_flags(
             EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK,
@@ -86,6 +89,7 @@ impl ReactorHandle {
                     next_token: 0,
                     timers: Vec::new(),
                     leak_window,
+                    backpressure,
                     buf: vec![0; READ_SIZE].into_boxed_slice(),
                 };
                 reactor.run();
@@ -102,6 +106,12 @@ impl ReactorHandle {
         // Sending fails only after shutdown, when the runtime is being
         // dropped and no spawn can be in flight.
         let _ = self.sender.send(Message::Register(Box::new(registration)));
+        self.wake();
+    }
+
+    /// Watches paused output streams again (readers caught up).
+    pub(crate) fn resume(&self, tokens: Vec<u64>) {
+        let _ = self.sender.send(Message::Resume(tokens));
         self.wake();
     }
 
@@ -165,6 +175,9 @@ struct Reactor {
     /// Leak windows: when the output of an exited child stops counting.
     timers: Vec<(Instant, Arc<Process>)>,
     leak_window: Duration,
+    /// The output cap, when readers hold the child back instead of the
+    /// buffer dropping unread bytes.
+    backpressure: Option<usize>,
     buf: Box<[u8]>,
 }
 
@@ -212,6 +225,7 @@ impl Reactor {
         while let Ok(message) = self.receiver.try_recv() {
             match message {
                 Message::Register(registration) => self.add(*registration),
+                Message::Resume(tokens) => self.resume(&tokens),
                 Message::Shutdown => return false,
             }
         }
@@ -262,6 +276,25 @@ impl Reactor {
         self.slots.insert(token, Slot { process, kind });
     }
 
+    fn resume(&mut self, tokens: &[u64]) {
+        for &token in tokens {
+            if let Some(Slot {
+                kind: SlotKind::Output { file, .. },
+                ..
+            }) = self.slots.get(&token)
+            {
+                let event = EpollEvent::new(EpollFlags::EPOLLIN, token);
+                let _ = self.epoll.add(file.as_fd(), event);
+            }
+        }
+    }
+
+    /// Stops watching an output stream until readers catch up.
+    fn pause(&self, token: u64, file: &File, state: &mut crate::process::State) {
+        let _ = self.epoll.delete(file.as_fd());
+        state.paused.push(token);
+    }
+
     fn handle_ready(&mut self, token: u64) {
         let Some(slot) = self.slots.get(&token) else {
             return;
@@ -282,7 +315,23 @@ impl Reactor {
         let mut ended = false;
         let mut got = false;
         for _ in 0..READS_PER_EVENT {
-            match (&*file).read(&mut self.buf) {
+            let mut limit = READ_SIZE;
+            if let Some(cap) = self.backpressure {
+                let mut state = slot.process.lock();
+                if state.status.is_none() {
+                    // Read only what fits without pushing unread bytes out
+                    // of the buffer; with no room, pause: the child then
+                    // waits on its full pipe.
+                    let unread = state.buffer.end() - state.read_position.min(state.buffer.end());
+                    let room = cap.saturating_sub(usize::try_from(unread).unwrap_or(usize::MAX));
+                    if room == 0 {
+                        self.pause(token, file, &mut state);
+                        break;
+                    }
+                    limit = limit.min(room);
+                }
+            }
+            match (&*file).read(&mut self.buf[..limit]) {
                 Ok(0) => {
                     ended = true;
                     break;
@@ -370,6 +419,9 @@ impl Reactor {
         };
         state.status = Some(status);
         state.exited_at = Some(Instant::now());
+        // Backpressure holds back only a running child: the rest of its
+        // output is read now, so that `wait` cannot hang on a backlog.
+        let paused = std::mem::take(&mut state.paused);
         if state.open_streams == 0 {
             state.output_done = true;
         } else {
@@ -377,6 +429,7 @@ impl Reactor {
                 .push((Instant::now() + self.leak_window, Arc::clone(process)));
         }
         drop(state);
+        self.resume(&paused);
         process.changed.notify_all();
         // Nothing will read stdin any more. A writer blocked on it keeps the
         // lock; it fails by itself once the pipe's last reader is gone.

@@ -42,6 +42,7 @@ pub struct HostRuntimeBuilder {
     retain_exited: Option<usize>,
     kill_on_parent_death: bool,
     raise_fd_limit: bool,
+    backpressure: bool,
 }
 
 impl Default for HostRuntimeBuilder {
@@ -54,6 +55,7 @@ impl Default for HostRuntimeBuilder {
             retain_exited: None,
             kill_on_parent_death: false,
             raise_fd_limit: true,
+            backpressure: false,
         }
     }
 }
@@ -113,6 +115,21 @@ impl HostRuntimeBuilder {
         self
     }
 
+    /// Never drop unread output: while a running process has
+    /// [`output_cap`](Self::output_cap) bytes that no
+    /// [`Runtime::read_output`] call has returned yet, stop reading its
+    /// pipes, so it blocks on them as it would writing to any slow reader.
+    /// Off by default (the buffer then drops the oldest bytes and counts
+    /// them). Turn it on when one reader must see every byte, as the
+    /// `logist` CLI does to pass output through; with it on, a running
+    /// process whose output nobody reads stops once the cap is reached. The
+    /// position that counts is the furthest any reader got.
+    #[must_use]
+    pub fn backpressure(mut self, enabled: bool) -> Self {
+        self.backpressure = enabled;
+        self
+    }
+
     /// Raise this process's soft limit on open files to the hard limit when
     /// the runtime is built (on by default), so a thousand children with
     /// three descriptors each fit.
@@ -139,7 +156,8 @@ impl HostRuntimeBuilder {
                 Error::io(format!("creating log directory `{}`", dir.display()), error)
             })?;
         }
-        let reactor = ReactorHandle::start(self.leak_window)
+        let backpressure = self.backpressure.then_some(self.output_cap);
+        let reactor = ReactorHandle::start(self.leak_window, backpressure)
             .map_err(|error| Error::io("starting the reactor thread", error))?;
         let spawner = if self.kill_on_parent_death {
             Some(
@@ -428,6 +446,8 @@ impl Runtime for HostRuntime {
                 output_done: false,
                 leaked: false,
                 exited_at: None,
+                read_position: 0,
+                paused: Vec::new(),
             }),
             changed: Condvar::new(),
             stdin: Mutex::new(stdin),
@@ -480,6 +500,22 @@ impl Runtime for HostRuntime {
             process.wait_until(state, deadline, |s| s.buffer.end() > from || s.output_done);
         let (chunks, next, missed) = state.buffer.read_from(from, MAX_READ);
         let finished = state.output_done && next >= state.buffer.end();
+        let mut state = state;
+        state.read_position = state.read_position.max(next);
+        // Readers caught up (under half the cap unread): resume paused pipes.
+        let unread = state.buffer.end().saturating_sub(state.read_position) as usize;
+        let resume = if !state.paused.is_empty() && unread < self.config.output_cap / 2 {
+            std::mem::take(&mut state.paused)
+        } else {
+            Vec::new()
+        };
+        drop(state);
+        if !resume.is_empty() {
+            self.reactor
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .resume(resume);
+        }
         Ok(OutputRead::new(chunks, next, missed, finished))
     }
 

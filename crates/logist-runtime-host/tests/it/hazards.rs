@@ -627,3 +627,70 @@ fn retention_limit_removes_the_oldest_exited_processes() {
     );
     rt.terminate(&running, true).unwrap();
 }
+
+#[test]
+fn backpressure_never_drops_output_for_a_slow_reader() {
+    let scope = Scope::with(
+        HostRuntime::builder()
+            .output_cap(64 * 1024)
+            .backpressure(true),
+    );
+    let rt = scope.fixture.host();
+    let total: u64 = 8 * 1024 * 1024;
+    let id = rt
+        .spawn(&sh(&format!("yes 0123456789abcdef | head -c {total}")))
+        .unwrap();
+    let mut next = 0;
+    let mut received = 0u64;
+    let mut reads = 0;
+    loop {
+        let read = rt.read_output(&id, next, Some(LONG)).unwrap();
+        assert_eq!(read.missed, 0, "bytes were dropped");
+        for chunk in &read.chunks {
+            for (i, &byte) in chunk.data.iter().enumerate() {
+                assert_eq!(
+                    byte,
+                    b"0123456789abcdef\n"[(chunk.offset as usize + i) % 17]
+                );
+            }
+            received += chunk.data.len() as u64;
+        }
+        next = read.next;
+        reads += 1;
+        if reads % 16 == 0 {
+            // A slow reader: the child must wait for it.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if read.finished {
+            break;
+        }
+    }
+    assert_eq!(received, total);
+    assert!(rt.wait(&id, Some(LONG)).unwrap().status.success());
+}
+
+#[test]
+fn backpressure_holds_a_child_nobody_reads_then_releases_it() {
+    let cap = 256 * 1024;
+    let scope = Scope::with(HostRuntime::builder().output_cap(cap).backpressure(true));
+    let rt = scope.fixture.host();
+    let id = rt.spawn(&cmd(&["yes", "held back"])).unwrap();
+    // Nobody reads: the buffer fills to the cap and stays there.
+    eventually("the buffer is full", || {
+        rt.get_logs(&id, None).unwrap().len() == cap
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let logs = rt.get_logs(&id, None).unwrap();
+    assert_eq!(
+        (logs.len(), logs.dropped()),
+        (cap, 0),
+        "nothing dropped, nothing more read"
+    );
+    assert!(rt.is_alive(&id).unwrap(), "the child waits on its pipe");
+    // Reading releases it.
+    let mut next = 0;
+    while next < 4 * cap as u64 {
+        next = rt.read_output(&id, next, Some(LONG)).unwrap().next;
+    }
+    rt.terminate(&id, false).unwrap();
+}
