@@ -1,0 +1,174 @@
+//! The command line, as clap definitions.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::duration;
+
+/// Run an AI coding agent, or any command, under supervision: stream its
+/// output live, notice when it waits for a human, stop it with its whole
+/// process tree, and report how it ended.
+#[derive(Debug, Parser)]
+#[command(name = "logist", version, after_help = crate::exit::TABLE, max_term_width = 100)]
+pub(crate) struct Cli {
+    /// More diagnostics on stderr (-v: info, -vv: debug, -vvv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a known agent on a prompt.
+    #[command(after_help = crate::exit::TABLE)]
+    Run(RunArgs),
+    /// Run any command under the same supervision.
+    #[command(after_help = crate::exit::TABLE)]
+    Exec(ExecArgs),
+    /// List the known agents: program, installed, version, environment.
+    Agents(AgentsArgs),
+}
+
+/// How much the agent may do without asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Approval {
+    /// Ask before edits and commands (may wait for input).
+    Ask,
+    /// Edit files without asking; ask before commands.
+    AutoEdit,
+    /// Do everything without asking.
+    FullAuto,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The agent: `mock` or an adapter listed by `logist agents`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) agent: String,
+    /// The mock agent's scenario (success, hang, interactive, api_error, ...).
+    #[arg(long, value_name = "S", default_value = "success")]
+    pub(crate) scenario: String,
+    /// The model to ask for.
+    #[arg(long, value_name = "M")]
+    pub(crate) model: Option<String>,
+    /// The model API's base URL (a proxy, a local model server).
+    #[arg(long, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+    /// How much the agent may do without asking.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub(crate) approval: Option<Approval>,
+    /// An extra argument for the agent program (repeatable).
+    #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub(crate) agent_args: Vec<String>,
+    /// Use this executable instead of the program found on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) program: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) shared: Shared,
+    /// The prompt, passed to the agent as one argument, literally.
+    #[arg(value_name = "PROMPT", allow_hyphen_values = true)]
+    pub(crate) prompt: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExecArgs {
+    /// Text that means the command waits for input (repeatable).
+    #[arg(long = "stop", value_name = "TEXT")]
+    pub(crate) stops: Vec<String>,
+    /// A regular expression that means the command waits for input (repeatable).
+    #[arg(long = "stop-regex", value_name = "RE")]
+    pub(crate) stop_regexes: Vec<String>,
+    #[command(flatten)]
+    pub(crate) shared: Shared,
+    /// The command and its arguments, after `--`.
+    #[arg(value_name = "CMD", required = true, last = true)]
+    pub(crate) command: Vec<String>,
+}
+
+/// What to do when the agent waits for input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OnInput {
+    Fail,
+    Wait,
+    Answer(String),
+}
+
+fn parse_on_input(text: &str) -> Result<OnInput, String> {
+    match text {
+        "fail" => Ok(OnInput::Fail),
+        "wait" => Ok(OnInput::Wait),
+        _ => match text.strip_prefix("answer=") {
+            Some(answer) => Ok(OnInput::Answer(answer.to_owned())),
+            None => Err(format!(
+                "invalid --on-input `{text}`: use fail, wait or answer=TEXT"
+            )),
+        },
+    }
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("invalid --env `{text}`: expected KEY=VALUE")),
+    }
+}
+
+/// The runtimes `--runtime` can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RuntimeKind {
+    /// Processes on this machine.
+    Host,
+}
+
+/// Options shared by `run` and `exec`.
+#[derive(Debug, Args)]
+pub(crate) struct Shared {
+    /// Where to run the command.
+    #[arg(long, value_enum, default_value = "host", value_name = "RUNTIME")]
+    pub(crate) runtime: RuntimeKind,
+    /// The working directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cwd: Option<PathBuf>,
+    /// Set an environment variable (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub(crate) env: Vec<(String, String)>,
+    /// Start from an empty environment (keeping only PATH, HOME, USER,
+    /// LANG, LC_ALL, TERM and TMPDIR) instead of this one.
+    #[arg(long)]
+    pub(crate) clean_env: bool,
+    /// Pass this variable from this environment into a clean one (repeatable).
+    #[arg(long = "pass", value_name = "NAME")]
+    pub(crate) pass: Vec<String>,
+    /// Stop the command after this long (e.g. 90, 1.5, 500ms, 10m).
+    #[arg(long, value_name = "SECS", value_parser = duration::parse)]
+    pub(crate) timeout: Option<Duration>,
+    /// Stop the command after this long without output.
+    #[arg(long, value_name = "SECS", value_parser = duration::parse)]
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when stopping it.
+    #[arg(long, value_name = "SECS", value_parser = duration::parse, default_value = "5")]
+    pub(crate) grace: Duration,
+    /// When it waits for input: fail (stop it), wait, or answer=TEXT (TEXT
+    /// and a newline are written to its stdin).
+    #[arg(long, value_name = "POLICY", value_parser = parse_on_input, default_value = "fail")]
+    pub(crate) on_input: OnInput,
+    /// Run it on a pseudo-terminal (programs that only prompt on a terminal).
+    #[arg(long)]
+    pub(crate) pty: bool,
+    /// Write every byte of its output to this file.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) log_file: Option<PathBuf>,
+    /// Print newline-delimited JSON events on stdout instead of the output.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

@@ -1,0 +1,272 @@
+//! `logist run` and `logist exec`: build the agent and the runtime, watch
+//! the run with the sentinel, report, and choose the exit code.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use logist_core::{Agent, CommandLine, Environment, Error, Pattern, Runtime, TerminalSize};
+use logist_mock::{MockAgent, Scenario};
+use logist_runtime_host::HostRuntime;
+use logist_sentinel::{Event, OnPrompt, Outcome, Policy, RunOptions, Sentinel};
+
+use crate::agent::{Exec, Tailored};
+use crate::cli::{ExecArgs, OnInput, RunArgs, RuntimeKind, Shared};
+use crate::report::Reporter;
+use crate::signals::Signals;
+use crate::{CliError, exit};
+
+/// Variables a `--clean-env` run still gets, so ordinary programs work.
+const CLEAN_ENV_KEEPS: [&str; 7] = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR"];
+
+/// `logist run`.
+pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
+    let agent = build_agent(&args)?;
+    supervise(agent, &args.prompt, &args.shared, signals)
+}
+
+/// `logist exec`.
+pub(crate) fn exec(args: ExecArgs, signals: &Signals) -> Result<u8, CliError> {
+    let command = CommandLine::new(args.command.iter().cloned())
+        .map_err(|error| CliError::usage(format!("{error}")))?;
+    let stops = args
+        .stops
+        .iter()
+        .map(Pattern::literal)
+        .chain(args.stop_regexes.iter().map(Pattern::regex))
+        .collect();
+    let agent: Box<dyn Agent> = Box::new(Exec::new(command, stops));
+    supervise(
+        Arc::new(tailor(agent, &args.shared)),
+        "",
+        &args.shared,
+        signals,
+    )
+}
+
+fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
+    let agent: Tailored = match args.agent.as_str() {
+        "mock" => {
+            for (given, flag) in [
+                (args.model.is_some(), "--model"),
+                (args.base_url.is_some(), "--base-url"),
+                (args.approval.is_some(), "--approval"),
+            ] {
+                if given {
+                    return Err(CliError::usage(format!(
+                        "{flag} does not apply to the mock agent (it talks to no model)"
+                    )));
+                }
+            }
+            let scenario: Scenario = args
+                .scenario
+                .parse()
+                .map_err(|error| CliError::usage(format!("{error}; try --scenario success")))?;
+            let mock = MockAgent::new(scenario);
+            match &args.program {
+                Some(program) => tailor(Box::new(mock.program(program)), &args.shared),
+                None => tailor(Box::new(mock), &args.shared).relaunch(embedded_mock()?),
+            }
+        }
+        other => {
+            return Err(CliError::usage(format!(
+                "unknown agent `{other}` (known: {}); see `logist agents`",
+                crate::agents::names().join(", ")
+            )));
+        }
+    };
+    Ok(Arc::new(agent.extra_args(args.agent_args.clone())))
+}
+
+/// The command that runs the mock agent embedded in this binary.
+fn embedded_mock() -> Result<Vec<String>, CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|error| CliError::failed(format!("cannot find the logist executable: {error}")))?;
+    let exe = exe
+        .into_os_string()
+        .into_string()
+        .map_err(|path| CliError::failed(format!("the path of logist is not UTF-8: {path:?}")))?;
+    Ok(vec![exe, crate::MOCK_AGENT_COMMAND.to_owned()])
+}
+
+/// Applies `--env` to the agent, so the command line wins over its defaults.
+fn tailor(agent: Box<dyn Agent>, shared: &Shared) -> Tailored {
+    let overrides = shared
+        .env
+        .iter()
+        .fold(Environment::inherit(), |env, (name, value)| {
+            env.set(name, value)
+        });
+    Tailored::new(agent).env(overrides)
+}
+
+fn base_env(shared: &Shared) -> Environment {
+    let mut env = if shared.clean_env {
+        CLEAN_ENV_KEEPS
+            .iter()
+            .fold(Environment::clean(), |env, name| env.pass(*name))
+    } else {
+        Environment::inherit()
+    };
+    for name in &shared.pass {
+        env = env.pass(name);
+    }
+    env
+}
+
+fn policy(shared: &Shared) -> Policy {
+    let mut policy = Policy::new().on_prompt(match &shared.on_input {
+        OnInput::Fail => OnPrompt::Fail,
+        OnInput::Wait => OnPrompt::Wait,
+        OnInput::Answer(text) => OnPrompt::Answer(format!("{text}\n")),
+    });
+    if let Some(timeout) = shared.timeout {
+        policy = policy.timeout(timeout);
+    }
+    if let Some(idle) = shared.idle_timeout {
+        policy = policy.idle_timeout(idle);
+    }
+    policy
+}
+
+/// Where `--log-file` is written first (the runtime's log directory: the
+/// file's own directory, so that renaming it is atomic).
+fn log_dir(path: &Path) -> Result<PathBuf, CliError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(CliError::usage(format!(
+            "cannot write --log-file `{}`: `{}` is not a directory",
+            path.display(),
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+fn build_runtime(shared: &Shared) -> Result<Arc<dyn Runtime>, CliError> {
+    match shared.runtime {
+        RuntimeKind::Host => {
+            let mut builder = HostRuntime::builder()
+                // If logist dies, so does the command.
+                .kill_on_parent_death(true)
+                // Every byte is passed through: a slow reader of logist's
+                // output slows the command instead of losing bytes.
+                .backpressure(true)
+                .grace(shared.grace);
+            if let Some(path) = &shared.log_file {
+                builder = builder.log_dir(log_dir(path)?);
+            }
+            let runtime = builder.build().map_err(|error| {
+                CliError::failed(format!("cannot start the host runtime: {error}"))
+            })?;
+            Ok(Arc::new(runtime))
+        }
+    }
+}
+
+fn supervise(
+    agent: Arc<dyn Agent>,
+    prompt: &str,
+    shared: &Shared,
+    signals: &Signals,
+) -> Result<u8, CliError> {
+    let runtime = build_runtime(shared)?;
+    let mut options = RunOptions::new()
+        .policy(policy(shared))
+        .env(base_env(shared))
+        .grace(shared.grace);
+    if let Some(dir) = &shared.cwd {
+        options = options.cwd(dir);
+    }
+    if shared.pty {
+        options = options.terminal(TerminalSize {
+            rows: 50,
+            cols: 160,
+        });
+    }
+    let argv = agent
+        .cmd(prompt)
+        .map(CommandLine::into_argv)
+        .unwrap_or_default();
+    let sentinel = Sentinel::new(Arc::clone(&runtime), Arc::clone(&agent), options);
+    let mut run = sentinel
+        .start(prompt)
+        .map_err(|error| CliError::usage(format!("{error}")))?;
+
+    let interrupted = Arc::new(AtomicI32::new(0));
+    if let Some(id) = run.id().cloned() {
+        let cancel = run.cancel_handle();
+        let flag = Arc::clone(&interrupted);
+        let force_runtime = Arc::clone(&runtime);
+        signals.watch(
+            move |signal| {
+                flag.store(signal, Ordering::SeqCst);
+                if let Err(error) = cancel.cancel() {
+                    tracing::warn!(%error, "stopping the command failed");
+                }
+            },
+            move || {
+                // A second signal: no more patience.
+                let _ = force_runtime.terminate(&id, true);
+            },
+        );
+    }
+
+    let mut reporter = Reporter::new(shared.json);
+    for event in run.by_ref() {
+        if let (Event::Started { id }, Some(path)) = (&event, &shared.log_file) {
+            let written = log_dir(path)?.join(format!("{id}.log"));
+            if let Err(error) = std::fs::rename(&written, path) {
+                return Err(CliError::failed(format!(
+                    "cannot write --log-file `{}`: {error}",
+                    path.display()
+                )));
+            }
+        }
+        reporter.event(&event, runtime.as_ref(), &argv);
+    }
+    let id = run.id().cloned();
+    let outcome = run.finish();
+
+    // Like a container's processes end with its main process: whatever the
+    // command left running goes too.
+    if let Some(id) = &id
+        && !matches!(outcome, Outcome::FailedToStart { .. })
+        && matches!(runtime.terminate(id, false), Ok(true))
+    {
+        reporter.leftovers_stopped(id);
+    }
+
+    let signal = match interrupted.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    };
+    let code = exit::for_outcome(&outcome, signal);
+    if let Outcome::FailedToStart { error } = &outcome {
+        eprintln!("logist: error: {error}{}", hint(error, shared));
+    }
+    reporter.finish(&outcome, code);
+    Ok(code)
+}
+
+/// What to do about a start failure.
+fn hint(error: &Error, shared: &Shared) -> String {
+    match error {
+        Error::ProgramNotFound { .. } => " (install it, check PATH, or give its path)".into(),
+        Error::NotExecutable { .. } => {
+            " (check that it is a program and executable: chmod +x)".into()
+        }
+        Error::WorkingDirectory { .. } => format!(
+            " (check --cwd{})",
+            shared
+                .cwd
+                .as_ref()
+                .map(|dir| format!(" `{}`", dir.display()))
+                .unwrap_or_default()
+        ),
+        _ => String::new(),
+    }
+}
