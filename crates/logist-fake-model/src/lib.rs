@@ -77,6 +77,15 @@ pub enum Script {
         /// What to write into it.
         content: String,
     },
+    /// Refuse every model call (not the side endpoints) with this HTTP
+    /// status and message, in each API's error shape: 429 is reported as a
+    /// rate limit, 401 as an invalid key, 400 as an oversized prompt.
+    Fail {
+        /// The HTTP status.
+        status: u16,
+        /// The error message.
+        message: String,
+    },
 }
 
 /// A request the server received, as it arrived.

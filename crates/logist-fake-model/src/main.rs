@@ -3,7 +3,7 @@
 //! interrupted.
 //!
 //! ```text
-//! logist-fake-model [--port N] [--write-file PATH CONTENT] [--dump DIR]
+//! logist-fake-model [--port N] [--write-file PATH CONTENT] [--fail STATUS MESSAGE] [--dump DIR]
 //! ```
 //!
 //! `--dump DIR` also writes each request body to `DIR/<n>.body`.
@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 
 use logist_fake_model::{FakeModel, Script};
 
-const USAGE: &str = "usage: logist-fake-model [--port N] [--write-file PATH CONTENT] [--dump DIR]";
+const USAGE: &str = "usage: logist-fake-model [--port N] [--write-file PATH CONTENT] [--fail STATUS MESSAGE] [--dump DIR]";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -37,6 +37,15 @@ fn main() -> Result<()> {
                     path: path.into(),
                     content,
                 };
+            }
+            "--fail" => {
+                let (Some(status), Some(message)) = (args.next(), args.next()) else {
+                    bail!("--fail needs STATUS and MESSAGE\n{USAGE}");
+                };
+                let status = status
+                    .parse()
+                    .with_context(|| format!("bad status {status:?}"))?;
+                script = Script::Fail { status, message };
             }
             "--dump" => dump = Some(args.next().context("--dump needs a directory")?.into()),
             "-h" | "--help" => {

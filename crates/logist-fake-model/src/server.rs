@@ -229,6 +229,43 @@ impl Response {
     }
 }
 
+/// A model call refused by [`Script::Fail`], in the shape of `api`.
+fn refusal(api: Api, status: u16, message: &str) -> Response {
+    let (anthropic, openai, google) = match status {
+        429 => (
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            "RESOURCE_EXHAUSTED",
+        ),
+        401 => ("authentication_error", "invalid_api_key", "UNAUTHENTICATED"),
+        403 => (
+            "permission_error",
+            "insufficient_permissions",
+            "PERMISSION_DENIED",
+        ),
+        400 => (
+            "invalid_request_error",
+            "context_length_exceeded",
+            "INVALID_ARGUMENT",
+        ),
+        _ => ("api_error", "server_error", "INTERNAL"),
+    };
+    let body = match api {
+        Api::Anthropic => {
+            json!({"type": "error", "error": {"type": anthropic, "message": message}})
+        }
+        Api::ChatCompletions | Api::Responses => {
+            json!({"error": {"message": message, "type": openai, "code": openai, "param": null}})
+        }
+        Api::Gemini => json!({"error": {"code": status, "message": message, "status": google}}),
+    };
+    Response::Full {
+        status,
+        content_type: "application/json",
+        body: body.to_string().into_bytes(),
+    }
+}
+
 /// An error body that each client family can read: OpenAI's and Gemini's
 /// `error.message`, Anthropic's `type: error`.
 fn error_body(status: u16, message: &str) -> Vec<u8> {
@@ -329,6 +366,11 @@ fn route(request: &Request, script: &Script, id: u64) -> Response {
     };
     if let Some((_, call)) = path.rsplit_once("/models/") {
         let (model, method) = call.split_once(':').unwrap_or((call, ""));
+        if let (Script::Fail { status, message }, "generateContent" | "streamGenerateContent") =
+            (script, method)
+        {
+            return refusal(Api::Gemini, *status, message);
+        }
         return match method {
             "generateContent" | "streamGenerateContent" => {
                 let conversation = gemini::conversation(&body);
@@ -341,6 +383,20 @@ fn route(request: &Request, script: &Script, id: u64) -> Response {
             "batchEmbedContents" => gemini::embed(&body, true),
             _ => Response::error(404, &format!("no route for POST {path}")),
         };
+    }
+    if let Script::Fail { status, message } = script {
+        let api = if path.ends_with("/messages") {
+            Some(Api::Anthropic)
+        } else if path.ends_with("/chat/completions") {
+            Some(Api::ChatCompletions)
+        } else if path.ends_with("/responses") {
+            Some(Api::Responses)
+        } else {
+            None
+        };
+        if let Some(api) = api {
+            return refusal(api, *status, message);
+        }
     }
     if path.ends_with("/messages/count_tokens") {
         anthropic::count_tokens(&body)

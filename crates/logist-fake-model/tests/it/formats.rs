@@ -266,3 +266,27 @@ fn gemini_classifier_stream_and_function_call() {
         format!("LOGIST-FAKE-OK {PROMPT}")
     );
 }
+
+#[test]
+fn fail_script_refuses_model_calls_in_each_shape() {
+    let server = FakeModel::start_with(Script::Fail {
+        status: 429,
+        message: "slow down".into(),
+    })
+    .unwrap();
+    let mut client = client(&server);
+    let messages = json!({"messages": [{"role": "user", "content": "hi"}]});
+    let response = client.post("/v1/messages", &messages);
+    assert_eq!(response.status, 429);
+    assert_eq!(response.json()["error"]["type"], "rate_limit_error");
+    let response = client.post("/v1/chat/completions", &messages);
+    assert_eq!(response.json()["error"]["code"], "rate_limit_exceeded");
+    let response = client.post("/v1/responses", &json!({"input": "hi"}));
+    assert_eq!(response.status, 429);
+    let response = client.post("/v1beta/models/g:streamGenerateContent?alt=sse", &json!({}));
+    assert_eq!(response.json()["error"]["status"], "RESOURCE_EXHAUSTED");
+    assert_eq!(response.json()["error"]["message"], "slow down");
+    // Side endpoints still answer.
+    let response = client.post("/v1/messages/count_tokens", &messages);
+    assert_eq!(response.status, 200);
+}
