@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
 };
 
 use crate::config::Approval;
@@ -15,14 +15,19 @@ use crate::program::{
 
 use super::adapter;
 
+/// The start of the litellm exception names Aider prints when a model call
+/// fails.
+const LITELLM_ERROR: &str = "litellm.";
+
 adapter! {
     /// Aider, run as `aider --no-pretty --no-fancy-input … --message=PROMPT`.
     ///
     /// - **Prompt**: the `--message=P` form (argparse keeps `=value` bound
     ///   even when it starts with `-`); positional arguments would be files.
-    /// - **Output**: text only; Aider has no structured output, so there is
-    ///   no [`verdict`](Agent::verdict): trust the exit status and the
-    ///   failure patterns.
+    /// - **Output**: text only. Seen here with 0.86.2: a rejected key (401)
+    ///   ends with exit 0, so [`verdict`](Agent::verdict) looks for
+    ///   litellm's error names in the last lines and reports a failure when
+    ///   it finds one (otherwise it trusts the exit status).
     /// - **Base URL**: `--openai-api-base`, including `/v1`
     ///   (`http://127.0.0.1:8080/v1`), for OpenAI-compatible servers; name
     ///   the model `openai/<name>` then.
@@ -56,11 +61,13 @@ adapter! {
 /// through one function that ends it with `(Y)es/(N)o` and a default.
 pub const WAITING: &[WaitingText] = &[
     WaitingText {
-        text: r"\(Y\)es/\(N\)o.* \[(Yes|No)\]: $",
+        // Only the end of the question: at 80 columns the prompt wraps
+        // inside "(Y)es/(N)o" (seen here under `script`).
+        text: r"\[(Yes|No)\]: *$",
         regex: true,
         dialog: "yes/no question",
         seen_in: "0.86.2",
-        source: "Aider-AI/aider aider/io.py confirm_ask",
+        source: "Aider-AI/aider aider/io.py confirm_ask; seen here on a terminal (\"No git repo found, create one …? (Y)es/(N)o [Yes]: \")",
     },
     WaitingText {
         text: "(Y)es/(N)o/(D)on't ask again",
@@ -161,6 +168,22 @@ impl Agent for Aider {
 
     fn failure_patterns(&self) -> Vec<FailurePattern> {
         failure_patterns(FAILURES)
+    }
+
+    fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
+        let text = String::from_utf8_lossy(stdout_tail);
+        let line = text
+            .lines()
+            .rev()
+            .find(|line| line.starts_with(LITELLM_ERROR) && line.contains("Error"))?;
+        let cause = FAILURES
+            .iter()
+            .find(|entry| !entry.regex && line.contains(entry.text))
+            .map(|entry| entry.cause);
+        Some(Verdict::Failed {
+            cause,
+            message: line.to_owned(),
+        })
     }
 }
 

@@ -57,15 +57,15 @@ pub const WAITING: &[WaitingText] = &[
         text: "Quick safety check: Is this a project you created or one you trust",
         regex: false,
         dialog: "trust",
-        seen_in: "2.1.69",
-        source: "anthropics/claude-code#31037",
+        seen_in: "2.1.69-2.1.197",
+        source: "anthropics/claude-code#31037; seen here on a terminal (tmux, onboarded fresh HOME)",
     },
     WaitingText {
         text: "Yes, I trust this folder",
         regex: false,
         dialog: "trust",
         seen_in: "2.1.197",
-        source: "seen on a terminal here (script -qc, fresh HOME)",
+        source: "seen here on a terminal (tmux, onboarded fresh HOME)",
     },
     WaitingText {
         text: "No, and tell Claude what to do differently",
@@ -99,8 +99,8 @@ pub const WAITING: &[WaitingText] = &[
         text: "Choose the text style that looks best with your terminal",
         regex: false,
         dialog: "onboarding",
-        seen_in: "2.1.197",
-        source: "typeclaw/typeclaw#296; seen on a terminal here (script -qc, fresh HOME)",
+        seen_in: "2.x",
+        source: "typeclaw/typeclaw#296",
     },
     WaitingText {
         text: "Select login method:",
@@ -142,6 +142,12 @@ pub const FAILURES: &[FailureText] = &[
     },
     FailureText {
         cause: FailureCause::RateLimited,
+        text: "\"error\":\"rate_limit\"",
+        regex: false,
+        source: "seen here: 2.1.197 `api_retry` events while the API answers 429",
+    },
+    FailureText {
+        cause: FailureCause::RateLimited,
         text: "You've hit your limit",
         regex: false,
         source: "slopus/happy#465",
@@ -151,6 +157,12 @@ pub const FAILURES: &[FailureText] = &[
         text: r"API Error: 429\b",
         regex: true,
         source: "Claude Code error line format",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "\"error\":\"authentication_failed\"",
+        regex: false,
+        source: "seen here: 2.1.197 `api_retry` events while the API answers 401",
     },
     FailureText {
         cause: FailureCause::AuthFailed,
@@ -271,6 +283,22 @@ pub(crate) fn result_verdict(stdout_tail: &[u8], table: &[FailureText]) -> Optio
             .and_then(Value::as_str)
             .is_some_and(|subtype| subtype.starts_with("error")),
     };
+    // Qwen Code 0.15.10 reports an API failure as a successful result
+    // whose whole text is `[API Error: 401 …]` (and exits 0).
+    let api_error = result
+        .get("result")
+        .and_then(Value::as_str)
+        .and_then(|text| text.trim_start().strip_prefix("[API Error: "));
+    if let (false, Some(rest)) = (is_error, api_error) {
+        let status: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let message = result["result"].as_str().unwrap_or_default().to_owned();
+        let cause = status
+            .parse()
+            .ok()
+            .and_then(cause_of_status)
+            .or_else(|| classify(&message, table));
+        return Some(Verdict::Failed { cause, message });
+    }
     if !is_error {
         return Some(Verdict::Succeeded);
     }

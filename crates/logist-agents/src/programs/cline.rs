@@ -71,14 +71,14 @@ pub const WAITING: &[WaitingText] = &[
 pub const FAILURES: &[FailureText] = &[
     FailureText {
         cause: FailureCause::RateLimited,
-        text: "429",
-        regex: false,
+        text: r"\b429\b",
+        regex: true,
         source: "provider HTTP status in Cline's error events",
     },
     FailureText {
         cause: FailureCause::AuthFailed,
-        text: "401",
-        regex: false,
+        text: r"\b401\b",
+        regex: true,
         source: "provider HTTP status in Cline's error events",
     },
     FailureText {

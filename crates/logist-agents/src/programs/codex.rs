@@ -94,8 +94,8 @@ pub const WAITING: &[WaitingText] = &[
         text: "Ask Codex to do anything",
         regex: false,
         dialog: "idle",
-        seen_in: "0.1xx",
-        source: "third-party fixtures (composer placeholder)",
+        seen_in: "0.169.0",
+        source: "seen here on a terminal (tmux, fresh CODEX_HOME; composer placeholder)",
     },
 ];
 

@@ -11,8 +11,8 @@ use logist_core::{
 use crate::config::Approval;
 use crate::error::AgentError;
 use crate::program::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_home,
-    event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
+    AgentProgram, FailureText, Verification, WaitingText, base_env, cause_of_status, classify,
+    create_home, event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
 };
 
 use super::adapter;
@@ -49,15 +49,15 @@ pub const WAITING: &[WaitingText] = &[
         text: "Do you trust the files in this folder?",
         regex: false,
         dialog: "trust",
-        seen_in: "1.0.x",
-        source: "GitHub docs (cli-getting-started); third-party fixtures",
+        seen_in: "1.0.102",
+        source: "GitHub docs (cli-getting-started); seen here on a terminal (tmux, fresh home)",
     },
     WaitingText {
         text: "Confirm folder trust",
         regex: false,
         dialog: "trust",
-        seen_in: "1.0.x",
-        source: "third-party fixtures",
+        seen_in: "1.0.102",
+        source: "seen here on a terminal (tmux, fresh home)",
     },
     WaitingText {
         text: "No, and tell Copilot what to do differently",
@@ -89,6 +89,12 @@ pub const FAILURES: &[FailureText] = &[
         text: "rate limit",
         regex: false,
         source: "provider error text",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "Authentication failed with provider",
+        regex: false,
+        source: "seen here: 1.0.102 `session.error` when the provider answers 401",
     },
     FailureText {
         cause: FailureCause::AuthFailed,
@@ -172,11 +178,26 @@ impl Agent for Copilot {
         match result.get("exitCode").and_then(Value::as_i64) {
             Some(0) => Some(Verdict::Succeeded),
             Some(code) => {
-                let message = format!("copilot reported exit code {code}");
-                Some(Verdict::Failed {
-                    cause: classify(&message, FAILURES),
-                    message,
-                })
+                // The reason is in the last `session.error` event, when there
+                // is one (seen here with 1.0.102 for a 401).
+                let error = last_json_line(stdout_tail, |event| {
+                    event_type(event) == Some("session.error")
+                });
+                let message = error
+                    .as_ref()
+                    .and_then(|event| event.pointer("/data/message"))
+                    .and_then(Value::as_str)
+                    .map_or_else(
+                        || format!("copilot reported exit code {code}"),
+                        str::to_owned,
+                    );
+                let cause = error
+                    .as_ref()
+                    .and_then(|event| event.pointer("/data/statusCode"))
+                    .and_then(Value::as_u64)
+                    .and_then(cause_of_status)
+                    .or_else(|| classify(&message, FAILURES));
+                Some(Verdict::Failed { cause, message })
             }
             None => None,
         }

@@ -50,8 +50,8 @@ pub const WAITING: &[WaitingText] = &[
         text: "Do you trust the files in this folder?",
         regex: false,
         dialog: "trust",
-        seen_in: "0.2x-0.61",
-        source: "google-gemini/gemini-cli FolderTrustDialog.tsx",
+        seen_in: "0.61.0",
+        source: "google-gemini/gemini-cli FolderTrustDialog.tsx; seen here on a terminal (tmux, fresh home)",
     },
     WaitingText {
         text: "Apply this change?",

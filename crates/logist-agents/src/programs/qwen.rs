@@ -27,7 +27,10 @@ adapter! {
     ///   ignored: "No input provided via stdin", exit 1), so the option is
     ///   the only dash-safe argv form.
     /// - **Output**: stream-json in Claude Code's format (a final `result`
-    ///   event with `is_error`); [`verdict`](Agent::verdict) reads it.
+    ///   event with `is_error`); [`verdict`](Agent::verdict) reads it. Seen
+    ///   here with 0.15.10: an API error (401) ends with exit 0 and a
+    ///   "successful" result whose text is `[API Error: 401 …]`; the
+    ///   verdict reports that as a failure.
     /// - **Base URL**: `OPENAI_BASE_URL`, including `/v1`
     ///   (`http://127.0.0.1:8080/v1`), with `--auth-type openai`; the model
     ///   also goes to `OPENAI_MODEL`.
@@ -84,6 +87,20 @@ pub const WAITING: &[WaitingText] = &[
         source: "OpenRig activity markers (read from the shipped bundle)",
     },
     WaitingText {
+        text: "Select Authentication Method",
+        regex: false,
+        dialog: "login",
+        seen_in: "0.15.10",
+        source: "seen here on a terminal (tmux, no settings)",
+    },
+    WaitingText {
+        text: "Type your message or @path/to/file",
+        regex: false,
+        dialog: "idle",
+        seen_in: "0.15.10",
+        source: "seen here on a terminal (tmux, fresh home; input placeholder)",
+    },
+    WaitingText {
         text: "Alibaba ModelStudio · Access Method",
         regex: false,
         dialog: "login",
@@ -96,9 +113,9 @@ pub const WAITING: &[WaitingText] = &[
 pub const FAILURES: &[FailureText] = &[
     FailureText {
         cause: FailureCause::RateLimited,
-        text: "429",
+        text: "[API Error: 429",
         regex: false,
-        source: "OpenAI-compatible HTTP status in Qwen Code's API error lines",
+        source: "Qwen Code's API error text (format seen here with 0.15.10 for 401)",
     },
     FailureText {
         cause: FailureCause::RateLimited,
@@ -108,9 +125,9 @@ pub const FAILURES: &[FailureText] = &[
     },
     FailureText {
         cause: FailureCause::AuthFailed,
-        text: "401",
+        text: "[API Error: 401",
         regex: false,
-        source: "OpenAI-compatible HTTP status in Qwen Code's API error lines",
+        source: "seen here: 0.15.10 result text when the API answers 401 (exit 0)",
     },
     FailureText {
         cause: FailureCause::AuthFailed,
