@@ -106,11 +106,42 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
 
     let started = Instant::now();
     let node_dir = ensure_node()?;
+    // The installs are independent and mostly wait on the network and the
+    // disk: run them side by side, each logging to its own file.
+    let results: Vec<(String, Result<PathBuf>)> = std::thread::scope(|scope| {
+        let cache = &cache;
+        let npm = NPM_PROGRAMS.iter().map(|program| {
+            let handle = scope.spawn(move || install_npm(cache, program));
+            (program.var.to_owned(), handle)
+        });
+        let aider = std::iter::once((
+            "AIDER".to_owned(),
+            scope.spawn(move || install_aider(cache)),
+        ));
+        let handles: Vec<_> = npm.chain(aider).collect();
+        handles
+            .into_iter()
+            .map(|(var, handle)| {
+                let result = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the {var} install thread panicked")));
+                (var, result)
+            })
+            .collect()
+    });
     let mut programs: Vec<(String, PathBuf)> = Vec::new();
-    for program in NPM_PROGRAMS {
-        programs.push((program.var.to_owned(), install_npm(&cache, program)?));
+    let mut failures = Vec::new();
+    for (var, result) in results {
+        match result {
+            Ok(path) => programs.push((var, path)),
+            Err(error) => failures.push(format!("{var}: {error:#}")),
+        }
     }
-    programs.push(("AIDER".to_owned(), install_aider(&cache)?));
+    ensure!(
+        failures.is_empty(),
+        "installing the agent programs failed:\n{}",
+        failures.join("\n")
+    );
     let installed = started.elapsed();
     eprintln!(
         "xtask e2e: programs ready in {:.1}s",
@@ -241,16 +272,19 @@ fn install_npm(cache: &Path, program: &NpmProgram) -> Result<PathBuf> {
         fs::write(&package_json, "{\"private\": true}\n")
             .with_context(|| format!("cannot write {}", package_json.display()))?;
     }
-    run(cmd("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            "--prefix",
-        ])
-        .arg(&prefix)
-        .arg(format!("{}@{}", program.package, program.version)))?;
+    run_logged(
+        cmd("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&prefix)
+            .arg(format!("{}@{}", program.package, program.version)),
+        &cache.join("npm").join(format!("{}.log", program.bin)),
+    )?;
     let version = installed_npm_version(&manifest);
     ensure!(
         version.as_deref() == Some(program.version) && bin.exists(),
@@ -317,9 +351,12 @@ fn install_aider(cache: &Path) -> Result<PathBuf> {
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
         run(cmd("python3").args(["-m", "venv"]).arg(&venv))?;
     }
-    run(cmd(&venv.join("bin").join("pip").to_string_lossy())
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .arg(&spec))?;
+    run_logged(
+        cmd(&venv.join("bin").join("pip").to_string_lossy())
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(&spec),
+        &cache.join(format!("aider-{AIDER_VERSION}.log")),
+    )?;
     ensure!(
         bin.exists(),
         "pip installed {spec} without {}",
@@ -328,6 +365,28 @@ fn install_aider(cache: &Path) -> Result<PathBuf> {
     fs::write(&marker, format!("{spec}\n"))
         .with_context(|| format!("cannot write {}", marker.display()))?;
     Ok(bin)
+}
+
+/// Runs `command` with its output going to `log`; fails unless it exits 0,
+/// quoting the end of the log.
+fn run_logged(command: &mut Command, log: &Path) -> Result<()> {
+    let file = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let status = command
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .status()
+        .with_context(|| format!("failed to start {:?}", command.get_program()))?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+    bail!(
+        "{:?} failed with {status} (log: {}):\n{tail}",
+        command.get_program(),
+        log.display()
+    )
 }
 
 /// True when running as root (so apt-get can install packages).
