@@ -122,3 +122,39 @@ pub fn parse_version(text: &str) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[track_caller]
+    fn check(text: &str, expected: Option<&str>) {
+        assert_eq!(parse_version(text).as_deref(), expected, "{text:?}");
+    }
+
+    #[test]
+    fn versions_as_the_programs_print_them() {
+        check("2.1.197 (Claude Code)\n", Some("2.1.197"));
+        check("codex-cli 0.169.0\n", Some("0.169.0"));
+        check("0.61.0\n", Some("0.61.0"));
+        check("aider 0.86.2\n", Some("0.86.2"));
+        check(
+            "GitHub Copilot CLI 1.0.102.\nRun 'copilot update'",
+            Some("1.0.102"),
+        );
+        check(
+            "0.0.1790142911-g7618fb (released 2026-09-23T05:55:11.000Z, 2mo ago)",
+            Some("0.0.1790142911-g7618fb"),
+        );
+        check("3.0.65\n", Some("3.0.65"));
+    }
+
+    #[test]
+    fn numbers_that_are_not_versions_are_skipped() {
+        check("x86_64 build 42, then 1.2", Some("1.2"));
+        check("v2.0.0-", Some("2.0.0"));
+        check("1..2 and 3.", None);
+        check("", None);
+        check("node20 v3.4", Some("3.4"));
+    }
+}

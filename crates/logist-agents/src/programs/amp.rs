@@ -105,7 +105,7 @@ impl Agent for Amp {
     }
 
     fn version(&self) -> &str {
-        "0.0.1790142911"
+        "0.0.1790142911-g7618fb"
     }
 
     fn failure_patterns(&self) -> Vec<FailurePattern> {

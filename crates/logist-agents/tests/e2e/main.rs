@@ -22,8 +22,9 @@ use logist_fake_model::{ANSWER_PREFIX, FakeModel, Script};
 
 use run::run_agent;
 
-/// A prompt no shell or option parser may touch.
-const HOSTILE: &str = "-rf \"double\" 'single' $(touch pwned) `touch pwned2` --help";
+/// A prompt no shell or option parser may touch: a leading dash, quotes,
+/// command substitutions, an option name and a newline.
+const HOSTILE: &str = "-rf \"double\" 'single' $(touch pwned) `touch pwned2` --help\nsecond line";
 
 /// Generous: the slowest program (Aider) takes 5–8 s on two busy cores.
 const TIMEOUT: Duration = Duration::from_secs(120);
