@@ -3,6 +3,7 @@
 //! the same wherever cargo does.
 
 mod ci;
+mod e2e;
 mod leaks;
 mod shell;
 
@@ -13,12 +14,14 @@ usage: cargo xtask <command>
 
 commands:
   ci      every check CI runs: fmt, clippy, tests, docs
+  e2e     install the pinned agent programs and run the end-to-end tests
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::main(&args[1..]),
+        Some("e2e") => e2e::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

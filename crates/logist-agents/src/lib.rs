@@ -1,2 +1,86 @@
-//! Adapters that turn real coding-agent programs into
-//! [`Agent`](logist_core::Agent)s. (Filled in by the agents issue.)
+//! Adapters that run real coding-agent programs as Logist
+//! [`Agent`](logist_core::Agent)s: Claude Code, Codex CLI, Gemini CLI,
+//! Qwen Code, Aider, GitHub Copilot CLI, OpenCode, Cline, Goose, Amp and
+//! Cursor Agent.
+//!
+//! Each adapter turns a prompt into the program's non-interactive command
+//! line (the prompt one literal argument that can never be read as an
+//! option), names the environment it needs (API keys passed by name,
+//! telemetry and update checks off), lists the texts it shows when waiting
+//! for a human, and reads its structured output where it has one.
+//! Settings come from one [`AgentConfig`]; the [`registry`] finds adapters
+//! by name and tells which programs are installed.
+//!
+//! ```
+//! use logist_agents::{AgentConfig, AgentProgram, Approval, ClaudeCode};
+//! use logist_core::{Agent, Environment};
+//!
+//! let agent = ClaudeCode::with_config(
+//!     AgentConfig::new()
+//!         .base_url("http://127.0.0.1:8080")
+//!         .approval(Approval::AutoEdit),
+//! );
+//! let cmd = agent.cmd("-rf \"$(whoami)\"")?;
+//! assert_eq!(cmd.args().last().map(String::as_str), Some("-rf \"$(whoami)\""));
+//! assert_eq!(cmd.args()[cmd.args().len() - 2], "--");
+//!
+//! // API keys are passed by name; values never appear in the adapter.
+//! let env = Environment::clean().pass("PATH").merge(&agent.env());
+//! assert!(env.passed().contains("ANTHROPIC_API_KEY"));
+//! assert_eq!(env.vars()["ANTHROPIC_BASE_URL"], "http://127.0.0.1:8080");
+//! # Ok::<(), logist_core::Error>(())
+//! ```
+//!
+//! # What was verified
+//!
+//! Claude Code 2.1.197, Codex 0.169.0, Gemini CLI 0.61.0, Qwen Code
+//! 0.15.10, Aider 0.86.2 and Copilot CLI 1.0.102 are run by the end-to-end
+//! tests (`cargo xtask e2e`) offline against `logist-fake-model`. The
+//! others say in their docs what was and was not checked
+//! ([`AgentProgram::verification`]).
+//!
+//! # Known limits
+//!
+//! OpenCode and Cline cannot take every prompt unchanged as an argument
+//! (see their docs); both read a prompt from stdin exactly, which the
+//! [`Agent`](logist_core::Agent) trait cannot express yet.
+
+mod config;
+mod error;
+mod program;
+mod programs;
+pub mod registry;
+mod version;
+
+pub use config::{AgentConfig, Approval};
+pub use error::{AgentError, VersionError};
+pub use program::{AgentProgram, FailureText, Verification, WaitingText};
+pub use programs::aider::Aider;
+pub use programs::amp::Amp;
+pub use programs::claude::ClaudeCode;
+pub use programs::cline::Cline;
+pub use programs::codex::Codex;
+pub use programs::copilot::Copilot;
+pub use programs::cursor::CursorAgent;
+pub use programs::gemini::Gemini;
+pub use programs::goose::Goose;
+pub use programs::opencode::OpenCode;
+pub use programs::qwen::QwenCode;
+pub use version::{installed_version, parse_version};
+
+/// The waiting-for-input and failure tables of each program, as data.
+pub mod tables {
+    pub use crate::programs::aider::{FAILURES as AIDER_FAILURES, WAITING as AIDER_WAITING};
+    pub use crate::programs::amp::{FAILURES as AMP_FAILURES, WAITING as AMP_WAITING};
+    pub use crate::programs::claude::{FAILURES as CLAUDE_FAILURES, WAITING as CLAUDE_WAITING};
+    pub use crate::programs::cline::{FAILURES as CLINE_FAILURES, WAITING as CLINE_WAITING};
+    pub use crate::programs::codex::{FAILURES as CODEX_FAILURES, WAITING as CODEX_WAITING};
+    pub use crate::programs::copilot::{FAILURES as COPILOT_FAILURES, WAITING as COPILOT_WAITING};
+    pub use crate::programs::cursor::{FAILURES as CURSOR_FAILURES, WAITING as CURSOR_WAITING};
+    pub use crate::programs::gemini::{FAILURES as GEMINI_FAILURES, WAITING as GEMINI_WAITING};
+    pub use crate::programs::goose::{FAILURES as GOOSE_FAILURES, WAITING as GOOSE_WAITING};
+    pub use crate::programs::opencode::{
+        FAILURES as OPENCODE_FAILURES, WAITING as OPENCODE_WAITING,
+    };
+    pub use crate::programs::qwen::{FAILURES as QWEN_FAILURES, WAITING as QWEN_WAITING};
+}

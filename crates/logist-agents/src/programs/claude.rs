@@ -1,0 +1,345 @@
+//! Claude Code (`claude`, npm `@anthropic-ai/claude-code`).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use logist_core::{
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+};
+
+use crate::config::Approval;
+use crate::error::AgentError;
+use crate::program::{
+    AgentProgram, FailureText, Verification, WaitingText, base_env, cause_of_status, classify,
+    create_home, event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
+};
+
+use super::adapter;
+
+adapter! {
+    /// Claude Code, run as `claude -p --output-format stream-json --verbose
+    /// … -- PROMPT`.
+    ///
+    /// - **Prompt**: after `--`, so a prompt starting with `-` is not read
+    ///   as an option.
+    /// - **Output**: stream-json (one JSON event per line, ending with a
+    ///   `result` event); [`verdict`](Agent::verdict) reads that event,
+    ///   since Claude Code can exit 0 with `"is_error": true`.
+    /// - **Base URL**: `ANTHROPIC_BASE_URL`, the API root without `/v1`
+    ///   (`http://127.0.0.1:8080`).
+    /// - **Approval**: `--permission-mode default | acceptEdits |
+    ///   bypassPermissions`. Claude Code refuses `bypassPermissions` when
+    ///   run as root.
+    /// - **Keys**: `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`,
+    ///   `CLAUDE_CODE_OAUTH_TOKEN`, passed by name.
+    /// - **Quiet**: auto-updater, telemetry, error reporting, non-essential
+    ///   traffic and the official marketplace auto-install are off.
+    /// - **Isolation**: `HOME` (Claude Code keeps `~/.claude.json` and
+    ///   `~/.claude/`); an inherited `CLAUDE_CONFIG_DIR` is removed.
+    ///
+    /// Verified end to end with 2.1.197 offline (reply, hostile prompt,
+    /// `Write` tool call with `AutoEdit`).
+    ClaudeCode
+}
+
+/// Texts Claude Code shows when it waits for a human (its interactive
+/// mode; `-p` never asks).
+pub const WAITING: &[WaitingText] = &[
+    WaitingText {
+        text: "Do you trust the files in this folder?",
+        regex: false,
+        dialog: "trust",
+        seen_in: "1.0.x",
+        source: "smtg-ai/claude-squad session/tmux/tmux.go; anthropics/claude-code#90582",
+    },
+    WaitingText {
+        text: "Quick safety check: Is this a project you created or one you trust",
+        regex: false,
+        dialog: "trust",
+        seen_in: "2.1.69-2.1.197",
+        source: "anthropics/claude-code#31037; seen here on a terminal (tmux, onboarded fresh HOME)",
+    },
+    WaitingText {
+        text: "Yes, I trust this folder",
+        regex: false,
+        dialog: "trust",
+        seen_in: "2.1.197",
+        source: "seen here on a terminal (tmux, onboarded fresh HOME)",
+    },
+    WaitingText {
+        text: "No, and tell Claude what to do differently",
+        regex: false,
+        dialog: "permission",
+        seen_in: "1.0.x-2.x",
+        source: "smtg-ai/claude-squad session/tmux/tmux.go; anthropics/claude-code#10732",
+    },
+    WaitingText {
+        text: "Do you want to make this edit to",
+        regex: false,
+        dialog: "edit permission",
+        seen_in: "2.x",
+        source: "third-party dialog fixtures",
+    },
+    WaitingText {
+        text: "Do you want to proceed?",
+        regex: false,
+        dialog: "permission",
+        seen_in: "2.x",
+        source: "anthropics/claude-code#10732, #1499",
+    },
+    WaitingText {
+        text: "Yes, I accept",
+        regex: false,
+        dialog: "bypass-permissions warning",
+        seen_in: "2.x",
+        source: "anthropics/claude-code#52501, #65848",
+    },
+    WaitingText {
+        text: "Choose the text style that looks best with your terminal",
+        regex: false,
+        dialog: "onboarding",
+        seen_in: "2.x",
+        source: "typeclaw/typeclaw#296",
+    },
+    WaitingText {
+        text: "Select login method:",
+        regex: false,
+        dialog: "login",
+        seen_in: "2.x",
+        source: "third-party login fixtures",
+    },
+    WaitingText {
+        text: "Please run /login",
+        regex: false,
+        dialog: "login",
+        seen_in: "2.x",
+        source: "third-party login fixtures (\"Login expired · Please run /login\")",
+    },
+    WaitingText {
+        text: "Enter to select · ↑/↓ to navigate · Esc to cancel",
+        regex: false,
+        dialog: "question picker",
+        seen_in: "2.x",
+        source: "Kewton/CommandMate#807",
+    },
+    WaitingText {
+        text: "How is Claude doing this session? (optional)",
+        regex: false,
+        dialog: "survey",
+        seen_in: "2.x",
+        source: "anthropics/claude-code#11671",
+    },
+];
+
+/// Texts in Claude Code's output that tell why a run failed.
+pub const FAILURES: &[FailureText] = &[
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "rate_limit_error",
+        regex: false,
+        source: "Anthropic API error type, echoed in `API Error: 429 {...}`",
+    },
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "\"error\":\"rate_limit\"",
+        regex: false,
+        source: "seen here: 2.1.197 `api_retry` events while the API answers 429",
+    },
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "You've hit your limit",
+        regex: false,
+        source: "slopus/happy#465",
+    },
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: r"API Error: 429\b",
+        regex: true,
+        source: "Claude Code error line format",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "\"error\":\"authentication_failed\"",
+        regex: false,
+        source: "seen here: 2.1.197 `api_retry` events while the API answers 401",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "authentication_error",
+        regex: false,
+        source: "Anthropic API error type",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "Invalid API key",
+        regex: false,
+        source: "Claude Code message for a rejected key",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "Not logged in",
+        regex: false,
+        source: "third-party login fixtures (\"Not logged in · Run /login\")",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "OAuth token has expired",
+        regex: false,
+        source: "Anthropic API error message",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "Prompt is too long",
+        regex: false,
+        source: "Claude Code result text when the context is full",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "prompt is too long",
+        regex: false,
+        source: "Anthropic API invalid_request_error message",
+    },
+];
+
+impl Agent for ClaudeCode {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv: Vec<String> = vec![
+            self.program().to_owned(),
+            "-p".into(),
+            "--output-format".into(),
+            "stream-json".into(),
+            "--verbose".into(),
+        ];
+        if let Some(model) = &self.config.model {
+            argv.extend(["--model".into(), model.clone()]);
+        }
+        let mode = match self.config.approval {
+            Approval::Ask => "default",
+            Approval::AutoEdit => "acceptEdits",
+            Approval::FullAuto => "bypassPermissions",
+        };
+        argv.extend(["--permission-mode".into(), mode.into()]);
+        argv.extend(self.config.extra_args.iter().cloned());
+        argv.extend(["--".into(), prompt.into()]);
+        CommandLine::new(argv)
+    }
+
+    fn env(&self) -> Environment {
+        let mut env = base_env(&self.config)
+            .set("DISABLE_AUTOUPDATER", "1")
+            .set("DISABLE_TELEMETRY", "1")
+            .set("DISABLE_ERROR_REPORTING", "1")
+            .set("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .set("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1");
+        env = pass_all(
+            env,
+            &[
+                "ANTHROPIC_API_KEY",
+                "ANTHROPIC_AUTH_TOKEN",
+                "CLAUDE_CODE_OAUTH_TOKEN",
+            ],
+        );
+        if let Some(url) = &self.config.base_url {
+            env = env.set("ANTHROPIC_BASE_URL", url.clone());
+        }
+        if self.config.home.is_some() {
+            env = env.unset("CLAUDE_CONFIG_DIR");
+        }
+        env
+    }
+
+    fn stop_sequences(&self) -> Vec<StopSequence> {
+        stop_sequences(WAITING)
+    }
+
+    fn name(&self) -> &str {
+        "claude-code"
+    }
+
+    fn version(&self) -> &str {
+        "2.1.197"
+    }
+
+    fn failure_patterns(&self) -> Vec<FailurePattern> {
+        failure_patterns(FAILURES)
+    }
+
+    fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
+        result_verdict(stdout_tail, FAILURES)
+    }
+}
+
+/// Reads the final `{"type": "result", "is_error": …}` event that Claude
+/// Code (and programs copying its stream-json format: Qwen Code, Cursor
+/// Agent, Amp) print last.
+pub(crate) fn result_verdict(stdout_tail: &[u8], table: &[FailureText]) -> Option<Verdict> {
+    let result = last_json_line(stdout_tail, |event| event_type(event) == Some("result"))?;
+    let is_error = match result.get("is_error").and_then(Value::as_bool) {
+        Some(is_error) => is_error,
+        // Amp says `subtype: "error_…"` without `is_error`.
+        None => result
+            .get("subtype")
+            .and_then(Value::as_str)
+            .is_some_and(|subtype| subtype.starts_with("error")),
+    };
+    // Qwen Code 0.15.10 reports an API failure as a successful result
+    // whose whole text is `[API Error: 401 …]` (and exits 0).
+    let api_error = result
+        .get("result")
+        .and_then(Value::as_str)
+        .and_then(|text| text.trim_start().strip_prefix("[API Error: "));
+    if let (false, Some(rest)) = (is_error, api_error) {
+        let status: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let message = result["result"].as_str().unwrap_or_default().to_owned();
+        let cause = status
+            .parse()
+            .ok()
+            .and_then(cause_of_status)
+            .or_else(|| classify(&message, table));
+        return Some(Verdict::Failed { cause, message });
+    }
+    if !is_error {
+        return Some(Verdict::Succeeded);
+    }
+    let message = ["result", "error", "subtype"]
+        .iter()
+        .find_map(|key| match result.get(*key) {
+            Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+            Some(Value::Object(object)) => object
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            _ => None,
+        })
+        .unwrap_or_else(|| "the program reported an error".to_owned());
+    let cause = result
+        .get("api_error_status")
+        .and_then(Value::as_u64)
+        .and_then(cause_of_status)
+        .or_else(|| classify(&message, table));
+    Some(Verdict::Failed { cause, message })
+}
+
+impl AgentProgram for ClaudeCode {
+    fn config(&self) -> &crate::AgentConfig {
+        &self.config
+    }
+
+    fn default_program(&self) -> &'static str {
+        "claude"
+    }
+
+    fn waiting_texts(&self) -> &'static [WaitingText] {
+        WAITING
+    }
+
+    fn verification(&self) -> Verification {
+        Verification::EndToEnd { version: "2.1.197" }
+    }
+
+    fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {
+        // `-p` needs no files: Claude Code creates its state on first use.
+        create_home(self.name(), &self.config)
+    }
+}

@@ -1,0 +1,294 @@
+//! Codex CLI (`codex`, npm `@openai/codex`).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use logist_core::{
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+};
+
+use crate::config::Approval;
+use crate::error::AgentError;
+use crate::program::{
+    AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_dir,
+    create_home, event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
+};
+
+use super::adapter;
+
+adapter! {
+    /// Codex CLI, run as `codex exec --json --skip-git-repo-check … -- PROMPT`.
+    ///
+    /// - **Prompt**: after `--`.
+    /// - **Output**: JSON lines (`thread.started`, `item.*`,
+    ///   `turn.completed` or `turn.failed`, `error`); only these go to
+    ///   stdout, progress goes to stderr. [`verdict`](Agent::verdict) reads
+    ///   the last turn event.
+    /// - **Base URL**: a provider named `logist` defined with `-c
+    ///   model_providers.logist={…, wire_api="responses"}`, whose key is
+    ///   `OPENAI_API_KEY`; the URL includes `/v1`
+    ///   (`http://127.0.0.1:8080/v1`).
+    /// - **Approval**: `codex exec` never asks; the sandbox decides:
+    ///   `-s read-only` (ask: edits fail), `workspace-write`,
+    ///   `danger-full-access`.
+    /// - **Keys**: `OPENAI_API_KEY`, `CODEX_API_KEY`, passed by name.
+    /// - **Quiet**: the plugin sync (`--disable plugins`, which otherwise
+    ///   reaches github.com and chatgpt.com), analytics and the update
+    ///   check (`-c analytics.enabled=false -c
+    ///   check_for_update_on_startup=false`) are off. `--skip-git-repo-check`
+    ///   lets it run outside a git repository.
+    /// - **Isolation**: `HOME` and `CODEX_HOME=<home>/.codex`.
+    ///
+    /// Verified end to end with 0.169.0 offline (reply, hostile prompt,
+    /// `exec_command` tool call writing a file with `AutoEdit`).
+    Codex
+}
+
+/// Texts Codex shows when it waits for a human (its TUI; `exec` never
+/// asks).
+pub const WAITING: &[WaitingText] = &[
+    WaitingText {
+        text: "Do you trust the contents of this directory?",
+        regex: false,
+        dialog: "trust",
+        seen_in: "0.1xx",
+        source: "openai/codex codex-rs/tui/src/onboarding/trust_directory.rs",
+    },
+    WaitingText {
+        text: "Would you like to run the following command?",
+        regex: false,
+        dialog: "command approval",
+        seen_in: "0.1xx",
+        source: "openai/codex codex-rs/tui/src/bottom_pane/approval_overlay.rs",
+    },
+    WaitingText {
+        text: "Would you like to make the following edits?",
+        regex: false,
+        dialog: "edit approval",
+        seen_in: "0.1xx",
+        source: "openai/codex codex-rs/tui/src/bottom_pane/approval_overlay.rs",
+    },
+    WaitingText {
+        text: "No, and tell Codex what to do differently",
+        regex: false,
+        dialog: "approval",
+        seen_in: "0.1xx",
+        source: "third-party dialog fixtures",
+    },
+    WaitingText {
+        text: "Press enter to confirm or esc to cancel",
+        regex: false,
+        dialog: "approval",
+        seen_in: "0.1xx",
+        source: "openai/codex codex-rs/tui/src/bottom_pane/approval_overlay.rs",
+    },
+    WaitingText {
+        text: "Sign in with ChatGPT",
+        regex: false,
+        dialog: "login",
+        seen_in: "0.1xx",
+        source: "third-party login fixtures",
+    },
+    WaitingText {
+        text: "Ask Codex to do anything",
+        regex: false,
+        dialog: "idle",
+        seen_in: "0.169.0",
+        source: "seen here on a terminal (tmux, fresh CODEX_HOME; composer placeholder)",
+    },
+];
+
+/// Texts in Codex's output that tell why a run failed.
+pub const FAILURES: &[FailureText] = &[
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "429 Too Many Requests",
+        regex: false,
+        source: "reqwest status text in Codex's stream errors",
+    },
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "rate_limit_exceeded",
+        regex: false,
+        source: "OpenAI API error code",
+    },
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "You've hit your usage limit",
+        regex: false,
+        source: "Codex usage-limit message",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "401 Unauthorized",
+        regex: false,
+        source: "reqwest status text in Codex's stream errors",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "invalid_api_key",
+        regex: false,
+        source: "OpenAI API error code",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "Not logged in",
+        regex: false,
+        source: "third-party login fixtures (\"Not logged in. Run `codex login`\")",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "context_length_exceeded",
+        regex: false,
+        source: "OpenAI API error code",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "ran out of room in the model's context window",
+        regex: false,
+        source: "Codex message when the context is full",
+    },
+];
+
+/// Quotes `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+impl Agent for Codex {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv: Vec<String> = [
+            self.program(),
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--color",
+            "never",
+            "--disable",
+            "plugins",
+            "-c",
+            "analytics.enabled=false",
+            "-c",
+            "check_for_update_on_startup=false",
+        ]
+        .map(str::to_owned)
+        .into();
+        if let Some(model) = &self.config.model {
+            argv.extend(["-m".into(), model.clone()]);
+        }
+        let sandbox = match self.config.approval {
+            Approval::Ask => "read-only",
+            Approval::AutoEdit => "workspace-write",
+            Approval::FullAuto => "danger-full-access",
+        };
+        argv.extend(["-s".into(), sandbox.into()]);
+        if let Some(url) = &self.config.base_url {
+            argv.extend([
+                "-c".into(),
+                "model_provider=logist".into(),
+                "-c".into(),
+                format!(
+                    "model_providers.logist={{name=\"logist\",base_url={},env_key=\"OPENAI_API_KEY\",wire_api=\"responses\"}}",
+                    toml_string(url)
+                ),
+            ]);
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        argv.extend(["--".into(), prompt.into()]);
+        CommandLine::new(argv)
+    }
+
+    fn env(&self) -> Environment {
+        let mut env = pass_all(base_env(&self.config), &["OPENAI_API_KEY", "CODEX_API_KEY"]);
+        if let Some(home) = &self.config.home {
+            env = env.set("CODEX_HOME", home.join(".codex").to_string_lossy());
+        }
+        env
+    }
+
+    fn stop_sequences(&self) -> Vec<StopSequence> {
+        stop_sequences(WAITING)
+    }
+
+    fn name(&self) -> &str {
+        "codex"
+    }
+
+    fn version(&self) -> &str {
+        "0.169.0"
+    }
+
+    fn failure_patterns(&self) -> Vec<FailurePattern> {
+        failure_patterns(FAILURES)
+    }
+
+    fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
+        let event = last_json_line(stdout_tail, |event| {
+            matches!(
+                event_type(event),
+                Some("turn.completed" | "turn.failed" | "error")
+            )
+        })?;
+        if event_type(&event) == Some("turn.completed") {
+            return Some(Verdict::Succeeded);
+        }
+        let message = event
+            .get("message")
+            .or_else(|| event.pointer("/error/message"))
+            .and_then(Value::as_str)
+            .unwrap_or("the turn failed")
+            .to_owned();
+        let cause = classify(&message, FAILURES);
+        Some(Verdict::Failed { cause, message })
+    }
+}
+
+impl AgentProgram for Codex {
+    fn config(&self) -> &crate::AgentConfig {
+        &self.config
+    }
+
+    fn default_program(&self) -> &'static str {
+        "codex"
+    }
+
+    fn waiting_texts(&self) -> &'static [WaitingText] {
+        WAITING
+    }
+
+    fn verification(&self) -> Verification {
+        Verification::EndToEnd { version: "0.169.0" }
+    }
+
+    fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {
+        let Some(home) = create_home(self.name(), &self.config)? else {
+            return Ok(None);
+        };
+        // Codex refuses to start when CODEX_HOME does not exist.
+        create_dir(self.name(), &home.join(".codex"))?;
+        Ok(Some(home))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_strings_escape_quotes_and_controls() {
+        assert_eq!(toml_string("http://h/v1"), "\"http://h/v1\"");
+        assert_eq!(toml_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000A\"");
+    }
+}

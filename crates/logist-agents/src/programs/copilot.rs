@@ -1,0 +1,227 @@
+//! GitHub Copilot CLI (`copilot`, npm `@github/copilot`).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use logist_core::{
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+};
+
+use crate::config::Approval;
+use crate::error::AgentError;
+use crate::program::{
+    AgentProgram, FailureText, Verification, WaitingText, base_env, cause_of_status, classify,
+    create_home, event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
+};
+
+use super::adapter;
+
+adapter! {
+    /// GitHub Copilot CLI, run as `copilot --output-format json … --prompt=PROMPT`.
+    ///
+    /// - **Prompt**: the `--prompt=P` form (`-p P` misreads a prompt
+    ///   starting with `-` since 1.0.85, github/copilot-cli#4902).
+    /// - **Output**: JSON lines ending with a `result` event carrying
+    ///   `exitCode`; [`verdict`](Agent::verdict) reads it.
+    /// - **Base URL** (bring your own key): `COPILOT_PROVIDER_BASE_URL`,
+    ///   OpenAI-compatible, including `/v1`, with `COPILOT_OFFLINE=true`
+    ///   (no GitHub login, telemetry, web tools or auto-update); the key is
+    ///   `COPILOT_PROVIDER_API_KEY`.
+    /// - **Approval**: nothing (ask: tools needing approval are refused),
+    ///   `--allow-tool=write`, or `--allow-all`.
+    /// - **Keys**: `COPILOT_PROVIDER_API_KEY`, `COPILOT_GITHUB_TOKEN`,
+    ///   `GH_TOKEN`, `GITHUB_TOKEN`, passed by name.
+    /// - **Quiet**: `--no-color`, `--no-auto-update`,
+    ///   `--disable-client-telemetry`, `--no-ask-user` (the model cannot
+    ///   ask a question), `COPILOT_AUTO_UPDATE=false`.
+    /// - **Isolation**: `HOME` and `COPILOT_HOME=<home>/.copilot`.
+    ///
+    /// Verified end to end with 1.0.102 offline (reply, hostile prompt,
+    /// `create` tool call with `AutoEdit`), with a base URL; never run
+    /// against GitHub's own service here.
+    Copilot
+}
+
+/// Texts Copilot CLI shows when it waits for a human.
+pub const WAITING: &[WaitingText] = &[
+    WaitingText {
+        text: "Do you trust the files in this folder?",
+        regex: false,
+        dialog: "trust",
+        seen_in: "1.0.102",
+        source: "GitHub docs (cli-getting-started); seen here on a terminal (tmux, fresh home)",
+    },
+    WaitingText {
+        text: "Confirm folder trust",
+        regex: false,
+        dialog: "trust",
+        seen_in: "1.0.102",
+        source: "seen here on a terminal (tmux, fresh home)",
+    },
+    WaitingText {
+        text: "No, and tell Copilot what to do differently",
+        regex: false,
+        dialog: "tool approval",
+        seen_in: "1.0.x",
+        source: "GitHub docs (tool approval options)",
+    },
+    WaitingText {
+        text: "Do you want to run this command?",
+        regex: false,
+        dialog: "command approval",
+        seen_in: "1.0.91",
+        source: "OpenRig activity markers (read from the shipped bundle)",
+    },
+    WaitingText {
+        text: "Do you want to allow this tool call?",
+        regex: false,
+        dialog: "tool approval",
+        seen_in: "1.0.91",
+        source: "OpenRig activity markers (read from the shipped bundle)",
+    },
+];
+
+/// Texts in Copilot CLI's output that tell why a run failed.
+pub const FAILURES: &[FailureText] = &[
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "rate limit",
+        regex: false,
+        source: "provider error text",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "Authentication failed with provider",
+        regex: false,
+        source: "seen here: 1.0.102 `session.error` when the provider answers 401",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "No authentication information found",
+        regex: false,
+        source: "Copilot CLI message without a token",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "context_length_exceeded",
+        regex: false,
+        source: "OpenAI-compatible error code",
+    },
+];
+
+impl Agent for Copilot {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv: Vec<String> = [
+            self.program(),
+            "--output-format",
+            "json",
+            "--no-color",
+            "--no-auto-update",
+            "--disable-client-telemetry",
+            "--no-ask-user",
+        ]
+        .map(str::to_owned)
+        .into();
+        match self.config.approval {
+            Approval::Ask => {}
+            Approval::AutoEdit => argv.push("--allow-tool=write".into()),
+            Approval::FullAuto => argv.push("--allow-all".into()),
+        }
+        if let Some(model) = &self.config.model {
+            argv.extend(["--model".into(), model.clone()]);
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        argv.push(format!("--prompt={prompt}"));
+        CommandLine::new(argv)
+    }
+
+    fn env(&self) -> Environment {
+        let mut env = pass_all(
+            base_env(&self.config).set("COPILOT_AUTO_UPDATE", "false"),
+            &[
+                "COPILOT_PROVIDER_API_KEY",
+                "COPILOT_GITHUB_TOKEN",
+                "GH_TOKEN",
+                "GITHUB_TOKEN",
+            ],
+        );
+        if let Some(url) = &self.config.base_url {
+            env = env
+                .set("COPILOT_PROVIDER_BASE_URL", url.clone())
+                .set("COPILOT_OFFLINE", "true");
+        }
+        if let Some(home) = &self.config.home {
+            env = env.set("COPILOT_HOME", home.join(".copilot").to_string_lossy());
+        }
+        env
+    }
+
+    fn stop_sequences(&self) -> Vec<StopSequence> {
+        stop_sequences(WAITING)
+    }
+
+    fn name(&self) -> &str {
+        "copilot"
+    }
+
+    fn version(&self) -> &str {
+        "1.0.102"
+    }
+
+    fn failure_patterns(&self) -> Vec<FailurePattern> {
+        failure_patterns(FAILURES)
+    }
+
+    fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
+        let result = last_json_line(stdout_tail, |event| event_type(event) == Some("result"))?;
+        match result.get("exitCode").and_then(Value::as_i64) {
+            Some(0) => Some(Verdict::Succeeded),
+            Some(code) => {
+                // The reason is in the last `session.error` event, when there
+                // is one (seen here with 1.0.102 for a 401).
+                let error = last_json_line(stdout_tail, |event| {
+                    event_type(event) == Some("session.error")
+                });
+                let message = error
+                    .as_ref()
+                    .and_then(|event| event.pointer("/data/message"))
+                    .and_then(Value::as_str)
+                    .map_or_else(
+                        || format!("copilot reported exit code {code}"),
+                        str::to_owned,
+                    );
+                let cause = error
+                    .as_ref()
+                    .and_then(|event| event.pointer("/data/statusCode"))
+                    .and_then(Value::as_u64)
+                    .and_then(cause_of_status)
+                    .or_else(|| classify(&message, FAILURES));
+                Some(Verdict::Failed { cause, message })
+            }
+            None => None,
+        }
+    }
+}
+
+impl AgentProgram for Copilot {
+    fn config(&self) -> &crate::AgentConfig {
+        &self.config
+    }
+
+    fn default_program(&self) -> &'static str {
+        "copilot"
+    }
+
+    fn waiting_texts(&self) -> &'static [WaitingText] {
+        WAITING
+    }
+
+    fn verification(&self) -> Verification {
+        Verification::EndToEnd { version: "1.0.102" }
+    }
+
+    fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {
+        create_home(self.name(), &self.config)
+    }
+}

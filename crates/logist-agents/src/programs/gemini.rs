@@ -1,0 +1,264 @@
+//! Gemini CLI (`gemini`, npm `@google/gemini-cli`).
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use logist_core::{
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+};
+
+use crate::config::Approval;
+use crate::error::AgentError;
+use crate::program::{
+    AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_home,
+    event_type, failure_patterns, last_json_line, merge_settings, pass_all, stop_sequences,
+};
+
+use super::adapter;
+
+adapter! {
+    /// Gemini CLI, run as `gemini --skip-trust --output-format stream-json
+    /// … --prompt=PROMPT`.
+    ///
+    /// - **Prompt**: the `--prompt=P` form, which keeps a prompt starting
+    ///   with `-` bound to the option (`-- P` breaks headless mode).
+    /// - **Output**: stream-json (`init`, `message`, `tool_use`,
+    ///   `tool_result`, `error`, `result` with `status`);
+    ///   [`verdict`](Agent::verdict) reads the `result` event.
+    /// - **Base URL**: `GOOGLE_GEMINI_BASE_URL`, the API root without
+    ///   `/v1beta` (`http://127.0.0.1:8080`). Gemini CLI then also needs
+    ///   `security.auth.selectedType = "gemini-api-key"` in its settings,
+    ///   or it picks the `gateway` login and exits 41: the isolated home
+    ///   written by [`prepare_home`](AgentProgram::prepare_home) has it.
+    /// - **Approval**: `--approval-mode default | auto_edit | yolo`; in
+    ///   headless mode "ask" means the tool call is refused.
+    /// - **Trust**: `--skip-trust` (without it a fresh folder exits 55).
+    /// - **Keys**: `GEMINI_API_KEY`, `GOOGLE_API_KEY` and the Vertex AI
+    ///   variables, passed by name.
+    /// - **Isolation**: `HOME` and `GEMINI_CLI_HOME`; the settings turn off
+    ///   usage statistics, telemetry and auto-update.
+    ///
+    /// Verified end to end with 0.61.0 offline (reply, hostile prompt,
+    /// `write_file` tool call with `FullAuto`).
+    Gemini
+}
+
+/// Texts Gemini CLI shows when it waits for a human.
+pub const WAITING: &[WaitingText] = &[
+    WaitingText {
+        text: "Do you trust the files in this folder?",
+        regex: false,
+        dialog: "trust",
+        seen_in: "0.61.0",
+        source: "google-gemini/gemini-cli FolderTrustDialog.tsx; seen here on a terminal (tmux, fresh home)",
+    },
+    WaitingText {
+        text: "Apply this change?",
+        regex: false,
+        dialog: "edit permission",
+        seen_in: "0.x",
+        source: "google-gemini/gemini-cli ToolConfirmationMessage.tsx",
+    },
+    WaitingText {
+        text: "Allow execution of",
+        regex: false,
+        dialog: "command permission",
+        seen_in: "0.x",
+        source: "google-gemini/gemini-cli ToolConfirmationMessage.tsx",
+    },
+    WaitingText {
+        text: "Yes, allow once",
+        regex: false,
+        dialog: "permission",
+        seen_in: "0.x",
+        source: "google-gemini/gemini-cli ToolConfirmationMessage.tsx; smtg-ai/claude-squad",
+    },
+    WaitingText {
+        text: "No, suggest changes (esc)",
+        regex: false,
+        dialog: "permission",
+        seen_in: "0.x",
+        source: "google-gemini/gemini-cli ToolConfirmationMessage.tsx",
+    },
+    WaitingText {
+        text: "How would you like to authenticate for this project?",
+        regex: false,
+        dialog: "login",
+        seen_in: "0.x",
+        source: "third-party auth-dialog fixtures",
+    },
+    WaitingText {
+        text: "Waiting for auth... (Press ESC to cancel)",
+        regex: false,
+        dialog: "login",
+        seen_in: "0.x",
+        source: "google-gemini/gemini-cli#1696, #3390",
+    },
+    WaitingText {
+        text: "Do you want to continue? [Y/n]",
+        regex: false,
+        dialog: "login (browser)",
+        seen_in: "0.57.0",
+        source: "claude-remember#532 (shown even with -p)",
+    },
+    WaitingText {
+        text: "Type your message or @path/to/file",
+        regex: false,
+        dialog: "idle",
+        seen_in: "0.x",
+        source: "third-party fixtures (input placeholder)",
+    },
+];
+
+/// Texts in Gemini CLI's output that tell why a run failed.
+pub const FAILURES: &[FailureText] = &[
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "RESOURCE_EXHAUSTED",
+        regex: false,
+        source: "Gemini API error status for HTTP 429",
+    },
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "Quota exceeded",
+        regex: false,
+        source: "Gemini API 429 message",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "API key not valid",
+        regex: false,
+        source: "Gemini API 400 message for a bad key",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "UNAUTHENTICATED",
+        regex: false,
+        source: "Gemini API error status for HTTP 401",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "Invalid auth method selected",
+        regex: false,
+        source: "seen here: Gemini CLI 0.61.0, base URL without selectedType (exit 41)",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "exceeds the maximum number of tokens allowed",
+        regex: false,
+        source: "Gemini API 400 message for an oversized input",
+    },
+];
+
+impl Agent for Gemini {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mode = match self.config.approval {
+            Approval::Ask => "default",
+            Approval::AutoEdit => "auto_edit",
+            Approval::FullAuto => "yolo",
+        };
+        let mut argv: Vec<String> = [
+            self.program(),
+            "--skip-trust",
+            "--output-format",
+            "stream-json",
+            "--approval-mode",
+            mode,
+        ]
+        .map(str::to_owned)
+        .into();
+        if let Some(model) = &self.config.model {
+            argv.extend(["--model".into(), model.clone()]);
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        argv.push(format!("--prompt={prompt}"));
+        CommandLine::new(argv)
+    }
+
+    fn env(&self) -> Environment {
+        let mut env = pass_all(
+            base_env(&self.config),
+            &[
+                "GEMINI_API_KEY",
+                "GOOGLE_API_KEY",
+                "GOOGLE_GENAI_USE_VERTEXAI",
+                "GOOGLE_CLOUD_PROJECT",
+                "GOOGLE_CLOUD_LOCATION",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+            ],
+        );
+        if let Some(url) = &self.config.base_url {
+            env = env.set("GOOGLE_GEMINI_BASE_URL", url.clone());
+        }
+        if let Some(home) = &self.config.home {
+            env = env.set("GEMINI_CLI_HOME", home.to_string_lossy());
+        }
+        env
+    }
+
+    fn stop_sequences(&self) -> Vec<StopSequence> {
+        stop_sequences(WAITING)
+    }
+
+    fn name(&self) -> &str {
+        "gemini"
+    }
+
+    fn version(&self) -> &str {
+        "0.61.0"
+    }
+
+    fn failure_patterns(&self) -> Vec<FailurePattern> {
+        failure_patterns(FAILURES)
+    }
+
+    fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
+        let result = last_json_line(stdout_tail, |event| event_type(event) == Some("result"))?;
+        if result.get("status").and_then(Value::as_str) == Some("success") {
+            return Some(Verdict::Succeeded);
+        }
+        let message = result
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("the program reported an error")
+            .to_owned();
+        let cause = classify(&message, FAILURES);
+        Some(Verdict::Failed { cause, message })
+    }
+}
+
+impl AgentProgram for Gemini {
+    fn config(&self) -> &crate::AgentConfig {
+        &self.config
+    }
+
+    fn default_program(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn waiting_texts(&self) -> &'static [WaitingText] {
+        WAITING
+    }
+
+    fn verification(&self) -> Verification {
+        Verification::EndToEnd { version: "0.61.0" }
+    }
+
+    fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {
+        let Some(home) = create_home(self.name(), &self.config)? else {
+            return Ok(None);
+        };
+        merge_settings(
+            self.name(),
+            &home.join(".gemini").join("settings.json"),
+            json!({
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+                "privacy": {"usageStatisticsEnabled": false},
+                "telemetry": {"enabled": false},
+                "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false},
+            }),
+        )?;
+        Ok(Some(home))
+    }
+}

@@ -1,0 +1,220 @@
+//! OpenCode (`opencode`, npm `opencode-ai`).
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use logist_core::{
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+};
+
+use crate::config::Approval;
+use crate::error::AgentError;
+use crate::program::{
+    AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_home,
+    event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
+};
+
+use super::adapter;
+
+adapter! {
+    /// OpenCode, run as `opencode run --format json … -- PROMPT`.
+    ///
+    /// - **Prompt**: positional after `--`, so a leading `-` is safe.
+    ///   **Caveat seen here with 1.18.33**: `run` joins its message words
+    ///   and wraps a word containing a space in double quotes (escaping
+    ///   inner quotes), so the model receives `"<prompt>"` rather than the
+    ///   prompt itself. The exact text can only be given on stdin, which
+    ///   the [`Agent`] trait cannot express (see the crate docs).
+    /// - **Output**: `--format json` (NDJSON events `step_start`, `text`,
+    ///   `tool_use`, `step_finish`, `error`); [`verdict`](Agent::verdict)
+    ///   reports an `error` event as a failure.
+    /// - **Base URL**: an OpenAI-compatible provider named `logist` in
+    ///   `OPENCODE_CONFIG_CONTENT`, with the key read by OpenCode from
+    ///   `OPENAI_API_KEY` (`{env:OPENAI_API_KEY}`: the value is never
+    ///   copied); the URL includes `/v1`; the model becomes
+    ///   `logist/<model>`. OpenCode 1.18.33 downloaded the provider package
+    ///   from the npm registry into `~/.npm` at run time.
+    /// - **Approval**: the `permission` table of the same inline config
+    ///   (`edit`/`bash` = `ask` or `allow`); `run` rejects what would ask.
+    ///   `FullAuto` also passes `--auto`.
+    /// - **Quiet**: auto-update off, sharing disabled.
+    /// - **Isolation**: `HOME` and the XDG directories (`~/.config/opencode`).
+    ///
+    /// Run here with 1.18.33 against the fake model server for a reply and
+    /// a prompt starting with `-` (it answered); not part of the end-to-end
+    /// tests because of the quoting above and the run-time download.
+    OpenCode
+}
+
+/// Texts OpenCode shows when it waits for a human.
+pub const WAITING: &[WaitingText] = &[
+    WaitingText {
+        text: "Permission required",
+        regex: false,
+        dialog: "permission",
+        seen_in: "1.0.39-1.18.34",
+        source: "anomalyco/opencode#4023; OpenRig activity markers 1.18.34",
+    },
+    WaitingText {
+        text: "Tell OpenCode what to do differently",
+        regex: false,
+        dialog: "permission",
+        seen_in: "1.18.34",
+        source: "OpenRig activity markers (read from the shipped bundle)",
+    },
+    WaitingText {
+        text: "○ Reject",
+        regex: false,
+        dialog: "permission (run)",
+        seen_in: "1.0.39",
+        source: "anomalyco/opencode#4023",
+    },
+];
+
+/// Texts in OpenCode's output that tell why a run failed.
+pub const FAILURES: &[FailureText] = &[
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "Rate limit",
+        regex: false,
+        source: "provider error text",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "API key",
+        regex: false,
+        source: "provider error text (missing or invalid API key)",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "context_length_exceeded",
+        regex: false,
+        source: "OpenAI-compatible error code",
+    },
+];
+
+impl OpenCode {
+    /// The inline configuration: quiet settings, permissions, and the
+    /// provider when a base URL is set.
+    fn inline_config(&self) -> Value {
+        let level = match self.config.approval {
+            Approval::Ask => ("ask", "ask"),
+            Approval::AutoEdit => ("allow", "ask"),
+            Approval::FullAuto => ("allow", "allow"),
+        };
+        let mut config = json!({
+            "autoupdate": false,
+            "share": "disabled",
+            "permission": {"edit": level.0, "bash": level.1},
+        });
+        if let Some(url) = &self.config.base_url {
+            let model = self
+                .config
+                .model
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            config["provider"] = json!({"logist": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "logist",
+                "options": {"baseURL": url, "apiKey": "{env:OPENAI_API_KEY}"},
+                "models": {model: {}},
+            }});
+        }
+        config
+    }
+}
+
+impl Agent for OpenCode {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv: Vec<String> = [self.program(), "run", "--format", "json"]
+            .map(str::to_owned)
+            .into();
+        if self.config.approval == Approval::FullAuto {
+            argv.push("--auto".into());
+        }
+        match (&self.config.model, &self.config.base_url) {
+            (Some(model), Some(_)) => argv.extend(["-m".into(), format!("logist/{model}")]),
+            (None, Some(_)) => argv.extend(["-m".into(), "logist/default".into()]),
+            (Some(model), None) => argv.extend(["-m".into(), model.clone()]),
+            (None, None) => {}
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        argv.extend(["--".into(), prompt.into()]);
+        CommandLine::new(argv)
+    }
+
+    fn env(&self) -> Environment {
+        pass_all(
+            base_env(&self.config)
+                .set("OPENCODE_DISABLE_AUTOUPDATE", "1")
+                .set("OPENCODE_CONFIG_CONTENT", self.inline_config().to_string()),
+            &[
+                "OPENAI_API_KEY",
+                "ANTHROPIC_API_KEY",
+                "GEMINI_API_KEY",
+                "OPENROUTER_API_KEY",
+            ],
+        )
+    }
+
+    fn stop_sequences(&self) -> Vec<StopSequence> {
+        stop_sequences(WAITING)
+    }
+
+    fn name(&self) -> &str {
+        "opencode"
+    }
+
+    fn version(&self) -> &str {
+        "1.18.33"
+    }
+
+    fn failure_patterns(&self) -> Vec<FailurePattern> {
+        failure_patterns(FAILURES)
+    }
+
+    fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
+        let event = last_json_line(stdout_tail, |event| {
+            matches!(event_type(event), Some("error" | "step_finish"))
+        })?;
+        if event_type(&event) == Some("step_finish") {
+            return Some(Verdict::Succeeded);
+        }
+        let message = event
+            .pointer("/error/data/message")
+            .or_else(|| event.pointer("/error/message"))
+            .or_else(|| event.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("opencode reported an error")
+            .to_owned();
+        Some(Verdict::Failed {
+            cause: classify(&message, FAILURES),
+            message,
+        })
+    }
+}
+
+impl AgentProgram for OpenCode {
+    fn config(&self) -> &crate::AgentConfig {
+        &self.config
+    }
+
+    fn default_program(&self) -> &'static str {
+        "opencode"
+    }
+
+    fn waiting_texts(&self) -> &'static [WaitingText] {
+        WAITING
+    }
+
+    fn verification(&self) -> Verification {
+        Verification::DocsOnly {
+            note: "1.18.33 answered the fake model server by hand (reply, dash prompt); the prompt arrives wrapped in quotes",
+        }
+    }
+
+    fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {
+        create_home(self.name(), &self.config)
+    }
+}

@@ -1,0 +1,245 @@
+//! Qwen Code (`qwen`, npm `@qwen-code/qwen-code`).
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use logist_core::{
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+};
+
+use crate::config::Approval;
+use crate::error::AgentError;
+use crate::program::{
+    AgentProgram, FailureText, Verification, WaitingText, base_env, create_home, failure_patterns,
+    merge_settings, pass_all, stop_sequences,
+};
+
+use super::adapter;
+use super::claude::result_verdict;
+
+adapter! {
+    /// Qwen Code, run as `qwen --output-format stream-json … --prompt=PROMPT`.
+    ///
+    /// - **Prompt**: the `--prompt=P` form. Qwen Code 0.15 marks `--prompt`
+    ///   deprecated in favour of a positional prompt, but the positional
+    ///   form cannot carry a prompt starting with `-` (after `--` it is
+    ///   ignored: "No input provided via stdin", exit 1), so the option is
+    ///   the only dash-safe argv form.
+    /// - **Output**: stream-json in Claude Code's format (a final `result`
+    ///   event with `is_error`); [`verdict`](Agent::verdict) reads it. Seen
+    ///   here with 0.15.10: an API error (401) ends with exit 0 and a
+    ///   "successful" result whose text is `[API Error: 401 …]`; the
+    ///   verdict reports that as a failure.
+    /// - **Base URL**: `OPENAI_BASE_URL`, including `/v1`
+    ///   (`http://127.0.0.1:8080/v1`), with `--auth-type openai`; the model
+    ///   also goes to `OPENAI_MODEL`.
+    /// - **Approval**: `--approval-mode default | auto-edit | yolo`.
+    ///   Without yolo, one-shot mode does not even offer the write tools to
+    ///   the model.
+    /// - **Keys**: `OPENAI_API_KEY`, `DASHSCOPE_API_KEY`, passed by name.
+    /// - **Isolation**: `HOME` and `QWEN_HOME=<home>/.qwen`; the settings
+    ///   select the OpenAI-compatible login and turn off usage statistics
+    ///   (which otherwise reach an Aliyun RUM endpoint), telemetry and
+    ///   auto-update.
+    ///
+    /// Verified end to end with 0.15.10 offline (reply, hostile prompt,
+    /// `write_file` tool call with `FullAuto`).
+    QwenCode
+}
+
+/// Texts Qwen Code shows when it waits for a human (a Gemini CLI fork: many
+/// dialogs are Gemini's).
+pub const WAITING: &[WaitingText] = &[
+    WaitingText {
+        text: "Do you trust the files in this folder?",
+        regex: false,
+        dialog: "trust",
+        seen_in: "0.x (inherited from Gemini CLI)",
+        source: "google-gemini/gemini-cli FolderTrustDialog.tsx",
+    },
+    WaitingText {
+        text: "Apply this change?",
+        regex: false,
+        dialog: "edit permission",
+        seen_in: "0.24.7",
+        source: "OpenRig activity markers (read from the shipped bundle)",
+    },
+    WaitingText {
+        text: "Allow execution of",
+        regex: false,
+        dialog: "command permission",
+        seen_in: "0.24.7",
+        source: "OpenRig activity markers (read from the shipped bundle)",
+    },
+    WaitingText {
+        text: "No, suggest changes (esc)",
+        regex: false,
+        dialog: "permission",
+        seen_in: "0.24.7",
+        source: "OpenRig activity markers (read from the shipped bundle)",
+    },
+    WaitingText {
+        text: "No, keep planning (esc)",
+        regex: false,
+        dialog: "plan approval",
+        seen_in: "0.24.7",
+        source: "OpenRig activity markers (read from the shipped bundle)",
+    },
+    WaitingText {
+        text: "Select Authentication Method",
+        regex: false,
+        dialog: "login",
+        seen_in: "0.15.10",
+        source: "seen here on a terminal (tmux, no settings)",
+    },
+    WaitingText {
+        text: "Type your message or @path/to/file",
+        regex: false,
+        dialog: "idle",
+        seen_in: "0.15.10",
+        source: "seen here on a terminal (tmux, fresh home; input placeholder)",
+    },
+    WaitingText {
+        text: "Alibaba ModelStudio · Access Method",
+        regex: false,
+        dialog: "login",
+        seen_in: "0.x",
+        source: "third-party login fixtures",
+    },
+];
+
+/// Texts in Qwen Code's output that tell why a run failed.
+pub const FAILURES: &[FailureText] = &[
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "[API Error: 429",
+        regex: false,
+        source: "Qwen Code's API error text (format seen here with 0.15.10 for 401)",
+    },
+    FailureText {
+        cause: FailureCause::RateLimited,
+        text: "rate limit",
+        regex: false,
+        source: "OpenAI-compatible error messages",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "[API Error: 401",
+        regex: false,
+        source: "seen here: 0.15.10 result text when the API answers 401 (exit 0)",
+    },
+    FailureText {
+        cause: FailureCause::AuthFailed,
+        text: "Incorrect API key",
+        regex: false,
+        source: "OpenAI API 401 message",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "context_length_exceeded",
+        regex: false,
+        source: "OpenAI API error code",
+    },
+    FailureText {
+        cause: FailureCause::ContextExhausted,
+        text: "maximum context length",
+        regex: false,
+        source: "OpenAI-compatible 400 message",
+    },
+];
+
+impl Agent for QwenCode {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv: Vec<String> = vec![self.program().to_owned()];
+        if self.config.base_url.is_some() {
+            argv.extend(["--auth-type".into(), "openai".into()]);
+        }
+        let mode = match self.config.approval {
+            Approval::Ask => "default",
+            Approval::AutoEdit => "auto-edit",
+            Approval::FullAuto => "yolo",
+        };
+        argv.extend(["--output-format", "stream-json", "--approval-mode", mode].map(str::to_owned));
+        if let Some(model) = &self.config.model {
+            argv.extend(["--model".into(), model.clone()]);
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        argv.push(format!("--prompt={prompt}"));
+        CommandLine::new(argv)
+    }
+
+    fn env(&self) -> Environment {
+        let mut env = pass_all(
+            base_env(&self.config),
+            &["OPENAI_API_KEY", "DASHSCOPE_API_KEY"],
+        );
+        if let Some(url) = &self.config.base_url {
+            env = env.set("OPENAI_BASE_URL", url.clone());
+        }
+        if let Some(model) = &self.config.model {
+            env = env.set("OPENAI_MODEL", model.clone());
+        }
+        if let Some(home) = &self.config.home {
+            env = env
+                .set("QWEN_HOME", home.join(".qwen").to_string_lossy())
+                .unset("QWEN_RUNTIME_DIR");
+        }
+        env
+    }
+
+    fn stop_sequences(&self) -> Vec<StopSequence> {
+        stop_sequences(WAITING)
+    }
+
+    fn name(&self) -> &str {
+        "qwen"
+    }
+
+    fn version(&self) -> &str {
+        "0.15.10"
+    }
+
+    fn failure_patterns(&self) -> Vec<FailurePattern> {
+        failure_patterns(FAILURES)
+    }
+
+    fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
+        result_verdict(stdout_tail, FAILURES)
+    }
+}
+
+impl AgentProgram for QwenCode {
+    fn config(&self) -> &crate::AgentConfig {
+        &self.config
+    }
+
+    fn default_program(&self) -> &'static str {
+        "qwen"
+    }
+
+    fn waiting_texts(&self) -> &'static [WaitingText] {
+        WAITING
+    }
+
+    fn verification(&self) -> Verification {
+        Verification::EndToEnd { version: "0.15.10" }
+    }
+
+    fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {
+        let Some(home) = create_home(self.name(), &self.config)? else {
+            return Ok(None);
+        };
+        merge_settings(
+            self.name(),
+            &home.join(".qwen").join("settings.json"),
+            json!({
+                "security": {"auth": {"selectedType": "openai"}},
+                "privacy": {"usageStatisticsEnabled": false},
+                "telemetry": {"enabled": false},
+                "general": {"enableAutoUpdate": false},
+            }),
+        )?;
+        Ok(Some(home))
+    }
+}

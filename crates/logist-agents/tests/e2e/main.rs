@@ -1,0 +1,375 @@
+//! End-to-end tests: the real agent programs, installed by `cargo xtask
+//! e2e`, run offline against the fake model server through each adapter's
+//! argv and environment.
+//!
+//! Built only with `--features e2e`. The program paths come from
+//! `LOGIST_E2E_<PROGRAM>` variables and the `PATH` they need (for Node.js)
+//! from `LOGIST_E2E_PATH`; a missing variable fails the test with a message
+//! saying to run `cargo xtask e2e`.
+
+mod run;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use logist_agents::{
+    AgentConfig, AgentProgram, Aider, Approval, ClaudeCode, Codex, Copilot, Gemini, QwenCode,
+};
+use logist_core::{Environment, Verdict};
+use logist_fake_model::{ANSWER_PREFIX, FakeModel, Script};
+
+use run::run_agent;
+
+/// A prompt no shell or option parser may touch: a leading dash, quotes,
+/// command substitutions, an option name and a newline.
+const HOSTILE: &str = "-rf \"double\" 'single' $(touch pwned) `touch pwned2` --help\nsecond line";
+
+/// Generous: the slowest program (Aider) takes 5–8 s on two busy cores.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The model name given to programs that need one.
+const MODEL: &str = "fake-model";
+
+/// One of the programs under test.
+#[derive(Clone, Copy)]
+struct Program {
+    /// `LOGIST_E2E_<VAR>` holds its path.
+    var: &'static str,
+    /// Builds the adapter for a server URL and a home directory.
+    build: fn(&str, AgentConfig) -> Box<dyn AgentProgram>,
+    /// The approval that lets it write a file.
+    writes_with: Approval,
+}
+
+const CLAUDE: Program = Program {
+    var: "CLAUDE",
+    build: |url, config| Box::new(ClaudeCode::with_config(config.base_url(url))),
+    writes_with: Approval::AutoEdit,
+};
+const CODEX: Program = Program {
+    var: "CODEX",
+    build: |url, config| {
+        Box::new(Codex::with_config(
+            config.base_url(format!("{url}/v1")).model(MODEL),
+        ))
+    },
+    writes_with: Approval::AutoEdit,
+};
+const GEMINI: Program = Program {
+    var: "GEMINI",
+    build: |url, config| Box::new(Gemini::with_config(config.base_url(url))),
+    writes_with: Approval::FullAuto,
+};
+const QWEN: Program = Program {
+    var: "QWEN",
+    build: |url, config| {
+        Box::new(QwenCode::with_config(
+            config.base_url(format!("{url}/v1")).model(MODEL),
+        ))
+    },
+    writes_with: Approval::FullAuto,
+};
+const AIDER: Program = Program {
+    var: "AIDER",
+    build: |url, config| {
+        Box::new(Aider::with_config(
+            config
+                .base_url(format!("{url}/v1"))
+                .model(format!("openai/{MODEL}"))
+                // A fresh directory is not a git repository; do not make one.
+                .arg("--no-git"),
+        ))
+    },
+    writes_with: Approval::AutoEdit,
+};
+const COPILOT: Program = Program {
+    var: "COPILOT",
+    build: |url, config| {
+        Box::new(Copilot::with_config(
+            config.base_url(format!("{url}/v1")).model(MODEL),
+        ))
+    },
+    writes_with: Approval::AutoEdit,
+};
+
+/// The caller's environment as the adapters see it: only `PATH` and the
+/// fake keys exist, so `Environment::pass` is exercised for real.
+fn caller_env(name: &str) -> Option<String> {
+    match name {
+        "PATH" => Some(std::env::var("LOGIST_E2E_PATH").unwrap_or_else(|_| {
+            panic!("LOGIST_E2E_PATH is not set: run the end-to-end tests with `cargo xtask e2e`")
+        })),
+        "ANTHROPIC_API_KEY" | "OPENAI_API_KEY" | "GEMINI_API_KEY" | "COPILOT_PROVIDER_API_KEY" => {
+            Some("sk-logist-fake-key".to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn program_path(program: Program) -> String {
+    let var = format!("LOGIST_E2E_{}", program.var);
+    std::env::var(&var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the end-to-end tests with `cargo xtask e2e`")
+    })
+}
+
+/// What one run produced.
+struct Outcome {
+    agent: Box<dyn AgentProgram>,
+    server: FakeModel,
+    status: run::Status,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `program` on `prompt` in a fresh home and working directory.
+fn run_program(
+    program: Program,
+    script: Script,
+    approval: Approval,
+    prompt: &str,
+    work: &Path,
+    home: &Path,
+) -> Outcome {
+    let server = FakeModel::start_with(script).expect("fake model server starts");
+    let config = AgentConfig::new()
+        .program(program_path(program))
+        .approval(approval)
+        .home(home);
+    let agent = (program.build)(server.url(), config);
+    agent.validate().expect("configuration is supported");
+    agent.prepare_home().expect("home is prepared");
+    let command = agent.cmd(prompt).expect("command line");
+    let env = Environment::clean()
+        .pass("PATH")
+        .set("TERM", "dumb")
+        .set("LANG", "C.UTF-8")
+        .merge(&agent.env());
+    let resolved: BTreeMap<String, String> = env.resolve_with([], caller_env);
+    let (status, stdout, stderr) = run_agent(command.argv(), &resolved, work, TIMEOUT);
+    Outcome {
+        agent,
+        server,
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+impl Outcome {
+    #[track_caller]
+    fn assert_succeeded(&self) {
+        let context = self.context();
+        assert!(
+            self.status.success(),
+            "exit status {:?}\n{context}",
+            self.status
+        );
+        assert!(
+            self.stdout.contains(ANSWER_PREFIX),
+            "no answer in stdout\n{context}"
+        );
+        let verdict = self.agent.verdict(self.stdout.as_bytes());
+        assert!(
+            matches!(verdict, None | Some(Verdict::Succeeded)),
+            "verdict {verdict:?}\n{context}"
+        );
+        if self.agent.name() != "aider" {
+            assert_eq!(verdict, Some(Verdict::Succeeded), "{context}");
+        }
+    }
+
+    #[track_caller]
+    fn assert_server_saw(&self, prompt: &str) {
+        let requests = self.server.requests();
+        assert!(
+            requests
+                .iter()
+                .any(|request| request.contains_string(prompt)),
+            "no request carried the prompt unchanged; paths: {:?}\n{}",
+            requests
+                .iter()
+                .map(|r| r.target.as_str())
+                .collect::<Vec<_>>(),
+            self.context()
+        );
+    }
+
+    fn context(&self) -> String {
+        let tail = |text: &str| {
+            text.chars()
+                .rev()
+                .take(3000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<String>()
+        };
+        format!(
+            "{} (argv elided)\n--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}",
+            self.agent.name(),
+            tail(&self.stdout),
+            tail(&self.stderr)
+        )
+    }
+}
+
+/// The reply test: a hostile prompt reaches the model unchanged, the known
+/// answer comes back, and no shell ran the prompt's substitutions.
+fn check_reply(program: Program) {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, home) = (dir.path().join("work"), dir.path().join("home"));
+    fs::create_dir_all(&work).unwrap();
+    let outcome = run_program(
+        program,
+        Script::Answer,
+        Approval::Ask,
+        HOSTILE,
+        &work,
+        &home,
+    );
+    outcome.assert_succeeded();
+    outcome.assert_server_saw(HOSTILE);
+    assert!(!work.join("pwned").exists() && !work.join("pwned2").exists());
+}
+
+/// The tool test: the model asks for a file write, the program performs it
+/// in its working directory, and answers after the tool's result.
+fn check_write(program: Program) {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, home) = (dir.path().join("work"), dir.path().join("home"));
+    fs::create_dir_all(&work).unwrap();
+    let target = work.join("hello.txt");
+    let content = "written by a tool: \"quoted\" $(not run)";
+    let script = Script::WriteFile {
+        path: target.clone(),
+        content: content.to_owned(),
+    };
+    let prompt = "Create hello.txt";
+    let outcome = run_program(program, script, program.writes_with, prompt, &work, &home);
+    outcome.assert_succeeded();
+    outcome.assert_server_saw(prompt);
+    let written = fs::read_to_string(&target).unwrap_or_else(|e| {
+        panic!(
+            "{} not written ({e})\n{}",
+            target.display(),
+            outcome.context()
+        )
+    });
+    assert_eq!(
+        written.trim_end_matches('\n'),
+        content,
+        "{}",
+        outcome.context()
+    );
+}
+
+#[test]
+fn claude_code_answers_a_hostile_prompt() {
+    check_reply(CLAUDE);
+}
+
+#[test]
+fn claude_code_writes_a_file() {
+    check_write(CLAUDE);
+}
+
+#[test]
+fn codex_answers_a_hostile_prompt() {
+    check_reply(CODEX);
+}
+
+#[test]
+fn codex_writes_a_file() {
+    check_write(CODEX);
+}
+
+#[test]
+fn gemini_answers_a_hostile_prompt() {
+    check_reply(GEMINI);
+}
+
+#[test]
+fn gemini_writes_a_file() {
+    check_write(GEMINI);
+}
+
+#[test]
+fn qwen_answers_a_hostile_prompt() {
+    check_reply(QWEN);
+}
+
+#[test]
+fn qwen_writes_a_file() {
+    check_write(QWEN);
+}
+
+#[test]
+fn aider_answers_a_hostile_prompt() {
+    check_reply(AIDER);
+}
+
+#[test]
+fn aider_writes_a_file() {
+    check_write(AIDER);
+}
+
+#[test]
+fn copilot_answers_a_hostile_prompt() {
+    check_reply(COPILOT);
+}
+
+#[test]
+fn copilot_writes_a_file() {
+    check_write(COPILOT);
+}
+
+/// `installed_version` is exercised in unit tests with a scripted runtime;
+/// here the adapters' pinned versions are compared with what `cargo xtask
+/// e2e` installed, through each program's own `--version` output.
+#[test]
+fn installed_programs_are_the_pinned_versions() {
+    for (program, agent) in [
+        (
+            CLAUDE,
+            (CLAUDE.build)("http://127.0.0.1:9", AgentConfig::new()),
+        ),
+        (
+            CODEX,
+            (CODEX.build)("http://127.0.0.1:9", AgentConfig::new()),
+        ),
+        (
+            GEMINI,
+            (GEMINI.build)("http://127.0.0.1:9", AgentConfig::new()),
+        ),
+        (QWEN, (QWEN.build)("http://127.0.0.1:9", AgentConfig::new())),
+        (
+            AIDER,
+            (AIDER.build)("http://127.0.0.1:9", AgentConfig::new()),
+        ),
+        (
+            COPILOT,
+            (COPILOT.build)("http://127.0.0.1:9", AgentConfig::new()),
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = program_path(program);
+        let env: BTreeMap<String, String> = Environment::clean()
+            .pass("PATH")
+            .set("HOME", dir.path().to_string_lossy())
+            .resolve_with([], caller_env);
+        let argv = [path.clone(), "--version".to_owned()];
+        let (status, stdout, stderr) = run_agent(&argv, &env, dir.path(), TIMEOUT);
+        assert!(
+            status.success(),
+            "{path} --version: {status:?}\n{stdout}\n{stderr}"
+        );
+        assert_eq!(
+            logist_agents::parse_version(&stdout).as_deref(),
+            Some(agent.version()),
+            "{path} --version printed {stdout:?}"
+        );
+    }
+}

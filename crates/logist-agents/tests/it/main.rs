@@ -1,0 +1,11 @@
+//! Tests of the adapters without running any program: argv and environment
+//! snapshots, the waiting and failure tables, verdicts on recorded output,
+//! the registry, version probing through a scripted runtime, and home
+//! preparation.
+
+mod home;
+mod registry;
+mod snapshots;
+mod tables;
+mod verdicts;
+mod version;

