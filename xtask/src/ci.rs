@@ -103,6 +103,8 @@ fn clippy() -> Result<()> {
         "clippy",
         "--workspace",
         "--all-targets",
+        // Feature-gated targets (the agents' end-to-end tests) too.
+        "--all-features",
         "--locked",
         "--",
         "-D",

@@ -90,7 +90,16 @@ mod tests {
             .env("LOGIST_TREE_xtasktest", "1")
             .spawn()
             .unwrap();
-        let found = find(since);
+        // A process in the middle of exec briefly shows an empty
+        // environment: look again until the deadline.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut found = find(since);
+        while !found.iter().any(|(pid, _)| *pid == child.id())
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            found = find(since);
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert!(

@@ -4,7 +4,7 @@
 
 use logist_core::{Agent, CommandLine, Environment, Error, FailurePattern, StopSequence, Verdict};
 
-/// An agent adjusted by the command line: argv[0] replaced (the embedded
+/// An agent adjusted by the command line: `argv[0]` replaced (the embedded
 /// mock agent runs as `logist mock-agent`), extra arguments added before the
 /// `--` that ends the options (or at the end), and environment settings
 /// that win over the agent's own.
@@ -25,7 +25,7 @@ impl Tailored {
         }
     }
 
-    /// Runs the agent's program as this command line instead of argv[0].
+    /// Runs the agent's program as this command line instead of `argv[0]`.
     pub(crate) fn relaunch(mut self, command: Vec<String>) -> Self {
         self.relaunch = Some(command);
         self
@@ -163,7 +163,7 @@ mod tests {
         }
         let agent =
             Tailored::new(Box::new(WithEnv)).env(Environment::inherit().set("NO_COLOR", "0"));
-        let env = Environment::clean().merge(&agent.env());
+        let env = Environment::clean().merge(&Agent::env(&agent));
         assert_eq!(env.vars()["NO_COLOR"], "0");
         assert!(env.passed().contains("API_KEY"));
     }

@@ -3,10 +3,16 @@
 //! whether they are set; never values).
 
 use std::io::Write;
+use std::time::Duration;
 
-use logist_core::Agent;
+use logist_agents::{AgentConfig, AgentProgram, installed_version, registry};
+use logist_core::{Agent, Runtime};
 use logist_mock::{MockAgent, Scenario};
+use logist_runtime_host::HostRuntime;
 use serde_json::json;
+
+/// How long `--version` may take before the version is reported unknown.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 use crate::CliError;
 use crate::cli::AgentsArgs;
@@ -16,24 +22,72 @@ struct Listing {
     name: String,
     program: String,
     installed: bool,
-    version: Option<String>,
+    version: Result<String, String>,
     env: Vec<(String, bool)>,
 }
 
 /// The names `--agent` accepts.
 pub(crate) fn names() -> Vec<String> {
-    listings().into_iter().map(|listing| listing.name).collect()
+    std::iter::once("mock".to_owned())
+        .chain(registry::names().map(str::to_owned))
+        .collect()
 }
 
+/// Every agent; installed programs are asked for their version, all at
+/// once, each with a short timeout.
 fn listings() -> Vec<Listing> {
     let mock = MockAgent::new(Scenario::Success);
-    vec![Listing {
+    let mut listings = vec![Listing {
         name: "mock".into(),
         program: "logist mock-agent (built in)".into(),
         installed: true,
-        version: Some(mock.version().to_owned()),
+        version: Ok(mock.version().to_owned()),
         env: needed_env(&mock),
-    }]
+    }];
+    let runtime = HostRuntime::new().ok();
+    let adapters: Vec<(&str, Box<dyn AgentProgram>)> = registry::names()
+        .map(|name| (name, registry::get(name, AgentConfig::new())))
+        .filter_map(|(name, agent)| Some((name, agent.ok()?)))
+        .collect();
+    let installations = registry::installed();
+    let versions: Vec<Result<String, String>> = std::thread::scope(|scope| {
+        let probes: Vec<_> = adapters
+            .iter()
+            .map(|(name, agent)| {
+                let installed = installations
+                    .iter()
+                    .any(|i| i.name == *name && i.path.is_some());
+                let runtime = runtime.as_ref();
+                scope.spawn(move || {
+                    let runtime: &dyn Runtime = runtime.ok_or("no runtime to ask with")?;
+                    if !installed {
+                        return Err("not installed".to_owned());
+                    }
+                    installed_version(agent.as_ref(), runtime, VERSION_TIMEOUT)
+                        .map_err(|error| error.to_string())
+                })
+            })
+            .collect();
+        probes
+            .into_iter()
+            .map(|probe| {
+                probe
+                    .join()
+                    .unwrap_or_else(|_| Err("the probe failed".to_owned()))
+            })
+            .collect()
+    });
+    for ((name, agent), version) in adapters.iter().zip(versions) {
+        let installation = installations.iter().find(|i| i.name == *name);
+        listings.push(Listing {
+            name: (*name).to_owned(),
+            program: agent.program().to_owned(),
+            installed: installation.is_some_and(|i| i.path.is_some()),
+            version,
+            env: needed_env(agent.as_ref()),
+        });
+    }
+    listings
 }
 
 /// The variables an agent passes through from our environment, and
@@ -45,6 +99,16 @@ fn needed_env(agent: &dyn Agent) -> Vec<(String, bool)> {
         .iter()
         .map(|name| (name.clone(), std::env::var_os(name).is_some()))
         .collect()
+}
+
+/// The version an adapter was written and tested for.
+fn known_version(name: &str) -> Option<String> {
+    if name == "mock" {
+        return Some(env!("CARGO_PKG_VERSION").to_owned());
+    }
+    registry::get(name, AgentConfig::new())
+        .ok()
+        .map(|agent| agent.version().to_owned())
 }
 
 /// Prints the list.
@@ -59,7 +123,9 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
                     "name": l.name,
                     "program": l.program,
                     "installed": l.installed,
-                    "version": l.version,
+                    "version": l.version.as_ref().ok(),
+                    "version_error": l.version.as_ref().err(),
+                    "known_version": known_version(&l.name),
                     "env": l.env.iter().map(|(name, set)| json!({"name": name, "set": set})).collect::<Vec<_>>(),
                 })
             })
@@ -91,6 +157,10 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
         }
         out.write_all(text.as_bytes())
     };
-    result.map_err(|error| CliError::failed(format!("cannot print the list: {error}")))?;
-    Ok(0)
+    match result {
+        // `logist agents | head`: the reader has seen enough.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(error) => Err(CliError::failed(format!("cannot print the list: {error}"))),
+        Ok(()) => Ok(0),
+    }
 }

@@ -18,6 +18,8 @@ const QUIET_AFTER: Duration = Duration::from_secs(2);
 /// Prints events as they happen.
 pub(crate) struct Reporter {
     json: bool,
+    /// A prompt makes logist stop the command (`--on-input fail`).
+    stop_on_prompt: bool,
     started: Instant,
     bytes: u64,
     /// Why the command is being stopped, once the watcher decided to.
@@ -26,10 +28,11 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub(crate) fn new(json: bool) -> Self {
+    pub(crate) fn new(json: bool, stop_on_prompt: bool) -> Self {
         let status = io::stderr().is_terminal().then(StatusLine::start);
         Self {
             json,
+            stop_on_prompt,
             started: Instant::now(),
             bytes: 0,
             stopping: None,
@@ -81,6 +84,9 @@ impl Reporter {
                 ));
             }
             Event::WaitingForInput { matched, .. } => {
+                if self.stop_on_prompt {
+                    self.stopping("waiting_for_input");
+                }
                 self.json_line(json!({
                     "event": "waiting_for_input",
                     "matched": matched.text,
@@ -97,6 +103,7 @@ impl Reporter {
                 self.note(&format!("answered {text:?}"));
             }
             Event::AnswerFailed { error } => {
+                self.stopping("answer_failed");
                 self.json_line(json!({"event": "answer_failed", "error": error.to_string()}));
                 self.note(&format!("could not answer: {error}"));
             }

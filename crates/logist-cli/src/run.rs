@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use logist_agents::{AgentConfig, AgentError, Approval, registry};
 use logist_core::{Agent, CommandLine, Environment, Error, Pattern, Runtime, TerminalSize};
 use logist_mock::{MockAgent, Scenario};
 use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy, RunOptions, Sentinel};
 
 use crate::agent::{Exec, Tailored};
-use crate::cli::{ExecArgs, OnInput, RunArgs, RuntimeKind, Shared};
+use crate::cli::{self, ExecArgs, OnInput, RunArgs, RuntimeKind, Shared};
 use crate::report::Reporter;
 use crate::signals::Signals;
 use crate::{CliError, exit};
@@ -68,11 +69,32 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
                 None => tailor(Box::new(mock), &args.shared).relaunch(embedded_mock()?),
             }
         }
-        other => {
-            return Err(CliError::usage(format!(
-                "unknown agent `{other}` (known: {}); see `logist agents`",
-                crate::agents::names().join(", ")
-            )));
+        name => {
+            let mut config = AgentConfig::new().args(args.agent_args.clone());
+            if let Some(program) = &args.program {
+                config = config.program(program.to_string_lossy());
+            }
+            if let Some(model) = &args.model {
+                config = config.model(model);
+            }
+            if let Some(url) = &args.base_url {
+                config = config.base_url(url);
+            }
+            if let Some(approval) = args.approval {
+                config = config.approval(match approval {
+                    cli::Approval::Ask => Approval::Ask,
+                    cli::Approval::AutoEdit => Approval::AutoEdit,
+                    cli::Approval::FullAuto => Approval::FullAuto,
+                });
+            }
+            let adapter = registry::get(name, config).map_err(|error| match error {
+                AgentError::UnknownAgent { .. } => CliError::usage(format!(
+                    "unknown agent `{name}` (known: {}); see `logist agents`",
+                    crate::agents::names().join(", ")
+                )),
+                other => CliError::usage(format!("{other}")),
+            })?;
+            return Ok(Arc::new(tailor(adapter, &args.shared)));
         }
     };
     Ok(Arc::new(agent.extra_args(args.agent_args.clone())))
@@ -215,7 +237,7 @@ fn supervise(
         );
     }
 
-    let mut reporter = Reporter::new(shared.json);
+    let mut reporter = Reporter::new(shared.json, shared.on_input == OnInput::Fail);
     for event in run.by_ref() {
         if let (Event::Started { id }, Some(path)) = (&event, &shared.log_file) {
             let written = log_dir(path)?.join(format!("{id}.log"));

@@ -318,18 +318,17 @@ impl Reactor {
             let mut limit = READ_SIZE;
             if let Some(cap) = self.backpressure {
                 let mut state = slot.process.lock();
-                if state.status.is_none() {
-                    // Read only what fits without pushing unread bytes out
-                    // of the buffer; with no room, pause: the child then
-                    // waits on its full pipe.
-                    let unread = state.buffer.end() - state.read_position.min(state.buffer.end());
-                    let room = cap.saturating_sub(usize::try_from(unread).unwrap_or(usize::MAX));
-                    if room == 0 {
-                        self.pause(token, file, &mut state);
-                        break;
-                    }
-                    limit = limit.min(room);
+                // Read only what fits without pushing unread bytes out of
+                // the buffer; with no room, pause: the child then waits on
+                // its full pipe (and after an exit, the rest stays in the
+                // pipe until read).
+                let unread = state.buffer.end() - state.read_position.min(state.buffer.end());
+                let room = cap.saturating_sub(usize::try_from(unread).unwrap_or(usize::MAX));
+                if room == 0 {
+                    self.pause(token, file, &mut state);
+                    break;
                 }
+                limit = limit.min(room);
             }
             match (&*file).read(&mut self.buf[..limit]) {
                 Ok(0) => {
@@ -419,9 +418,6 @@ impl Reactor {
         };
         state.status = Some(status);
         state.exited_at = Some(Instant::now());
-        // Backpressure holds back only a running child: the rest of its
-        // output is read now, so that `wait` cannot hang on a backlog.
-        let paused = std::mem::take(&mut state.paused);
         if state.open_streams == 0 {
             state.output_done = true;
         } else {
@@ -429,7 +425,6 @@ impl Reactor {
                 .push((Instant::now() + self.leak_window, Arc::clone(process)));
         }
         drop(state);
-        self.resume(&paused);
         process.changed.notify_all();
         // Nothing will read stdin any more. A writer blocked on it keeps the
         // lock; it fails by itself once the pipe's last reader is gone.
@@ -450,6 +445,13 @@ impl Reactor {
         self.timers = waiting;
         for (_, process) in due {
             let mut state = process.lock();
+            if !state.paused.is_empty() {
+                // A backlog waiting for readers is not a leak: look again
+                // one window after it is read.
+                self.timers
+                    .push((now + self.leak_window, Arc::clone(&process)));
+                continue;
+            }
             if !state.output_done {
                 state.output_done = true;
                 state.leaked = true;

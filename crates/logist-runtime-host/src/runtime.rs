@@ -121,9 +121,12 @@ impl HostRuntimeBuilder {
     /// pipes, so it blocks on them as it would writing to any slow reader.
     /// Off by default (the buffer then drops the oldest bytes and counts
     /// them). Turn it on when one reader must see every byte, as the
-    /// `logist` CLI does to pass output through; with it on, a running
-    /// process whose output nobody reads stops once the cap is reached. The
-    /// position that counts is the furthest any reader got.
+    /// `logist` CLI does to pass output through. With it on, a process whose
+    /// output nobody reads stops once the cap is reached, and after it exits
+    /// the rest of its output stays in the pipe until read: `wait` returns
+    /// once the output was read to its end, so read it (`read_output` until
+    /// `finished`) rather than only waiting. The position that counts is the
+    /// furthest any reader got.
     #[must_use]
     pub fn backpressure(mut self, enabled: bool) -> Self {
         self.backpressure = enabled;

@@ -360,8 +360,15 @@ impl ChildSetup {
                     libc::signal(signal, libc::SIG_DFL);
                 }
             }
-            // std has already placed stdio on 0, 1 and 2.
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            // std has already placed stdio on 0, 1 and 2. Mark everything
+            // else close-on-exec rather than closing it: std reports a
+            // failed exec through one of these descriptors.
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
             if self.controlling_terminal {
                 fail(libc::setsid())?;
                 fail(libc::ioctl(0, libc::TIOCSCTTY, 0))?;

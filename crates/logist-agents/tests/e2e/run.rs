@@ -43,7 +43,9 @@ pub(crate) fn run_agent(
         .expect("a host runtime");
     let environment = env
         .iter()
-        .fold(Environment::clean(), |environment, (name, value)| environment.set(name, value));
+        .fold(Environment::clean(), |environment, (name, value)| {
+            environment.set(name, value)
+        });
     let request = SpawnRequest::new(CommandLine::new(argv.iter().cloned()).expect("a valid argv"))
         .env(environment)
         .cwd(cwd);

@@ -1,0 +1,59 @@
+//! `logist agents`: every known agent, and the environment it needs by
+//! name only.
+
+use logist_mock::testing::NoSurvivors;
+use serde_json::Value;
+
+use crate::{code, output, text};
+
+#[test]
+fn lists_every_agent_with_what_it_needs() {
+    let guard = NoSurvivors::new();
+    let out = output(&guard, &["agents", "--json"]);
+    assert_eq!(code(&out), 0);
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    for expected in [
+        "mock",
+        "claude-code",
+        "codex",
+        "gemini",
+        "qwen",
+        "aider",
+        "copilot",
+        "opencode",
+        "cline",
+        "goose",
+        "amp",
+        "cursor-agent",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let mock = &list[0];
+    assert_eq!(
+        (mock["installed"].as_bool(), mock["version"].as_str()),
+        (Some(true), Some(env!("CARGO_PKG_VERSION")))
+    );
+}
+
+#[test]
+fn environment_is_named_never_shown() {
+    let guard = NoSurvivors::new();
+    let mut command = crate::logist(&guard, &["agents"]);
+    command
+        .env("ANTHROPIC_API_KEY", "sk-very-secret-value")
+        .env_remove("OPENAI_API_KEY");
+    let out = command.output().unwrap();
+    let table = text(&out.stdout);
+    assert!(!table.contains("sk-very-secret-value"), "{table}");
+    let claude = table
+        .lines()
+        .find(|l| l.starts_with("claude-code"))
+        .unwrap();
+    assert!(claude.contains("ANTHROPIC_API_KEY (set)"), "{claude}");
+    let codex = table.lines().find(|l| l.starts_with("codex")).unwrap();
+    assert!(codex.contains("OPENAI_API_KEY (not set)"), "{codex}");
+}

@@ -1,0 +1,100 @@
+//! Tests of the `logist` binary, run as a user runs it.
+
+mod agents;
+mod exit_codes;
+mod help;
+mod output;
+mod signals;
+
+use std::io::Read;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use logist_mock::testing::NoSurvivors;
+
+/// The binary under test.
+pub(crate) const LOGIST: &str = env!("CARGO_BIN_EXE_logist");
+
+/// Generous: tests wait for conditions, never for the clock.
+pub(crate) const LONG: Duration = Duration::from_secs(60);
+
+/// A `logist` command whose processes (and their children) carry this
+/// test's tag; the guard fails the test if any survives it.
+pub(crate) fn logist(guard: &NoSurvivors, args: &[&str]) -> Command {
+    let mut command = guard.command(LOGIST);
+    command.args(args).stdin(Stdio::null());
+    command
+}
+
+/// Runs to the end, output captured.
+pub(crate) fn output(guard: &NoSurvivors, args: &[&str]) -> Output {
+    let mut child = logist(guard, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start logist");
+    // Read both streams as they come, so a large output cannot block it.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let mut out = Vec::new();
+    let _ = stdout.read_to_end(&mut out);
+    let status = wait(&mut child);
+    Output {
+        status,
+        stdout: out,
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Waits with a deadline; kills the child and fails after it.
+pub(crate) fn wait(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + LONG;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("logist did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The exit code, for readable assertions.
+pub(crate) fn code(output: &Output) -> i32 {
+    output
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("logist died by a signal: {:?}", output.status))
+}
+
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Polls until `condition` holds, with the long deadline.
+pub(crate) fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + LONG;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// True while `pid` runs (a zombie does not count).
+pub(crate) fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !matches!(
+            stat.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next()),
+            Some("Z" | "X")
+        )
+    })
+}

@@ -1,0 +1,367 @@
+//! What `logist` writes: the command's bytes unchanged, `--json` events in
+//! order, the log file, and no status line on a pipe.
+
+use logist_mock::testing::{NoSurvivors, mock_program};
+use logist_mock::{BINARY_OUTPUT, Checksum, flood_checksum};
+use serde_json::Value;
+
+use crate::{alive, code, eventually, output, text};
+
+#[test]
+fn a_hundred_mib_pass_through_byte_for_byte() {
+    let guard = NoSurvivors::new();
+    let bytes: u64 = 100 * 1024 * 1024;
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "flood",
+            "--agent-arg",
+            "--bytes",
+            "--agent-arg",
+            &bytes.to_string(),
+            "x",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let mut checksum = Checksum::new();
+    checksum.update(&out.stdout);
+    assert_eq!(
+        (checksum.len(), checksum.value()),
+        (bytes, flood_checksum(bytes))
+    );
+    let summary = text(&out.stderr);
+    assert!(
+        summary.contains(&format!("{bytes} bytes of output")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn both_streams_pass_through_to_their_own_stream() {
+    let guard = NoSurvivors::new();
+    let bytes: u64 = 3 * 1024 * 1024;
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "flood",
+            "--agent-arg=--stream",
+            "--agent-arg=both",
+            "--agent-arg=--bytes",
+            &format!("--agent-arg={bytes}"),
+            "x",
+        ],
+    );
+    assert_eq!(code(&out), 0);
+    let mut checksum = Checksum::new();
+    checksum.update(&out.stdout);
+    assert_eq!(
+        (checksum.len(), checksum.value()),
+        (bytes, flood_checksum(bytes))
+    );
+    // stderr holds the flood and then logist's summary line.
+    let mut checksum = Checksum::new();
+    checksum.update(&out.stderr[..bytes as usize]);
+    assert_eq!(checksum.value(), flood_checksum(bytes));
+}
+
+#[test]
+fn bytes_that_are_not_utf8_pass_through_unchanged() {
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &["run", "--agent", "mock", "--scenario", "binary", "x"],
+    );
+    assert_eq!(code(&out), 0);
+    assert_eq!(out.stdout, BINARY_OUTPUT);
+}
+
+fn parse_events(stdout: &[u8]) -> Vec<Value> {
+    text(stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
+        .collect()
+}
+
+fn names(events: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    names.dedup();
+    names
+}
+
+#[test]
+fn json_events_in_order_for_a_completed_run() {
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &["run", "--agent", "mock", "--json", "--", "-rf $(id)"],
+    );
+    assert_eq!(code(&out), 0);
+    let events = parse_events(&out.stdout);
+    assert_eq!(names(&events), ["spawned", "output", "exited", "outcome"]);
+    let spawned = &events[0];
+    assert!(spawned["pid"].as_u64().is_some() && spawned["id"].as_str().is_some());
+    let argv: Vec<&str> = spawned["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        argv.last(),
+        Some(&"-rf $(id)"),
+        "the prompt is one literal argument"
+    );
+    let streams: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "output")
+        .map(|e| e["stream"].as_str().unwrap())
+        .collect();
+    assert!(streams.contains(&"stdout") && streams.contains(&"stderr"));
+    assert_eq!(events[events.len() - 2]["code"], 0);
+    let outcome = events.last().unwrap();
+    assert_eq!(outcome["outcome"], "completed");
+    assert_eq!(outcome["exit_code"], 0);
+    assert!(outcome["duration_ms"].as_u64().is_some());
+    assert!(outcome.get("cause").is_none());
+}
+
+#[test]
+fn json_events_for_waiting_failed_and_hung_runs() {
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "interactive",
+            "--json",
+            "x",
+        ],
+    );
+    assert_eq!(code(&out), 122);
+    let events = parse_events(&out.stdout);
+    assert_eq!(
+        names(&events),
+        [
+            "spawned",
+            "output",
+            "waiting_for_input",
+            "terminated",
+            "exited",
+            "outcome"
+        ]
+    );
+    assert_eq!(
+        events
+            .iter()
+            .find(|e| e["event"] == "waiting_for_input")
+            .unwrap()["matched"],
+        "[y/N]"
+    );
+    assert_eq!(events.last().unwrap()["outcome"], "waiting_for_input");
+    assert_eq!(events.last().unwrap()["exit_code"], 122);
+
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "auth_error",
+            "--json",
+            "x",
+        ],
+    );
+    let outcome = parse_events(&out.stdout).pop().unwrap();
+    assert_eq!(
+        (outcome["outcome"].as_str(), outcome["cause"].as_str()),
+        (Some("failed"), Some("auth_failed"))
+    );
+
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "hang",
+            "--idle-timeout",
+            "200ms",
+            "--grace",
+            "0.2",
+            "--json",
+            "x",
+        ],
+    );
+    let events = parse_events(&out.stdout);
+    assert_eq!(
+        names(&events),
+        [
+            "spawned",
+            "output",
+            "idle",
+            "terminated",
+            "exited",
+            "outcome"
+        ]
+    );
+    assert_eq!(events.last().unwrap()["outcome"], "hung");
+    let exited = events.iter().find(|e| e["event"] == "exited").unwrap();
+    assert_eq!(exited["signal"], 15);
+}
+
+#[test]
+fn json_output_of_non_utf8_bytes_carries_base64() {
+    use base64::Engine;
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "binary",
+            "--json",
+            "x",
+        ],
+    );
+    let mut bytes = Vec::new();
+    for event in parse_events(&out.stdout)
+        .iter()
+        .filter(|e| e["event"] == "output")
+    {
+        match event.get("base64") {
+            Some(encoded) => bytes.extend(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded.as_str().unwrap())
+                    .unwrap(),
+            ),
+            None => bytes.extend(event["data"].as_str().unwrap().as_bytes()),
+        }
+    }
+    assert_eq!(bytes, BINARY_OUTPUT);
+}
+
+#[test]
+fn log_file_gets_every_byte() {
+    let guard = NoSurvivors::new();
+    let dir = std::env::temp_dir().join(format!("logist-cli-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("run.log");
+    let bytes: u64 = 20 * 1024 * 1024;
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "flood",
+            &format!("--agent-arg=--bytes={bytes}"),
+            "--log-file",
+            log.to_str().unwrap(),
+            "x",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let mut checksum = Checksum::new();
+    checksum.update(&std::fs::read(&log).unwrap());
+    assert_eq!(
+        (checksum.len(), checksum.value()),
+        (bytes, flood_checksum(bytes))
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "no stray files next to the log"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn no_status_line_on_a_pipe() {
+    let guard = NoSurvivors::new();
+    let out = output(&guard, &["exec", "--", "sh", "-c", "sleep 2.5; echo done"]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(text(&out.stdout), "done\n");
+    assert!(
+        !text(&out.stderr).contains("[logist]"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn descendants_left_running_are_stopped_and_reported() {
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &["exec", "--", "sh", "-c", "sleep 300 & echo pid=$!"],
+    );
+    assert_eq!(code(&out), 0);
+    let pid: u32 = text(&out.stdout)
+        .trim()
+        .strip_prefix("pid=")
+        .unwrap()
+        .parse()
+        .unwrap();
+    eventually("the background job is gone", || !alive(pid));
+    assert!(
+        text(&out.stderr).contains("stopped processes the command left running"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn environment_and_working_directory_options() {
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &["exec", "--clean-env", "--env", "ONLY=this", "--", "env"],
+    );
+    let env = text(&out.stdout);
+    assert!(env.lines().any(|l| l == "ONLY=this"), "{env}");
+    assert!(
+        env.lines().any(|l| l.starts_with("PATH=")),
+        "PATH is kept: {env}"
+    );
+    assert!(
+        !env.lines().any(|l| l.starts_with("CARGO")),
+        "nothing else of ours: {env}"
+    );
+    let out = output(&guard, &["exec", "--cwd", "/", "--", "pwd"]);
+    assert_eq!(text(&out.stdout), "/\n");
+    // --env wins over the agent's own settings (the mock sets NO_COLOR=1).
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "env",
+            "--env",
+            "NO_COLOR=0",
+            "x",
+        ],
+    );
+    assert!(text(&out.stdout).lines().any(|l| l == "NO_COLOR=0"));
+    let _ = mock_program;
+}

@@ -1,0 +1,140 @@
+//! Ctrl-C and friends: the first signal stops the command politely, the
+//! second by force; a killed `logist` takes its command with it.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use logist_mock::testing::NoSurvivors;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::{alive, eventually, logist, wait};
+
+/// Starts `logist ... --json`, returns it and the command's pid once its
+/// first output line arrived.
+fn start(
+    guard: &NoSurvivors,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    u32,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut child = logist(guard, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut events = BufReader::new(child.stdout.take().unwrap());
+    let mut pid = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            events.read_line(&mut line).unwrap() > 0,
+            "logist ended early"
+        );
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["event"] == "spawned" {
+            pid = event["pid"].as_u64();
+        }
+        if event["event"] == "output" {
+            break;
+        }
+    }
+    (child, pid.unwrap() as u32, events)
+}
+
+fn signal(child: &std::process::Child, signal: Signal) {
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+}
+
+#[test]
+fn ctrl_c_stops_the_command_and_exits_130() {
+    let guard = NoSurvivors::new();
+    let (mut child, pid, _events) = start(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "hang",
+            "--json",
+            "x",
+        ],
+    );
+    signal(&child, Signal::SIGINT);
+    assert_eq!(wait(&mut child).code(), Some(130));
+    assert!(!alive(pid), "the command was stopped");
+}
+
+#[test]
+fn a_second_ctrl_c_does_not_wait_for_the_grace_period() {
+    let guard = NoSurvivors::new();
+    let (mut child, pid, _events) = start(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "stubborn",
+            "--grace",
+            "60",
+            "--json",
+            "x",
+        ],
+    );
+    signal(&child, Signal::SIGINT);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(alive(pid), "the stubborn command ignores SIGTERM");
+    let started = Instant::now();
+    signal(&child, Signal::SIGINT);
+    assert_eq!(wait(&mut child).code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "forced, not the 60 s grace period"
+    );
+    eventually("the command is gone", || !alive(pid));
+}
+
+#[test]
+fn sigterm_to_logist_is_128_plus_15() {
+    let guard = NoSurvivors::new();
+    let (mut child, pid, _events) = start(
+        &guard,
+        &[
+            "exec",
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "echo up; exec sleep 300",
+        ],
+    );
+    signal(&child, Signal::SIGTERM);
+    assert_eq!(wait(&mut child).code(), Some(143));
+    assert!(!alive(pid));
+}
+
+#[test]
+fn killing_logist_kills_the_command() {
+    let guard = NoSurvivors::new();
+    let (mut child, pid, _events) = start(
+        &guard,
+        &[
+            "exec",
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "echo up; exec sleep 300",
+        ],
+    );
+    signal(&child, Signal::SIGKILL);
+    let _ = wait(&mut child);
+    eventually("the orphaned command died with logist", || !alive(pid));
+}
