@@ -30,6 +30,10 @@ const STEPS: &[Step] = &[
         name: "doc",
         run: doc,
     },
+    Step {
+        name: "package",
+        run: package,
+    },
 ];
 
 fn run_ci(only: Option<&str>) -> Result<()> {
@@ -90,7 +94,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     match args {
         [] => run_ci(None),
         [flag, name] if flag == "--step" => run_ci(Some(name)),
-        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|test|doc]"),
+        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|test|doc|package]"),
     }
 }
 
@@ -140,6 +144,12 @@ fn run_tests() -> Result<()> {
         eprintln!("cargo-nextest not found; using cargo test");
         run(cargo().args(["test", "--workspace", "--locked", "--no-fail-fast"]))
     }
+}
+
+fn package() -> Result<()> {
+    // The release's packaging, on the current tree: every publishable crate
+    // packaged and built from its tarball.
+    crate::release::package(&crate::shell::root(), true).map(drop)
 }
 
 fn doc() -> Result<()> {

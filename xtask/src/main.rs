@@ -5,6 +5,7 @@
 mod ci;
 mod e2e;
 mod leaks;
+mod release;
 mod shell;
 
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ usage: cargo xtask <command>
 commands:
   ci      every check CI runs: fmt, clippy, tests, docs
   e2e     install the pinned agent programs and run the end-to-end tests
+  release prepare a release: cargo xtask release <VERSION> [--execute]
 ";
 
 fn main() -> ExitCode {
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::main(&args[1..]),
         Some("e2e") => e2e::main(&args[1..]),
+        Some("release") => release::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
