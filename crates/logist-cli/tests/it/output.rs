@@ -90,13 +90,34 @@ fn parse_events(stdout: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// The events other than output, in order; output must come after
+/// `spawned` and before `exited`, and may come anywhere in between (a
+/// command can print after its prompt before the termination lands).
 fn names(events: &[Value]) -> Vec<String> {
-    let mut names: Vec<String> = events
+    let all: Vec<&str> = events
         .iter()
-        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .map(|e| e["event"].as_str().unwrap())
         .collect();
-    names.dedup();
-    names
+    let spawned = all
+        .iter()
+        .position(|&e| e == "spawned")
+        .expect("a spawned event");
+    let exited = all
+        .iter()
+        .position(|&e| e == "exited")
+        .expect("an exited event");
+    for (at, event) in all.iter().enumerate() {
+        if *event == "output" {
+            assert!(
+                spawned < at && at < exited,
+                "output outside the run: {all:?}"
+            );
+        }
+    }
+    all.into_iter()
+        .filter(|&e| e != "output")
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
