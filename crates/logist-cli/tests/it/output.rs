@@ -179,7 +179,6 @@ fn json_events_for_waiting_failed_and_hung_runs() {
         names(&events),
         [
             "spawned",
-            "output",
             "waiting_for_input",
             "terminated",
             "exited",
@@ -233,14 +232,7 @@ fn json_events_for_waiting_failed_and_hung_runs() {
     let events = parse_events(&out.stdout);
     assert_eq!(
         names(&events),
-        [
-            "spawned",
-            "output",
-            "idle",
-            "terminated",
-            "exited",
-            "outcome"
-        ]
+        ["spawned", "idle", "terminated", "exited", "outcome"]
     );
     assert_eq!(events.last().unwrap()["outcome"], "hung");
     let exited = events.iter().find(|e| e["event"] == "exited").unwrap();
