@@ -4,6 +4,8 @@
 
 mod chunking;
 mod driver;
+mod host;
 mod matching;
 mod policies;
+mod runs;
 mod support;
