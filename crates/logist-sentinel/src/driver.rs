@@ -50,6 +50,10 @@ pub struct RunOptions {
     pub terminal: Option<TerminalSize>,
     /// Grace period between SIGTERM and SIGKILL; `None` for the runtime's.
     pub grace: Option<Duration>,
+    /// Where the agent's standard input comes from; `None` to choose from
+    /// the policy: piped when someone may answer ([`OnPrompt::Answer`],
+    /// [`OnPrompt::Wait`]), `/dev/null` otherwise. Ignored on a terminal.
+    pub stdin: Option<StdinMode>,
 }
 
 impl Default for RunOptions {
@@ -61,6 +65,7 @@ impl Default for RunOptions {
             labels: Labels::new(),
             terminal: None,
             grace: None,
+            stdin: None,
         }
     }
 }
@@ -114,10 +119,20 @@ impl RunOptions {
         self
     }
 
+    /// Sets where standard input comes from, whatever the policy: for
+    /// example `/dev/null` for an agent that would read a piped stdin to
+    /// its end before starting, even under [`OnPrompt::Wait`].
+    #[must_use]
+    pub fn stdin(mut self, mode: StdinMode) -> Self {
+        self.stdin = Some(mode);
+        self
+    }
+
     /// The request that spawns `agent` for `prompt`: its command line, its
     /// environment merged into the base one, these labels, working
-    /// directory, terminal and grace period, and a piped standard input when
-    /// the policy answers prompts (`/dev/null` otherwise).
+    /// directory, terminal and grace period, and the standard input set
+    /// with [`stdin`](Self::stdin), or else a pipe when the policy lets
+    /// someone answer prompts (`Answer`, `Wait`) and `/dev/null` otherwise.
     ///
     /// # Errors
     ///
@@ -125,10 +140,12 @@ impl RunOptions {
     pub fn spawn_request(&self, agent: &dyn Agent, prompt: &str) -> Result<SpawnRequest, Error> {
         let mut request = SpawnRequest::new(agent.cmd(prompt)?)
             .env(self.env.clone().merge(&agent.env()))
-            .stdin(match self.policy.on_prompt {
-                OnPrompt::Answer(_) => StdinMode::Piped,
-                OnPrompt::Fail | OnPrompt::Wait => StdinMode::Null,
-            });
+            .stdin(self.stdin.unwrap_or(match self.policy.on_prompt {
+                // Under `Wait` the caller answers with `Runtime::write_stdin`:
+                // from `/dev/null` the agent would read end-of-file at once.
+                OnPrompt::Answer(_) | OnPrompt::Wait => StdinMode::Piped,
+                OnPrompt::Fail => StdinMode::Null,
+            }));
         request.labels.extend(self.labels.clone());
         request.cwd.clone_from(&self.cwd);
         request.terminal = self.terminal;

@@ -80,9 +80,10 @@
 //! - [`OnPrompt::Fail`] (the default): terminate the agent's process tree;
 //!   the outcome is [`Outcome::WaitingForInput`].
 //! - [`OnPrompt::Wait`]: report [`Event::WaitingForInput`] and keep
-//!   watching. The idle timer is suspended from the prompt until the agent
-//!   prints visible text again (waiting for a person is not hanging); the
-//!   overall timeout still runs.
+//!   watching; someone else answers through the runtime (standard input is
+//!   piped for this policy). The idle timer is suspended from the prompt
+//!   until the agent prints visible text again (waiting for a person is not
+//!   hanging); the overall timeout still runs.
 //! - [`OnPrompt::Answer`]: write the text to the agent's standard input
 //!   (piped for this policy), report [`Event::Answered`], restart the idle
 //!   timer and keep watching; after [`Policy::max_answers`] answers the next

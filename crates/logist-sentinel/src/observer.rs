@@ -27,10 +27,12 @@ pub enum OnPrompt {
     /// [`Outcome::WaitingForInput`].
     #[default]
     Fail,
-    /// Keep watching: someone else may answer. While the agent waits (from
-    /// the prompt until it prints visible text again) the idle timer is
-    /// suspended: waiting for a person is not hanging. The overall timeout
-    /// still applies.
+    /// Keep watching: someone else may answer, with
+    /// [`Runtime::write_stdin`](logist_core::Runtime::write_stdin) (the
+    /// driver pipes standard input for this policy). While the agent waits
+    /// (from the prompt until it prints visible text again) the idle timer
+    /// is suspended: waiting for a person is not hanging. The overall
+    /// timeout still applies.
     Wait,
     /// Write this text to the agent's standard input, as is (include the
     /// `\n` if the agent reads lines), then keep watching. At most

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use logist_core::{Agent, Error, ExitStatus, FailureCause, Labels, Stream, Verdict};
 use logist_mock::testing::NoSurvivors;
 use logist_mock::{
-    APPLIED, INTERACTIVE_STOP, MockAgent, STUBBORN_READY, SUCCESS_SUMMARY, SUCCESS_WARNING,
-    Scenario,
+    APPLIED, INTERACTIVE_PROMPT, INTERACTIVE_STOP, MockAgent, STUBBORN_READY, SUCCESS_SUMMARY,
+    SUCCESS_WARNING, Scenario,
 };
 use logist_sentinel::{Event, OnPrompt, Outcome, PatternError, Policy, RunOptions, Sentinel};
 
@@ -260,6 +260,46 @@ fn an_agent_that_asks_forever_stops_at_the_bound() {
         "{}",
         record.outcome
     );
+}
+
+#[test]
+fn wait_lets_the_caller_answer_and_suspends_the_idle_timer() {
+    let guard = NoSurvivors::new();
+    let runtime = host();
+    let policy = Policy::new()
+        .on_prompt(OnPrompt::Wait)
+        .idle_timeout(ms(200));
+    let mut run = start(
+        &runtime,
+        Arc::new(mock(Scenario::Interactive)),
+        tagged(&guard, policy),
+        "x",
+    );
+    let id = run.id().unwrap().clone();
+    let seen = until(&mut run, |event| {
+        matches!(event, Event::WaitingForInput { .. })
+    });
+    // Reported while the agent blocks on its question, written without a
+    // newline.
+    assert!(runtime.is_alive(&id).unwrap());
+    let Some(Event::WaitingForInput { matched, .. }) = seen.last() else {
+        unreachable!()
+    };
+    let logs = runtime.get_logs(&id, None).unwrap();
+    let at = logs
+        .text()
+        .find(INTERACTIVE_STOP)
+        .expect("the question is in the logs") as u64;
+    assert_eq!((matched.start, matched.end), (at, at + 5));
+    assert!(logs.text().ends_with(INTERACTIVE_PROMPT));
+
+    // Longer than the idle limit: waiting for a person is not hanging.
+    std::thread::sleep(ms(400));
+    runtime.write_stdin(&id, b"y\n").unwrap();
+    let rest = Record::of(run);
+    assert_eq!(rest.kinds(), "output exited finished");
+    assert!(rest.text().ends_with(APPLIED));
+    assert!(rest.outcome.is_success(), "{}", rest.outcome);
 }
 
 #[test]
