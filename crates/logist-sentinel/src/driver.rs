@@ -313,6 +313,11 @@ impl Sentinel {
 /// reported before the termination's grace period is spent. The last event
 /// is [`Event::Finished`]; the iterator ends after it.
 ///
+/// When the agent exits but processes it started keep its output open,
+/// the runtime ends the output after a short leak window; the run then
+/// stops those processes and reports [`Event::OutputLeaked`], so that
+/// nothing of the agent outlives its run.
+///
 /// Dropping an unfinished run terminates the agent (politely, waiting for
 /// the grace period at most). The process stays known to the runtime after
 /// the run, so its logs can still be read; remove it with
@@ -396,7 +401,18 @@ impl Run {
         }
         if self.output_done {
             match self.runtime.wait(&id, None) {
-                Ok(completion) => self.observer.exited(completion.status, Instant::now()),
+                Ok(completion) => {
+                    if completion.output_leaked {
+                        // The agent is gone but processes it started still
+                        // hold its output: a run leaves nothing running.
+                        if let Err(error) = self.runtime.terminate(&id, false) {
+                            self.observer.runtime_failed(error);
+                            return;
+                        }
+                        self.observer.output_leaked();
+                    }
+                    self.observer.exited(completion.status, Instant::now());
+                }
                 Err(error) => self.fail(&id, error),
             }
             return;

@@ -171,6 +171,11 @@ pub enum Event {
         /// How long the agent had been running.
         after: Duration,
     },
+    /// The agent exited, but processes it started kept its output open
+    /// past the runtime's short leak window
+    /// ([`Completion::output_leaked`](logist_core::Completion::output_leaked)).
+    /// The driver stops them before it reports the exit.
+    OutputLeaked,
     /// The agent exited.
     Exited {
         /// How.
@@ -213,6 +218,9 @@ pub enum Outcome {
         /// The agent's own report, when it exited with 0 and gave one. A
         /// [`Verdict::Failed`] makes the run a failure despite the exit code.
         verdict: Option<Verdict>,
+        /// True when processes the agent started kept its output open
+        /// after it exited ([`Event::OutputLeaked`]); they were stopped.
+        output_leaked: bool,
     },
     /// A stop sequence was found and the policy said fail (or the answers
     /// ran out, or an answer could not be written); the agent was
@@ -288,9 +296,10 @@ impl fmt::Display for Outcome {
                 status,
                 cause,
                 verdict,
+                output_leaked,
             } => {
                 if self.is_success() {
-                    write!(f, "completed: {status}")
+                    write!(f, "completed: {status}")?;
                 } else {
                     write!(f, "failed: {status}")?;
                     if let Some(Verdict::Failed { message, .. }) = verdict {
@@ -299,8 +308,11 @@ impl fmt::Display for Outcome {
                     if let Some(cause) = cause {
                         write!(f, " ({cause})")?;
                     }
-                    Ok(())
                 }
+                if *output_leaked {
+                    f.write_str("; processes it left holding its output were stopped")?;
+                }
+                Ok(())
             }
             Outcome::WaitingForInput { matched, status } => write!(
                 f,
@@ -402,6 +414,7 @@ pub struct Observer {
     cause: Option<FailureCause>,
     status: Option<ExitStatus>,
     output_ended: bool,
+    output_leaked: bool,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
     outcome: Option<Outcome>,
@@ -455,6 +468,7 @@ impl Observer {
             cause: None,
             status: None,
             output_ended: false,
+            output_leaked: false,
             events: VecDeque::new(),
             actions: VecDeque::new(),
             outcome: None,
@@ -611,6 +625,18 @@ impl Observer {
         }
     }
 
+    /// The agent exited, and processes it started held its output open past
+    /// the runtime's leak window
+    /// ([`Completion::output_leaked`](logist_core::Completion::output_leaked));
+    /// the driver has stopped them. Call before [`exited`](Self::exited).
+    pub fn output_leaked(&mut self) {
+        if self.phase != Phase::Running || self.output_leaked {
+            return;
+        }
+        self.output_leaked = true;
+        self.events.push_back(Event::OutputLeaked);
+    }
+
     /// The agent exited with `status`.
     pub fn exited(&mut self, status: ExitStatus, now: Instant) {
         if self.phase != Phase::Running {
@@ -756,6 +782,7 @@ impl Observer {
                     status,
                     cause,
                     verdict,
+                    output_leaked: self.output_leaked,
                 }
             }
         };

@@ -497,6 +497,83 @@ fn a_pattern_error_spawns_nothing() {
 }
 
 #[test]
+fn a_descendant_holding_the_output_does_not_hang_the_run() {
+    for policy in [
+        Policy::new(),
+        Policy::new().on_prompt(OnPrompt::Wait),
+        answer_yes(),
+    ] {
+        let guard = NoSurvivors::new();
+        let runtime = host();
+        // The shell asks and exits (after reading the answer when one is
+        // written); its child keeps the output open.
+        let read = if matches!(policy.on_prompt, OnPrompt::Answer(_)) {
+            r#"read -r answer; echo "got:$answer""#
+        } else {
+            ""
+        };
+        let agent = ShellAgent::new(&format!(
+            r#"sleep 300 & echo "child=$!"
+               printf 'Proceed? [y/N]: '
+               {read}"#
+        ));
+        let started = Instant::now();
+        let record = Record::run(
+            &runtime,
+            Arc::new(agent),
+            tagged(&guard, policy.clone()),
+            "x",
+        );
+        assert!(started.elapsed() < PATIENCE);
+        let text = record.text();
+        let child = numbers_after(&text, "child");
+        assert_eq!(child.len(), 1, "{text}");
+        assert_eq!(record.prompts().len(), 1, "{text}");
+        match (&policy.on_prompt, &record.outcome) {
+            // The termination that follows the prompt stops the child too,
+            // so the output ends without a leak.
+            (OnPrompt::Fail, Outcome::WaitingForInput { .. }) => {
+                assert_eq!(record.milestones(), "started waiting exited finished");
+            }
+            (
+                OnPrompt::Wait | OnPrompt::Answer(_),
+                Outcome::Completed {
+                    status: ExitStatus::Code(0),
+                    output_leaked: true,
+                    ..
+                },
+            ) => {
+                let answered = if policy.on_prompt == OnPrompt::Wait {
+                    ""
+                } else {
+                    " answered"
+                };
+                assert_eq!(
+                    record.milestones(),
+                    format!("started waiting{answered} leaked exited finished")
+                );
+                assert!(
+                    record.outcome.to_string().starts_with(
+                        "completed: exit code 0; processes it left holding its output were stopped"
+                    ),
+                    "{}",
+                    record.outcome
+                );
+            }
+            (_, outcome) => panic!("{policy:?}: {outcome}"),
+        }
+        if let OnPrompt::Answer(_) = policy.on_prompt {
+            assert!(text.contains("got:y"), "{text}");
+        }
+        // The run stopped what the agent left behind.
+        assert!(
+            !pid_alive(child[0]),
+            "{policy:?}: the descendant still runs"
+        );
+    }
+}
+
+#[test]
 fn failure_causes_are_recognised() {
     let guard = NoSurvivors::new();
     let runtime = host();

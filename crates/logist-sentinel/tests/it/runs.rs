@@ -316,6 +316,7 @@ pub(crate) fn kind(event: &Event) -> &'static str {
         Event::AnswerFailed { .. } => "answer-failed",
         Event::Idle { .. } => "idle",
         Event::TimedOut { .. } => "timed-out",
+        Event::OutputLeaked => "leaked",
         Event::Exited { .. } => "exited",
         Event::Finished(_) => "finished",
         _ => "other",
