@@ -58,6 +58,17 @@
 //!   goes on after the end of that match: matches of one list never overlap,
 //!   so one prompt listed as a literal and as a regex is reported once.
 //!   Matches do not depend on how the output was chunked.
+//! - **Redrawn prompts are one prompt.** A stop sequence found again after
+//!   a redraw, at the end of the same text on its line (the same pattern,
+//!   ending at the same column, everything before it on the line drawn
+//!   the same), with no line feed and no lost output in between, is the
+//!   prompt still on screen: it is not reported (nor answered) again, and
+//!   under [`OnPrompt::Wait`] the agent still counts as waiting. Anything
+//!   else drawn over that part of the line, or a line feed (the echo of an
+//!   answer on a terminal), makes the next match a new prompt. A prompt
+//!   redrawn as part of a multi-line frame (lines separated by line feeds)
+//!   is not recognised as the same one; [`Policy::max_answers`] bounds the
+//!   answers then.
 //! - **Cost.** Every clean byte is looked at a bounded number of times:
 //!   literals go through one Aho-Corasick automaton, which re-reads only the
 //!   last `longest literal − 1` bytes of a chunk; regular expressions run as

@@ -707,6 +707,13 @@ impl Observer {
     fn handle_hits(&mut self, hits: &mut Vec<Hit>, now: Instant) {
         for hit in hits.drain(..) {
             match hit.set {
+                STOP if hit.repeat => {
+                    // The same prompt redrawn: still waiting, not asking
+                    // again.
+                    if self.reason.is_none() && self.policy.on_prompt == OnPrompt::Wait {
+                        self.waiting = true;
+                    }
+                }
                 STOP => self.prompt(hit.matched, now),
                 _ => {
                     if self.cause.is_none() {

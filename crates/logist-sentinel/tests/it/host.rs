@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use logist_core::{Agent, Error, ExitStatus, FailureCause, Labels, Stream, Verdict};
+use logist_core::{Agent, Error, ExitStatus, FailureCause, Labels, Stream, TerminalSize, Verdict};
 use logist_mock::testing::NoSurvivors;
 use logist_mock::{
     APPLIED, INTERACTIVE_PROMPT, INTERACTIVE_STOP, MockAgent, STUBBORN_READY, SUCCESS_SUMMARY,
@@ -494,6 +494,28 @@ fn a_pattern_error_spawns_nothing() {
         "{error}"
     );
     assert!(runtime.list(&Labels::new()).unwrap().is_empty());
+}
+
+#[test]
+fn on_a_terminal_answers_go_to_the_terminal_and_redraws_are_one_prompt() {
+    let guard = NoSurvivors::new();
+    let runtime = host();
+    // A program that draws its own screen: no echo, a spinner, then the
+    // question redrawn in place before it reads the answer.
+    let agent = ShellAgent::new(
+        r#"stty -echo
+           for s in '|' '/' '-' '\'; do printf '\r\033[K%s thinking' "$s"; sleep 0.01; done
+           for i in 1 2 3; do printf '\r\033[K\033[1mProceed?\033[0m [y/N]: '; sleep 0.05; done
+           read -r answer
+           printf '\r\ngot:%s\n' "$answer""#,
+    );
+    let options = tagged(&guard, answer_yes()).terminal(TerminalSize::default());
+    let record = Record::run(&runtime, Arc::new(agent), options, "x");
+    assert!(record.outcome.is_success(), "{}", record.outcome);
+    assert!(record.text().contains("got:y\r\n"), "{:?}", record.text());
+    assert_eq!(record.answers(), ["y\n"], "one answer to a redrawn prompt");
+    assert_eq!(record.prompts().len(), 1);
+    assert!(record.output(Some(Stream::Stderr)).is_empty());
 }
 
 #[test]
