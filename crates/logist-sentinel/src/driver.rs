@@ -266,6 +266,7 @@ impl Sentinel {
             runtime: Arc::clone(&self.runtime),
             inner: Mutex::new(CancelInner {
                 requested: false,
+                stopping: false,
                 finished: id.is_none(),
                 id: id.clone(),
             }),
@@ -394,7 +395,7 @@ impl Run {
             ));
             return;
         };
-        if !self.cancel_seen && self.cancel.requested() {
+        if !self.cancel_seen && self.cancel.stopping() {
             self.cancel_seen = true;
             self.observer.cancelled();
             return;
@@ -523,8 +524,10 @@ impl Drop for Run {
 ///
 /// [`cancel`](Self::cancel) terminates the agent through the runtime, which
 /// ends the run's blocking read; the run's outcome is then
-/// [`Outcome::Cancelled`] (unless it had already decided to stop the agent
-/// for another reason, or finished).
+/// [`Outcome::Cancelled`], unless the run had already decided to stop the
+/// agent for another reason. A cancel that comes after the agent exited
+/// by itself (even if the run has not read its exit yet) stops nothing and
+/// changes nothing: the run ends as the agent did.
 #[derive(Clone)]
 pub struct CancelHandle {
     state: Arc<CancelState>,
@@ -536,34 +539,42 @@ impl fmt::Debug for CancelHandle {
         f.debug_struct("CancelHandle")
             .field("id", &inner.id)
             .field("requested", &inner.requested)
+            .field("stopping", &inner.stopping)
             .field("finished", &inner.finished)
             .finish()
     }
 }
 
 impl CancelHandle {
-    /// Asks the run to stop and terminates the agent (SIGTERM to its tree,
-    /// SIGKILL after the grace period). Blocks until the agent has exited,
-    /// as [`Runtime::terminate`] does. Does nothing once the run finished;
-    /// calling it twice is fine.
+    /// Stops the run: when the agent is still running, terminates it
+    /// (SIGTERM to its tree, SIGKILL after the grace period) and blocks
+    /// until it has exited, as [`Runtime::terminate`] does. Returns true
+    /// when it found the agent running (the outcome will be
+    /// [`Outcome::Cancelled`] unless the run was already stopping it for
+    /// another reason), false when there was nothing to stop: the run had
+    /// finished, or the agent had exited by itself. Calling it twice is
+    /// fine.
     ///
     /// # Errors
     ///
-    /// What [`Runtime::terminate`] returns.
-    pub fn cancel(&self) -> Result<(), Error> {
+    /// What [`Runtime::is_alive`] and [`Runtime::terminate`] return.
+    pub fn cancel(&self) -> Result<bool, Error> {
         let id = {
             let mut inner = self.state.lock();
             inner.requested = true;
-            if inner.finished {
-                None
-            } else {
-                inner.id.clone()
+            let Some(id) = inner.id.clone().filter(|_| !inner.finished) else {
+                return Ok(false);
+            };
+            // Decided under the lock, so that the run never sees a
+            // cancellation before it is known whether it stops anything.
+            if !inner.stopping && !self.state.runtime.is_alive(&id)? {
+                return Ok(false);
             }
+            inner.stopping = true;
+            id
         };
-        match id {
-            Some(id) => self.state.runtime.terminate(&id, false).map(drop),
-            None => Ok(()),
-        }
+        self.state.runtime.terminate(&id, false)?;
+        Ok(true)
     }
 
     /// True once [`cancel`](Self::cancel) was called.
@@ -578,20 +589,28 @@ struct CancelState {
 }
 
 struct CancelInner {
+    /// `cancel` was called.
     requested: bool,
+    /// `cancel` found the agent running and is stopping it.
+    stopping: bool,
+    /// The run is over: nothing to stop any more.
     finished: bool,
     id: Option<ProcessId>,
 }
 
 impl CancelState {
     fn lock(&self) -> MutexGuard<'_, CancelInner> {
-        // The guarded data is three plain fields, valid even if a holder
+        // The guarded data is plain fields, valid even if a holder
         // panicked.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn requested(&self) -> bool {
         self.lock().requested
+    }
+
+    fn stopping(&self) -> bool {
+        self.lock().stopping
     }
 
     fn finished(&self) {

@@ -390,6 +390,7 @@ fn cancel_from_another_thread_ends_a_blocking_read() {
             text.contains(ready)
         });
         let cancel = run.cancel_handle();
+        let after = cancel.clone();
         let canceller = std::thread::spawn(move || {
             // Give the driver time to block in its read.
             std::thread::sleep(ms(50));
@@ -399,7 +400,7 @@ fn cancel_from_another_thread_ends_a_blocking_read() {
         });
         let record = Record::of(run);
         let (cancelled_at, stopped) = canceller.join().unwrap();
-        stopped.unwrap();
+        assert!(stopped.unwrap(), "the agent was running");
         let took = cancelled_at.elapsed();
         assert!(
             matches!(
@@ -417,7 +418,40 @@ fn cancel_from_another_thread_ends_a_blocking_read() {
         if signal == 9 {
             assert!(took >= GRACE, "the grace period was given: {took:?}");
         }
+        assert!(!after.cancel().unwrap(), "the run is over");
     }
+}
+
+#[test]
+fn a_cancel_after_the_agent_exited_by_itself_changes_nothing() {
+    let guard = NoSurvivors::new();
+    let runtime = host();
+    let agent = Arc::new(VerdictAgent::new(
+        mock(Scenario::Success),
+        Some(Verdict::Succeeded),
+    ));
+    let mut run = start(&runtime, agent, tagged(&guard, Policy::new()), "x");
+    let id = run.id().unwrap().clone();
+    until(&mut run, |event| matches!(event, Event::Started { .. }));
+    // The driver works only inside `next`: the agent exits meanwhile, and
+    // the cancel comes before the run has seen the exit.
+    eventually("the agent exits", || !runtime.is_alive(&id).unwrap());
+    let cancel = run.cancel_handle();
+    assert!(!cancel.cancel().unwrap(), "nothing to stop");
+    assert!(cancel.is_cancelled());
+    let record = Record::of(run);
+    assert!(
+        matches!(
+            record.outcome,
+            Outcome::Completed {
+                status: ExitStatus::Code(0),
+                verdict: Some(Verdict::Succeeded),
+                ..
+            }
+        ),
+        "{}",
+        record.outcome
+    );
 }
 
 #[test]
