@@ -98,7 +98,9 @@
 //! - [`OnPrompt::Answer`]: write the text to the agent's standard input
 //!   (piped for this policy), report [`Event::Answered`], restart the idle
 //!   timer and keep watching; after [`Policy::max_answers`] answers the next
-//!   prompt is handled as `Fail`.
+//!   prompt is handled as `Fail`. Prompts found before the answer is
+//!   written (in the same read: one dialog matching several stop
+//!   sequences) are reported, and get that one answer.
 //!
 //! The first failure pattern found gives the [`FailureCause`](logist_core::FailureCause)
 //! of a failed run. When the agent exits with 0, its

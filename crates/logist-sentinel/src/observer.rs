@@ -35,7 +35,10 @@ pub enum OnPrompt {
     /// timeout still applies.
     Wait,
     /// Write this text to the agent's standard input, as is (include the
-    /// `\n` if the agent reads lines), then keep watching. At most
+    /// `\n` if the agent reads lines), then keep watching. One answer is
+    /// written per read of the output: prompts found in the same read as
+    /// the one being answered (a dialog that matches several stop
+    /// sequences) are reported but not answered again. At most
     /// [`Policy::max_answers`] answers are written; the next prompt is then
     /// handled as [`OnPrompt::Fail`].
     Answer(String),
@@ -742,6 +745,12 @@ impl Observer {
             OnPrompt::Fail => self.end(Reason::Prompt(matched)),
             OnPrompt::Wait => self.waiting = true,
             OnPrompt::Answer(text) => {
+                if !self.answering.is_empty() {
+                    // Found in the same read as the prompt whose answer is
+                    // about to be written: the same question on the same
+                    // screen (a dialog matching several stop sequences).
+                    return;
+                }
                 if self.answers < self.policy.max_answers {
                     self.answers += 1;
                     self.actions
