@@ -4,6 +4,7 @@
 //! `MockRuntime` (process-free) and `HostRuntime` (real processes).
 
 mod chunking;
+mod cost;
 mod driver;
 mod host;
 mod matching;
