@@ -5,12 +5,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use logist_core::{Agent, Error, ExitStatus, FailureCause, Labels, Stream, TerminalSize, Verdict};
+use logist_core::{
+    Agent, Environment, Error, ExitStatus, FailureCause, Labels, Runtime, Stream, TerminalSize,
+    Verdict,
+};
 use logist_mock::testing::NoSurvivors;
 use logist_mock::{
     APPLIED, INTERACTIVE_PROMPT, INTERACTIVE_STOP, MockAgent, STUBBORN_READY, SUCCESS_SUMMARY,
     SUCCESS_WARNING, Scenario,
 };
+use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, OnPrompt, Outcome, PatternError, Policy, RunOptions, Sentinel};
 
 use crate::runs::{
@@ -86,6 +90,88 @@ fn a_normal_run_reports_ordered_events_with_contiguous_offsets() {
     );
     assert!(record.outcome.is_success());
     assert_eq!(record.outcome.to_string(), "completed: exit code 0");
+}
+
+#[test]
+fn spawn_options_reach_the_agent() {
+    let guard = NoSurvivors::new();
+    let runtime = host();
+    let dir = std::env::temp_dir().canonicalize().unwrap();
+    let options = RunOptions::new()
+        .env(
+            guard.tag_env(
+                Environment::clean()
+                    .pass("PATH")
+                    .set("CHOSEN", "by the caller"),
+            ),
+        )
+        .cwd(&dir)
+        .label("job", "sentinel-options");
+    let agent = ShellAgent::new(r#"pwd; echo "CHOSEN=$CHOSEN HOME=${HOME-unset}""#);
+    let record = Record::run(&runtime, Arc::new(agent), options, "x");
+    assert!(record.outcome.is_success(), "{}", record.outcome);
+    assert_eq!(
+        record.text(),
+        format!("{}\nCHOSEN=by the caller HOME=unset\n", dir.display())
+    );
+    let selector = Labels::from([("job".to_owned(), "sentinel-options".to_owned())]);
+    let listed = runtime.list(&selector).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(&listed[0].id, record.id());
+
+    // The run's grace period, not the runtime's, before the kill.
+    let options = tagged(&guard, Policy::new().timeout(ms(50))).grace(ms(100));
+    let started = Instant::now();
+    let record = Record::run(&runtime, Arc::new(mock(Scenario::Stubborn)), options, "x");
+    assert!(
+        matches!(
+            record.outcome,
+            Outcome::TimedOut {
+                status: ExitStatus::Signal(9),
+                ..
+            }
+        ),
+        "{}",
+        record.outcome
+    );
+    assert!(started.elapsed() >= ms(150));
+}
+
+#[test]
+fn a_flood_through_a_small_bound_loses_nothing_silently() {
+    let guard = NoSurvivors::new();
+    let runtime: Arc<dyn Runtime> = Arc::new(
+        HostRuntime::builder()
+            .grace(GRACE)
+            .output_cap(64 * 1024)
+            .build()
+            .unwrap(),
+    );
+    let bytes = 4 << 20;
+    let agent = mock(Scenario::Flood).bytes(bytes);
+    let record = Record::run(
+        &runtime,
+        Arc::new(agent),
+        tagged(&guard, Policy::new()),
+        "x",
+    );
+    assert!(record.outcome.is_success(), "{}", record.outcome);
+    // Every byte was output or counted missed, at its place.
+    let flood: Vec<u8> = logist_mock::flood_bytes(bytes).collect();
+    let mut next = 0;
+    for event in &record.events {
+        match event {
+            Event::Missed { bytes } => next += bytes,
+            Event::Output(chunk) => {
+                assert_eq!(chunk.offset, next);
+                let at = chunk.offset as usize;
+                assert_eq!(chunk.data, flood[at..at + chunk.data.len()]);
+                next += chunk.data.len() as u64;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(next, bytes);
 }
 
 #[test]

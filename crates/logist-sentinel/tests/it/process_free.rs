@@ -15,9 +15,9 @@ use logist_mock::{
     APPLIED, BINARY_OUTPUT, CRASH_SIGNAL, FloodStream, LineBranch, MockConfig, MockRuntime,
     Scenario, Script, Step, flood_bytes,
 };
-use logist_sentinel::{Event, OnPrompt, Outcome, Policy, RunOptions};
+use logist_sentinel::{Event, OnPrompt, Outcome, Policy, RunOptions, Sentinel};
 
-use crate::runs::{Record, ScriptAgent, eventually, mock, start, until};
+use crate::runs::{Record, ScriptAgent, eventually, kind, mock, start, until};
 
 const PROMPT: &str = "Proceed? [y/N]: ";
 
@@ -176,6 +176,28 @@ fn the_mock_agents_scenarios_run_as_on_a_host() {
         ),
         "{}",
         record.outcome
+    );
+}
+
+#[test]
+fn the_callback_form_sees_every_event() {
+    let (_mock, runtime) = runtime();
+    let sentinel = Sentinel::new(
+        Arc::clone(&runtime),
+        Arc::new(mock(Scenario::Interactive)),
+        options(answer_yes()),
+    );
+    let mut kinds = Vec::new();
+    let outcome = sentinel
+        .run("x", |event| kinds.push(kind(event)))
+        .expect("valid patterns");
+    assert!(outcome.is_success(), "{outcome}");
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        [
+            "started", "output", "waiting", "answered", "output", "exited", "finished"
+        ]
     );
 }
 
