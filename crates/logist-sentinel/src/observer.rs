@@ -138,7 +138,8 @@ pub enum Event {
         /// How many.
         bytes: u64,
     },
-    /// A stop sequence was found: the agent waits for input.
+    /// A stop sequence was found: the agent waits for input. The same
+    /// prompt redrawn in place is not reported again (see the crate docs).
     WaitingForInput {
         /// What was found, and where.
         matched: Match,
@@ -248,7 +249,8 @@ pub enum Outcome {
         /// The status after termination.
         status: ExitStatus,
     },
-    /// The caller cancelled the run; the agent was terminated.
+    /// The caller cancelled the run while the agent was running; the agent
+    /// was terminated.
     Cancelled {
         /// The status after termination.
         status: ExitStatus,
