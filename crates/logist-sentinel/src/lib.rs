@@ -111,6 +111,12 @@
 //! cause and verdict), waiting for input, hung, timed out, cancelled, failed
 //! to start, or the runtime failed.
 //!
+//! Nothing of the agent outlives its run: every stop goes through
+//! [`Runtime::terminate`](logist_core::Runtime::terminate) (the whole
+//! tree), and when the agent exits by itself but processes it started keep
+//! its output open, the driver stops them too once the runtime's leak
+//! window has passed ([`Event::OutputLeaked`]).
+//!
 //! # Example: the observer alone
 //!
 //! ```
