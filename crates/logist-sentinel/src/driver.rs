@@ -50,6 +50,10 @@ pub struct RunOptions {
     pub terminal: Option<TerminalSize>,
     /// Grace period between SIGTERM and SIGKILL; `None` for the runtime's.
     pub grace: Option<Duration>,
+    /// Where the agent's standard input comes from; `None` to choose from
+    /// the policy: piped when someone may answer ([`OnPrompt::Answer`],
+    /// [`OnPrompt::Wait`]), `/dev/null` otherwise. Ignored on a terminal.
+    pub stdin: Option<StdinMode>,
 }
 
 impl Default for RunOptions {
@@ -61,6 +65,7 @@ impl Default for RunOptions {
             labels: Labels::new(),
             terminal: None,
             grace: None,
+            stdin: None,
         }
     }
 }
@@ -114,10 +119,20 @@ impl RunOptions {
         self
     }
 
+    /// Sets where standard input comes from, whatever the policy: for
+    /// example `/dev/null` for an agent that would read a piped stdin to
+    /// its end before starting, even under [`OnPrompt::Wait`].
+    #[must_use]
+    pub fn stdin(mut self, mode: StdinMode) -> Self {
+        self.stdin = Some(mode);
+        self
+    }
+
     /// The request that spawns `agent` for `prompt`: its command line, its
     /// environment merged into the base one, these labels, working
-    /// directory, terminal and grace period, and a piped standard input when
-    /// the policy answers prompts (`/dev/null` otherwise).
+    /// directory, terminal and grace period, and the standard input set
+    /// with [`stdin`](Self::stdin), or else a pipe when the policy lets
+    /// someone answer prompts (`Answer`, `Wait`) and `/dev/null` otherwise.
     ///
     /// # Errors
     ///
@@ -125,10 +140,12 @@ impl RunOptions {
     pub fn spawn_request(&self, agent: &dyn Agent, prompt: &str) -> Result<SpawnRequest, Error> {
         let mut request = SpawnRequest::new(agent.cmd(prompt)?)
             .env(self.env.clone().merge(&agent.env()))
-            .stdin(match self.policy.on_prompt {
-                OnPrompt::Answer(_) => StdinMode::Piped,
-                OnPrompt::Fail | OnPrompt::Wait => StdinMode::Null,
-            });
+            .stdin(self.stdin.unwrap_or(match self.policy.on_prompt {
+                // Under `Wait` the caller answers with `Runtime::write_stdin`:
+                // from `/dev/null` the agent would read end-of-file at once.
+                OnPrompt::Answer(_) | OnPrompt::Wait => StdinMode::Piped,
+                OnPrompt::Fail => StdinMode::Null,
+            }));
         request.labels.extend(self.labels.clone());
         request.cwd.clone_from(&self.cwd);
         request.terminal = self.terminal;
@@ -249,6 +266,7 @@ impl Sentinel {
             runtime: Arc::clone(&self.runtime),
             inner: Mutex::new(CancelInner {
                 requested: false,
+                stopping: false,
                 finished: id.is_none(),
                 id: id.clone(),
             }),
@@ -295,6 +313,11 @@ impl Sentinel {
 /// the call after the event that caused them was returned, so a prompt is
 /// reported before the termination's grace period is spent. The last event
 /// is [`Event::Finished`]; the iterator ends after it.
+///
+/// When the agent exits but processes it started keep its output open,
+/// the runtime ends the output after a short leak window; the run then
+/// stops those processes and reports [`Event::OutputLeaked`], so that
+/// nothing of the agent outlives its run.
 ///
 /// Dropping an unfinished run terminates the agent (politely, waiting for
 /// the grace period at most). The process stays known to the runtime after
@@ -372,14 +395,25 @@ impl Run {
             ));
             return;
         };
-        if !self.cancel_seen && self.cancel.requested() {
+        if !self.cancel_seen && self.cancel.stopping() {
             self.cancel_seen = true;
             self.observer.cancelled();
             return;
         }
         if self.output_done {
             match self.runtime.wait(&id, None) {
-                Ok(completion) => self.observer.exited(completion.status, Instant::now()),
+                Ok(completion) => {
+                    if completion.output_leaked {
+                        // The agent is gone but processes it started still
+                        // hold its output: a run leaves nothing running.
+                        if let Err(error) = self.runtime.terminate(&id, false) {
+                            self.observer.runtime_failed(error);
+                            return;
+                        }
+                        self.observer.output_leaked();
+                    }
+                    self.observer.exited(completion.status, Instant::now());
+                }
                 Err(error) => self.fail(&id, error),
             }
             return;
@@ -490,8 +524,10 @@ impl Drop for Run {
 ///
 /// [`cancel`](Self::cancel) terminates the agent through the runtime, which
 /// ends the run's blocking read; the run's outcome is then
-/// [`Outcome::Cancelled`] (unless it had already decided to stop the agent
-/// for another reason, or finished).
+/// [`Outcome::Cancelled`], unless the run had already decided to stop the
+/// agent for another reason. A cancel that comes after the agent exited
+/// by itself (even if the run has not read its exit yet) stops nothing and
+/// changes nothing: the run ends as the agent did.
 #[derive(Clone)]
 pub struct CancelHandle {
     state: Arc<CancelState>,
@@ -503,34 +539,42 @@ impl fmt::Debug for CancelHandle {
         f.debug_struct("CancelHandle")
             .field("id", &inner.id)
             .field("requested", &inner.requested)
+            .field("stopping", &inner.stopping)
             .field("finished", &inner.finished)
             .finish()
     }
 }
 
 impl CancelHandle {
-    /// Asks the run to stop and terminates the agent (SIGTERM to its tree,
-    /// SIGKILL after the grace period). Blocks until the agent has exited,
-    /// as [`Runtime::terminate`] does. Does nothing once the run finished;
-    /// calling it twice is fine.
+    /// Stops the run: when the agent is still running, terminates it
+    /// (SIGTERM to its tree, SIGKILL after the grace period) and blocks
+    /// until it has exited, as [`Runtime::terminate`] does. Returns true
+    /// when it found the agent running (the outcome will be
+    /// [`Outcome::Cancelled`] unless the run was already stopping it for
+    /// another reason), false when there was nothing to stop: the run had
+    /// finished, or the agent had exited by itself. Calling it twice is
+    /// fine.
     ///
     /// # Errors
     ///
-    /// What [`Runtime::terminate`] returns.
-    pub fn cancel(&self) -> Result<(), Error> {
+    /// What [`Runtime::is_alive`] and [`Runtime::terminate`] return.
+    pub fn cancel(&self) -> Result<bool, Error> {
         let id = {
             let mut inner = self.state.lock();
             inner.requested = true;
-            if inner.finished {
-                None
-            } else {
-                inner.id.clone()
+            let Some(id) = inner.id.clone().filter(|_| !inner.finished) else {
+                return Ok(false);
+            };
+            // Decided under the lock, so that the run never sees a
+            // cancellation before it is known whether it stops anything.
+            if !inner.stopping && !self.state.runtime.is_alive(&id)? {
+                return Ok(false);
             }
+            inner.stopping = true;
+            id
         };
-        match id {
-            Some(id) => self.state.runtime.terminate(&id, false).map(drop),
-            None => Ok(()),
-        }
+        self.state.runtime.terminate(&id, false)?;
+        Ok(true)
     }
 
     /// True once [`cancel`](Self::cancel) was called.
@@ -545,20 +589,28 @@ struct CancelState {
 }
 
 struct CancelInner {
+    /// `cancel` was called.
     requested: bool,
+    /// `cancel` found the agent running and is stopping it.
+    stopping: bool,
+    /// The run is over: nothing to stop any more.
     finished: bool,
     id: Option<ProcessId>,
 }
 
 impl CancelState {
     fn lock(&self) -> MutexGuard<'_, CancelInner> {
-        // The guarded data is three plain fields, valid even if a holder
+        // The guarded data is plain fields, valid even if a holder
         // panicked.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn requested(&self) -> bool {
         self.lock().requested
+    }
+
+    fn stopping(&self) -> bool {
+        self.lock().stopping
     }
 
     fn finished(&self) {

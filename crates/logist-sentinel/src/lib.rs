@@ -58,6 +58,17 @@
 //!   goes on after the end of that match: matches of one list never overlap,
 //!   so one prompt listed as a literal and as a regex is reported once.
 //!   Matches do not depend on how the output was chunked.
+//! - **Redrawn prompts are one prompt.** A stop sequence found again after
+//!   a redraw, at the end of the same text on its line (the same pattern,
+//!   ending at the same column, everything before it on the line drawn
+//!   the same), with no line feed and no lost output in between, is the
+//!   prompt still on screen: it is not reported (nor answered) again, and
+//!   under [`OnPrompt::Wait`] the agent still counts as waiting. Anything
+//!   else drawn over that part of the line, or a line feed (the echo of an
+//!   answer on a terminal), makes the next match a new prompt. A prompt
+//!   redrawn as part of a multi-line frame (lines separated by line feeds)
+//!   is not recognised as the same one; [`Policy::max_answers`] bounds the
+//!   answers then.
 //! - **Cost.** Every clean byte is looked at a bounded number of times:
 //!   literals go through one Aho-Corasick automaton, which re-reads only the
 //!   last `longest literal − 1` bytes of a chunk; regular expressions run as
@@ -80,13 +91,16 @@
 //! - [`OnPrompt::Fail`] (the default): terminate the agent's process tree;
 //!   the outcome is [`Outcome::WaitingForInput`].
 //! - [`OnPrompt::Wait`]: report [`Event::WaitingForInput`] and keep
-//!   watching. The idle timer is suspended from the prompt until the agent
-//!   prints visible text again (waiting for a person is not hanging); the
-//!   overall timeout still runs.
+//!   watching; someone else answers through the runtime (standard input is
+//!   piped for this policy). The idle timer is suspended from the prompt
+//!   until the agent prints visible text again (waiting for a person is not
+//!   hanging); the overall timeout still runs.
 //! - [`OnPrompt::Answer`]: write the text to the agent's standard input
 //!   (piped for this policy), report [`Event::Answered`], restart the idle
 //!   timer and keep watching; after [`Policy::max_answers`] answers the next
-//!   prompt is handled as `Fail`.
+//!   prompt is handled as `Fail`. Prompts found before the answer is
+//!   written (in the same read: one dialog matching several stop
+//!   sequences) are reported, and get that one answer.
 //!
 //! The first failure pattern found gives the [`FailureCause`](logist_core::FailureCause)
 //! of a failed run. When the agent exits with 0, its
@@ -96,6 +110,12 @@
 //! failure. The final [`Outcome`] is one of: completed (with exit status,
 //! cause and verdict), waiting for input, hung, timed out, cancelled, failed
 //! to start, or the runtime failed.
+//!
+//! Nothing of the agent outlives its run: every stop goes through
+//! [`Runtime::terminate`](logist_core::Runtime::terminate) (the whole
+//! tree), and when the agent exits by itself but processes it started keep
+//! its output open, the driver stops them too once the runtime's leak
+//! window has passed ([`Event::OutputLeaked`]).
 //!
 //! # Example: the observer alone
 //!

@@ -527,6 +527,36 @@ impl Line {
 pub(crate) struct Hit {
     pub(crate) set: usize,
     pub(crate) matched: Match,
+    /// True when this is the previous match of the list redrawn in place:
+    /// the same pattern, ending at the same column of a line whose text up
+    /// to there is the same, with only redraws (no line feed, no gap)
+    /// since. A program that redraws its screen shows one prompt many
+    /// times; it still asks once.
+    pub(crate) repeat: bool,
+}
+
+/// The last match of one list in one stream, as the line showed it: what
+/// a redraw must show again, up to the same column, to be a repeat.
+#[derive(Debug)]
+struct Shown {
+    index: usize,
+    /// The clean text of the line from its start to the end of the match.
+    line: Vec<u8>,
+}
+
+impl Shown {
+    /// False once `bytes`, drawn at `column` of a line, differ from what
+    /// was shown there.
+    fn agrees(&self, column: u64, bytes: &[u8]) -> bool {
+        let Ok(column) = usize::try_from(column) else {
+            return true;
+        };
+        let Some(shown) = self.line.get(column..) else {
+            return true;
+        };
+        let n = shown.len().min(bytes.len());
+        shown[..n] == bytes[..n]
+    }
 }
 
 /// Scrubs and searches both output streams for several pattern lists.
@@ -546,6 +576,11 @@ struct StreamState {
     scrubber: Scrubber,
     line: Line,
     cursors: Vec<Cursor>,
+    /// Clean position where the line on screen starts: after the last line
+    /// feed or redraw (unlike the regex segment, never cut).
+    line_start: u64,
+    /// Per list, its last match while the line it is on may be redrawn.
+    shown: Vec<Option<Shown>>,
 }
 
 impl StreamState {
@@ -555,6 +590,8 @@ impl StreamState {
             scrubber: Scrubber::default(),
             line: Line::default(),
             cursors: vec![Cursor::default(); sets],
+            line_start: 0,
+            shown: std::iter::repeat_with(|| None).take(sets).collect(),
         }
     }
 }
@@ -610,6 +647,8 @@ impl Scanner {
             scrubber,
             line,
             cursors,
+            line_start,
+            shown,
         } = state;
         let stream = *stream;
         let mut visible = false;
@@ -619,6 +658,12 @@ impl Scanner {
                 mut offset,
             } => {
                 visible |= bytes.iter().any(|b| !b.is_ascii_whitespace());
+                let column = line.end() - *line_start;
+                for slot in shown.iter_mut() {
+                    if slot.as_ref().is_some_and(|s| !s.agrees(column, bytes)) {
+                        *slot = None;
+                    }
+                }
                 while !bytes.is_empty() {
                     let room = REGEX_WINDOW - line.segment_len();
                     let (now, rest) = bytes.split_at(room.min(bytes.len()));
@@ -626,22 +671,25 @@ impl Scanner {
                     offset += now.len() as u64;
                     bytes = rest;
                     if line.segment_len() == REGEX_WINDOW {
-                        scan(stream, line, cursors, sets, true, hits);
+                        scan(stream, line, *line_start, cursors, shown, sets, true, hits);
                         line.segment_start = line.end();
                     }
                 }
             }
             Piece::Newline { offset } => {
-                scan(stream, line, cursors, sets, true, hits);
+                scan(stream, line, *line_start, cursors, shown, sets, true, hits);
                 line.push(b"\n", offset);
                 line.segment_start = line.end();
+                *line_start = line.end();
+                shown.fill_with(|| None);
             }
             Piece::Redraw => {
-                scan(stream, line, cursors, sets, true, hits);
+                scan(stream, line, *line_start, cursors, shown, sets, true, hits);
                 restart(line, cursors);
+                *line_start = line.end();
             }
         });
-        scan(stream, line, cursors, sets, false, hits);
+        scan(stream, line, *line_start, cursors, shown, sets, false, hits);
         line.compact(history);
         hits[first_hit..].sort_by_key(|hit| (hit.matched.end, hit.set));
         visible
@@ -655,12 +703,15 @@ impl Scanner {
             scan(
                 state.stream,
                 &state.line,
+                state.line_start,
                 &mut state.cursors,
+                &mut state.shown,
                 &mut self.sets,
                 true,
                 hits,
             );
             restart(&mut state.line, &mut state.cursors);
+            state.line_start = state.line.end();
         }
         hits[first_hit..].sort_by_key(|hit| hit.matched.end);
     }
@@ -671,6 +722,8 @@ impl Scanner {
         for state in &mut self.streams {
             state.scrubber.reset();
             restart(&mut state.line, &mut state.cursors);
+            state.line_start = state.line.end();
+            state.shown.fill_with(|| None);
         }
     }
 }
@@ -694,23 +747,49 @@ fn restart(line: &mut Line, cursors: &mut [Cursor]) {
     }
 }
 
-/// Reports every decided match of every active list in `line`.
+/// Reports every decided match of every active list in `line`, whose
+/// line on screen starts at `line_start`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one stream's state, borrowed apart from the lists"
+)]
 fn scan(
     stream: Stream,
     line: &Line,
+    line_start: u64,
     cursors: &mut [Cursor],
+    shown: &mut [Option<Shown>],
     sets: &mut [Slot],
     segment_ended: bool,
     hits: &mut Vec<Hit>,
 ) {
-    for (index, (slot, cursor)) in sets.iter_mut().zip(cursors.iter_mut()).enumerate() {
+    let lists = sets
+        .iter_mut()
+        .zip(cursors.iter_mut())
+        .zip(shown.iter_mut());
+    for (index, ((slot, cursor), shown)) in lists.enumerate() {
         if slot.active {
             while let Some(found) = slot.set.next_match(line, cursor, segment_ended) {
                 cursor.from = found.end;
                 cursor.scanned = found.end;
+                // Every byte of the line up to here agreed with the shown
+                // line (or `shown` was cleared), so the same pattern ending
+                // at the same column is the same text redrawn.
+                let on_line = found.start >= line_start;
+                let repeat = on_line
+                    && shown.as_ref().is_some_and(|s| {
+                        s.index == found.index && s.line.len() as u64 == found.end - line_start
+                    });
+                if !repeat {
+                    *shown = (on_line && line_start >= line.base).then(|| Shown {
+                        index: found.index,
+                        line: line.slice(line_start, found.end).to_vec(),
+                    });
+                }
                 hits.push(Hit {
                     set: index,
                     matched: slot.set.to_match(found, line, stream),
+                    repeat,
                 });
             }
         }

@@ -27,13 +27,18 @@ pub enum OnPrompt {
     /// [`Outcome::WaitingForInput`].
     #[default]
     Fail,
-    /// Keep watching: someone else may answer. While the agent waits (from
-    /// the prompt until it prints visible text again) the idle timer is
-    /// suspended: waiting for a person is not hanging. The overall timeout
-    /// still applies.
+    /// Keep watching: someone else may answer, with
+    /// [`Runtime::write_stdin`](logist_core::Runtime::write_stdin) (the
+    /// driver pipes standard input for this policy). While the agent waits
+    /// (from the prompt until it prints visible text again) the idle timer
+    /// is suspended: waiting for a person is not hanging. The overall
+    /// timeout still applies.
     Wait,
     /// Write this text to the agent's standard input, as is (include the
-    /// `\n` if the agent reads lines), then keep watching. At most
+    /// `\n` if the agent reads lines), then keep watching. One answer is
+    /// written per read of the output: prompts found in the same read as
+    /// the one being answered (a dialog that matches several stop
+    /// sequences) are reported but not answered again. At most
     /// [`Policy::max_answers`] answers are written; the next prompt is then
     /// handled as [`OnPrompt::Fail`].
     Answer(String),
@@ -133,7 +138,8 @@ pub enum Event {
         /// How many.
         bytes: u64,
     },
-    /// A stop sequence was found: the agent waits for input.
+    /// A stop sequence was found: the agent waits for input. The same
+    /// prompt redrawn in place is not reported again (see the crate docs).
     WaitingForInput {
         /// What was found, and where.
         matched: Match,
@@ -169,6 +175,11 @@ pub enum Event {
         /// How long the agent had been running.
         after: Duration,
     },
+    /// The agent exited, but processes it started kept its output open
+    /// past the runtime's short leak window
+    /// ([`Completion::output_leaked`](logist_core::Completion::output_leaked)).
+    /// The driver stops them before it reports the exit.
+    OutputLeaked,
     /// The agent exited.
     Exited {
         /// How.
@@ -211,6 +222,9 @@ pub enum Outcome {
         /// The agent's own report, when it exited with 0 and gave one. A
         /// [`Verdict::Failed`] makes the run a failure despite the exit code.
         verdict: Option<Verdict>,
+        /// True when processes the agent started kept its output open
+        /// after it exited ([`Event::OutputLeaked`]); they were stopped.
+        output_leaked: bool,
     },
     /// A stop sequence was found and the policy said fail (or the answers
     /// ran out, or an answer could not be written); the agent was
@@ -235,7 +249,8 @@ pub enum Outcome {
         /// The status after termination.
         status: ExitStatus,
     },
-    /// The caller cancelled the run; the agent was terminated.
+    /// The caller cancelled the run while the agent was running; the agent
+    /// was terminated.
     Cancelled {
         /// The status after termination.
         status: ExitStatus,
@@ -286,9 +301,10 @@ impl fmt::Display for Outcome {
                 status,
                 cause,
                 verdict,
+                output_leaked,
             } => {
                 if self.is_success() {
-                    write!(f, "completed: {status}")
+                    write!(f, "completed: {status}")?;
                 } else {
                     write!(f, "failed: {status}")?;
                     if let Some(Verdict::Failed { message, .. }) = verdict {
@@ -297,8 +313,11 @@ impl fmt::Display for Outcome {
                     if let Some(cause) = cause {
                         write!(f, " ({cause})")?;
                     }
-                    Ok(())
                 }
+                if *output_leaked {
+                    f.write_str("; processes it left holding its output were stopped")?;
+                }
+                Ok(())
             }
             Outcome::WaitingForInput { matched, status } => write!(
                 f,
@@ -400,6 +419,7 @@ pub struct Observer {
     cause: Option<FailureCause>,
     status: Option<ExitStatus>,
     output_ended: bool,
+    output_leaked: bool,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
     outcome: Option<Outcome>,
@@ -453,6 +473,7 @@ impl Observer {
             cause: None,
             status: None,
             output_ended: false,
+            output_leaked: false,
             events: VecDeque::new(),
             actions: VecDeque::new(),
             outcome: None,
@@ -609,6 +630,18 @@ impl Observer {
         }
     }
 
+    /// The agent exited, and processes it started held its output open past
+    /// the runtime's leak window
+    /// ([`Completion::output_leaked`](logist_core::Completion::output_leaked));
+    /// the driver has stopped them. Call before [`exited`](Self::exited).
+    pub fn output_leaked(&mut self) {
+        if self.phase != Phase::Running || self.output_leaked {
+            return;
+        }
+        self.output_leaked = true;
+        self.events.push_back(Event::OutputLeaked);
+    }
+
     /// The agent exited with `status`.
     pub fn exited(&mut self, status: ExitStatus, now: Instant) {
         if self.phase != Phase::Running {
@@ -679,6 +712,13 @@ impl Observer {
     fn handle_hits(&mut self, hits: &mut Vec<Hit>, now: Instant) {
         for hit in hits.drain(..) {
             match hit.set {
+                STOP if hit.repeat => {
+                    // The same prompt redrawn: still waiting, not asking
+                    // again.
+                    if self.reason.is_none() && self.policy.on_prompt == OnPrompt::Wait {
+                        self.waiting = true;
+                    }
+                }
                 STOP => self.prompt(hit.matched, now),
                 _ => {
                     if self.cause.is_none() {
@@ -707,6 +747,12 @@ impl Observer {
             OnPrompt::Fail => self.end(Reason::Prompt(matched)),
             OnPrompt::Wait => self.waiting = true,
             OnPrompt::Answer(text) => {
+                if !self.answering.is_empty() {
+                    // Found in the same read as the prompt whose answer is
+                    // about to be written: the same question on the same
+                    // screen (a dialog matching several stop sequences).
+                    return;
+                }
                 if self.answers < self.policy.max_answers {
                     self.answers += 1;
                     self.actions
@@ -754,6 +800,7 @@ impl Observer {
                     status,
                     cause,
                     verdict,
+                    output_leaked: self.output_leaked,
                 }
             }
         };

@@ -94,17 +94,28 @@ fn spawn_request_merges_the_agent_into_the_options() {
 }
 
 #[test]
-fn stdin_is_piped_only_when_the_policy_answers() {
-    let stdin = |on_prompt| {
-        RunOptions::new()
-            .policy(Policy::new().on_prompt(on_prompt))
-            .spawn_request(&TestAgent::new(), "p")
-            .unwrap()
-            .stdin
+fn stdin_is_piped_when_someone_may_answer() {
+    let stdin = |on_prompt, chosen: Option<StdinMode>| {
+        let mut options = RunOptions::new().policy(Policy::new().on_prompt(on_prompt));
+        if let Some(mode) = chosen {
+            options = options.stdin(mode);
+        }
+        options.spawn_request(&TestAgent::new(), "p").unwrap().stdin
     };
-    assert_eq!(stdin(OnPrompt::Fail), StdinMode::Null);
-    assert_eq!(stdin(OnPrompt::Wait), StdinMode::Null);
-    assert_eq!(stdin(OnPrompt::Answer("y\n".into())), StdinMode::Piped);
+    assert_eq!(stdin(OnPrompt::Fail, None), StdinMode::Null);
+    assert_eq!(stdin(OnPrompt::Wait, None), StdinMode::Piped);
+    assert_eq!(
+        stdin(OnPrompt::Answer("y\n".into()), None),
+        StdinMode::Piped
+    );
+    assert_eq!(
+        stdin(OnPrompt::Wait, Some(StdinMode::Null)),
+        StdinMode::Null
+    );
+    assert_eq!(
+        stdin(OnPrompt::Fail, Some(StdinMode::Piped)),
+        StdinMode::Piped
+    );
 }
 
 #[test]

@@ -198,6 +198,93 @@ fn carriage_return_redraws_start_a_new_line() {
 }
 
 #[test]
+fn a_prompt_redrawn_in_place_is_reported_once() {
+    let stops = [lit("[y/N]"), re(r"Proceed\? \[y/N\]")];
+    let first = [r#"#0 stdout 9..14 "[y/N]""#];
+    // Redrawn after `\r`, and after a cursor move with colours.
+    check(
+        &stops,
+        b"Proceed? [y/N]: \rProceed? [y/N]: \x1b[1G\x1b[2KProceed? \x1b[1m[y/N]\x1b[0m: ",
+        &first,
+    );
+    // Redrawn only up to the prompt, or with more after it.
+    check(&stops, b"Proceed? [y/N]\rProceed? [y/N]: y", &first);
+}
+
+#[test]
+fn a_prompt_drawn_again_after_anything_else_is_a_new_one() {
+    let stops = [lit("[y/N]")];
+    let twice = |second: u64| {
+        vec![
+            r#"#0 stdout 9..14 "[y/N]""#.to_owned(),
+            format!(r#"#0 stdout {}..{} "[y/N]""#, second, second + 5),
+        ]
+    };
+    let check_twice = |output: &[u8], second: u64| {
+        let expected = twice(second);
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        check(&stops, output, &expected);
+    };
+    // On the next line.
+    check_twice(b"Proceed? [y/N]\nProceed? [y/N]", 24);
+    check_twice(b"Proceed? [y/N]\r\nProceed? [y/N]", 25);
+    // Other text drawn over the line in between, then the same prompt.
+    check_twice(
+        b"Proceed? [y/N]\r\x1b[K| thinking\r\x1b[KProceed? [y/N]",
+        41,
+    );
+    // At another column of the line.
+    check_twice(b"Proceed? [y/N]\r  Proceed? [y/N]", 26);
+    // Twice on the same line, without a redraw.
+    check_twice(b"Proceed? [y/N] Proceed? [y/N]", 24);
+    // A redraw that stops short, then a line feed.
+    check_twice(b"Proceed? [y/N]\rProc\nProceed? [y/N]", 29);
+}
+
+#[test]
+fn a_gap_in_the_output_ends_a_redrawn_prompt() {
+    let mut h = Harness::new(
+        &[lit("[y/N]")],
+        &[],
+        Policy::new().on_prompt(OnPrompt::Wait),
+    );
+    h.out(b"Proceed? [y/N]").missed(10).out(b"\rProceed? [y/N]");
+    assert_eq!(h.prompts().len(), 2);
+}
+
+#[test]
+fn a_redrawn_prompt_keeps_the_idle_timer_suspended() {
+    let policy = Policy::new()
+        .on_prompt(OnPrompt::Wait)
+        .idle_timeout(std::time::Duration::from_secs(5));
+    let mut h = Harness::new(&[lit("[y/N]")], &[], policy);
+    h.at(1_000).out(b"Proceed? [y/N]");
+    assert_eq!(h.deadline_ms(), None);
+    // Visible text, but the same question: still waiting.
+    h.at(2_000).out(b"\r\x1b[KProceed? [y/N]");
+    assert_eq!(h.deadline_ms(), None);
+    assert_eq!(h.prompts().len(), 1);
+    // Something else: the agent goes on.
+    h.at(3_000).out(b"\r\x1b[Kapplying");
+    assert_eq!(h.deadline_ms(), Some(8_000));
+}
+
+#[test]
+fn a_redrawn_prompt_is_answered_once() {
+    let mut h = Harness::new(
+        &[lit("[y/N]")],
+        &[],
+        Policy::new().on_prompt(OnPrompt::Answer("y\n".into())),
+    );
+    h.out(b"Proceed? [y/N]\rProceed? [y/N]").written();
+    h.out(b"\rProceed? [y/N]");
+    assert_eq!(h.actions, [logist_sentinel::Action::Write(b"y\n".to_vec())]);
+    // The echo of the answer ends the line: a question after it is new.
+    h.out(b"y\r\nProceed? [y/N]");
+    assert_eq!(h.actions.len(), 2);
+}
+
+#[test]
 fn crlf_is_a_line_feed() {
     check(
         &[lit("Done.\nNext?")],

@@ -125,6 +125,25 @@ fn answer_writes_then_keeps_watching_up_to_the_bound() {
 }
 
 #[test]
+fn prompts_found_before_the_answer_is_written_share_it() {
+    // One dialog that two stop sequences match, in one read.
+    let stops = [
+        StopSequence::literal("Do you want to proceed?"),
+        StopSequence::literal("No, and tell Claude"),
+    ];
+    let policy = Policy::new().on_prompt(OnPrompt::Answer("1".into()));
+    let mut h = Harness::new(&stops, &[], policy);
+    h.out(b"Do you want to proceed?\n\xe2\x9d\xaf 1. Yes\n  2. No, and tell Claude what to do\n");
+    assert_eq!(h.prompts().len(), 2);
+    assert_eq!(h.actions, [Action::Write(b"1".to_vec())]);
+    h.written();
+    // A prompt after the answer was written is a new question.
+    h.out(b"Do you want to proceed?");
+    assert_eq!(h.actions.len(), 2);
+    assert_eq!(h.prompts().len(), 3);
+}
+
+#[test]
 fn zero_answers_allowed_is_fail() {
     let policy = Policy::new()
         .on_prompt(OnPrompt::Answer("y\n".into()))

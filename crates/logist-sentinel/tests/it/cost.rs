@@ -1,0 +1,211 @@
+//! What watching costs, on `HostRuntime`: how soon a prompt is reported
+//! after it is written, and that a silent agent costs no CPU while the
+//! driver waits. Figures are printed (run with `--nocapture`, in release
+//! for the real numbers); the assertions are generous bounds, so that the
+//! tests do not depend on the machine's speed or load.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use logist_mock::Scenario;
+use logist_mock::testing::{KillOnDrop, NoSurvivors};
+use logist_sentinel::{Event, OnPrompt, Outcome, Policy};
+
+use crate::runs::{PATIENCE, Record, ShellAgent, eventually, host, mock, start, tagged, until};
+
+/// How many prompts the latency is measured over.
+const PROMPTS: usize = 100;
+
+/// Set in the environment of a copy of this test binary that runs one test
+/// alone; its value is the test's name.
+const ALONE: &str = "LOGIST_SENTINEL_TEST_ALONE";
+
+#[test]
+fn a_prompt_is_reported_right_after_it_is_written() {
+    let guard = NoSurvivors::new();
+    let runtime = host();
+    // Prints the question (without a newline) each time it reads a line.
+    let agent = ShellAgent::new("while read -r _; do printf 'Proceed? [y/N]: '; done");
+    let policy = Policy::new().on_prompt(OnPrompt::Wait);
+    let mut run = start(&runtime, Arc::new(agent), tagged(&guard, policy), "x");
+    let id = run.id().unwrap().clone();
+    let mut latencies = Vec::with_capacity(PROMPTS);
+    for _ in 0..PROMPTS {
+        // From before the line is written, so the figure includes the
+        // shell's own reaction: an upper bound on the driver's.
+        let asked = Instant::now();
+        runtime.write_stdin(&id, b"\n").unwrap();
+        until(&mut run, |event| {
+            matches!(event, Event::WaitingForInput { .. })
+        });
+        latencies.push(asked.elapsed());
+    }
+    runtime.close_stdin(&id).unwrap();
+    let rest = Record::of(run);
+    assert!(rest.outcome.is_success(), "{}", rest.outcome);
+    assert!(rest.prompts().is_empty());
+
+    latencies.sort_unstable();
+    let p50 = latencies[PROMPTS / 2];
+    let p99 = latencies[PROMPTS * 99 / 100 - 1];
+    let max = latencies[PROMPTS - 1];
+    eprintln!("prompt latency over {PROMPTS} prompts: p50 {p50:?}, p99 {p99:?}, max {max:?}");
+    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+}
+
+#[test]
+fn a_silent_agent_costs_no_cpu() {
+    let name = "cost::a_silent_agent_costs_no_cpu";
+    if !alone(name) {
+        return;
+    }
+    let guard = NoSurvivors::new();
+    let runtime = host();
+    // An idle limit far away: the driver's read has a timeout, and must
+    // still sleep through it rather than poll.
+    let policy = Policy::new().idle_timeout(Duration::from_secs(60));
+    let mut run = start(
+        &runtime,
+        Arc::new(mock(Scenario::Hang)),
+        tagged(&guard, policy),
+        "x",
+    );
+    let mut text = String::new();
+    until(&mut run, |event| {
+        if let Event::Output(chunk) = event {
+            text.push_str(&String::from_utf8_lossy(&chunk.data));
+        }
+        text.contains("Planning changes...\n")
+    });
+    let cancel = run.cancel_handle();
+    let (tid_sender, tid) = mpsc::channel();
+    let driver = std::thread::spawn(move || {
+        tid_sender.send(thread_id()).unwrap();
+        Record::of(run)
+    });
+    let driver_tid = tid.recv().unwrap();
+    let reactor_tid = thread_named("logist-host-rea").expect("the runtime's reactor thread");
+    eventually("the driver blocks", || {
+        thread_state(driver_tid) == Some('S')
+    });
+
+    let cpu = process_cpu();
+    let switches = [driver_tid, reactor_tid].map(wakeups);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let silent = started.elapsed();
+    let cpu = process_cpu() - cpu;
+    let woke = [driver_tid, reactor_tid].map(wakeups);
+    let woke = [woke[0] - switches[0], woke[1] - switches[1]];
+
+    assert!(cancel.cancel().unwrap());
+    let record = driver.join().unwrap();
+    assert!(
+        matches!(record.outcome, Outcome::Cancelled { .. }),
+        "{}",
+        record.outcome
+    );
+    eprintln!(
+        "over {silent:?} of silence: {cpu:?} of CPU for the whole test process; \
+         the driver thread woke {} times, the reactor thread {} times",
+        woke[0], woke[1]
+    );
+    // The clock ticks of /proc/self/stat are 10 ms: a thread that never
+    // wakes costs 0 to 1 of them; one polling every few milliseconds costs
+    // tens, and hundreds of wakeups.
+    assert!(cpu <= Duration::from_millis(50), "{cpu:?}");
+    assert!(woke[0] <= 3, "the driver thread woke {} times", woke[0]);
+    assert!(woke[1] <= 3, "the reactor thread woke {} times", woke[1]);
+}
+
+/// True in a process running only the test `name`; elsewhere, runs this
+/// test binary again for `name` alone (so that other tests running in
+/// parallel threads do not count in its measurements), checks that it
+/// passed, and returns false.
+fn alone(name: &str) -> bool {
+    if std::env::var_os(ALONE).is_some_and(|value| value == name) {
+        return true;
+    }
+    let guard = NoSurvivors::new();
+    let mut command = guard.command(std::env::current_exe().expect("the test binary"));
+    command
+        .args([name, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(ALONE, name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = KillOnDrop::new(command.spawn().expect("run the test binary"));
+    let status = child
+        .wait_timeout(PATIENCE)
+        .expect("wait for the test binary")
+        .expect("the test finishes in time");
+    let mut output = String::new();
+    for stream in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let mut stream = stream;
+        stream.read_to_string(&mut output).expect("read its output");
+    }
+    eprintln!("{output}");
+    assert!(status.success(), "{name} failed alone: {status}\n{output}");
+    assert!(
+        output.contains("1 passed"),
+        "{name} did not run alone:\n{output}"
+    );
+    false
+}
+
+/// The CPU time of this whole process so far, from `/proc/self/stat`.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name (which is in parentheses): state is
+    // field 3 of stat(5), utime 14, stime 15.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // USER_HZ is 100 on every Linux architecture the project targets.
+    Duration::from_millis(ticks * 10)
+}
+
+/// The calling thread's id, as in `/proc/self/task`.
+fn thread_id() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    link.file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.parse().ok())
+        .expect("a thread id")
+}
+
+/// The id of the thread of this process with that (truncated) name.
+fn thread_named(name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|tid| {
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+}
+
+/// The state letter of one of this process's threads (`S` sleeping).
+fn thread_state(tid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
+
+/// How many times one of this process's threads was switched out, by its
+/// own choice (it blocked) or not.
+fn wakeups(tid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+        .expect("the thread's status");
+    status
+        .lines()
+        .filter(|line| line.contains("ctxt_switches:"))
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
