@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use logist_core::{ExitStatus, ProcessId, Runtime, Stream};
+use logist_core::{ExitStatus, Runtime, Stream};
 use logist_sentinel::{Event, Outcome};
 use serde_json::{Value, json};
 
@@ -24,6 +24,8 @@ pub(crate) struct Reporter {
     bytes: u64,
     /// Why the command is being stopped, once the watcher decided to.
     stopping: Option<&'static str>,
+    /// Leftover descendants were already reported.
+    leftovers_reported: bool,
     status: Option<StatusLine>,
 }
 
@@ -36,6 +38,7 @@ impl Reporter {
             started: Instant::now(),
             bytes: 0,
             stopping: None,
+            leftovers_reported: false,
             status,
         }
     }
@@ -134,16 +137,20 @@ impl Reporter {
                 }
                 self.json_line(line);
             }
+            Event::OutputLeaked => self.leftovers(),
             Event::Finished(_) => {}
             other => tracing::debug!(?other, "event"),
         }
     }
 
-    /// Reports that descendants left behind were stopped.
-    pub(crate) fn leftovers_stopped(&mut self, id: &ProcessId) {
-        self.json_line(
-            json!({"event": "terminated", "reason": "leftover_descendants", "id": id.as_str()}),
-        );
+    /// Reports, once, that descendants the command left running were
+    /// stopped.
+    pub(crate) fn leftovers(&mut self) {
+        if self.leftovers_reported {
+            return;
+        }
+        self.leftovers_reported = true;
+        self.json_line(json!({"event": "terminated", "reason": "leftover_descendants"}));
         self.note("stopped processes the command left running");
     }
 

@@ -259,7 +259,7 @@ fn supervise(
         && !matches!(outcome, Outcome::FailedToStart { .. })
         && matches!(runtime.terminate(id, false), Ok(true))
     {
-        reporter.leftovers_stopped(id);
+        reporter.leftovers();
     }
 
     let signal = match interrupted.load(Ordering::SeqCst) {
