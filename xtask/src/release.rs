@@ -106,8 +106,19 @@ fn prepare(dir: &Path, version: &str) -> Result<Vec<String>> {
 /// order, verifying that each builds from its tarball. Returns their names.
 pub(crate) fn package(dir: &Path, allow_dirty: bool) -> Result<Vec<String>> {
     let names = publishable(dir)?;
+    // Every run packages the same names and versions, and cargo never
+    // rechecks a registry crate it built or unpacked before: our crates'
+    // earlier tarballs, unpacked sources and build artifacts are removed
+    // first (the dependencies stay built). The next build of the workspace
+    // rebuilds our crates, which is why `package` is the last step of ci.
+    let target = root().join("target");
+    forget_our_crates(&target)?;
+    remove_extracted(&names)?;
     let mut command = cargo();
-    command.current_dir(dir).args(["package", "--locked"]);
+    command
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["package", "--locked"]);
     if allow_dirty {
         command.arg("--allow-dirty");
     }
@@ -116,6 +127,73 @@ pub(crate) fn package(dir: &Path, allow_dirty: bool) -> Result<Vec<String>> {
     }
     run(&mut command)?;
     Ok(names)
+}
+
+/// Removes our crates' tarballs and build artifacts from the verification
+/// target directory; dependencies from crates.io stay built.
+fn forget_our_crates(target: &Path) -> Result<()> {
+    let package = target.join("package");
+    if package.exists() {
+        fs::remove_dir_all(&package).with_context(|| format!("removing {}", package.display()))?;
+    }
+    for dir in ["debug/.fingerprint", "debug/deps", "debug/build"] {
+        for entry in fs::read_dir(target.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("logist-")
+                || name.starts_with("logist_")
+                || name.starts_with("liblogist_")
+            {
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                removed.with_context(|| format!("removing {}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes `$CARGO_HOME/registry/src/<local registry>/<crate>-<version>`
+/// for our crates, outside the crates.io index.
+fn remove_extracted(names: &[String]) -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    let Some(sources) = home.map(|home| home.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = fs::read_dir(&sources) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if registry.file_name().to_string_lossy().starts_with("index.") {
+            continue;
+        }
+        for entry in fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let ours = names.iter().any(|name| {
+                file.strip_prefix(name.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                fs::remove_dir_all(entry.path())
+                    .with_context(|| format!("removing {}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_version(version: &str) -> Result<()> {
@@ -279,7 +357,9 @@ fn publishable(dir: &Path) -> Result<Vec<String>> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|dep| dep["kind"].is_null() || dep["kind"] == "build")
+            // crates.io needs every versioned dependency published first,
+            // dev-dependencies included; path-only ones are dropped.
+            .filter(|dep| dep["kind"] != "dev" || dep["req"] != "*")
             .filter(|dep| dep["path"].is_string())
             .filter_map(|dep| dep["name"].as_str().map(str::to_owned))
             .collect();
