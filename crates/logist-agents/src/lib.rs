@@ -84,3 +84,8 @@ pub mod tables {
     };
     pub use crate::programs::qwen::{FAILURES as QWEN_FAILURES, WAITING as QWEN_WAITING};
 }
+
+/// The README's examples, compiled and run as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -7,13 +7,38 @@
 //! it started is still alive, what it left behind) and expands the test
 //! macros in one of its test files:
 //!
-//! ```ignore
-//! struct HostFixture;
-//! impl logist_conformance::Fixture for HostFixture { /* ... */ }
+//! ```rust,no_run
+//! use std::path::PathBuf;
 //!
-//! logist_conformance::core_tests!(HostFixture);
-//! logist_conformance::shell_tests!(HostFixture);
-//! logist_conformance::process_tests!(HostFixture);
+//! use logist_conformance::Fixture;
+//! use logist_core::{CommandLine, Runtime};
+//! use logist_mock::{MockRuntime, PROGRAM_NAME};
+//!
+//! /// How the suite runs your runtime; here, the mock one.
+//! struct MockFixture;
+//!
+//! impl Fixture for MockFixture {
+//!     fn runtime(&self) -> Box<dyn Runtime> {
+//!         Box::new(MockRuntime::new())
+//!     }
+//!     fn mock_agent(&self, args: &[&str]) -> CommandLine {
+//!         // The mock agent program, as your runtime's processes see it.
+//!         CommandLine::new(std::iter::once(PROGRAM_NAME).chain(args.iter().copied())).unwrap()
+//!     }
+//!     fn pid_alive(&self, _pid: u32) -> bool {
+//!         false // is this pid, as printed inside a process, alive?
+//!     }
+//!     fn scratch_dir(&self) -> PathBuf {
+//!         std::env::temp_dir() // a directory your processes see at the same path
+//!     }
+//!     fn leftovers(&self) -> Vec<String> {
+//!         Vec::new() // anything your runtimes left running
+//!     }
+//! }
+//!
+//! logist_conformance::core_tests!(MockFixture);       // any runtime
+//! // logist_conformance::shell_tests!(MyFixture);     // processes with a POSIX shell
+//! // logist_conformance::process_tests!(MyFixture);   // real process trees
 //! ```
 //!
 //! Each macro generates one `#[test]` per check, so a failure names the
@@ -184,3 +209,8 @@ macro_rules! __tests {
         )*
     };
 }
+
+/// The README's examples, compiled and run as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -171,3 +171,8 @@ pub use output::{Completion, Logs, OutputChunk, OutputRead, Stream};
 pub use process::{ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState, signal_name};
 pub use runtime::Runtime;
 pub use stop::{FailureCause, FailurePattern, Pattern, StopSequence, Verdict};
+
+/// The README's examples, compiled and run as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -98,3 +98,8 @@ pub use scenario::{
     TREE_CHILD_PREFIX, TREE_SESSION_CHILD_PREFIX, YES_ANSWERS, parse_tree_pids, tree_marker,
 };
 pub use script::{LineBranch, Script, Step};
+
+/// The README's examples, compiled and run as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -71,3 +71,8 @@ mod sys;
 mod tree;
 
 pub use runtime::{HostRuntime, HostRuntimeBuilder};
+
+/// The README's examples, compiled and run as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
