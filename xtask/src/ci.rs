@@ -31,6 +31,10 @@ const STEPS: &[Step] = &[
         run: doc,
     },
     Step {
+        name: "examples",
+        run: examples,
+    },
+    Step {
         name: "package",
         run: package,
     },
@@ -94,7 +98,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     match args {
         [] => run_ci(None),
         [flag, name] if flag == "--step" => run_ci(Some(name)),
-        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|test|doc|package]"),
+        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|test|doc|examples|package]"),
     }
 }
 
@@ -144,6 +148,36 @@ fn run_tests() -> Result<()> {
         eprintln!("cargo-nextest not found; using cargo test");
         run(cargo().args(["test", "--workspace", "--locked", "--no-fail-fast"]))
     }
+}
+
+/// Every example the docs point to, run as a user would run it.
+const EXAMPLES: &[(&str, &str, &[&str])] = &[
+    (
+        "logist-runtime-host",
+        "run",
+        &["sh", "-c", "echo streamed; echo to stderr >&2"],
+    ),
+    ("logist-sentinel", "mock_scenario", &["interactive"]),
+    ("logist-agents", "custom_agent", &[]),
+];
+
+fn examples() -> Result<()> {
+    for (package, example, args) in EXAMPLES {
+        eprintln!("--> example {package}/{example}");
+        run(cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--locked",
+                "-p",
+                package,
+                "--example",
+                example,
+                "--",
+            ])
+            .args(*args))?;
+    }
+    Ok(())
 }
 
 fn package() -> Result<()> {
