@@ -3,6 +3,7 @@
 //! the same wherever cargo does.
 
 mod ci;
+mod docker;
 mod shell;
 
 use std::process::ExitCode;
@@ -11,13 +12,16 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci      every check CI runs: fmt, clippy, tests, docs
+  ci      every check CI runs: fmt, clippy, docker set-up, tests, docs
+  docker  a running Docker engine, the static mock agent and the test image
+          (installed, started and built only when missing)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::main(&args[1..]),
+        Some("docker") => docker::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
