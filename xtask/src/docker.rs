@@ -18,6 +18,8 @@ use crate::shell::{cargo, cmd, root, run, succeeds};
 
 /// The test image: bump the tag when the recipe below changes.
 pub(crate) const TEST_IMAGE: &str = "logist-test-busybox:1";
+/// An image with empty directories only: no shell, no C library, nothing.
+pub(crate) const EMPTY_IMAGE: &str = "logist-test-empty:1";
 /// A variable the test image sets, so tests can tell the image's
 /// environment from the engine's.
 const IMAGE_VAR: &str = "LOGIST_TEST_IMAGE_VAR=from-image";
@@ -40,7 +42,8 @@ pub(crate) fn ensure() -> Result<()> {
     let agent = build_static_mock()?;
     eprintln!("xtask docker: static mock agent at {}", agent.display());
     ensure_image()?;
-    eprintln!("xtask docker: engine running, image {TEST_IMAGE} present");
+    ensure_empty_image()?;
+    eprintln!("xtask docker: engine running, images {TEST_IMAGE} and {EMPTY_IMAGE} present");
     Ok(())
 }
 
@@ -264,16 +267,36 @@ fn ensure_image() -> Result<()> {
         }
         symlink("/bin/busybox", &link)?;
     }
-    let tarball = dir.join("rootfs.tar");
+    import(&rootfs, TEST_IMAGE, &[&format!("ENV {IMAGE_VAR}")])
+}
+
+fn ensure_empty_image() -> Result<()> {
+    if succeeds(cmd("docker").args(["image", "inspect", EMPTY_IMAGE])) {
+        return Ok(());
+    }
+    eprintln!("xtask docker: building {EMPTY_IMAGE}");
+    let rootfs = work_dir().join("empty").join("rootfs");
+    let _ = fs::remove_dir_all(&rootfs);
+    for sub in ["usr/local/bin", "etc", "tmp", "proc", "sys", "dev"] {
+        fs::create_dir_all(rootfs.join(sub))?;
+    }
+    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    import(&rootfs, EMPTY_IMAGE, &[])
+}
+
+/// `docker import` of a directory tree, with Dockerfile-style `changes`.
+fn import(rootfs: &Path, image: &str, changes: &[&str]) -> Result<()> {
+    let tarball = rootfs.with_extension("tar");
     run(cmd("tar")
         .arg("-C")
-        .arg(&rootfs)
+        .arg(rootfs)
         .arg("-cf")
         .arg(&tarball)
         .arg("."))?;
-    run(cmd("docker")
-        .args(["import", "--change", &format!("ENV {IMAGE_VAR}")])
-        .arg(&tarball)
-        .arg(TEST_IMAGE))?;
-    Ok(())
+    let mut import = cmd("docker");
+    import.arg("import");
+    for change in changes {
+        import.args(["--change", change]);
+    }
+    run(import.arg(&tarball).arg(image))
 }

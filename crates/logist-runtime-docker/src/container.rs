@@ -43,6 +43,10 @@ pub(crate) struct Container {
     /// The write half of the attach connection, when stdin is open, apart
     /// from `state` so that a blocked writer never blocks readers.
     pub(crate) stdin: Mutex<Option<Writer>>,
+    /// The write half when it must not be used but must stay open: the
+    /// engine reads the end of an attach connection's input as "detach"
+    /// on a terminal, and an ssh transport closes on it.
+    pub(crate) parked: Mutex<Option<Writer>>,
     /// Breaks the attach connection (to unblock the reader at shutdown).
     pub(crate) breaker: Mutex<Option<Breaker>>,
     pub(crate) reader: Mutex<Option<JoinHandle<()>>>,
@@ -232,7 +236,7 @@ fn exit_status(engine: &Engine, container: &Container) -> ExitStatus {
                 match json["StatusCode"].as_i64() {
                     Some(code) => break code,
                     None => {
-                        tracing::warn!(id = %container.id, answer = %json, "the engine's wait answer has no status code");
+                        tracing::warn!(id = %container.id, answer = %json, "the engine's wait answer has no status code; reporting SIGKILL");
                         break 128 + 9;
                     }
                 }
@@ -251,24 +255,27 @@ fn exit_status(engine: &Engine, container: &Container) -> ExitStatus {
             }
         }
     };
+    let status = status_from_engine(code);
+    // The engine's flag says the out-of-memory killer struck somewhere in
+    // the container, not that it killed the main process.
     let oom_killed = engine
         .call("GET", &format!("/containers/{id}/json"), None)
         .map(|reply| reply.json()["State"]["OOMKilled"].as_bool() == Some(true))
         .unwrap_or(false);
-    if oom_killed {
-        tracing::warn!(id = %container.id, code, "the kernel's out-of-memory killer stopped the container; reporting SIGKILL");
+    if oom_killed && status == ExitStatus::Signal(9) {
+        tracing::warn!(id = %container.id, "the kernel's out-of-memory killer stopped the container (reported as SIGKILL)");
+    } else if oom_killed {
+        tracing::warn!(id = %container.id, %status, "the kernel's out-of-memory killer killed a process of the container");
     }
-    status_from_engine(code, oom_killed)
+    status
 }
 
 /// The engine reports one number: the exit code, or 128 + N when the
 /// container's init (and so the main process, whose status the init
-/// passes on) died of signal N. As in a shell, `exit 130` by choice looks
-/// the same as death by SIGINT.
-pub(crate) fn status_from_engine(code: i64, oom_killed: bool) -> ExitStatus {
-    if oom_killed {
-        return ExitStatus::Signal(9);
-    }
+/// passes on) died of signal N; a container stopped by the out-of-memory
+/// killer is 137, SIGKILL. As in a shell, `exit 130` by choice looks the
+/// same as death by SIGINT.
+pub(crate) fn status_from_engine(code: i64) -> ExitStatus {
     match i32::try_from(code) {
         Ok(code @ 129..=192) => ExitStatus::Signal(code - 128),
         Ok(code) => ExitStatus::Code(code),
@@ -283,20 +290,21 @@ mod tests {
     #[test]
     fn engine_codes_become_exit_statuses() {
         let cases = [
-            (0, false, ExitStatus::Code(0)),
-            (1, false, ExitStatus::Code(1)),
-            (127, false, ExitStatus::Code(127)),
-            (128, false, ExitStatus::Code(128)),
-            (137, false, ExitStatus::Signal(9)),
-            (143, false, ExitStatus::Signal(15)),
-            (139, false, ExitStatus::Signal(11)),
-            (192, false, ExitStatus::Signal(64)),
-            (255, false, ExitStatus::Code(255)),
-            (1, true, ExitStatus::Signal(9)),
-            (i64::MAX, false, ExitStatus::Code(-1)),
+            (0, ExitStatus::Code(0)),
+            (1, ExitStatus::Code(1)),
+            (127, ExitStatus::Code(127)),
+            (128, ExitStatus::Code(128)),
+            (137, ExitStatus::Signal(9)),
+            (143, ExitStatus::Signal(15)),
+            (139, ExitStatus::Signal(11)),
+            (192, ExitStatus::Signal(64)),
+            (193, ExitStatus::Code(193)),
+            (255, ExitStatus::Code(255)),
+            (-1, ExitStatus::Code(-1)),
+            (i64::MAX, ExitStatus::Code(-1)),
         ];
-        for (code, oom, expected) in cases {
-            assert_eq!(status_from_engine(code, oom), expected, "{code} {oom}");
+        for (code, expected) in cases {
+            assert_eq!(status_from_engine(code), expected, "{code}");
         }
     }
 }

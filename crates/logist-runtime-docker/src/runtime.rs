@@ -854,11 +854,18 @@ impl DockerRuntime {
                 reader_done: false,
             }),
             changed: Condvar::new(),
-            stdin: Mutex::new(stdin_open.then_some(connection.writer)),
+            stdin: Mutex::new(None),
+            parked: Mutex::new(None),
             breaker: Mutex::new(None),
             reader: Mutex::new(None),
             abandoned: AtomicBool::new(false),
         });
+        let slot = if stdin_open {
+            &container.stdin
+        } else {
+            &container.parked
+        };
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection.writer);
         if let Err(error) = container.start_reader(
             Arc::clone(&self.engine),
             connection.reader,
@@ -1148,9 +1155,17 @@ impl Runtime for DockerRuntime {
             if container.on_terminal {
                 // A terminal has no end-of-file to close; its line
                 // discipline turns Ctrl-D at the start of a line into one.
+                // The connection stays open: with a terminal, the engine
+                // ends the whole attach stream (output too) when its input
+                // ends.
                 let _ = writer.write_all(b"\x04");
+                *container
+                    .parked
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(writer);
+            } else {
+                let _ = writer.shutdown();
             }
-            let _ = writer.shutdown();
         }
         Ok(())
     }
@@ -1194,10 +1209,9 @@ impl Runtime for DockerRuntime {
         state.output_done = true;
         drop(state);
         container.changed.notify_all();
-        *container
-            .stdin
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+        for slot in [&container.stdin, &container.parked] {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
         Ok(())
     }
 }
@@ -1253,7 +1267,9 @@ impl Drop for DockerRuntime {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if let Err(error) = self.delete(&probe) {
+        if !probe.is_empty()
+            && let Err(error) = self.delete(&probe)
+        {
             tracing::warn!(%error, "cannot remove the probe container");
         }
         let joined_by = Instant::now() + JOIN_WAIT;

@@ -4,4 +4,7 @@
 //! sets up, and fail (never skip) without it.
 
 mod conformance;
+mod container;
 mod fixture;
+mod remote;
+mod scenarios;
