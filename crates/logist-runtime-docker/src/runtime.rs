@@ -254,7 +254,7 @@ impl DockerRuntimeBuilder {
         let engine = Engine::connect(host.clone(), self.ssh_program.clone())
             .map_err(|error| connect_error(&host, error))?;
         let engine = Arc::new(engine);
-        let image_env = image_env(&engine, &self)?;
+        let image = inspect_image(&engine, &self)?;
         // 48 random bits per runtime: ids and names never repeat across
         // instances or restarts of the program.
         let tag = format!(
@@ -264,7 +264,9 @@ impl DockerRuntimeBuilder {
         let runtime = DockerRuntime {
             engine,
             tag,
-            image_env,
+            image_env: image.env,
+            image_working_dir: image.working_dir,
+            probe_repair: Mutex::new(()),
             probe: Mutex::new(String::new()),
             env_program_present: AtomicBool::new(false),
             stat_cache: Mutex::new(HashMap::new()),
@@ -385,6 +387,10 @@ pub struct DockerRuntime {
     config: DockerRuntimeBuilder,
     tag: String,
     image_env: BTreeMap<String, String>,
+    /// The image's working directory, when it sets one.
+    image_working_dir: Option<PathBuf>,
+    /// Held while a vanished probe is replaced.
+    probe_repair: Mutex<()>,
     /// The probe container's id.
     probe: Mutex<String>,
     env_program_present: AtomicBool,
@@ -525,6 +531,20 @@ impl DockerRuntime {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
         Ok(())
+    }
+
+    /// Makes a new probe when the current one is gone (once, however many
+    /// threads find it gone at the same time).
+    fn replace_probe(&self) -> Result<(), Error> {
+        let _repairing = self
+            .probe_repair
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.probe_exists() {
+            return Ok(());
+        }
+        tracing::warn!("the probe container disappeared; making a new one");
+        self.create_probe()
     }
 
     fn probe_exists(&self) -> bool {
@@ -680,6 +700,7 @@ impl DockerRuntime {
         if let Some(dir) = cwd {
             self.check_dir(dir)?;
         }
+        let cwd = cwd.or(self.image_working_dir.as_deref());
         if !plan.unset.is_empty() && !self.env_program_present.load(Ordering::Relaxed) {
             return Err(Error::unsupported(
                 "docker",
@@ -925,11 +946,15 @@ fn mount_problem(error: &EngineError) -> bool {
         .is_some_and(|message| message.contains("mount") || message.contains("bind source"))
 }
 
-/// The image's environment, pulling the image first when allowed.
-fn image_env(
-    engine: &Engine,
-    config: &DockerRuntimeBuilder,
-) -> Result<BTreeMap<String, String>, Error> {
+/// What the runtime needs to know about its image.
+struct ImageFacts {
+    env: BTreeMap<String, String>,
+    working_dir: Option<PathBuf>,
+}
+
+/// The image's environment and working directory, pulling the image first
+/// when allowed.
+fn inspect_image(engine: &Engine, config: &DockerRuntimeBuilder) -> Result<ImageFacts, Error> {
     let inspect = format!("/images/{}/json", encode(&config.image));
     let reply = match engine.call("GET", &inspect, None) {
         Ok(reply) => reply,
@@ -955,21 +980,26 @@ fn image_env(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(env)
+    let working_dir = json["Config"]["WorkingDir"]
+        .as_str()
+        .filter(|dir| dir.starts_with('/'))
+        .map(PathBuf::from);
+    Ok(ImageFacts { env, working_dir })
 }
 
 /// Pulls `image`; the engine streams progress and reports failure inside
 /// the stream.
 fn pull(engine: &Engine, image: &str) -> Result<(), Error> {
-    let (name, tag) = match image.rsplit_once(':') {
-        Some((name, tag)) if !tag.contains('/') => (name, tag),
-        _ => (image, "latest"),
+    // `name:tag`, `registry:port/name`, or `name@sha256:…` (no tag).
+    let call = match image.rsplit_once(':') {
+        _ if image.contains('@') => format!("/images/create?fromImage={}", encode(image)),
+        Some((name, tag)) if !tag.contains('/') => format!(
+            "/images/create?fromImage={}&tag={}",
+            encode(name),
+            encode(tag)
+        ),
+        _ => format!("/images/create?fromImage={}&tag=latest", encode(image)),
     };
-    let call = format!(
-        "/images/create?fromImage={}&tag={}",
-        encode(name),
-        encode(tag)
-    );
     let failed = |message: String| {
         unavailable(
             format!("pulling image `{image}` failed: {message}"),
@@ -1025,8 +1055,7 @@ impl Runtime for DockerRuntime {
             Err(Error::ProgramNotFound { .. } | Error::WorkingDirectory { .. })
                 if !self.probe_exists() =>
             {
-                tracing::warn!("the probe container disappeared; making a new one");
-                self.create_probe()?;
+                self.replace_probe()?;
                 self.preflight(request, &plan)?;
             }
             Err(error) => return Err(error),

@@ -401,3 +401,29 @@ fn a_runtime_that_cannot_work_says_why_and_leaves_nothing() {
     }
     assert_clean(&fixture, runtime);
 }
+
+/// The probe container, removed behind the runtime's back, is replaced.
+#[test]
+fn a_removed_probe_is_replaced() {
+    let fixture = DockerFixture::new();
+    let runtime = fixture.docker();
+    let filter = format!("label={TEST_LABEL}={}", fixture.tag());
+    let probes = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &filter,
+        "--filter",
+        "label=logist.probe=1",
+    ]);
+    let probe = String::from_utf8_lossy(&probes.stdout).trim().to_owned();
+    assert!(!probe.is_empty(), "the runtime has a probe");
+    assert!(docker(&["rm", "--force", &probe]).status.success());
+    let done = wait(&runtime, &runtime.spawn(&sh("echo ok")).unwrap());
+    assert_eq!(done.logs.text(), "ok\n");
+    match runtime.spawn(&sh("true").cwd("/no/such/dir")) {
+        Err(Error::WorkingDirectory { .. }) => {}
+        other => panic!("expected WorkingDirectory, got {other:?}"),
+    }
+    assert_clean(&fixture, runtime);
+}
