@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::error::EngineError;
 use crate::host::DockerHost;
 use crate::http::{self, BodyEnd, CLOSED_BEFORE_ANSWERING, Head, encode};
 use crate::transport::{self, Reader, Writer};
@@ -21,54 +22,6 @@ const MAX_API: (u32, u32) = (1, 47);
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Idle connections kept for reuse.
 const POOL_SIZE: usize = 16;
-
-/// Why a call to the engine failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum EngineError {
-    /// No connection could be made.
-    #[error("cannot connect to the engine at {host}")]
-    Connect {
-        host: String,
-        #[source]
-        source: io::Error,
-    },
-    /// The connection failed during the call.
-    #[error("lost the connection to the engine at {host}")]
-    Io {
-        host: String,
-        #[source]
-        source: io::Error,
-    },
-    /// The engine refused, with its message.
-    #[error("the engine answered {status}: {message}")]
-    Status { status: u16, message: String },
-}
-
-impl EngineError {
-    /// The HTTP status of a refusal.
-    pub(crate) fn status(&self) -> Option<u16> {
-        match self {
-            EngineError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// The engine's message of a refusal.
-    pub(crate) fn message(&self) -> Option<&str> {
-        match self {
-            EngineError::Status { message, .. } => Some(message),
-            _ => None,
-        }
-    }
-
-    /// As an `io::Error`, for the `source` of a core error.
-    pub(crate) fn into_io(self) -> io::Error {
-        match self {
-            EngineError::Connect { source, .. } | EngineError::Io { source, .. } => source,
-            EngineError::Status { .. } => io::Error::other(self.to_string()),
-        }
-    }
-}
 
 /// A connection: buffered read half and write half.
 pub(crate) struct Connection {

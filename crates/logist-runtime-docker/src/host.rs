@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use logist_core::Error;
 
+use crate::error::unavailable;
+
 /// The socket of a local engine when `DOCKER_HOST` is not set.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
@@ -203,16 +205,6 @@ impl fmt::Display for DockerHost {
                 Ok(())
             }
         }
-    }
-}
-
-/// An [`Error::Unavailable`] of the docker runtime.
-pub(crate) fn unavailable(reason: impl Into<String>, fix: impl Into<String>) -> Error {
-    Error::Unavailable {
-        runtime: "docker".to_owned(),
-        reason: reason.into(),
-        fix: fix.into(),
-        source: None,
     }
 }
 

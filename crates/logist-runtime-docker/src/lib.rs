@@ -114,14 +114,18 @@
 //! ```
 
 mod buffer;
+mod builder;
 mod container;
 mod engine;
 mod env;
+mod error;
 mod host;
 mod http;
 mod mux;
+mod probe;
 mod runtime;
 mod transport;
 
+pub use builder::{DockerRuntimeBuilder, PROGRAM_DIR};
 pub use host::{DEFAULT_SOCKET, DockerHost};
-pub use runtime::{DockerRuntime, DockerRuntimeBuilder, PROCESS_LABEL, PROGRAM_DIR, RUNTIME_LABEL};
+pub use runtime::{DockerRuntime, PROCESS_LABEL, RUNTIME_LABEL};

@@ -220,8 +220,11 @@ fn out_of_memory_is_reported_as_sigkill() {
     let request =
         SpawnRequest::new(CommandLine::new(["tail", "-c", "100000000", "/dev/zero"]).unwrap());
     let id = runtime.spawn(&request).unwrap();
+    // Nothing else sends SIGKILL, and `tail` of an endless input never
+    // exits by itself. (The engine's `OOMKilled` flag would say it too, but
+    // Docker 20.10 leaves it false in about one run of six: the kernel's
+    // event can come after the exit is recorded.)
     assert_eq!(wait(&runtime, &id).status, ExitStatus::Signal(9));
-    assert_eq!(inspect(&runtime, &id)["State"]["OOMKilled"], true);
     assert_clean(&fixture, runtime);
 }
 
