@@ -74,7 +74,8 @@
 //! - Exit statuses come from one number: an exit code of 129 to 192 is
 //!   reported as death by signal (code − 128), as a shell does. A container
 //!   stopped by the out-of-memory killer is reported as SIGKILL, with a
-//!   warning in the log.
+//!   warning in the log when the engine noticed (its `OOMKilled` flag,
+//!   which Docker 20.10 sometimes fails to set).
 //! - Polite termination sends SIGTERM to the main process only; the other
 //!   processes of the container end (SIGKILL, by the kernel) the moment
 //!   the main process exits, so they get no grace period of their own, and

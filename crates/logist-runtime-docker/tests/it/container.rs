@@ -403,6 +403,19 @@ fn a_runtime_that_cannot_work_says_why_and_leaves_nothing() {
         other => panic!("expected WorkingDirectory, got {other:?}"),
     }
     assert_clean(&fixture, runtime);
+
+    // A container the engine cannot start is removed again.
+    let runtime = fixture.builder().user("no-such-user").build().unwrap();
+    match runtime.spawn(&sh("true")) {
+        Err(error @ Error::Spawn { .. }) => {
+            let cause = std::error::Error::source(&error).unwrap().to_string();
+            assert!(cause.contains("no-such-user"), "{cause}");
+        }
+        other => panic!("expected Spawn, got {other:?}"),
+    }
+    assert!(runtime.list(&Default::default()).unwrap().is_empty());
+    assert_eq!(fixture.leftovers().len(), 1, "only the probe is left");
+    assert_clean(&fixture, runtime);
 }
 
 /// The probe container, removed behind the runtime's back, is replaced.
