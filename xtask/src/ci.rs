@@ -22,6 +22,12 @@ const STEPS: &[Step] = &[
         name: "clippy",
         run: clippy,
     },
+    // The Docker tests need an engine, the static mock agent and the test
+    // image; they fail (not skip) without them.
+    Step {
+        name: "docker",
+        run: crate::docker::ensure,
+    },
     Step {
         name: "test",
         run: test,
@@ -98,7 +104,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     match args {
         [] => run_ci(None),
         [flag, name] if flag == "--step" => run_ci(Some(name)),
-        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|test|doc|examples|package]"),
+        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|docker|test|doc|examples|package]"),
     }
 }
 

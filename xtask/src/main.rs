@@ -3,6 +3,7 @@
 //! the same wherever cargo does.
 
 mod ci;
+mod docker;
 mod e2e;
 mod leaks;
 mod release;
@@ -14,7 +15,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci      every check CI runs: fmt, clippy, tests, docs
+  ci      every check CI runs: fmt, clippy, docker set-up, tests, docs,
+          examples, packaging
+  docker  a running Docker engine, the static mock agent and the test image
+          (installed, started and built only when missing)
   e2e     install the pinned agent programs and run the end-to-end tests
   release prepare a release: cargo xtask release <VERSION> [--execute]
 ";
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::main(&args[1..]),
         Some("e2e") => e2e::main(&args[1..]),
         Some("release") => release::main(&args[1..]),
+        Some("docker") => docker::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -73,7 +73,7 @@ mod harness;
 
 use std::path::PathBuf;
 
-use logist_core::{CommandLine, Runtime};
+use logist_core::{CommandLine, Runtime, SpawnRequest};
 
 pub use harness::{Harness, LONG};
 
@@ -106,6 +106,45 @@ pub trait Fixture: Send + Sync {
     /// inside a process of the runtime, is alive (and not a zombie).
     fn pid_alive(&self, pid: u32) -> bool;
 
+    /// The session id of the process with this pid (both as seen inside
+    /// the runtime's processes, like [`pid_alive`](Self::pid_alive)), or
+    /// `None` when it is gone. By default read from `/proc/<pid>/stat`,
+    /// which is right where the runtime's processes share this process's
+    /// pid namespace (a host runtime). A runtime whose processes have their
+    /// own namespace (containers) translates.
+    fn session_of(&self, pid: u32) -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Field 6 (session), counted after the command name's `)`.
+        stat.rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(3)?
+            .parse()
+            .ok()
+    }
+
+    /// Sends `signal` (a name, like `STOP`) to the process with this pid,
+    /// as seen inside the runtime's processes, and returns once it was
+    /// delivered. By default another process of `runtime` runs `kill
+    /// -SIGNAL pid`, which reaches it where the runtime's processes share
+    /// one pid namespace (a host); a fixture whose processes each have
+    /// their own (containers) delivers it another way.
+    ///
+    /// # Panics
+    ///
+    /// When the signal could not be sent.
+    fn send_signal(&self, runtime: &dyn Runtime, pid: u32, signal: &str) {
+        let request = SpawnRequest::new(self.shell(&format!("kill -{signal} {pid}")));
+        let id = runtime.spawn(&request).expect("spawn `kill`");
+        let done = runtime.wait(&id, Some(LONG)).expect("wait for `kill`");
+        assert!(
+            done.status.success(),
+            "kill -{signal} {pid} failed with {}: {}",
+            done.status,
+            done.logs
+        );
+    }
+
     /// A directory that exists, is empty, and is seen by processes of the
     /// runtime at the same path (for working-directory checks and files).
     fn scratch_dir(&self) -> PathBuf;
@@ -117,6 +156,12 @@ pub trait Fixture: Send + Sync {
     /// How many spawn/wait/remove cycles the resource check runs.
     fn churn_count(&self) -> usize {
         10_000
+    }
+
+    /// How many cycles the resource check runs first, unmeasured, to warm
+    /// up allocator pools, connection pools and lazily started threads.
+    fn churn_warmup(&self) -> usize {
+        100
     }
 
     /// Bytes written by the large-output check.

@@ -83,14 +83,8 @@ pub fn terminate_reaches_descendants_outside_the_group(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
     let (id, escaped) = spawn_printing_pids(&h, "setsid sleep 300 & echo pid=$!; wait", 1, LONG);
     h.eventually("the escaped process has its own session", || {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", escaped[0])).unwrap_or_default();
-        // Field 6 (session) equals the pid after setsid.
-        stat.rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().nth(3))
-            .map(str::to_owned)
-            == Some(escaped[0].to_string())
-            || !h.fixture().pid_alive(escaped[0])
+        // The session id equals the pid after setsid.
+        h.fixture().session_of(escaped[0]) == Some(escaped[0]) || !h.fixture().pid_alive(escaped[0])
     });
     assert!(h.rt().terminate(&id, true).unwrap());
     assert_all_dead(&h, &escaped);
@@ -123,8 +117,7 @@ pub fn stopped_processes_are_terminated(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
     let id = h.spawn(&SpawnRequest::new(h.sh("echo pid=$$; exec sleep 300")).grace(LONG));
     let pid = pids(&h.read_until(&id, |out| !pids(out).is_empty()))[0];
-    let stopper = h.spawn(&SpawnRequest::new(h.sh(&format!("kill -STOP {pid}"))));
-    h.wait(&stopper);
+    h.fixture().send_signal(h.rt(), pid, "STOP");
     let started = Instant::now();
     h.rt().terminate(&id, false).unwrap();
     assert!(
@@ -369,7 +362,7 @@ pub fn resources_return_after_many_spawns(fixture: &dyn Fixture) {
         h.rt().remove(&id).unwrap();
     };
     // Warm up allocator pools and lazily started threads.
-    for _ in 0..100 {
+    for _ in 0..h.fixture().churn_warmup() {
         cycle();
     }
     let fds = open_fds();

@@ -99,9 +99,12 @@ pub fn stdout_and_stderr_full_at_once_do_not_deadlock(fixture: &dyn Fixture) {
         h.spawn_sh("head -c 2000000 /dev/zero >&2 & head -c 2000000 /dev/zero; wait; echo done");
     let done = h.wait(&id);
     assert!(done.status.success());
-    assert!(done.logs.bytes().ends_with(b"done\n"));
     let stdout = h.rt().get_stream_logs(&id, Stream::Stdout, None).unwrap();
     let stderr = h.rt().get_stream_logs(&id, Stream::Stderr, None).unwrap();
+    // On stdout, not in the combined log: the last stderr bytes may still
+    // be in transit (in their pipe, or in a container engine's copier)
+    // when `done` is written, so which comes last there is not defined.
+    assert!(stdout.bytes().ends_with(b"done\n"));
     assert_eq!(stdout.len() as u64 + stdout.dropped(), 2_000_005);
     assert_eq!(stderr.len() as u64 + stderr.dropped(), 2_000_000);
 }

@@ -1,0 +1,310 @@
+//! The shared record of one container the runtime started, and the thread
+//! that feeds it: it reads the attach stream into the output buffer as
+//! bytes arrive, and when the stream ends asks the engine, once, how the
+//! container exited.
+
+use std::io::{BufReader, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use logist_core::{CommandLine, ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState, Stream};
+
+use crate::buffer::OutputBuffer;
+use crate::engine::Engine;
+use crate::mux::Demux;
+use crate::transport::{Breaker, Reader, Writer};
+
+/// Size of one read from the attach stream.
+const READ_SIZE: usize = 64 * 1024;
+/// Stack of a reader thread: it holds one read buffer on the heap and
+/// little else.
+const READER_STACK: usize = 256 * 1024;
+
+/// One container. Shared (`Arc`) by the runtime's table, its reader thread
+/// and callers blocked on it.
+#[derive(Debug)]
+pub(crate) struct Container {
+    pub(crate) id: ProcessId,
+    /// Spawn order within the runtime.
+    pub(crate) seq: u64,
+    /// The engine's id of the container.
+    pub(crate) container_id: String,
+    pub(crate) command: CommandLine,
+    pub(crate) labels: Labels,
+    pub(crate) started_at: SystemTime,
+    pub(crate) grace: Duration,
+    /// On a terminal: closing stdin means sending end-of-file (Ctrl-D).
+    pub(crate) on_terminal: bool,
+    pub(crate) state: Mutex<State>,
+    /// Notified on new output, end of output, exit and removal.
+    pub(crate) changed: Condvar,
+    /// The write half of the attach connection, when stdin is open, apart
+    /// from `state` so that a blocked writer never blocks readers.
+    pub(crate) stdin: Mutex<Option<Writer>>,
+    /// The write half when it must not be used but must stay open: the
+    /// engine reads the end of an attach connection's input as "detach"
+    /// on a terminal, and an ssh transport closes on it.
+    pub(crate) parked: Mutex<Option<Writer>>,
+    /// Breaks the attach connection (to unblock the reader at shutdown).
+    pub(crate) breaker: Mutex<Option<Breaker>>,
+    pub(crate) reader: Mutex<Option<JoinHandle<()>>>,
+    /// Set when the container is being discarded (a failed start, removal,
+    /// shutdown): the reader stops asking the engine about it.
+    pub(crate) abandoned: AtomicBool,
+}
+
+/// What changes while the container runs. Guarded by `Container::state`.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) buffer: OutputBuffer,
+    /// How the main process exited, once the engine said so.
+    pub(crate) status: Option<ExitStatus>,
+    /// The attach stream ended: no more output will come.
+    pub(crate) output_done: bool,
+    /// The reader thread has finished.
+    pub(crate) reader_done: bool,
+}
+
+impl Container {
+    /// Locks the state, recovering from a poisoned lock (the data stays
+    /// consistent: every update is a single step).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until `done` holds or `deadline` passes; returns the guard and
+    /// whether `done` holds.
+    pub(crate) fn wait_until<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+        done: impl Fn(&State) -> bool,
+    ) -> (MutexGuard<'a, State>, bool) {
+        while !done(&state) {
+            match deadline {
+                None => {
+                    state = self
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return (state, false);
+                    }
+                    state = self
+                        .changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        (state, true)
+    }
+
+    /// Waits until the engine reported the exit, up to `deadline`.
+    pub(crate) fn wait_exit(&self, deadline: Instant) -> bool {
+        let state = self.lock();
+        self.wait_until(state, Some(deadline), |s| s.status.is_some())
+            .1
+    }
+
+    pub(crate) fn info(&self, state: &State) -> ProcessInfo {
+        ProcessInfo::new(
+            self.id.clone(),
+            None,
+            self.command.clone(),
+            self.labels.clone(),
+            match state.status {
+                None => ProcessState::Running,
+                Some(status) => ProcessState::Exited(status),
+            },
+            self.started_at,
+        )
+    }
+
+    /// Starts the thread that reads the attach stream into the buffer and
+    /// then learns the exit status.
+    pub(crate) fn start_reader(
+        self: &Arc<Self>,
+        engine: Arc<Engine>,
+        reader: BufReader<Reader>,
+        raw: bool,
+    ) -> std::io::Result<()> {
+        if let Ok(breaker) = reader.get_ref().breaker() {
+            *self.breaker.lock().unwrap_or_else(PoisonError::into_inner) = Some(breaker);
+        }
+        let container = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name(format!("logist-docker-{}", self.seq))
+            .stack_size(READER_STACK)
+            .spawn(move || container.run_reader(&engine, reader, raw))?;
+        *self.reader.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        Ok(())
+    }
+
+    fn run_reader(&self, engine: &Engine, mut reader: BufReader<Reader>, raw: bool) {
+        let mut demux = Demux::new(raw);
+        let mut buf = vec![0; READ_SIZE];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let mut state = self.lock();
+                    demux.feed(&buf[..n], |stream: Stream, bytes: &[u8]| {
+                        state.buffer.push(stream, bytes);
+                    });
+                    drop(state);
+                    self.changed.notify_all();
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    if !self.abandoned.load(Ordering::Relaxed) {
+                        tracing::warn!(id = %self.id, %error, "the attach stream broke; later output is lost");
+                    }
+                    break;
+                }
+            }
+        }
+        drop(reader);
+        self.lock().output_done = true;
+        self.changed.notify_all();
+
+        if !self.abandoned.load(Ordering::Relaxed) {
+            let status = exit_status(engine, self);
+            let mut state = self.lock();
+            if state.status.is_none() {
+                tracing::info!(id = %self.id, %status, "exited");
+                state.status = status.into();
+            }
+        }
+        self.lock().reader_done = true;
+        self.changed.notify_all();
+    }
+
+    /// Joins the reader thread if it has finished, or once it finishes
+    /// before `deadline`; otherwise leaves it to end by itself.
+    pub(crate) fn join_reader(&self, deadline: Instant) {
+        let state = self.lock();
+        let (state, done) = self.wait_until(state, Some(deadline), |s| s.reader_done);
+        drop(state);
+        if !done {
+            tracing::warn!(id = %self.id, "the reader thread did not finish in time; leaving it");
+            return;
+        }
+        let handle = self
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    /// Stops the reader: no more questions to the engine, and the attach
+    /// connection is broken.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+        if let Some(breaker) = self
+            .breaker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            breaker.break_now();
+        }
+    }
+}
+
+/// Asks the engine how the container exited: `wait` (which answers at
+/// once for an exited container, or when it exits: a process may close its
+/// output and keep running), then `inspect` for the out-of-memory flag.
+/// Retries while the engine cannot be reached.
+fn exit_status(engine: &Engine, container: &Container) -> ExitStatus {
+    let id = &container.container_id;
+    let mut backoff = Duration::from_millis(100);
+    let code = loop {
+        let call = format!("/containers/{id}/wait?condition=not-running");
+        match engine.call_unbounded("POST", &call, None) {
+            Ok(reply) => {
+                let json = reply.json();
+                match json["StatusCode"].as_i64() {
+                    Some(code) => break code,
+                    None => {
+                        tracing::warn!(id = %container.id, answer = %json, "the engine's wait answer has no status code; reporting SIGKILL");
+                        break 128 + 9;
+                    }
+                }
+            }
+            Err(error) if error.status() == Some(404) => {
+                tracing::warn!(id = %container.id, "the container was removed outside Logist; reporting SIGKILL");
+                return ExitStatus::Signal(9);
+            }
+            Err(error) => {
+                if container.abandoned.load(Ordering::Relaxed) {
+                    return ExitStatus::Signal(9);
+                }
+                tracing::warn!(id = %container.id, %error, "cannot learn the exit status yet; retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    let status = status_from_engine(code);
+    // The engine's flag says the out-of-memory killer struck somewhere in
+    // the container, not that it killed the main process.
+    let oom_killed = engine
+        .call("GET", &format!("/containers/{id}/json"), None)
+        .map(|reply| reply.json()["State"]["OOMKilled"].as_bool() == Some(true))
+        .unwrap_or(false);
+    if oom_killed && status == ExitStatus::Signal(9) {
+        tracing::warn!(id = %container.id, "the kernel's out-of-memory killer stopped the container (reported as SIGKILL)");
+    } else if oom_killed {
+        tracing::warn!(id = %container.id, %status, "the kernel's out-of-memory killer killed a process of the container");
+    }
+    status
+}
+
+/// The engine reports one number: the exit code, or 128 + N when the
+/// container's init (and so the main process, whose status the init
+/// passes on) died of signal N; a container stopped by the out-of-memory
+/// killer is 137, SIGKILL. As in a shell, `exit 130` by choice looks the
+/// same as death by SIGINT.
+pub(crate) fn status_from_engine(code: i64) -> ExitStatus {
+    match i32::try_from(code) {
+        Ok(code @ 129..=192) => ExitStatus::Signal(code - 128),
+        Ok(code) => ExitStatus::Code(code),
+        Err(_) => ExitStatus::Code(-1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_codes_become_exit_statuses() {
+        let cases = [
+            (0, ExitStatus::Code(0)),
+            (1, ExitStatus::Code(1)),
+            (127, ExitStatus::Code(127)),
+            (128, ExitStatus::Code(128)),
+            (137, ExitStatus::Signal(9)),
+            (143, ExitStatus::Signal(15)),
+            (139, ExitStatus::Signal(11)),
+            (192, ExitStatus::Signal(64)),
+            (193, ExitStatus::Code(193)),
+            (255, ExitStatus::Code(255)),
+            (-1, ExitStatus::Code(-1)),
+            (i64::MAX, ExitStatus::Code(-1)),
+        ];
+        for (code, expected) in cases {
+            assert_eq!(status_from_engine(code), expected, "{code}");
+        }
+    }
+}

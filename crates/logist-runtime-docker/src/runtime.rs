@@ -1,0 +1,685 @@
+//! `DockerRuntime`: the `Runtime` contract for processes in containers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+
+use logist_core::{
+    Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
+    StdinMode, Stream,
+};
+
+use crate::buffer::OutputBuffer;
+use crate::builder::{DockerRuntimeBuilder, ImageFacts};
+use crate::container::{Container, State};
+use crate::engine::Engine;
+use crate::env;
+use crate::error::{EngineError, connect_error, engine_error, missing_image};
+use crate::host::DockerHost;
+use crate::http::encode;
+use crate::probe::{Check, Probe};
+
+/// Most bytes one `read_output` call returns.
+const MAX_READ: usize = 1024 * 1024;
+/// How long `terminate` waits for the engine to report the exit after
+/// SIGKILL (tearing a container down takes the engine a moment).
+const KILL_WAIT: Duration = Duration::from_secs(30);
+/// How long removal and drop wait for a reader thread to finish.
+const JOIN_WAIT: Duration = Duration::from_secs(10);
+
+/// The label every container of a runtime carries, valued with the
+/// runtime's random tag (see [`DockerRuntime::tag`]).
+pub const RUNTIME_LABEL: &str = "logist.runtime";
+
+/// The label with the [`ProcessId`] of the container's process.
+pub const PROCESS_LABEL: &str = "logist.process";
+
+/// Runs processes in containers of one image on a Docker (or Podman)
+/// engine, under the [`Runtime`] contract.
+///
+/// Each process is one container, created, attached and started through
+/// the Engine API: the engine's init runs as PID 1 and passes signals on,
+/// stdout and stderr stream live from the attach connection into a
+/// bounded buffer, and the exit status comes from one `wait` per container
+/// when its output ends. Removing a process removes its container;
+/// dropping the runtime stops and removes every container it owns.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use logist_core::{CommandLine, Runtime, SpawnRequest};
+/// use logist_runtime_docker::DockerRuntime;
+///
+/// let runtime = DockerRuntime::builder("debian:bookworm-slim")
+///     .workspace("/srv/jobs/42", "/work")
+///     .memory(2 << 30)
+///     .build()?;
+/// let id = runtime.spawn(&SpawnRequest::new(CommandLine::new(["sh", "-c", "echo hi; exit 3"])?))?;
+/// let done = runtime.wait(&id, Some(Duration::from_secs(60)))?;
+/// assert_eq!(done.status.code(), Some(3));
+/// assert_eq!(done.logs.text(), "hi\n");
+/// runtime.remove(&id)?;
+/// # Ok::<(), logist_core::Error>(())
+/// ```
+pub struct DockerRuntime {
+    engine: Arc<Engine>,
+    config: DockerRuntimeBuilder,
+    tag: String,
+    image_env: BTreeMap<String, String>,
+    /// The image's working directory, when it sets one.
+    image_working_dir: Option<PathBuf>,
+    probe: Probe,
+    /// Whether the image has the `env` program (see `env.rs`).
+    env_program_present: AtomicBool,
+    next_seq: AtomicU64,
+    containers: RwLock<HashMap<ProcessId, Arc<Container>>>,
+}
+
+impl std::fmt::Debug for DockerRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerRuntime")
+            .field("host", self.engine.host())
+            .field("image", &self.config.image)
+            .field("tag", &self.tag)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DockerRuntime {
+    /// The runtime, from what [`DockerRuntimeBuilder::build`] checked.
+    pub(crate) fn assemble(
+        engine: Arc<Engine>,
+        config: DockerRuntimeBuilder,
+        tag: String,
+        image: ImageFacts,
+        probe: Probe,
+    ) -> Self {
+        Self {
+            engine,
+            config,
+            tag,
+            image_env: image.env,
+            image_working_dir: image.working_dir,
+            probe,
+            env_program_present: AtomicBool::new(false),
+            next_seq: AtomicU64::new(0),
+            containers: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Looks for the image's `env` program, once.
+    pub(crate) fn find_env_program(&self) -> Result<(), Error> {
+        let present = matches!(self.probe.resolve(&self.config.env_program)?, Check::Found);
+        self.env_program_present.store(present, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Settings for a runtime whose containers run `image` (a name the
+    /// engine knows, like `debian:bookworm-slim` or an image id).
+    pub fn builder(image: impl Into<String>) -> DockerRuntimeBuilder {
+        DockerRuntimeBuilder::new(image.into())
+    }
+
+    /// A runtime for `image` with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// See [`DockerRuntimeBuilder::build`].
+    pub fn new(image: impl Into<String>) -> Result<Self, Error> {
+        Self::builder(image).build()
+    }
+
+    /// The engine this runtime talks to.
+    pub fn host(&self) -> &DockerHost {
+        self.engine.host()
+    }
+
+    /// The image containers run.
+    pub fn image(&self) -> &str {
+        &self.config.image
+    }
+
+    /// The Engine API version in use, like `1.41`.
+    pub fn api_version(&self) -> &str {
+        self.engine.api_version()
+    }
+
+    /// The random tag of this runtime, the value of [`RUNTIME_LABEL`] on
+    /// its containers (`docker ps --filter label=logist.runtime=<tag>`).
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// The engine's id of the container running process `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProcess`].
+    pub fn container_id(&self, id: &ProcessId) -> Result<String, Error> {
+        Ok(self.get(id)?.container_id.clone())
+    }
+
+    fn get(&self, id: &ProcessId) -> Result<Arc<Container>, Error> {
+        self.containers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::unknown(id))
+    }
+
+    fn with_state<T>(
+        &self,
+        id: &ProcessId,
+        f: impl FnOnce(&Container, &State) -> T,
+    ) -> Result<T, Error> {
+        let container = self.get(id)?;
+        let state = container.lock();
+        Ok(f(&container, &state))
+    }
+
+    /// The checks of a spawn that need the probe: the working directory,
+    /// the program, the `env` wrapper.
+    fn preflight(&self, request: &SpawnRequest, plan: &env::EnvPlan) -> Result<(), Error> {
+        let cwd = request.cwd.as_deref().or(self.config.default_cwd());
+        if let Some(dir) = cwd {
+            self.probe.check_dir(dir)?;
+        }
+        let cwd = cwd.or(self.image_working_dir.as_deref());
+        if !plan.unset.is_empty() && !self.env_program_present.load(Ordering::Relaxed) {
+            return Err(Error::unsupported(
+                "docker",
+                format!(
+                    "removing environment variables in image `{}`, which has no `{}` (set DockerRuntimeBuilder::env_program)",
+                    self.config.image, self.config.env_program
+                ),
+            ));
+        }
+        self.probe.check_program(
+            request.command.program(),
+            &plan.search_path,
+            cwd.unwrap_or(Path::new("/")),
+        )
+    }
+
+    fn create_body(
+        &self,
+        request: &SpawnRequest,
+        argv: &[String],
+        vars: &[String],
+        id: &ProcessId,
+    ) -> Value {
+        let mut labels = self.config.labels.clone();
+        labels.extend(request.labels.clone());
+        labels.insert(RUNTIME_LABEL.to_owned(), self.tag.clone());
+        labels.insert(PROCESS_LABEL.to_owned(), id.to_string());
+        let stdin = request.stdin == StdinMode::Piped || request.terminal.is_some();
+        let mut host_config = json!({
+            "Init": true,
+            "NetworkMode": self.config.network,
+            "Mounts": self.config.mounts_json(),
+            "LogConfig": {"Type": "none", "Config": {}},
+        });
+        if let Some(memory) = self.config.memory {
+            host_config["Memory"] = json!(memory);
+            host_config["MemorySwap"] = json!(memory);
+        }
+        if let Some(cpus) = self.config.cpus {
+            host_config["NanoCpus"] = json!((cpus * 1e9) as i64);
+        }
+        if let Some(limit) = self.config.pids_limit {
+            host_config["PidsLimit"] = json!(limit);
+        }
+        if let Some(size) = request.terminal
+            && self.engine.api_at_least(1, 42)
+        {
+            host_config["ConsoleSize"] = json!([size.rows, size.cols]);
+        }
+        let mut body = json!({
+            "Image": self.config.image,
+            "Entrypoint": argv,
+            "Env": vars,
+            "Labels": labels,
+            "Tty": request.terminal.is_some(),
+            "OpenStdin": stdin,
+            "StdinOnce": stdin,
+            "AttachStdin": stdin,
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "HostConfig": host_config,
+        });
+        if let Some(cwd) = request.cwd.as_deref().or(self.config.default_cwd()) {
+            body["WorkingDir"] = json!(cwd.to_string_lossy());
+        }
+        if let Some(user) = &self.config.user {
+            body["User"] = json!(user);
+        }
+        body
+    }
+
+    /// Sends `signal` to the container's init, which passes it to the main
+    /// process. `Ok(false)` when the container is not running.
+    fn kill(&self, container: &Container, signal: &str) -> Result<bool, Error> {
+        let call = format!(
+            "/containers/{}/kill?signal={signal}",
+            container.container_id
+        );
+        match self.engine.call("POST", &call, None) {
+            Ok(_) => Ok(true),
+            Err(error) if matches!(error.status(), Some(404 | 409)) => Ok(false),
+            Err(error) => Err(engine_error(self.engine.host(), error, || {
+                format!("sending {signal} to process `{}`", container.id)
+            })),
+        }
+    }
+
+    /// Removes the container from the engine (forcibly: it may be running).
+    fn delete(&self, container_id: &str) -> Result<(), EngineError> {
+        match self.engine.call(
+            "DELETE",
+            &format!("/containers/{container_id}?force=1&v=1"),
+            None,
+        ) {
+            Ok(_) => Ok(()),
+            Err(error) if error.status() == Some(404) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Creates, attaches and starts the container; on failure removes what
+    /// was made.
+    fn launch(
+        &self,
+        request: &SpawnRequest,
+        argv: Vec<String>,
+        vars: &[String],
+        seq: u64,
+        id: &ProcessId,
+    ) -> Result<Arc<Container>, Error> {
+        let program = request.command.program();
+        let spawn_error = |error: EngineError| match error {
+            EngineError::Connect { .. } => connect_error(self.engine.host(), error),
+            EngineError::Status { status: 404, .. }
+                if error.message().is_some_and(|m| m.contains("image")) =>
+            {
+                missing_image(&self.config.image, self.engine.host())
+            }
+            other => Error::Spawn {
+                program: program.to_owned(),
+                source: other.into_io(),
+            },
+        };
+        let body = self.create_body(request, &argv, vars, id);
+        let name = format!("logist-{}-{seq}", self.tag);
+        let reply = self
+            .engine
+            .call(
+                "POST",
+                &format!("/containers/create?name={}", encode(&name)),
+                Some(&body),
+            )
+            .map_err(spawn_error)?;
+        let container_id = reply.json()["Id"].as_str().unwrap_or_default().to_owned();
+        let discard = |container: Option<&Container>| {
+            if let Some(container) = container {
+                container.abandon();
+            }
+            if let Err(error) = self.delete(&container_id) {
+                tracing::warn!(%id, %error, "cannot remove the container of a failed spawn");
+            }
+            if let Some(container) = container {
+                container.join_reader(Instant::now() + JOIN_WAIT);
+            }
+        };
+
+        let stdin_open = request.stdin == StdinMode::Piped || request.terminal.is_some();
+        let mut attach = format!("/containers/{container_id}/attach?stream=1&stdout=1&stderr=1");
+        if stdin_open {
+            attach.push_str("&stdin=1");
+        }
+        let connection = match self.engine.upgrade(&attach) {
+            Ok(connection) => connection,
+            Err(error) => {
+                discard(None);
+                return Err(spawn_error(error));
+            }
+        };
+        let container = Arc::new(Container {
+            id: id.clone(),
+            seq,
+            container_id: container_id.clone(),
+            command: request.command.clone(),
+            labels: request.labels.clone(),
+            started_at: SystemTime::now(),
+            grace: request.grace.unwrap_or(self.config.grace),
+            on_terminal: request.terminal.is_some(),
+            state: Mutex::new(State {
+                buffer: OutputBuffer::new(self.config.output_cap),
+                status: None,
+                output_done: false,
+                reader_done: false,
+            }),
+            changed: Condvar::new(),
+            stdin: Mutex::new(None),
+            parked: Mutex::new(None),
+            breaker: Mutex::new(None),
+            reader: Mutex::new(None),
+            abandoned: AtomicBool::new(false),
+        });
+        let slot = if stdin_open {
+            &container.stdin
+        } else {
+            &container.parked
+        };
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection.writer);
+        if let Err(error) = container.start_reader(
+            Arc::clone(&self.engine),
+            connection.reader,
+            request.terminal.is_some(),
+        ) {
+            discard(Some(&container));
+            return Err(Error::io("starting a reader thread", error));
+        }
+        if let Err(error) =
+            self.engine
+                .call("POST", &format!("/containers/{container_id}/start"), None)
+        {
+            discard(Some(&container));
+            return Err(spawn_error(error));
+        }
+        if let Some(size) = request.terminal {
+            let resize = format!(
+                "/containers/{container_id}/resize?h={}&w={}",
+                size.rows, size.cols
+            );
+            if let Err(error) = self.engine.call("POST", &resize, None) {
+                tracing::debug!(%id, %error, "cannot size the terminal");
+            }
+        }
+        Ok(container)
+    }
+}
+
+impl Runtime for DockerRuntime {
+    fn name(&self) -> &str {
+        "docker"
+    }
+
+    fn spawn(&self, request: &SpawnRequest) -> Result<ProcessId, Error> {
+        request.validate()?;
+        let plan = env::plan(
+            &request.env,
+            &self.image_env,
+            request.terminal.is_some(),
+            |name| std::env::var(name).ok(),
+        );
+        let argv = if plan.unset.is_empty() {
+            request.command.argv().to_vec()
+        } else {
+            env::wrap(&self.config.env_program, &plan.unset, request.command.argv()).ok_or_else(
+                || {
+                    Error::unsupported(
+                        "docker",
+                        format!(
+                            "removing environment variables for a program named `{}` (env would read it as an assignment or option)",
+                            request.command.program()
+                        ),
+                    )
+                },
+            )?
+        };
+        match self.preflight(request, &plan) {
+            Ok(()) => {}
+            // A probe removed behind our back answers "not found" for
+            // everything: make a new one and check again.
+            Err(Error::ProgramNotFound { .. } | Error::WorkingDirectory { .. })
+                if self.probe.replace_if_gone()? =>
+            {
+                self.preflight(request, &plan)?;
+            }
+            Err(error) => return Err(error),
+        }
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = ProcessId::new(format!("docker-{}-{seq}", self.tag));
+        let container = self.launch(request, argv, &plan.vars, seq, &id)?;
+        tracing::info!(%id, container = %container.container_id, program = request.command.program(), "spawned");
+        self.containers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), container);
+        Ok(id)
+    }
+
+    fn is_alive(&self, id: &ProcessId) -> Result<bool, Error> {
+        self.with_state(id, |_, state| state.status.is_none())
+    }
+
+    fn get_logs(&self, id: &ProcessId, tail: Option<usize>) -> Result<Logs, Error> {
+        self.with_state(id, |_, state| state.buffer.logs(tail))
+    }
+
+    fn get_stream_logs(
+        &self,
+        id: &ProcessId,
+        stream: Stream,
+        tail: Option<usize>,
+    ) -> Result<Logs, Error> {
+        self.with_state(id, |_, state| state.buffer.stream_logs(stream, tail))
+    }
+
+    fn read_output(
+        &self,
+        id: &ProcessId,
+        from: u64,
+        timeout: Option<Duration>,
+    ) -> Result<OutputRead, Error> {
+        let container = self.get(id)?;
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let state = container.lock();
+        let (state, _) =
+            container.wait_until(state, deadline, |s| s.buffer.end() > from || s.output_done);
+        let (chunks, next, missed) = state.buffer.read_from(from, MAX_READ);
+        let finished = state.output_done && next >= state.buffer.end();
+        Ok(OutputRead::new(chunks, next, missed, finished))
+    }
+
+    fn terminate(&self, id: &ProcessId, force: bool) -> Result<bool, Error> {
+        let container = self.get(id)?;
+        if container.lock().status.is_some() {
+            return Ok(false);
+        }
+        if force {
+            let killed = self.kill(&container, "SIGKILL")?;
+            container.wait_exit(Instant::now() + KILL_WAIT);
+            if killed {
+                tracing::info!(%id, "terminated (forced)");
+            }
+            return Ok(killed);
+        }
+        let grace_ends = Instant::now() + container.grace;
+        if !self.kill(&container, "SIGTERM")? {
+            container.wait_exit(Instant::now() + KILL_WAIT);
+            return Ok(false);
+        }
+        // A stopped process acts on SIGTERM only once continued.
+        let _ = self.kill(&container, "SIGCONT");
+        tracing::info!(%id, grace = ?container.grace, "terminating");
+        if !container.wait_exit(grace_ends) && self.kill(&container, "SIGKILL")? {
+            tracing::info!(%id, "grace period over; killed");
+        }
+        container.wait_exit(Instant::now() + KILL_WAIT);
+        Ok(true)
+    }
+
+    fn wait(&self, id: &ProcessId, timeout: Option<Duration>) -> Result<Completion, Error> {
+        let container = self.get(id)?;
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let state = container.lock();
+        let (state, done) =
+            container.wait_until(state, deadline, |s| s.status.is_some() && s.output_done);
+        match (done, state.status) {
+            // A container's processes end with it: no output can leak.
+            (true, Some(status)) => Ok(Completion::new(status, state.buffer.logs(None), false)),
+            _ => Err(Error::WaitTimeout {
+                id: id.clone(),
+                timeout: timeout.unwrap_or_default(),
+            }),
+        }
+    }
+
+    fn write_stdin(&self, id: &ProcessId, data: &[u8]) -> Result<(), Error> {
+        let container = self.get(id)?;
+        let mut stdin = container
+            .stdin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(writer) = stdin.as_mut() else {
+            return Err(Error::StdinClosed { id: id.clone() });
+        };
+        match writer.write_all(data).and_then(|()| writer.flush()) {
+            Ok(()) => Ok(()),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::NotConnected
+                ) =>
+            {
+                *stdin = None;
+                Err(Error::StdinClosed { id: id.clone() })
+            }
+            Err(error) => Err(Error::io(format!("writing to the stdin of `{id}`"), error)),
+        }
+    }
+
+    fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
+        let container = self.get(id)?;
+        let mut stdin = container
+            .stdin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(mut writer) = stdin.take() {
+            if container.on_terminal {
+                // A terminal has no end-of-file to close; its line
+                // discipline turns Ctrl-D at the start of a line into one.
+                // The connection stays open: with a terminal, the engine
+                // ends the whole attach stream (output too) when its input
+                // ends.
+                let _ = writer.write_all(b"\x04");
+                *container
+                    .parked
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(writer);
+            } else {
+                let _ = writer.shutdown();
+            }
+        }
+        Ok(())
+    }
+
+    fn info(&self, id: &ProcessId) -> Result<ProcessInfo, Error> {
+        self.with_state(id, |container, state| container.info(state))
+    }
+
+    fn list(&self, selector: &Labels) -> Result<Vec<ProcessInfo>, Error> {
+        let mut containers: Vec<Arc<Container>> = self
+            .containers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        containers.sort_by_key(|container| container.seq);
+        Ok(containers
+            .iter()
+            .map(|container| container.info(&container.lock()))
+            .filter(|info| info.matches(selector))
+            .collect())
+    }
+
+    fn remove(&self, id: &ProcessId) -> Result<(), Error> {
+        let container = self.get(id)?;
+        if container.lock().status.is_none() {
+            return Err(Error::StillRunning { id: id.clone() });
+        }
+        self.delete(&container.container_id).map_err(|error| {
+            engine_error(self.engine.host(), error, || {
+                format!("removing the container of `{id}`")
+            })
+        })?;
+        container.abandon();
+        container.join_reader(Instant::now() + JOIN_WAIT);
+        self.containers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        let mut state = container.lock();
+        state.buffer.clear();
+        state.output_done = true;
+        drop(state);
+        container.changed.notify_all();
+        for slot in [&container.stdin, &container.parked] {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DockerRuntime {
+    fn drop(&mut self) {
+        let containers: Vec<Arc<Container>> = self
+            .containers
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .map(|(_, container)| container)
+            .collect();
+        // Politely first: SIGTERM (and SIGCONT) to every running container
+        // at once; each then gets its own grace period, measured from now,
+        // before SIGKILL.
+        let started = Instant::now();
+        let mut running: Vec<&Arc<Container>> = containers
+            .iter()
+            .filter(|container| container.lock().status.is_none())
+            .collect();
+        if !running.is_empty() {
+            tracing::info!(
+                running = running.len(),
+                "runtime dropped; stopping its containers"
+            );
+        }
+        for container in &running {
+            if matches!(self.kill(container, "SIGTERM"), Ok(true)) {
+                let _ = self.kill(container, "SIGCONT");
+            }
+        }
+        running.sort_by_key(|container| container.grace);
+        for container in &running {
+            if !container.wait_exit(started + container.grace) {
+                let _ = self.kill(container, "SIGKILL");
+            }
+        }
+        let reported_by = Instant::now() + KILL_WAIT;
+        for container in &running {
+            container.wait_exit(reported_by);
+        }
+        // Then remove every container, exited or not (force kills what is
+        // somehow still running), and the probe.
+        for container in &containers {
+            container.abandon();
+            if let Err(error) = self.delete(&container.container_id) {
+                tracing::warn!(id = %container.id, %error, "cannot remove a container");
+            }
+        }
+        self.probe.remove();
+        let joined_by = Instant::now() + JOIN_WAIT;
+        for container in &containers {
+            container.join_reader(joined_by);
+        }
+    }
+}
