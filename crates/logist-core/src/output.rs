@@ -170,6 +170,11 @@ pub struct Completion {
     /// short window instead of hanging. The output of such descendants keeps
     /// being collected until they exit or are terminated.
     pub output_leaked: bool,
+    /// True when the runtime knows the kernel's out-of-memory killer struck
+    /// the process (a container runtime learns it from its engine; the
+    /// status is then usually `Signal(9)`). False when it did not, or the
+    /// runtime cannot tell.
+    pub oom_killed: bool,
 }
 
 impl Completion {
@@ -179,7 +184,15 @@ impl Completion {
             status,
             logs,
             output_leaked,
+            oom_killed: false,
         }
+    }
+
+    /// Marks the completion as an out-of-memory kill (or not).
+    #[must_use]
+    pub fn with_oom_killed(mut self, oom_killed: bool) -> Self {
+        self.oom_killed = oom_killed;
+        self
     }
 }
 

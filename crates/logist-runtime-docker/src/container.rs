@@ -11,10 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use logist_core::{CommandLine, ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState, Stream};
 
-use crate::buffer::OutputBuffer;
 use crate::engine::Engine;
 use crate::mux::Demux;
 use crate::transport::{Breaker, Reader, Writer};
+use logist_output::OutputBuffer;
 
 /// Size of one read from the attach stream.
 const READ_SIZE: usize = 64 * 1024;
@@ -65,6 +65,8 @@ pub(crate) struct State {
     pub(crate) output_done: bool,
     /// The reader thread has finished.
     pub(crate) reader_done: bool,
+    /// The engine said the out-of-memory killer struck the container.
+    pub(crate) oom_killed: bool,
 }
 
 impl Container {
@@ -78,32 +80,11 @@ impl Container {
     /// whether `done` holds.
     pub(crate) fn wait_until<'a>(
         &'a self,
-        mut state: MutexGuard<'a, State>,
+        state: MutexGuard<'a, State>,
         deadline: Option<Instant>,
         done: impl Fn(&State) -> bool,
     ) -> (MutexGuard<'a, State>, bool) {
-        while !done(&state) {
-            match deadline {
-                None => {
-                    state = self
-                        .changed
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return (state, false);
-                    }
-                    state = self
-                        .changed
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                }
-            }
-        }
-        (state, true)
+        logist_output::wait_until(&self.changed, state, deadline, done)
     }
 
     /// Waits until the engine reported the exit, up to `deadline`.
@@ -175,11 +156,12 @@ impl Container {
         self.changed.notify_all();
 
         if !self.abandoned.load(Ordering::Relaxed) {
-            let status = exit_status(engine, self);
+            let (status, oom_killed) = exit_status(engine, self);
             let mut state = self.lock();
             if state.status.is_none() {
                 tracing::info!(id = %self.id, %status, "exited");
                 state.status = status.into();
+                state.oom_killed = oom_killed;
             }
         }
         self.lock().reader_done = true;
@@ -225,7 +207,7 @@ impl Container {
 /// once for an exited container, or when it exits: a process may close its
 /// output and keep running), then `inspect` for the out-of-memory flag.
 /// Retries while the engine cannot be reached.
-fn exit_status(engine: &Engine, container: &Container) -> ExitStatus {
+fn exit_status(engine: &Engine, container: &Container) -> (ExitStatus, bool) {
     let id = &container.container_id;
     let mut backoff = Duration::from_millis(100);
     let code = loop {
@@ -243,11 +225,11 @@ fn exit_status(engine: &Engine, container: &Container) -> ExitStatus {
             }
             Err(error) if error.status() == Some(404) => {
                 tracing::warn!(id = %container.id, "the container was removed outside Logist; reporting SIGKILL");
-                return ExitStatus::Signal(9);
+                return (ExitStatus::Signal(9), false);
             }
             Err(error) => {
                 if container.abandoned.load(Ordering::Relaxed) {
-                    return ExitStatus::Signal(9);
+                    return (ExitStatus::Signal(9), false);
                 }
                 tracing::warn!(id = %container.id, %error, "cannot learn the exit status yet; retrying");
                 std::thread::sleep(backoff);
@@ -258,16 +240,27 @@ fn exit_status(engine: &Engine, container: &Container) -> ExitStatus {
     let status = status_from_engine(code);
     // The engine's flag says the out-of-memory killer struck somewhere in
     // the container, not that it killed the main process.
-    let oom_killed = engine
-        .call("GET", &format!("/containers/{id}/json"), None)
-        .map(|reply| reply.json()["State"]["OOMKilled"].as_bool() == Some(true))
-        .unwrap_or(false);
+    let inspect_oom = || {
+        engine
+            .call("GET", &format!("/containers/{id}/json"), None)
+            .map(|reply| reply.json()["State"]["OOMKilled"].as_bool() == Some(true))
+            .unwrap_or(false)
+    };
+    let mut oom_killed = inspect_oom();
+    // The kernel's event can reach the engine after it recorded the exit:
+    // for a container killed by SIGKILL, look again for a moment.
+    let mut tries = 0;
+    while !oom_killed && status == ExitStatus::Signal(9) && tries < 10 {
+        std::thread::sleep(Duration::from_millis(100));
+        oom_killed = inspect_oom();
+        tries += 1;
+    }
     if oom_killed && status == ExitStatus::Signal(9) {
         tracing::warn!(id = %container.id, "the kernel's out-of-memory killer stopped the container (reported as SIGKILL)");
     } else if oom_killed {
         tracing::warn!(id = %container.id, %status, "the kernel's out-of-memory killer killed a process of the container");
     }
-    status
+    (status, oom_killed)
 }
 
 /// The engine reports one number: the exit code, or 128 + N when the

@@ -114,7 +114,6 @@
 //! # Ok::<(), logist_core::Error>(())
 //! ```
 
-mod buffer;
 mod builder;
 mod container;
 mod engine;

@@ -14,7 +14,6 @@ use logist_core::{
     StdinMode, Stream,
 };
 
-use crate::buffer::OutputBuffer;
 use crate::builder::{DockerRuntimeBuilder, ImageFacts};
 use crate::container::{Container, State};
 use crate::engine::Engine;
@@ -23,6 +22,7 @@ use crate::error::{EngineError, connect_error, engine_error, missing_image};
 use crate::host::DockerHost;
 use crate::http::encode;
 use crate::probe::{Check, Probe};
+use logist_output::OutputBuffer;
 
 /// Most bytes one `read_output` call returns.
 const MAX_READ: usize = 1024 * 1024;
@@ -362,6 +362,7 @@ impl DockerRuntime {
                 status: None,
                 output_done: false,
                 reader_done: false,
+                oom_killed: false,
             }),
             changed: Condvar::new(),
             stdin: Mutex::new(None),
@@ -523,7 +524,8 @@ impl Runtime for DockerRuntime {
             container.wait_until(state, deadline, |s| s.status.is_some() && s.output_done);
         match (done, state.status) {
             // A container's processes end with it: no output can leak.
-            (true, Some(status)) => Ok(Completion::new(status, state.buffer.logs(None), false)),
+            (true, Some(status)) => Ok(Completion::new(status, state.buffer.logs(None), false)
+                .with_oom_killed(state.oom_killed)),
             _ => Err(Error::WaitTimeout {
                 id: id.clone(),
                 timeout: timeout.unwrap_or_default(),

@@ -61,7 +61,6 @@
 //! # Ok::<(), logist_core::Error>(())
 //! ```
 
-mod buffer;
 mod launch;
 mod process;
 mod reactor;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use logist_core::{CommandLine, ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState};
 
-use crate::buffer::OutputBuffer;
+use logist_output::OutputBuffer;
 
 /// One process the runtime started. Shared (`Arc`) by the runtime's table,
 /// the reactor, and callers blocked on it.
@@ -69,32 +69,11 @@ impl Process {
     /// whether `done` holds.
     pub(crate) fn wait_until<'a>(
         &'a self,
-        mut state: MutexGuard<'a, State>,
+        state: MutexGuard<'a, State>,
         deadline: Option<Instant>,
         done: impl Fn(&State) -> bool,
     ) -> (MutexGuard<'a, State>, bool) {
-        while !done(&state) {
-            match deadline {
-                None => {
-                    state = self
-                        .changed
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return (state, false);
-                    }
-                    state = self
-                        .changed
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                }
-            }
-        }
-        (state, true)
+        logist_output::wait_until(&self.changed, state, deadline, done)
     }
 
     pub(crate) fn info(&self, state: &State) -> ProcessInfo {

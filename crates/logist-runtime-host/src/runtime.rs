@@ -17,13 +17,13 @@ use logist_core::{
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{AccessFlags, Pid, access};
 
-use crate::buffer::OutputBuffer;
 use crate::launch::{Launch, launch};
 use crate::process::{Process, State};
 use crate::reactor::{ReactorHandle, Registration};
 use crate::spawner::Spawner;
 use crate::sys;
 use crate::tree::{self, Query};
+use logist_output::OutputBuffer;
 
 /// Most bytes one `read_output` call returns.
 const MAX_READ: usize = 1024 * 1024;

@@ -1,6 +1,4 @@
-//! The bounded in-memory record of a container's output: the same
-//! structure and costs as `logist-runtime-host`'s buffer (copied, since
-//! runtime crates do not depend on each other; see the crate docs).
+//! The bounded in-memory record of a process's output.
 //!
 //! Output is kept as a queue of chunks, each tagged with its stream and its
 //! offset in the combined output (stdout and stderr interleaved in arrival
@@ -18,7 +16,7 @@ use std::collections::VecDeque;
 use logist_core::{Logs, OutputChunk, Stream};
 
 /// Largest chunk the buffer builds by appending; also the unit of eviction.
-pub(crate) const CHUNK_LEN: usize = 64 * 1024;
+pub const CHUNK_LEN: usize = 64 * 1024;
 
 #[derive(Debug)]
 struct Chunk {
@@ -36,7 +34,7 @@ impl Chunk {
 
 /// Retained output of one process.
 #[derive(Debug)]
-pub(crate) struct OutputBuffer {
+pub struct OutputBuffer {
     chunks: VecDeque<Chunk>,
     cap: usize,
     retained: usize,
@@ -55,7 +53,7 @@ fn stream_index(stream: Stream) -> usize {
 
 impl OutputBuffer {
     /// An empty buffer retaining at most `cap` bytes (at least one byte).
-    pub(crate) fn new(cap: usize) -> Self {
+    pub fn new(cap: usize) -> Self {
         Self {
             chunks: VecDeque::new(),
             cap: cap.max(1),
@@ -66,22 +64,22 @@ impl OutputBuffer {
     }
 
     /// Offset of the next byte to arrive: the total produced so far.
-    pub(crate) fn end(&self) -> u64 {
+    pub fn end(&self) -> u64 {
         self.end
     }
 
     /// Offset of the oldest retained byte.
-    pub(crate) fn start(&self) -> u64 {
+    pub fn start(&self) -> u64 {
         self.chunks.front().map_or(self.end, |chunk| chunk.offset)
     }
 
     /// Bytes dropped so far, all streams.
-    pub(crate) fn dropped_total(&self) -> u64 {
+    pub fn dropped_total(&self) -> u64 {
         self.dropped[0] + self.dropped[1]
     }
 
     /// Appends bytes that arrived on `stream`, then enforces the cap.
-    pub(crate) fn push(&mut self, stream: Stream, mut bytes: &[u8]) {
+    pub fn push(&mut self, stream: Stream, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             let room = match self.chunks.back() {
                 Some(last) if last.stream == stream && last.data.len() < CHUNK_LEN => {
@@ -137,7 +135,7 @@ impl OutputBuffer {
     }
 
     /// Frees every retained byte (the process is being removed).
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         for chunk in self.chunks.drain(..) {
             self.dropped[stream_index(chunk.stream)] += chunk.data.len() as u64;
         }
@@ -147,7 +145,7 @@ impl OutputBuffer {
     /// Output from offset `from`, at most about `max` bytes (whole chunks
     /// may be split). Returns the chunks, the offset to read from next, and
     /// how many requested bytes had already been dropped.
-    pub(crate) fn read_from(&self, from: u64, max: usize) -> (Vec<OutputChunk>, u64, u64) {
+    pub fn read_from(&self, from: u64, max: usize) -> (Vec<OutputChunk>, u64, u64) {
         let start = self.start();
         let (from, missed) = if from < start {
             (start, start - from)
@@ -180,12 +178,12 @@ impl OutputBuffer {
     }
 
     /// The retained combined output, or its last `tail` lines.
-    pub(crate) fn logs(&self, tail: Option<usize>) -> Logs {
+    pub fn logs(&self, tail: Option<usize>) -> Logs {
         self.collect(None, tail)
     }
 
     /// The retained output of one stream, or its last `tail` lines.
-    pub(crate) fn stream_logs(&self, stream: Stream, tail: Option<usize>) -> Logs {
+    pub fn stream_logs(&self, stream: Stream, tail: Option<usize>) -> Logs {
         self.collect(Some(stream), tail)
     }
 
