@@ -121,6 +121,9 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 pub(crate) enum RuntimeKind {
     /// Processes on this machine.
     Host,
+    /// A container of `--image` on the Docker engine of DOCKER_HOST (a
+    /// local socket by default; tcp:// and ssh:// for remote engines).
+    Docker,
 }
 
 /// Options shared by `run` and `exec`.
@@ -129,7 +132,15 @@ pub(crate) struct Shared {
     /// Where to run the command.
     #[arg(long, value_enum, default_value = "host", value_name = "RUNTIME")]
     pub(crate) runtime: RuntimeKind,
-    /// The working directory.
+    /// The image to run in (with --runtime docker).
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) image: Option<String>,
+    /// The container's network (with --runtime docker): none (the default),
+    /// bridge, host, or a network's name.
+    #[arg(long, value_name = "MODE", default_value = "none")]
+    pub(crate) network: String,
+    /// The working directory (with --runtime docker, mounted read-write at
+    /// the same path in the container).
     #[arg(long, value_name = "DIR")]
     pub(crate) cwd: Option<PathBuf>,
     /// Set an environment variable (repeatable).

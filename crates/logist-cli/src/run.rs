@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use logist_agents::{AgentConfig, AgentError, Approval, registry};
 use logist_core::{Agent, CommandLine, Environment, Error, Pattern, Runtime, TerminalSize};
 use logist_mock::{MockAgent, Scenario};
+use logist_runtime_docker::{DockerHost, DockerRuntime, PROGRAM_DIR};
 use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy, RunOptions, Sentinel};
 
@@ -20,10 +22,22 @@ use crate::{CliError, exit};
 /// Variables a `--clean-env` run still gets, so ordinary programs work.
 const CLEAN_ENV_KEEPS: [&str; 7] = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR"];
 
+/// What the signal thread needs to stop the run.
+struct SignalTarget {
+    cancel: logist_sentinel::CancelHandle,
+    runtime: Arc<dyn Runtime>,
+    id: logist_core::ProcessId,
+}
+
 /// `logist run`.
 pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
     let agent = build_agent(&args)?;
-    supervise(agent, &args.prompt, &args.shared, signals)
+    // In a container, `--program` is a host file mounted into it.
+    let mount = match args.shared.runtime {
+        RuntimeKind::Docker => args.program.as_deref(),
+        RuntimeKind::Host => None,
+    };
+    supervise(agent, &args.prompt, &args.shared, mount, signals)
 }
 
 /// `logist exec`.
@@ -41,11 +55,30 @@ pub(crate) fn exec(args: ExecArgs, signals: &Signals) -> Result<u8, CliError> {
         Arc::new(tailor(agent, &args.shared)),
         "",
         &args.shared,
+        None,
         signals,
     )
 }
 
+/// The program to run: as given on the host, or, in a container, the path
+/// where the runtime mounts the given host file.
+fn program_path(args: &RunArgs) -> Result<Option<String>, CliError> {
+    let Some(program) = &args.program else {
+        return Ok(None);
+    };
+    match args.shared.runtime {
+        RuntimeKind::Host => Ok(Some(program.to_string_lossy().into_owned())),
+        RuntimeKind::Docker => {
+            let name = program.file_name().ok_or_else(|| {
+                CliError::usage(format!("--program `{}` is not a file", program.display()))
+            })?;
+            Ok(Some(format!("{PROGRAM_DIR}/{}", name.to_string_lossy())))
+        }
+    }
+}
+
 fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
+    let program = program_path(args)?;
     let agent: Tailored = match args.agent.as_str() {
         "mock" => {
             for (given, flag) in [
@@ -64,15 +97,23 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
                 .parse()
                 .map_err(|error| CliError::usage(format!("{error}; try --scenario success")))?;
             let mock = MockAgent::new(scenario);
-            match &args.program {
-                Some(program) => tailor(Box::new(mock.program(program)), &args.shared),
-                None => tailor(Box::new(mock), &args.shared).relaunch(embedded_mock()?),
+            match (&program, args.shared.runtime) {
+                (Some(program), _) => tailor(Box::new(mock.program(program)), &args.shared),
+                (None, RuntimeKind::Host) => {
+                    tailor(Box::new(mock), &args.shared).relaunch(embedded_mock()?)
+                }
+                (None, RuntimeKind::Docker) => {
+                    return Err(CliError::usage(
+                        "the mock agent in a container needs a static build of logist-mock-agent: \
+                         build it with `cargo xtask docker` and pass --program target/docker/logist-mock-agent",
+                    ));
+                }
             }
         }
         name => {
             let mut config = AgentConfig::new().args(args.agent_args.clone());
-            if let Some(program) = &args.program {
-                config = config.program(program.to_string_lossy());
+            if let Some(program) = &program {
+                config = config.program(program);
             }
             if let Some(model) = &args.model {
                 config = config.model(model);
@@ -168,7 +209,10 @@ fn log_dir(path: &Path) -> Result<PathBuf, CliError> {
     Ok(dir)
 }
 
-fn build_runtime(shared: &Shared) -> Result<Arc<dyn Runtime>, CliError> {
+fn build_runtime(shared: &Shared, program: Option<&Path>) -> Result<Arc<dyn Runtime>, CliError> {
+    if shared.runtime != RuntimeKind::Docker && shared.image.is_some() {
+        return Err(CliError::usage("--image needs --runtime docker"));
+    }
     match shared.runtime {
         RuntimeKind::Host => {
             let mut builder = HostRuntime::builder()
@@ -186,6 +230,37 @@ fn build_runtime(shared: &Shared) -> Result<Arc<dyn Runtime>, CliError> {
             })?;
             Ok(Arc::new(runtime))
         }
+        RuntimeKind::Docker => {
+            let image = shared
+                .image
+                .as_deref()
+                .ok_or_else(|| CliError::usage("--runtime docker needs --image IMAGE"))?;
+            let host =
+                DockerHost::from_env().map_err(|error| CliError::usage(format!("{error}")))?;
+            let mut builder = DockerRuntime::builder(image)
+                .host(host)
+                .network(&shared.network)
+                .grace(shared.grace);
+            if let Some(dir) = &shared.cwd {
+                let dir = std::fs::canonicalize(dir).map_err(|error| {
+                    CliError::usage(format!("--cwd `{}` cannot be used: {error}", dir.display()))
+                })?;
+                builder = builder.workspace(&dir, &dir);
+            }
+            if let Some(program) = program {
+                let program = std::fs::canonicalize(program).map_err(|error| {
+                    CliError::usage(format!(
+                        "--program `{}` cannot be used: {error}",
+                        program.display()
+                    ))
+                })?;
+                builder = builder.program(program);
+            }
+            let runtime = builder.build().map_err(|error| {
+                CliError::failed(format!("cannot use the docker runtime: {error}"))
+            })?;
+            Ok(Arc::new(runtime))
+        }
     }
 }
 
@@ -193,9 +268,10 @@ fn supervise(
     agent: Arc<dyn Agent>,
     prompt: &str,
     shared: &Shared,
+    mount: Option<&Path>,
     signals: &Signals,
 ) -> Result<u8, CliError> {
-    let runtime = build_runtime(shared)?;
+    let runtime = build_runtime(shared, mount)?;
     let mut options = RunOptions::new()
         .policy(policy(shared))
         .env(base_env(shared))
@@ -219,20 +295,44 @@ fn supervise(
         .map_err(|error| CliError::usage(format!("{error}")))?;
 
     let interrupted = Arc::new(AtomicI32::new(0));
+    // What a signal acts on, emptied when the run is over, so the signal
+    // thread (which lives until the process exits) does not keep the
+    // runtime alive: dropping it is what cleans up (a container runtime
+    // removes its containers then).
+    let target: Arc<Mutex<Option<SignalTarget>>> = Arc::new(Mutex::new(None));
     if let Some(id) = run.id().cloned() {
-        let cancel = run.cancel_handle();
+        *target.lock().unwrap_or_else(PoisonError::into_inner) = Some(SignalTarget {
+            cancel: run.cancel_handle(),
+            runtime: Arc::clone(&runtime),
+            id,
+        });
         let flag = Arc::clone(&interrupted);
-        let force_runtime = Arc::clone(&runtime);
+        let first = Arc::clone(&target);
+        let again = Arc::clone(&target);
         signals.watch(
             move |signal| {
                 flag.store(signal, Ordering::SeqCst);
-                if let Err(error) = cancel.cancel() {
+                let cancel = first
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                    .map(|target| target.cancel.clone());
+                if let Some(cancel) = cancel
+                    && let Err(error) = cancel.cancel()
+                {
                     tracing::warn!(%error, "stopping the command failed");
                 }
             },
             move || {
                 // A second signal: no more patience.
-                let _ = force_runtime.terminate(&id, true);
+                let forced = again
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                    .map(|target| (Arc::clone(&target.runtime), target.id.clone()));
+                if let Some((runtime, id)) = forced {
+                    let _ = runtime.terminate(&id, true);
+                }
             },
         );
     }
@@ -262,6 +362,7 @@ fn supervise(
         reporter.leftovers();
     }
 
+    target.lock().unwrap_or_else(PoisonError::into_inner).take();
     let signal = match interrupted.load(Ordering::SeqCst) {
         0 => None,
         signal => Some(signal),

@@ -1,6 +1,7 @@
 //! Tests of the `logist` binary, run as a user runs it.
 
 mod agents;
+mod docker;
 mod exit_codes;
 mod help;
 mod output;
