@@ -165,6 +165,7 @@ const EXAMPLES: &[(&str, &str, &[&str])] = &[
     ),
     ("logist-sentinel", "mock_scenario", &["interactive"]),
     ("logist-agents", "custom_agent", &[]),
+    ("logist-runtime-docker", "swap", &["logist-test-busybox:1"]),
 ];
 
 fn examples() -> Result<()> {
