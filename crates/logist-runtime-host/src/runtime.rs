@@ -280,6 +280,18 @@ impl HostRuntime {
     ) -> Result<(bool, Vec<(tree::Proc, OwnedFd)>), Error> {
         let polite = signal != Signal::SIGKILL;
         let group = Pid::from_raw(process.pid);
+        // The tree is found before anything is signalled: once the group
+        // dies, descendants that left it are re-parented, and only the
+        // cookie still finds them (which a process in the middle of exec
+        // briefly does not show).
+        let root_alive = process.lock().status.is_none();
+        let found = tree::scan(&Query {
+            cookie: &process.cookie,
+            cookie_is_prefix: false,
+            root: root_alive.then_some(process.pid),
+            not_before: process.start_ticks,
+        });
+        let pinned = tree::pin(&found);
         let alive = {
             let state = process.lock();
             let alive = state.status.is_none();
@@ -291,13 +303,6 @@ impl HostRuntime {
             }
             alive
         };
-        let found = tree::scan(&Query {
-            cookie: &process.cookie,
-            cookie_is_prefix: false,
-            root: alive.then_some(process.pid),
-            not_before: process.start_ticks,
-        });
-        let pinned = tree::pin(&found);
         // Group members already got the group signal; a second one could
         // read as "hurry up" to programs that escalate on repeated signals.
         let outside = pinned
