@@ -2,9 +2,10 @@
 //! e2e`, run offline against the fake model server through each adapter's
 //! argv and environment.
 //!
-//! The runs are watched by the sentinel with the adapter's own stop
-//! sequences and failure patterns, neither of which may match a normal
-//! run.
+//! The one-shot runs here are watched by the sentinel with the adapter's
+//! own stop sequences and failure patterns, neither of which may match a
+//! normal run; [`terminal`] starts the programs interactively on a
+//! pseudo-terminal, where the sentinel must find them waiting.
 //!
 //! Built only with `--features e2e`. The program paths come from
 //! `LOGIST_E2E_<PROGRAM>` variables and the `PATH` they need (for Node.js)
@@ -12,6 +13,7 @@
 //! saying to run `cargo xtask e2e`.
 
 mod run;
+mod terminal;
 
 use std::collections::BTreeMap;
 use std::fs;

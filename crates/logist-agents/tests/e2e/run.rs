@@ -166,6 +166,8 @@ pub(crate) struct Watched {
     pub(crate) stdout: String,
     /// Standard error (empty on a terminal).
     pub(crate) stderr: String,
+    /// The combined output, as the program wrote it.
+    pub(crate) raw: Vec<u8>,
     /// How long the run took, from start to the sentinel's outcome.
     pub(crate) took: Duration,
 }
@@ -232,6 +234,13 @@ pub(crate) fn watch(
         None => String::new(),
     };
     let (stdout, stderr) = (text(Stream::Stdout), text(Stream::Stderr));
+    let raw = match &id {
+        Some(id) => runtime
+            .get_logs(id, None)
+            .expect("the process is known")
+            .into_bytes(),
+        None => Vec::new(),
+    };
     // Dropping the runtime stops whatever is left; the guard then checks
     // that it did (its own drop panics otherwise).
     drop(sentinel);
@@ -243,6 +252,7 @@ pub(crate) fn watch(
         survivors,
         stdout,
         stderr,
+        raw,
         took,
     }
 }
