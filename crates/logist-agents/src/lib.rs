@@ -35,8 +35,12 @@
 //!
 //! Claude Code 2.1.197, Codex 0.169.0, Gemini CLI 0.61.0, Qwen Code
 //! 0.15.10, Aider 0.86.2 and Copilot CLI 1.0.102 are run by the end-to-end
-//! tests (`cargo xtask e2e`) offline against `logist-fake-model`. The
-//! others say in their docs what was and was not checked
+//! tests (`cargo xtask e2e`) offline against `logist-fake-model`, one-shot
+//! under the sentinel (which must not take their normal output for a
+//! prompt), and interactively on a pseudo-terminal, where the sentinel must
+//! find them waiting with the adapter's own stop sequences: it does for all
+//! but Claude Code (see [`tables::CLAUDE_WAITING`]). The others say in
+//! their docs what was and was not checked
 //! ([`AgentProgram::verification`]).
 //!
 //! # Known limits

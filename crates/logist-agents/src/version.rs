@@ -1,5 +1,5 @@
 //! Asking an installed program for its version, through a
-//! [`Runtime`](logist_core::Runtime), and reading the number out of the
+//! [`Runtime`], and reading the number out of the
 //! answer.
 
 use std::time::Duration;

@@ -59,15 +59,22 @@ adapter! {
 
 /// Texts Aider shows when it waits for a human. Every question goes
 /// through one function that ends it with `(Y)es/(N)o` and a default.
+///
+/// Aider prints its questions and its chat prompt last, without a line
+/// feed, and then waits: an entry ending with `$` would only be decided by
+/// a byte that never comes (the sentinel matches the output so far), so
+/// none does. The bare chat prompt `> ` is left out: nothing tells it from
+/// a quoted line (`> …`) in a model's reply, which Aider prints as is with
+/// `--no-pretty`.
 pub const WAITING: &[WaitingText] = &[
     WaitingText {
         // Only the end of the question: at 80 columns the prompt wraps
         // inside "(Y)es/(N)o" (seen here under `script`).
-        text: r"\[(Yes|No)\]: *$",
+        text: r"\[(Yes|No)\]: ",
         regex: true,
         dialog: "yes/no question",
         seen_in: "0.86.2",
-        source: "Aider-AI/aider aider/io.py confirm_ask; seen here on a terminal (\"No git repo found, create one …? (Y)es/(N)o [Yes]: \")",
+        source: "Aider-AI/aider aider/io.py confirm_ask; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home, no git repository: \"No git repo found, create one …? (Y)es/(N)o [Yes]: \")",
     },
     WaitingText {
         text: "(Y)es/(N)o/(D)on't ask again",
@@ -77,7 +84,9 @@ pub const WAITING: &[WaitingText] = &[
         source: "smtg-ai/claude-squad session/tmux/tmux.go",
     },
     WaitingText {
-        text: r"(?m)^(ask|architect|code|multi|help|context)?> $",
+        // Only the prompts prefixed by the edit format or mode; the bare
+        // `> ` is not distinctive (see above).
+        text: r"^(ask|architect|code|multi|help|context)> ",
         regex: true,
         dialog: "idle",
         seen_in: "0.86.2",

@@ -45,6 +45,14 @@ adapter! {
 
 /// Texts Claude Code shows when it waits for a human (its interactive
 /// mode; `-p` never asks).
+///
+/// On a terminal, 2.1.197 draws its dialogs without spaces: each word is
+/// placed with a cursor move to its column (`ESC [ n G`), as in
+/// `ESC[2GQuickESC[8GsafetyESC[15Gcheck:`. The sentinel's scrubber takes
+/// every such move for a redraw, so none of these texts is found in its
+/// live output yet (the end-to-end test `claude_code_waits_on_a_terminal`
+/// fails for that reason); a screen rendered by a terminal emulator (tmux)
+/// shows them as written here.
 pub const WAITING: &[WaitingText] = &[
     WaitingText {
         text: "Do you trust the files in this folder?",

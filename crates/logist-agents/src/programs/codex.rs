@@ -95,7 +95,7 @@ pub const WAITING: &[WaitingText] = &[
         regex: false,
         dialog: "idle",
         seen_in: "0.169.0",
-        source: "seen here on a terminal (tmux, fresh CODEX_HOME; composer placeholder)",
+        source: "composer placeholder; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home)",
     },
 ];
 

@@ -57,7 +57,7 @@ pub const WAITING: &[WaitingText] = &[
         regex: false,
         dialog: "trust",
         seen_in: "1.0.102",
-        source: "seen here on a terminal (tmux, fresh home)",
+        source: "dialog title; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home)",
     },
     WaitingText {
         text: "No, and tell Copilot what to do differently",

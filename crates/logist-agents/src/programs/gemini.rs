@@ -106,8 +106,8 @@ pub const WAITING: &[WaitingText] = &[
         text: "Type your message or @path/to/file",
         regex: false,
         dialog: "idle",
-        seen_in: "0.x",
-        source: "third-party fixtures (input placeholder)",
+        seen_in: "0.61.0",
+        source: "input placeholder, drawn before the trust dialog; third-party fixtures; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home)",
     },
 ];
 

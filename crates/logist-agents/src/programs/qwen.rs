@@ -98,7 +98,7 @@ pub const WAITING: &[WaitingText] = &[
         regex: false,
         dialog: "idle",
         seen_in: "0.15.10",
-        source: "seen here on a terminal (tmux, fresh home; input placeholder)",
+        source: "input placeholder; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home)",
     },
     WaitingText {
         text: "Alibaba ModelStudio · Access Method",

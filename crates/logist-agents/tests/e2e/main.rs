@@ -2,25 +2,33 @@
 //! e2e`, run offline against the fake model server through each adapter's
 //! argv and environment.
 //!
+//! The one-shot runs here are watched by the sentinel with the adapter's
+//! own stop sequences and failure patterns, neither of which may match a
+//! normal run; [`terminal`] starts the programs interactively on a
+//! pseudo-terminal, where the sentinel must find them waiting.
+//!
 //! Built only with `--features e2e`. The program paths come from
 //! `LOGIST_E2E_<PROGRAM>` variables and the `PATH` they need (for Node.js)
 //! from `LOGIST_E2E_PATH`; a missing variable fails the test with a message
 //! saying to run `cargo xtask e2e`.
 
 mod run;
+mod terminal;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use logist_agents::{
     AgentConfig, AgentProgram, Aider, Approval, ClaudeCode, Codex, Copilot, Gemini, QwenCode,
 };
-use logist_core::{Environment, Verdict};
+use logist_core::{Agent, Environment, Verdict};
 use logist_fake_model::{ANSWER_PREFIX, FakeModel, Script};
+use logist_sentinel::Outcome;
 
-use run::run_agent;
+use run::{Fixed, Watched, run_agent, watch};
 
 /// A prompt no shell or option parser may touch: a leading dash, quotes,
 /// command substitutions, an option name and a newline.
@@ -116,15 +124,26 @@ fn program_path(program: Program) -> String {
 }
 
 /// What one run produced.
-struct Outcome {
-    agent: Box<dyn AgentProgram>,
+struct Ran {
+    agent: Arc<Fixed>,
     server: FakeModel,
-    status: run::Status,
-    stdout: String,
-    stderr: String,
+    watched: Watched,
 }
 
-/// Runs `program` on `prompt` in a fresh home and working directory.
+/// The environment `agent` runs with: `PATH`, a terminal type and a locale,
+/// then the adapter's own, resolved against the fake caller environment.
+fn resolved_env(agent: &dyn AgentProgram, term: &str) -> BTreeMap<String, String> {
+    Environment::clean()
+        .pass("PATH")
+        .set("TERM", term)
+        .set("LANG", "C.UTF-8")
+        .merge(&agent.env())
+        .resolve_with([], caller_env)
+}
+
+/// Runs `program` on `prompt` in a fresh home and working directory, on
+/// pipes, watched by the sentinel with the adapter's own stop sequences and
+/// failure patterns.
 fn run_program(
     program: Program,
     script: Script,
@@ -132,53 +151,66 @@ fn run_program(
     prompt: &str,
     work: &Path,
     home: &Path,
-) -> Outcome {
+) -> Ran {
     let server = FakeModel::start_with(script).expect("fake model server starts");
     let config = AgentConfig::new()
         .program(program_path(program))
         .approval(approval)
         .home(home);
-    let agent = (program.build)(server.url(), config);
-    agent.validate().expect("configuration is supported");
-    agent.prepare_home().expect("home is prepared");
-    let command = agent.cmd(prompt).expect("command line");
-    let env = Environment::clean()
-        .pass("PATH")
-        .set("TERM", "dumb")
-        .set("LANG", "C.UTF-8")
-        .merge(&agent.env());
-    let resolved: BTreeMap<String, String> = env.resolve_with([], caller_env);
-    let (status, stdout, stderr) = run_agent(command.argv(), &resolved, work, TIMEOUT);
-    Outcome {
+    let adapter = (program.build)(server.url(), config);
+    adapter.validate().expect("configuration is supported");
+    adapter.prepare_home().expect("home is prepared");
+    let command = adapter.cmd(prompt).expect("command line");
+    let env = resolved_env(adapter.as_ref(), "dumb");
+    let agent = Arc::new(Fixed::new(adapter, command, env));
+    let watched = watch(&agent, work, None, TIMEOUT);
+    Ran {
         agent,
         server,
-        status,
-        stdout,
-        stderr,
+        watched,
     }
 }
 
-impl Outcome {
+impl Ran {
     #[track_caller]
     fn assert_succeeded(&self) {
         let context = self.context();
+        let watched = &self.watched;
+        // The adapter's stop sequences must not take a normal one-shot run
+        // for a prompt, nor its failure patterns for a failure.
         assert!(
-            self.status.success(),
-            "exit status {:?}\n{context}",
-            self.status
+            !matches!(watched.outcome, Outcome::WaitingForInput { .. }),
+            "a stop sequence matched a normal run: {}\n{context}",
+            watched.outcome
         );
         assert!(
-            self.stdout.contains(ANSWER_PREFIX),
+            watched.failures.is_empty(),
+            "failure patterns matched a normal run: {:?}\n{context}",
+            watched.failures
+        );
+        assert!(
+            watched.outcome.is_success(),
+            "outcome: {}\n{context}",
+            watched.outcome
+        );
+        assert!(
+            watched.stdout.contains(ANSWER_PREFIX),
             "no answer in stdout\n{context}"
         );
-        let verdict = self.agent.verdict(self.stdout.as_bytes());
+        let adapter = &self.agent.adapter;
+        let verdict = adapter.verdict(watched.stdout.as_bytes());
         assert!(
             matches!(verdict, None | Some(Verdict::Succeeded)),
             "verdict {verdict:?}\n{context}"
         );
-        if self.agent.name() != "aider" {
+        if adapter.name() != "aider" {
             assert_eq!(verdict, Some(Verdict::Succeeded), "{context}");
         }
+        assert!(
+            watched.survivors.is_empty(),
+            "left running after a normal exit: {:?}\n{context}",
+            watched.survivors
+        );
     }
 
     #[track_caller]
@@ -198,22 +230,20 @@ impl Outcome {
     }
 
     fn context(&self) -> String {
-        let tail = |text: &str| {
-            text.chars()
-                .rev()
-                .take(3000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<String>()
-        };
         format!(
-            "{} (argv elided)\n--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}",
+            "{} (argv elided), {:.1}s\n--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}",
             self.agent.name(),
-            tail(&self.stdout),
-            tail(&self.stderr)
+            self.watched.took.as_secs_f64(),
+            tail(&self.watched.stdout),
+            tail(&self.watched.stderr)
         )
     }
+}
+
+/// The last 3000 characters of `text`.
+fn tail(text: &str) -> String {
+    let skip = text.chars().count().saturating_sub(3000);
+    text.chars().skip(skip).collect()
 }
 
 /// The reply test: a hostile prompt reaches the model unchanged, the known
@@ -222,7 +252,7 @@ fn check_reply(program: Program) {
     let dir = tempfile::tempdir().unwrap();
     let (work, home) = (dir.path().join("work"), dir.path().join("home"));
     fs::create_dir_all(&work).unwrap();
-    let outcome = run_program(
+    let ran = run_program(
         program,
         Script::Answer,
         Approval::Ask,
@@ -230,8 +260,8 @@ fn check_reply(program: Program) {
         &work,
         &home,
     );
-    outcome.assert_succeeded();
-    outcome.assert_server_saw(HOSTILE);
+    ran.assert_succeeded();
+    ran.assert_server_saw(HOSTILE);
     assert!(!work.join("pwned").exists() && !work.join("pwned2").exists());
 }
 
@@ -248,22 +278,12 @@ fn check_write(program: Program) {
         content: content.to_owned(),
     };
     let prompt = "Create hello.txt";
-    let outcome = run_program(program, script, program.writes_with, prompt, &work, &home);
-    outcome.assert_succeeded();
-    outcome.assert_server_saw(prompt);
-    let written = fs::read_to_string(&target).unwrap_or_else(|e| {
-        panic!(
-            "{} not written ({e})\n{}",
-            target.display(),
-            outcome.context()
-        )
-    });
-    assert_eq!(
-        written.trim_end_matches('\n'),
-        content,
-        "{}",
-        outcome.context()
-    );
+    let ran = run_program(program, script, program.writes_with, prompt, &work, &home);
+    ran.assert_succeeded();
+    ran.assert_server_saw(prompt);
+    let written = fs::read_to_string(&target)
+        .unwrap_or_else(|e| panic!("{} not written ({e})\n{}", target.display(), ran.context()));
+    assert_eq!(written.trim_end_matches('\n'), content, "{}", ran.context());
 }
 
 #[test]
