@@ -39,8 +39,7 @@
 //! under the sentinel (which must not take their normal output for a
 //! prompt), and interactively on a pseudo-terminal, where the sentinel must
 //! find them waiting with the adapter's own stop sequences: it does for all
-//! but Claude Code (see [`tables::CLAUDE_WAITING`]). The others say in
-//! their docs what was and was not checked
+//! six. The others say in their docs what was and was not checked
 //! ([`AgentProgram::verification`]).
 //!
 //! # Known limits

@@ -5,7 +5,9 @@
 //! The [`Scrubber`] is a small state machine in the style of the VT500
 //! parser: it keeps its state between chunks, so a sequence split anywhere
 //! (even between `ESC` and `[`) is still recognised and removed. It never
-//! buffers text: printable bytes come out as slices of the input, at once.
+//! buffers text: printable bytes come out as slices of the input, at once
+//! (the one exception: a cursor move right within the line comes out as a
+//! single space, since that is what a reader sees).
 
 /// What the scrubber found in the raw bytes, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +45,10 @@ enum State {
     Escape,
     /// After `ESC` and one or more intermediate bytes (`ESC ( B`).
     EscapeIntermediate,
-    /// Inside `ESC [ ...`, before the final byte.
-    Csi,
+    /// Inside `ESC [ ...`, before the final byte; `first` is the first
+    /// numeric parameter so far (0 when absent), `in_first` whether it is
+    /// still being read.
+    Csi { first: u16, in_first: bool },
     /// Inside an OSC/DCS/SOS/PM/APC string; `len` bytes swallowed so far.
     String { len: usize },
     /// After `ESC` inside a string: `\` ends it (ST).
@@ -59,7 +63,9 @@ enum State {
 ///   are removed. CAN and SUB abort a sequence, `ESC` inside one starts a new
 ///   one, and a non-ASCII byte inside a CSI aborts it and counts as text.
 /// - CSI sequences that move the cursor to another line or column 1 (`A`,
-///   `B`, `E`, `F`, `G`, `H`, `d`, `f`) are a [`Piece::Redraw`].
+///   `B`, `E`, `F`, `H`, `d`, `f`, and `G` to column 1) are a
+///   [`Piece::Redraw`]; moving right within the line (`C`, or `G` to a later
+///   column) is a gap, read as one space; moving left is nothing.
 /// - `\n` and `\r\n` are a [`Piece::Newline`]; a `\r` followed by anything
 ///   else is a [`Piece::Redraw`], decided when that next byte arrives
 ///   (escape sequences in between do not count).
@@ -70,6 +76,34 @@ enum State {
 pub(crate) struct Scrubber {
     state: State,
     pending_cr: bool,
+}
+
+/// What a CSI sequence's final byte does to the line being read.
+enum Move {
+    /// The cursor goes to another line or to column 1: what follows
+    /// redraws the screen.
+    Redraw,
+    /// The cursor moves right within the line (to a column after the
+    /// first): a gap, read as one space.
+    Gap,
+    /// Nothing that matters to the text (colours, erasing, modes, moving
+    /// left).
+    None,
+}
+
+/// `first` is the sequence's first numeric parameter (0 when absent).
+fn cursor_move(final_byte: u8, first: u16) -> Move {
+    match final_byte {
+        // To column `first` (CHA, HPA): column 1 is a redraw, any other a
+        // gap.
+        b'G' | b'`' if first <= 1 => Move::Redraw,
+        b'G' | b'`' => Move::Gap,
+        // Forward (CUF, HPR).
+        b'C' | b'a' => Move::Gap,
+        // Up, down, next/previous line, position, line.
+        b'A' | b'B' | b'E' | b'F' | b'H' | b'd' | b'f' => Move::Redraw,
+        _ => Move::None,
+    }
 }
 
 impl Scrubber {
@@ -105,7 +139,12 @@ impl Scrubber {
                 State::Escape => {
                     let b = data[i];
                     match b {
-                        b'[' => self.state = State::Csi,
+                        b'[' => {
+                            self.state = State::Csi {
+                                first: 0,
+                                in_first: true,
+                            }
+                        }
                         b']' | b'P' | b'X' | b'^' | b'_' => self.state = State::String { len: 0 },
                         0x20..=0x2f => self.state = State::EscapeIntermediate,
                         0x30..=0x7e => self.state = State::Ground,
@@ -131,15 +170,41 @@ impl Scrubber {
                     }
                     i += 1;
                 }
-                State::Csi => {
+                State::Csi { first, in_first } => {
                     let b = data[i];
                     match b {
-                        0x20..=0x3f => {}
+                        b'0'..=b'9' if in_first => {
+                            let digit = u16::from(b - b'0');
+                            self.state = State::Csi {
+                                first: first.saturating_mul(10).saturating_add(digit),
+                                in_first,
+                            };
+                        }
+                        0x20..=0x3f => {
+                            self.state = State::Csi {
+                                first,
+                                in_first: false,
+                            };
+                        }
                         0x40..=0x7e => {
                             self.state = State::Ground;
-                            if b"ABEFGHdf".contains(&b) {
-                                self.pending_cr = false;
-                                sink(Piece::Redraw);
+                            match cursor_move(b, first) {
+                                Move::Redraw => {
+                                    self.pending_cr = false;
+                                    sink(Piece::Redraw);
+                                }
+                                // Programs that place words with cursor
+                                // moves (Claude Code puts each word of a
+                                // dialog at its column) leave a gap a
+                                // reader sees as a space.
+                                Move::Gap => {
+                                    self.redraw_if_pending(sink);
+                                    sink(Piece::Text {
+                                        bytes: b" ",
+                                        offset: at,
+                                    });
+                                }
+                                Move::None => {}
                             }
                         }
                         0x80..=0xff => {
@@ -255,7 +320,11 @@ mod tests {
             scrubber.feed(chunk, offset, &mut |piece| match piece {
                 Piece::Text { bytes, offset: at } => {
                     assert!(at >= offset && at < offset + chunk.len() as u64);
-                    assert_eq!(&chunk[(at - offset) as usize..][..bytes.len()], bytes);
+                    let raw = &chunk[(at - offset) as usize..];
+                    // Text is a slice of the input, except the one space a
+                    // cursor move within the line stands for.
+                    let gap = bytes == b" " && raw[0] != b' ';
+                    assert!(gap || &raw[..bytes.len()] == bytes);
                     out.extend_from_slice(bytes);
                 }
                 Piece::Newline { offset } => out.extend(format!("⏎@{offset}").bytes()),
@@ -296,10 +365,27 @@ mod tests {
     #[test]
     fn cursor_moves_to_another_line_or_column_one_are_redraws() {
         check(b"old\x1b[1Gnew", "old↺new");
+        check(b"old\x1b[Gnew", "old↺new");
         check(b"one\x1b[2Atwo", "one↺two");
         check(b"x\x1b[10;1Hy", "x↺y");
-        // Moving right or left within the line is not.
-        check(b"a\x1b[3Cb\x1b[1Dc", "abc");
+        // Moving right within the line leaves a gap, a space to a reader;
+        // moving left is nothing.
+        check(b"a\x1b[3Cb\x1b[1Dc", "a bc");
+        check(
+            b"\x1b[2GQuick\x1b[8Gsafety\x1b[15Gcheck:",
+            " Quick safety check:",
+        );
+        // Split anywhere, the parameter is still read.
+        let mut scrubber = Scrubber::default();
+        let mut text = Vec::new();
+        for byte in b"a\x1b[12Gb" {
+            scrubber.feed(std::slice::from_ref(byte), 0, &mut |piece| {
+                if let Piece::Text { bytes, .. } = piece {
+                    text.extend_from_slice(bytes);
+                }
+            });
+        }
+        assert_eq!(text, b"a b");
     }
 
     #[test]

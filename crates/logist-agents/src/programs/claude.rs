@@ -48,11 +48,10 @@ adapter! {
 ///
 /// On a terminal, 2.1.197 draws its dialogs without spaces: each word is
 /// placed with a cursor move to its column (`ESC [ n G`), as in
-/// `ESC[2GQuickESC[8GsafetyESC[15Gcheck:`. The sentinel's scrubber takes
-/// every such move for a redraw, so none of these texts is found in its
-/// live output yet (the end-to-end test `claude_code_waits_on_a_terminal`
-/// fails for that reason); a screen rendered by a terminal emulator (tmux)
-/// shows them as written here.
+/// `ESC[2GQuickESC[8GsafetyESC[15Gcheck:`. The sentinel reads such a move
+/// as a space, so these texts are found in its live output (the
+/// end-to-end test `claude_code_waits_on_a_terminal` finds the trust
+/// dialog's "Quick safety check" line).
 pub const WAITING: &[WaitingText] = &[
     WaitingText {
         text: "Do you trust the files in this folder?",

@@ -164,10 +164,14 @@ fn stop_sequences_match_the_dialogs_they_describe() {
 /// Raw output of the pinned programs on a pseudo-terminal (50 rows, 200
 /// columns, fresh home and directory), as `HostRuntime` read it, up to the
 /// end of the first match; recorded by the end-to-end tests with
-/// `LOGIST_E2E_SAVE_SCREENS`. Claude Code is missing: the sentinel does not
-/// find its trust dialog yet (its words are placed with cursor moves, `CSI
-/// n G`, which the sentinel takes for redraws).
+/// `LOGIST_E2E_SAVE_SCREENS`. Claude Code places each word of its dialog
+/// with a cursor move (`CSI n G`), which the sentinel reads as a space.
 const PTY_SCREENS: &[(&str, &[u8], &str)] = &[
+    (
+        "claude-code",
+        include_bytes!("samples/pty/claude-code.bin"),
+        "\"Quick safety check: Is this a project you created or one you trust\"",
+    ),
     (
         "codex",
         include_bytes!("samples/pty/codex.bin"),
