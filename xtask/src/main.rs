@@ -2,6 +2,7 @@
 //! `.cargo/config.toml`). Plain Rust instead of shell scripts, so it runs
 //! the same wherever cargo does.
 
+mod bench;
 mod ci;
 mod shell;
 
@@ -11,13 +12,15 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci      every check CI runs: fmt, clippy, tests, docs
+  ci      every check CI runs: fmt, clippy, tests, docs, a quick bench
+  bench   the runtime benchmark (W1-W6) against a same-run baseline
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::main(&args[1..]),
+        Some("bench") => bench::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
