@@ -225,8 +225,10 @@ const SPECS: &[Spec] = &[
     ),
     spec("W2", "wall_s", "wall time", "s", Target::Ratio(1.4)),
     spec("W2", "mb_per_s", "throughput", "MB/s", Target::Info),
+    spec("W2", "cpu_ms", "CPU (ours)", "ms", Target::Info),
     spec("W2", "peak_rss_mib", "peak RSS", "MiB", Target::Worst(64.0)),
     spec("W3", "wall_s", "wall time", "s", Target::Ratio(1.3)),
+    spec("W3", "cpu_ms", "CPU (ours)", "ms", Target::Info),
     spec(
         "W3",
         "peak_rss_mib",
@@ -283,9 +285,9 @@ const ALWAYS: &[&str] = &["peak_rss_mib", "peak_threads"];
 
 fn expected_figures(workload: &str) -> Vec<&'static str> {
     let mut keys: Vec<&'static str> = match workload {
-        "W1" => vec!["us_per_spawn_wait"],
-        "W2" => vec!["wall_s", "mb_per_s"],
-        "W3" => vec!["wall_s"],
+        "W1" => vec!["us_per_spawn_wait", "cpu_us_per_spawn_wait"],
+        "W2" => vec!["wall_s", "mb_per_s", "cpu_ms"],
+        "W3" => vec!["wall_s", "cpu_ms"],
         "W4a" | "W4b" => vec!["ms_until_dead"],
         "W4c" => vec!["survivors", "terminate_ms"],
         "W5" => vec!["p50_ms", "p99_ms"],

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, ensure};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
+use crate::probe::CpuClock;
 use crate::workloads::{self, GRACE, check_tail, contains, percentiles};
 use crate::{Figures, PROMPT_SCRIPT, STOP_SEQUENCE, STUBBORN_SCRIPT, TAIL_CALLS, TREE_SCRIPT};
 
@@ -75,8 +76,9 @@ pub(crate) fn spawn_wait(count: usize) -> Result<Figures> {
 }
 
 /// `cat file` with stdout and stderr piped, stdout copied to `sink`.
-fn cat(file: &Path, sink: &mut impl io::Write) -> Result<(Duration, u64)> {
+fn cat(file: &Path, sink: &mut impl io::Write) -> Result<(Duration, f64, u64)> {
     let size = file.metadata()?.len();
+    let cpu = CpuClock::start();
     let started = Instant::now();
     let mut child = Guarded::spawn(
         command("cat")
@@ -89,23 +91,25 @@ fn cat(file: &Path, sink: &mut impl io::Write) -> Result<(Duration, u64)> {
     let copied = io::copy(&mut stdout, sink).context("reading the output of `cat`")?;
     let status = child.0.wait()?;
     let took = started.elapsed();
+    let cpu_ms = cpu.ms();
     ensure!(status.success(), "`cat` ended with {status}");
     ensure!(
         copied == size,
         "copied {copied} bytes of a {size}-byte file"
     );
-    Ok((took, size))
+    Ok((took, cpu_ms, size))
 }
 
 /// W2: `cat FILE` copied into `io::sink()`.
 pub(crate) fn throughput(file: &Path) -> Result<Figures> {
-    let (took, size) = cat(file, &mut io::sink())?;
-    Ok(workloads::throughput_figures(took, size))
+    let (took, cpu_ms, size) = cat(file, &mut io::sink())?;
+    Ok(workloads::throughput_figures(took, cpu_ms, size))
 }
 
 /// W3: `count` × `Command::spawn` of `sleep 1` (same pipes, own process
 /// group, like the runtime's children), then `wait` on each.
 pub(crate) fn many(count: usize) -> Result<Figures> {
+    let cpu = CpuClock::start();
     let started = Instant::now();
     let mut children = Vec::with_capacity(count);
     for _ in 0..count {
@@ -121,7 +125,10 @@ pub(crate) fn many(count: usize) -> Result<Figures> {
         let status = child.0.wait()?;
         ensure!(status.success(), "`sleep 1` ended with {status}");
     }
-    Ok(vec![("wall_s", started.elapsed().as_secs_f64())])
+    Ok(vec![
+        ("wall_s", started.elapsed().as_secs_f64()),
+        ("cpu_ms", cpu.ms()),
+    ])
 }
 
 fn sleeper(script_or_program: &[&str]) -> Result<Guarded> {

@@ -17,6 +17,34 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+/// CPU time this process (every thread, children not included) spent
+/// since it was started: where a wall time is noisy on a shared machine,
+/// this says what the measured side itself cost.
+pub(crate) struct CpuClock(Duration);
+
+impl CpuClock {
+    pub(crate) fn start() -> Self {
+        Self(cpu_time())
+    }
+
+    /// Milliseconds of CPU time since `start`.
+    pub(crate) fn ms(&self) -> f64 {
+        cpu_time().saturating_sub(self.0).as_secs_f64() * 1e3
+    }
+}
+
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return Duration::ZERO;
+    };
+    let micros = |time: nix::sys::time::TimeVal| {
+        Duration::from_secs(time.tv_sec().max(0) as u64)
+            + Duration::from_micros(time.tv_usec().max(0) as u64)
+    };
+    micros(usage.user_time()) + micros(usage.system_time())
+}
+
 /// How often the sampler counts threads.
 const SAMPLE_EVERY: Duration = Duration::from_millis(1);
 

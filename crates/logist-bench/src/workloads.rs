@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use logist_core::{CommandLine, ProcessId, Runtime, SpawnRequest, StdinMode};
 
-use crate::probe;
+use crate::probe::{self, CpuClock};
 use crate::{Figures, PROMPT_SCRIPT, STOP_SEQUENCE, STUBBORN_SCRIPT, TAIL_CALLS, TREE_SCRIPT};
 
 /// How long any single wait may take before the run counts as hung.
@@ -29,6 +29,7 @@ fn request(argv: &[&str]) -> Result<SpawnRequest> {
 /// caller that does not want exited processes to pile up must do).
 pub(crate) fn spawn_wait(rt: &dyn Runtime, count: usize) -> Result<Figures> {
     let request = request(&["true"])?;
+    let cpu = CpuClock::start();
     let started = Instant::now();
     for _ in 0..count {
         let id = rt.spawn(&request)?;
@@ -36,44 +37,55 @@ pub(crate) fn spawn_wait(rt: &dyn Runtime, count: usize) -> Result<Figures> {
         ensure!(done.status.success(), "`true` ended with {}", done.status);
         rt.remove(&id)?;
     }
-    let micros = started.elapsed().as_secs_f64() * 1e6 / count as f64;
-    Ok(vec![("us_per_spawn_wait", micros)])
+    Ok(spawn_wait_figures(started.elapsed(), &cpu, count))
+}
+
+pub(crate) fn spawn_wait_figures(took: Duration, cpu: &CpuClock, count: usize) -> Figures {
+    let per = |total: f64| total / count as f64;
+    vec![
+        ("us_per_spawn_wait", per(took.as_secs_f64() * 1e6)),
+        ("cpu_us_per_spawn_wait", per(cpu.ms() * 1e3)),
+    ]
 }
 
 /// Spawns `cat file` and waits until every byte is collected; returns the
-/// id, the wall time and the byte count checked against the file size.
-fn cat(rt: &dyn Runtime, file: &Path) -> Result<(ProcessId, Duration, u64)> {
+/// id, the wall time, the CPU time and the byte count checked against the
+/// file size.
+fn cat(rt: &dyn Runtime, file: &Path) -> Result<(ProcessId, Duration, f64, u64)> {
     let size = file
         .metadata()
         .with_context(|| format!("reading the size of {}", file.display()))?
         .len();
     let path = file.to_str().context("data file path is not UTF-8")?;
     let request = request(&["cat", path])?;
+    let cpu = CpuClock::start();
     let started = Instant::now();
     let id = rt.spawn(&request)?;
     let done = rt.wait(&id, Some(LONG))?;
     let took = started.elapsed();
+    let cpu_ms = cpu.ms();
     ensure!(done.status.success(), "`cat` ended with {}", done.status);
     let collected = done.logs.len() as u64 + done.logs.dropped();
     ensure!(
         collected == size,
         "collected {collected} bytes of a {size}-byte file"
     );
-    Ok((id, took, size))
+    Ok((id, took, cpu_ms, size))
 }
 
 /// W2: one `cat FILE`, from `spawn` until `wait` returns with every byte.
 pub(crate) fn throughput(rt: &dyn Runtime, file: &Path) -> Result<Figures> {
-    let (id, took, size) = cat(rt, file)?;
+    let (id, took, cpu_ms, size) = cat(rt, file)?;
     rt.remove(&id)?;
-    Ok(throughput_figures(took, size))
+    Ok(throughput_figures(took, cpu_ms, size))
 }
 
-pub(crate) fn throughput_figures(took: Duration, size: u64) -> Figures {
+pub(crate) fn throughput_figures(took: Duration, cpu_ms: f64, size: u64) -> Figures {
     let seconds = took.as_secs_f64();
     vec![
         ("wall_s", seconds),
         ("mb_per_s", size as f64 / seconds / 1e6),
+        ("cpu_ms", cpu_ms),
     ]
 }
 
@@ -81,6 +93,7 @@ pub(crate) fn throughput_figures(took: Duration, size: u64) -> Figures {
 /// all waited.
 pub(crate) fn many(rt: &dyn Runtime, count: usize) -> Result<Figures> {
     let request = request(&["sleep", "1"])?;
+    let cpu = CpuClock::start();
     let started = Instant::now();
     let mut ids = Vec::with_capacity(count);
     for _ in 0..count {
@@ -95,10 +108,11 @@ pub(crate) fn many(rt: &dyn Runtime, count: usize) -> Result<Figures> {
         );
     }
     let took = started.elapsed();
+    let cpu_ms = cpu.ms();
     for id in &ids {
         rt.remove(id)?;
     }
-    Ok(vec![("wall_s", took.as_secs_f64())])
+    Ok(vec![("wall_s", took.as_secs_f64()), ("cpu_ms", cpu_ms)])
 }
 
 /// The pid of `id` as this machine sees it.
@@ -216,7 +230,7 @@ pub(crate) fn percentiles(mut samples: Vec<f64>) -> Figures {
 /// W6: after one `cat FILE` is collected, microseconds per
 /// `get_logs(tail = 100)`.
 pub(crate) fn tail(rt: &dyn Runtime, file: &Path) -> Result<Figures> {
-    let (id, _, _) = cat(rt, file)?;
+    let (id, ..) = cat(rt, file)?;
     let started = Instant::now();
     for _ in 0..TAIL_CALLS {
         black_box(rt.get_logs(&id, Some(100))?);
