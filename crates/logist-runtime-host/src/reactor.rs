@@ -6,7 +6,8 @@
 //! per child (readable when the child exits), and an eventfd that callers
 //! use to hand it new registrations. Output is read as soon as it arrives,
 //! in chunks of up to 64 KiB, appended to the process's bounded buffer (and
-//! its log file), and waiters are woken. When a pidfd fires, the child is
+//! its log file), and waiters are woken. A read of half a chunk or more is
+//! handed to the buffer whole, so a fast producer's bytes are copied once. When a pidfd fires, the child is
 //! reaped under the process's lock, so a signal sent under that lock can
 //! never reach a recycled pid. If the child exited but a descendant still
 //! holds the output open, a timer gives the output a short leak window to
@@ -31,13 +32,15 @@ use logist_core::{ExitStatus, Stream};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
+use crate::buffer::{CHUNK_LEN, HANDOVER_LEN};
 use crate::process::Process;
 use crate::sys;
 
 const WAKE_TOKEN: u64 = u64::MAX;
 /// Reads per readiness event before moving on to other descriptors.
 const READS_PER_EVENT: usize = 16;
-const READ_SIZE: usize = 64 * 1024;
+/// One read's worth: a whole buffer chunk, so a full read is handed over.
+const READ_SIZE: usize = CHUNK_LEN;
 
 /// What the reactor needs to watch a new child.
 pub(crate) struct Registration {
@@ -86,7 +89,7 @@ impl ReactorHandle {
                     next_token: 0,
                     timers: Vec::new(),
                     leak_window,
-                    buf: vec![0; READ_SIZE].into_boxed_slice(),
+                    buf: vec![0; READ_SIZE],
                 };
                 reactor.run();
             })?;
@@ -165,7 +168,9 @@ struct Reactor {
     /// Leak windows: when the output of an exited child stops counting.
     timers: Vec<(Instant, Arc<Process>)>,
     leak_window: Duration,
-    buf: Box<[u8]>,
+    /// Where reads land: always `READ_SIZE` initialised bytes. Handed to a
+    /// buffer after a large read and replaced by the chunk it evicted.
+    buf: Vec<u8>,
 }
 
 impl Reactor {
@@ -289,11 +294,22 @@ impl Reactor {
                 }
                 Ok(n) => {
                     got = true;
-                    let bytes = &self.buf[..n];
                     if let Some(log) = log {
-                        log.borrow_mut().write(bytes);
+                        log.borrow_mut().write(&self.buf[..n]);
                     }
-                    slot.process.lock().buffer.push(*stream, bytes);
+                    let mut state = slot.process.lock();
+                    if n < HANDOVER_LEN {
+                        state.buffer.push(*stream, &self.buf[..n]);
+                        continue;
+                    }
+                    let mut data = std::mem::take(&mut self.buf);
+                    data.truncate(n);
+                    let recycled = state.buffer.push_owned(*stream, data);
+                    drop(state);
+                    // An evicted chunk is full of old bytes to overwrite;
+                    // only a shortened one needs zeroes at the end.
+                    self.buf = recycled.unwrap_or_else(|| vec![0; READ_SIZE]);
+                    self.buf.resize(READ_SIZE, 0);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
