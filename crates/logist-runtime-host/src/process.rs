@@ -28,8 +28,13 @@ pub(crate) struct Process {
     /// On a pseudo-terminal: closing stdin means sending end-of-file.
     pub(crate) on_terminal: bool,
     pub(crate) state: Mutex<State>,
-    /// Notified on new output, exit, end of output and removal.
+    /// Notified on exit, end of output and removal: what `wait` and
+    /// `terminate` wait for.
     pub(crate) changed: Condvar,
+    /// Notified on the same, and on new output while a reader waits for it
+    /// (`State::output_waiters`), so that a flood of output does not wake
+    /// threads that wait for the exit.
+    pub(crate) output: Condvar,
     /// The writable end of the child's stdin (or the terminal), apart from
     /// `state` so that a blocked writer never blocks readers.
     pub(crate) stdin: Mutex<Option<File>>,
@@ -51,6 +56,8 @@ pub(crate) struct State {
     pub(crate) leaked: bool,
     /// When the child exited.
     pub(crate) exited_at: Option<Instant>,
+    /// Readers blocked in `read_output`, waiting on `Process::output`.
+    pub(crate) output_waiters: usize,
 }
 
 impl Process {
@@ -61,36 +68,38 @@ impl Process {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Wakes every waiter: on exit, end of output and removal.
+    pub(crate) fn notify_all(&self) {
+        self.changed.notify_all();
+        self.output.notify_all();
+    }
+
     /// Blocks until `done` holds or `deadline` passes; returns the guard and
-    /// whether `done` holds.
+    /// whether `done` holds. Not woken by new output: see
+    /// [`wait_for_output`](Self::wait_for_output).
     pub(crate) fn wait_until<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+        done: impl Fn(&State) -> bool,
+    ) -> (MutexGuard<'a, State>, bool) {
+        wait_on(&self.changed, state, deadline, done)
+    }
+
+    /// Like [`wait_until`](Self::wait_until), also woken by new output.
+    pub(crate) fn wait_for_output<'a>(
         &'a self,
         mut state: MutexGuard<'a, State>,
         deadline: Option<Instant>,
         done: impl Fn(&State) -> bool,
     ) -> (MutexGuard<'a, State>, bool) {
-        while !done(&state) {
-            match deadline {
-                None => {
-                    state = self
-                        .changed
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return (state, false);
-                    }
-                    state = self
-                        .changed
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                }
-            }
+        if done(&state) {
+            return (state, true);
         }
-        (state, true)
+        state.output_waiters += 1;
+        let (mut state, done) = wait_on(&self.output, state, deadline, done);
+        state.output_waiters -= 1;
+        (state, done)
     }
 
     pub(crate) fn info(&self, state: &State) -> ProcessInfo {
@@ -106,4 +115,30 @@ impl Process {
             self.started_at,
         )
     }
+}
+
+fn wait_on<'a>(
+    condvar: &Condvar,
+    mut state: MutexGuard<'a, State>,
+    deadline: Option<Instant>,
+    done: impl Fn(&State) -> bool,
+) -> (MutexGuard<'a, State>, bool) {
+    while !done(&state) {
+        match deadline {
+            None => {
+                state = condvar.wait(state).unwrap_or_else(PoisonError::into_inner);
+            }
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return (state, false);
+                }
+                state = condvar
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+    }
+    (state, true)
 }

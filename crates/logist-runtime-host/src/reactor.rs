@@ -285,7 +285,9 @@ impl Reactor {
             return;
         };
         let mut ended = false;
-        let mut got = false;
+        // Readers blocked in `read_output` are woken once per event, and
+        // only when there are some: `wait` does not care about bytes.
+        let mut wake_readers = false;
         for _ in 0..READS_PER_EVENT {
             match (&*file).read(&mut self.buf) {
                 Ok(0) => {
@@ -293,11 +295,11 @@ impl Reactor {
                     break;
                 }
                 Ok(n) => {
-                    got = true;
                     if let Some(log) = log {
                         log.borrow_mut().write(&self.buf[..n]);
                     }
                     let mut state = slot.process.lock();
+                    wake_readers |= state.output_waiters > 0;
                     if n < HANDOVER_LEN {
                         state.buffer.push(*stream, &self.buf[..n]);
                         continue;
@@ -325,8 +327,8 @@ impl Reactor {
                 }
             }
         }
-        if got {
-            slot.process.changed.notify_all();
+        if wake_readers {
+            slot.process.output.notify_all();
         }
         if ended {
             self.end_output(token);
@@ -346,7 +348,7 @@ impl Reactor {
             state.output_done = true;
         }
         drop(state);
-        slot.process.changed.notify_all();
+        slot.process.notify_all();
     }
 
     fn reap(&mut self, token: u64) {
@@ -393,7 +395,7 @@ impl Reactor {
                 .push((Instant::now() + self.leak_window, Arc::clone(process)));
         }
         drop(state);
-        process.changed.notify_all();
+        process.notify_all();
         // Nothing will read stdin any more. A writer blocked on it keeps the
         // lock; it fails by itself once the pipe's last reader is gone.
         if let Ok(mut stdin) = process.stdin.try_lock() {
@@ -423,7 +425,7 @@ impl Reactor {
                 );
             }
             drop(state);
-            process.changed.notify_all();
+            process.notify_all();
         }
     }
 
@@ -437,7 +439,7 @@ impl Reactor {
                 state.status.get_or_insert(status);
                 state.output_done = true;
                 drop(state);
-                slot.process.changed.notify_all();
+                slot.process.notify_all();
             }
         }
     }

@@ -428,8 +428,10 @@ impl Runtime for HostRuntime {
                 output_done: false,
                 leaked: false,
                 exited_at: None,
+                output_waiters: 0,
             }),
             changed: Condvar::new(),
+            output: Condvar::new(),
             stdin: Mutex::new(stdin),
         });
         self.processes
@@ -477,7 +479,7 @@ impl Runtime for HostRuntime {
         let deadline = timeout.map(|timeout| Instant::now() + timeout);
         let state = process.lock();
         let (state, _) =
-            process.wait_until(state, deadline, |s| s.buffer.end() > from || s.output_done);
+            process.wait_for_output(state, deadline, |s| s.buffer.end() > from || s.output_done);
         let (chunks, next, missed) = state.buffer.read_from(from, MAX_READ);
         let finished = state.output_done && next >= state.buffer.end();
         Ok(OutputRead::new(chunks, next, missed, finished))
@@ -606,7 +608,7 @@ impl Runtime for HostRuntime {
         state.buffer.clear();
         state.output_done = true;
         drop(state);
-        process.changed.notify_all();
+        process.notify_all();
         *process.stdin.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
     }
