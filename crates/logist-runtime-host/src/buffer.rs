@@ -50,6 +50,8 @@ pub(crate) struct OutputBuffer {
     end: u64,
     /// Bytes dropped by the cap, per stream (index by `stream_index`).
     dropped: [u64; 2],
+    /// Bytes ever appended, per stream.
+    produced: [u64; 2],
 }
 
 fn stream_index(stream: Stream) -> usize {
@@ -68,7 +70,13 @@ impl OutputBuffer {
             retained: 0,
             end: 0,
             dropped: [0, 0],
+            produced: [0, 0],
         }
+    }
+
+    /// Bytes `stream` has produced so far, dropped ones included.
+    pub(crate) fn produced(&self, stream: Stream) -> u64 {
+        self.produced[stream_index(stream)]
     }
 
     /// Offset of the next byte to arrive: the total produced so far.
@@ -88,6 +96,7 @@ impl OutputBuffer {
 
     /// Appends bytes that arrived on `stream`, then enforces the cap.
     pub(crate) fn push(&mut self, stream: Stream, mut bytes: &[u8]) {
+        self.produced[stream_index(stream)] += bytes.len() as u64;
         while !bytes.is_empty() {
             let room = match self.chunks.back() {
                 Some(last) if last.stream == stream && last.data.len() < CHUNK_LEN => {
@@ -134,6 +143,7 @@ impl OutputBuffer {
             data.shrink_to_fit();
         }
         let len = data.len();
+        self.produced[stream_index(stream)] += len as u64;
         self.chunks.push_back(Chunk {
             stream,
             offset: self.end,

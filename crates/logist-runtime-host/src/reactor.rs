@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -41,6 +41,12 @@ const WAKE_TOKEN: u64 = u64::MAX;
 const READS_PER_EVENT: usize = 16;
 /// One read's worth: a whole buffer chunk, so a full read is handed over.
 const READ_SIZE: usize = CHUNK_LEN;
+/// Pipe size for a stream whose reads come back full (the default is 64 KiB;
+/// 1 MiB is the kernel's default ceiling for unprivileged users).
+const FAST_PIPE_SIZE: usize = 1024 * 1024;
+/// Most pipes grown at once per runtime: 16 MiB of kernel memory at worst.
+/// (The kernel's per-user quota does not bind privileged users.)
+const MAX_GROWN_PIPES: usize = 16;
 
 /// What the reactor needs to watch a new child.
 pub(crate) struct Registration {
@@ -89,6 +95,7 @@ impl ReactorHandle {
                     next_token: 0,
                     timers: Vec::new(),
                     leak_window,
+                    grown_pipes: 0,
                     buf: vec![0; READ_SIZE],
                 };
                 reactor.run();
@@ -148,10 +155,80 @@ enum SlotKind {
         stream: Stream,
         file: File,
         log: Option<Rc<RefCell<LogSink>>>,
+        pipe: PipeSize,
+        /// The token of the process's other output pipe.
+        sibling: Option<u64>,
     },
     Exit {
         pidfd: OwnedFd,
     },
+}
+
+/// The size of an output pipe, grown for a lone fast stream.
+///
+/// A full read means the producer outruns the reactor. With the default
+/// 64 KiB pipe, producer and reactor then take turns, each waking the other
+/// for every 64 KiB; a 1 MiB pipe lets both run further between wakeups.
+/// But bytes waiting in one pipe are read after bytes written later to the
+/// other, so the combined log's interleaving is only as fine as the pipes
+/// are small. Hence a pipe grows only while the other stream is silent; it
+/// is shrunk back (as soon as what it holds fits) once the other speaks,
+/// and until then its backlog is read before anything the other stream
+/// brings (see `Reactor::read_output`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PipeSize {
+    /// As created; may grow.
+    Default,
+    /// Grown from this many bytes.
+    Grown(usize),
+    /// Left alone from now on: shrunk back, or the kernel refused (a
+    /// terminal, or the user's pipe quota).
+    Settled,
+}
+
+impl PipeSize {
+    /// Called after each read; `full` when the read filled the buffer.
+    /// `grown` counts the runtime's grown pipes.
+    fn adjust(&mut self, fd: BorrowedFd<'_>, full: bool, other_spoke: bool, grown: &mut usize) {
+        match *self {
+            PipeSize::Default if full && !other_spoke && *grown < MAX_GROWN_PIPES => {
+                *self = match sys::pipe_size(fd)
+                    .and_then(|size| sys::set_pipe_size(fd, FAST_PIPE_SIZE).map(|()| size))
+                {
+                    Ok(size) => {
+                        *grown += 1;
+                        PipeSize::Grown(size)
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "cannot grow an output pipe");
+                        PipeSize::Settled
+                    }
+                };
+            }
+            PipeSize::Default if other_spoke => *self = PipeSize::Settled,
+            // EBUSY until what the pipe holds fits the old size; retried
+            // after the next read.
+            PipeSize::Grown(size) if other_spoke && sys::set_pipe_size(fd, size).is_ok() => {
+                self.release(grown);
+            }
+            _ => {}
+        }
+    }
+
+    /// Gives a grown pipe's place back (it was shrunk, or it ended).
+    fn release(&mut self, grown: &mut usize) {
+        if let PipeSize::Grown(_) = *self {
+            *grown -= 1;
+        }
+        *self = PipeSize::Settled;
+    }
+}
+
+fn other(stream: Stream) -> Stream {
+    match stream {
+        Stream::Stdout => Stream::Stderr,
+        Stream::Stderr => Stream::Stdout,
+    }
 }
 
 struct Slot {
@@ -168,6 +245,8 @@ struct Reactor {
     /// Leak windows: when the output of an exited child stops counting.
     timers: Vec<(Instant, Arc<Process>)>,
     leak_window: Duration,
+    /// Output pipes grown now (at most `MAX_GROWN_PIPES`).
+    grown_pipes: usize,
     /// Where reads land: always `READ_SIZE` initialised bytes. Handed to a
     /// buffer after a large read and replaced by the chunk it evicted.
     buf: Vec<u8>,
@@ -236,11 +315,17 @@ impl Reactor {
                 process: Arc::clone(&process),
             }))
         });
-        for (stream, fd) in outputs {
+        // Tokens are handed out in order, so the two pipes' tokens are
+        // known before they are watched.
+        let first = self.next_token;
+        let pair = outputs.len() == 2;
+        for (index, (stream, fd)) in (0u64..).zip(outputs) {
             let kind = SlotKind::Output {
                 stream,
                 file: File::from(fd),
                 log: log.clone(),
+                pipe: PipeSize::Default,
+                sibling: pair.then_some(first + 1 - index),
             };
             self.watch(Arc::clone(&process), kind);
         }
@@ -277,18 +362,51 @@ impl Reactor {
         }
     }
 
+    /// Reads what `token`'s stream has, after draining the backlog of its
+    /// sibling if that one's pipe was grown: bytes waiting there were
+    /// (mostly) written before the bytes that just arrived, and would have
+    /// been read before them had the pipe kept its size.
     fn read_output(&mut self, token: u64) {
-        let Some(slot) = self.slots.get(&token) else {
+        let grown_sibling = match self.slots.get(&token).map(|slot| &slot.kind) {
+            Some(SlotKind::Output {
+                sibling: Some(sibling),
+                ..
+            }) => self.slots.get(sibling).and_then(|slot| match slot.kind {
+                SlotKind::Output {
+                    pipe: PipeSize::Grown(_),
+                    ..
+                } => Some(*sibling),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if let Some(sibling) = grown_sibling {
+            self.read_stream(sibling, FAST_PIPE_SIZE / READ_SIZE + 1);
+        }
+        self.read_stream(token, READS_PER_EVENT);
+    }
+
+    /// Reads `token`'s stream until it would block, ends, or `max_reads`
+    /// reads were made.
+    fn read_stream(&mut self, token: u64, max_reads: usize) {
+        let Some(slot) = self.slots.get_mut(&token) else {
             return;
         };
-        let SlotKind::Output { stream, file, log } = &slot.kind else {
+        let SlotKind::Output {
+            stream,
+            file,
+            log,
+            pipe,
+            ..
+        } = &mut slot.kind
+        else {
             return;
         };
         let mut ended = false;
         // Readers blocked in `read_output` are woken once per event, and
         // only when there are some: `wait` does not care about bytes.
         let mut wake_readers = false;
-        for _ in 0..READS_PER_EVENT {
+        for _ in 0..max_reads {
             match (&*file).read(&mut self.buf) {
                 Ok(0) => {
                     ended = true;
@@ -300,6 +418,9 @@ impl Reactor {
                     }
                     let mut state = slot.process.lock();
                     wake_readers |= state.output_waiters > 0;
+                    let other_spoke = state.buffer.produced(other(*stream)) > 0;
+                    let full = n == READ_SIZE;
+                    pipe.adjust(file.as_fd(), full, other_spoke, &mut self.grown_pipes);
                     if n < HANDOVER_LEN {
                         state.buffer.push(*stream, &self.buf[..n]);
                         continue;
@@ -336,11 +457,12 @@ impl Reactor {
     }
 
     fn end_output(&mut self, token: u64) {
-        let Some(slot) = self.slots.remove(&token) else {
+        let Some(mut slot) = self.slots.remove(&token) else {
             return;
         };
-        if let SlotKind::Output { file, .. } = &slot.kind {
+        if let SlotKind::Output { file, pipe, .. } = &mut slot.kind {
             let _ = self.epoll.delete(file.as_fd());
+            pipe.release(&mut self.grown_pipes);
         }
         let mut state = slot.process.lock();
         state.open_streams = state.open_streams.saturating_sub(1);
@@ -442,5 +564,51 @@ impl Reactor {
                 slot.process.notify_all();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_fast_pipe_grows_and_shrinks_back_once_the_other_speaks() {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let fd = read.as_fd();
+        let default = sys::pipe_size(fd).unwrap();
+        let mut grown = 0;
+
+        // Not full, or the other stream spoke: nothing changes.
+        let mut pipe = PipeSize::Default;
+        pipe.adjust(fd, false, false, &mut grown);
+        assert_eq!(pipe, PipeSize::Default);
+        let mut limited = MAX_GROWN_PIPES;
+        pipe.adjust(fd, true, false, &mut limited);
+        assert_eq!(pipe, PipeSize::Default, "no more than the budget");
+
+        pipe.adjust(fd, true, false, &mut grown);
+        assert_eq!((pipe, grown), (PipeSize::Grown(default), 1));
+        assert_eq!(sys::pipe_size(fd).unwrap(), FAST_PIPE_SIZE);
+
+        // More than the old size waits in the pipe: it cannot shrink yet.
+        let backlog = vec![b'x'; default + 1];
+        File::from(write).write_all(&backlog).unwrap();
+        pipe.adjust(fd, false, true, &mut grown);
+        assert_eq!((pipe, grown), (PipeSize::Grown(default), 1));
+        let mut drained = vec![0; default + 1];
+        File::from(read.try_clone().unwrap())
+            .read_exact(&mut drained)
+            .unwrap();
+        pipe.adjust(fd, false, true, &mut grown);
+        assert_eq!((pipe, grown), (PipeSize::Settled, 0));
+        assert_eq!(sys::pipe_size(fd).unwrap(), default);
+
+        // Settled stays settled.
+        pipe.adjust(fd, true, false, &mut grown);
+        pipe.release(&mut grown);
+        assert_eq!((pipe, grown), (PipeSize::Settled, 0));
+        let mut quiet_sibling = PipeSize::Default;
+        quiet_sibling.adjust(fd, true, true, &mut grown);
+        assert_eq!(quiet_sibling, PipeSize::Settled);
     }
 }

@@ -66,6 +66,20 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// How many bytes the pipe behind `fd` holds.
+pub(crate) fn pipe_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let size = fcntl(fd, FcntlArg::F_GETPIPE_SZ)?;
+    usize::try_from(size).map_err(io::Error::other)
+}
+
+/// Asks the kernel to make the pipe behind `fd` hold `size` bytes (it
+/// refuses, with `EBUSY`, to shrink below what the pipe holds now).
+pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) -> io::Result<()> {
+    let size = libc::c_int::try_from(size).map_err(io::Error::other)?;
+    fcntl(fd, FcntlArg::F_SETPIPE_SZ(size))?;
+    Ok(())
+}
+
 /// Raises the soft limit on open files to the hard limit (at most 1 Mi), so
 /// that a thousand children with three pipes each fit. Returns the new soft
 /// limit.
