@@ -62,6 +62,7 @@ impl Drop for Guarded {
 
 /// W1: `Command::new("true").output()`, `count` times.
 pub(crate) fn spawn_wait(count: usize) -> Result<Figures> {
+    let cpu = CpuClock::start();
     let started = Instant::now();
     for _ in 0..count {
         let output = command("true").output().context("running `true`")?;
@@ -71,8 +72,11 @@ pub(crate) fn spawn_wait(count: usize) -> Result<Figures> {
             output.status
         );
     }
-    let micros = started.elapsed().as_secs_f64() * 1e6 / count as f64;
-    Ok(vec![("us_per_spawn_wait", micros)])
+    Ok(workloads::spawn_wait_figures(
+        started.elapsed(),
+        &cpu,
+        count,
+    ))
 }
 
 /// `cat file` with stdout and stderr piped, stdout copied to `sink`.
@@ -121,6 +125,7 @@ pub(crate) fn many(count: usize) -> Result<Figures> {
                 .stderr(Stdio::piped()),
         )?);
     }
+    crate::probe::checkpoint();
     for child in &mut children {
         let status = child.0.wait()?;
         ensure!(status.success(), "`sleep 1` ended with {status}");

@@ -109,7 +109,10 @@ impl Run {
             self.baseline()?
         } else {
             let runtime = runtimes::open(&self.implementation)?;
-            self.on_runtime(&*runtime)?
+            probe::checkpoint();
+            let figures = self.on_runtime(&*runtime)?;
+            probe::checkpoint();
+            figures
         };
         let peaks = probe.finish()?;
         figures.push(("peak_rss_mib", peaks.rss_kib as f64 / 1024.0));
@@ -252,7 +255,12 @@ mod tests {
             let names: Vec<&str> = figures.keys().map(String::as_str).collect();
             assert_eq!(
                 names,
-                ["peak_rss_mib", "peak_threads", "us_per_spawn_wait"],
+                [
+                    "cpu_us_per_spawn_wait",
+                    "peak_rss_mib",
+                    "peak_threads",
+                    "us_per_spawn_wait"
+                ],
                 "{line}"
             );
             assert!(figures["us_per_spawn_wait"].as_f64().unwrap() > 0.0);

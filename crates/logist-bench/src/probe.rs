@@ -3,11 +3,11 @@
 //!
 //! Peak memory is the kernel's own high-water mark (`VmHWM`), read once at
 //! the end: each workload runs in a fresh process, so it is the peak of that
-//! workload alone. Peak threads come from a sampler thread that reads
-//! `/proc/self/stat` every millisecond and subtracts itself; the reactor or
-//! helper threads a runtime starts live for the whole run, so a sampling
-//! interval cannot miss them (short-lived threads of under a millisecond
-//! could be missed, and are reported by no runtime here).
+//! workload alone. Peak threads are counted at the points where a workload
+//! peaks ([`checkpoint`]: the runtime built, every child spawned) and by a
+//! sampler thread every 10 ms in between, which subtracts itself. (Reading
+//! `/proc/self/stat` every millisecond cost 15% of the CPU of a W2 run:
+//! it perturbed what it measured.)
 
 use std::fs;
 use std::sync::Arc;
@@ -46,7 +46,21 @@ fn cpu_time() -> Duration {
 }
 
 /// How often the sampler counts threads.
-const SAMPLE_EVERY: Duration = Duration::from_millis(1);
+const SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+/// Most threads seen at once, samplers not counted.
+static PEAK_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Sampler threads running (0 or 1).
+static SAMPLERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts this process's threads now, for the peak. Workloads call it where
+/// they know the count peaks.
+pub(crate) fn checkpoint() {
+    if let Ok(threads) = own_threads() {
+        let samplers = SAMPLERS.load(Ordering::SeqCst);
+        PEAK_THREADS.fetch_max(threads.saturating_sub(samplers), Ordering::Relaxed);
+    }
+}
 
 /// Peak thread count and peak memory of this process during a workload.
 #[derive(Clone, Copy, Debug)]
@@ -60,7 +74,6 @@ pub(crate) struct Peaks {
 /// A running sampler of this process's thread count.
 pub(crate) struct Probe {
     stop: Arc<AtomicBool>,
-    peak: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -68,49 +81,56 @@ impl Probe {
     /// Starts the sampler thread; the first sample is taken before this
     /// returns.
     pub(crate) fn start() -> Result<Self> {
+        checkpoint();
         let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicUsize::new(own_threads()?));
+        SAMPLERS.fetch_add(1, Ordering::SeqCst);
         let thread = std::thread::Builder::new()
             .name("bench-sampler".into())
             .stack_size(64 * 1024)
             .spawn({
                 let stop = Arc::clone(&stop);
-                let peak = Arc::clone(&peak);
                 move || {
                     while !stop.load(Ordering::Relaxed) {
-                        if let Ok(threads) = own_threads() {
-                            // This thread is one of them.
-                            peak.fetch_max(threads.saturating_sub(1), Ordering::Relaxed);
-                        }
+                        checkpoint();
                         std::thread::sleep(SAMPLE_EVERY);
                     }
                 }
-            })
-            .context("starting the thread sampler")?;
+            });
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(error) => {
+                SAMPLERS.fetch_sub(1, Ordering::SeqCst);
+                return Err(error).context("starting the thread sampler");
+            }
+        };
         Ok(Self {
             stop,
-            peak,
             thread: Some(thread),
         })
     }
 
     /// Stops the sampler and returns the peaks.
     pub(crate) fn finish(mut self) -> Result<Peaks> {
+        self.stop();
+        checkpoint();
+        Ok(Peaks {
+            threads: PEAK_THREADS.load(Ordering::Relaxed),
+            rss_kib: status_kib("self", "VmHWM")?,
+        })
+    }
+
+    fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+            SAMPLERS.fetch_sub(1, Ordering::SeqCst);
         }
-        let threads = self.peak.load(Ordering::Relaxed).max(own_threads()?);
-        Ok(Peaks {
-            threads,
-            rss_kib: status_kib("self", "VmHWM")?,
-        })
     }
 }
 
 impl Drop for Probe {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop();
     }
 }
 
@@ -284,7 +304,7 @@ mod tests {
             .collect();
         // The threads stay parked until the sampler has seen them.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while probe.peak.load(Ordering::Relaxed) < before + 3 && Instant::now() < deadline {
+        while PEAK_THREADS.load(Ordering::Relaxed) < before + 3 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
         drop(release);

@@ -99,6 +99,7 @@ pub(crate) fn many(rt: &dyn Runtime, count: usize) -> Result<Figures> {
     for _ in 0..count {
         ids.push(rt.spawn(&request)?);
     }
+    probe::checkpoint();
     for id in &ids {
         let done = rt.wait(id, Some(LONG))?;
         ensure!(
