@@ -370,10 +370,14 @@ fn h30_children_inherit_no_descriptor_of_other_children() {
         rt.wait(&cat, Some(LONG)).unwrap().status.success(),
         "cat saw end-of-file"
     );
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count();
-    assert_eq!(fds, 3, "the sleeper holds only stdin, stdout and stderr");
+    // `sleep` itself may hold a file open for a moment while it starts
+    // (its locale); an inherited descriptor would stay.
+    eventually("the sleeper holds only stdin, stdout and stderr", || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+            == 3
+    });
     rt.terminate(&sleeper, true).unwrap();
 }
 
@@ -645,8 +649,9 @@ fn retention_limit_removes_the_oldest_exited_processes() {
             id
         })
         .collect();
-    // The limit is applied at the next spawn.
-    let last = rt.spawn(&cmd(&["true"])).unwrap();
+    // The limit is applied at the next spawn. (That one must still be
+    // running then: had it exited already, it would count as exited too.)
+    let last = rt.spawn(&cmd(&["sleep", "300"])).unwrap();
     let listed: Vec<ProcessId> = rt
         .list(&Default::default())
         .unwrap()
@@ -655,7 +660,13 @@ fn retention_limit_removes_the_oldest_exited_processes() {
         .collect();
     assert_eq!(
         listed,
-        [running.clone(), exited[2].clone(), exited[3].clone(), last]
+        [
+            running.clone(),
+            exited[2].clone(),
+            exited[3].clone(),
+            last.clone()
+        ]
     );
     rt.terminate(&running, true).unwrap();
+    rt.terminate(&last, true).unwrap();
 }
