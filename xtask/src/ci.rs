@@ -30,6 +30,10 @@ const STEPS: &[Step] = &[
         name: "doc",
         run: doc,
     },
+    Step {
+        name: "bench",
+        run: bench,
+    },
 ];
 
 fn run_ci(only: Option<&str>) -> Result<()> {
@@ -90,7 +94,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     match args {
         [] => run_ci(None),
         [flag, name] if flag == "--step" => run_ci(Some(name)),
-        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|test|doc]"),
+        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|test|doc|bench]"),
     }
 }
 
@@ -131,4 +135,15 @@ fn doc() -> Result<()> {
     run(cargo()
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))
+}
+
+/// A smoke test of the benchmark harness: every workload runs and produces
+/// every figure; targets are not judged (see `cargo xtask bench --quick`).
+fn bench() -> Result<()> {
+    let json = crate::shell::root().join("target/bench/ci-quick.json");
+    crate::bench::main(&[
+        "--quick".into(),
+        "--json".into(),
+        json.display().to_string(),
+    ])
 }
