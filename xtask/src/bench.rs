@@ -90,10 +90,6 @@ fn parse(args: &[String]) -> Result<Options> {
                     })?;
                 reps = Some(n);
             }
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
             other => bail!("unknown option `{other}`\n\n{USAGE}"),
         }
     }
@@ -311,6 +307,10 @@ struct Results {
 
 /// Entry point: `cargo xtask bench ...`.
 pub(crate) fn main(args: &[String]) -> Result<()> {
+    if args.iter().any(|arg| arg == "-h" || arg == "--help") {
+        print!("{USAGE}");
+        return Ok(());
+    }
     let options = parse(args)?;
     let started = Instant::now();
     let bench = build()?;
