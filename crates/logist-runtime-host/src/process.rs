@@ -17,8 +17,10 @@ pub(crate) struct Process {
     /// Spawn order within the runtime; also the cookie's value.
     pub(crate) seq: u64,
     pub(crate) pid: i32,
-    /// The child's start time (clock ticks after boot), for `/proc` scans.
-    pub(crate) start_ticks: u64,
+    /// No later than the child's start time (clock ticks after boot: the
+    /// boot clock just before the spawn). `/proc` scans skip processes that
+    /// started earlier: they cannot be descendants.
+    pub(crate) spawn_ticks: u64,
     pub(crate) command: CommandLine,
     pub(crate) labels: Labels,
     pub(crate) started_at: SystemTime,

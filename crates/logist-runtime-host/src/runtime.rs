@@ -274,7 +274,7 @@ impl HostRuntime {
             cookie: &process.cookie,
             cookie_is_prefix: false,
             root: alive.then_some(process.pid),
-            not_before: process.start_ticks,
+            not_before: process.spawn_ticks,
         });
         let pinned = tree::pin(&found);
         // Group members already got the group signal; a second one could
@@ -386,6 +386,10 @@ impl Runtime for HostRuntime {
                 })?)
             }
         };
+        // Read before the start, so never later than the child's start
+        // time. (Reading the child's own stat costs an open of /proc.)
+        // Without a clock, nothing is pruned from scans by start time.
+        let spawn_ticks = sys::boot_ticks().unwrap_or(0);
         let launched = launch(&Launch {
             request,
             cookie: (&self.cookie_name, seq.to_string()),
@@ -404,9 +408,6 @@ impl Runtime for HostRuntime {
                 });
             }
         };
-        // A child that already exited is a zombie without a readable stat;
-        // then nothing is pruned from scans by start time.
-        let start_ticks = tree::read_stat(pid).map_or(0, |proc| proc.start);
         let outputs = launched.outputs;
         let stdin = launched.stdin;
 
@@ -414,7 +415,7 @@ impl Runtime for HostRuntime {
             id: id.clone(),
             seq,
             pid,
-            start_ticks,
+            spawn_ticks,
             command: request.command.clone(),
             labels: request.labels.clone(),
             started_at: SystemTime::now(),
@@ -646,7 +647,7 @@ impl Drop for HostRuntime {
             .cloned()
             .collect();
         let prefix = format!("{}=", self.cookie_name).into_bytes();
-        let not_before = processes.iter().map(|p| p.start_ticks).min().unwrap_or(0);
+        let not_before = processes.iter().map(|p| p.spawn_ticks).min().unwrap_or(0);
         let strays = || {
             tree::scan(&Query {
                 cookie: &prefix,

@@ -80,6 +80,23 @@ pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// The boot clock now, in the clock ticks `/proc/<pid>/stat` counts a
+/// process's start time in. The kernel takes that start time from the same
+/// clock at fork and rounds it down to ticks, so a reading taken before a
+/// spawn is never later than the child's start time.
+pub(crate) fn boot_ticks() -> io::Result<u64> {
+    use nix::time::{ClockId, clock_gettime};
+    use nix::unistd::{SysconfVar, sysconf};
+    let now = clock_gettime(ClockId::CLOCK_BOOTTIME)?;
+    let per_second = sysconf(SysconfVar::CLK_TCK)?
+        .and_then(|ticks| u64::try_from(ticks).ok())
+        .filter(|&ticks| ticks > 0)
+        .ok_or_else(|| io::Error::other("no clock tick rate"))?;
+    let nanos = u128::try_from(now.tv_sec()).map_err(io::Error::other)? * 1_000_000_000
+        + u128::try_from(now.tv_nsec()).map_err(io::Error::other)?;
+    u64::try_from(nanos * u128::from(per_second) / 1_000_000_000).map_err(io::Error::other)
+}
+
 /// Raises the soft limit on open files to the hard limit (at most 1 Mi), so
 /// that a thousand children with three pipes each fit. Returns the new soft
 /// limit.
