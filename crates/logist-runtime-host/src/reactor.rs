@@ -3,8 +3,11 @@
 //!
 //! It waits in `epoll` on three kinds of descriptors: the read ends of the
 //! children's stdout/stderr pipes (or a pseudo-terminal master), one pidfd
-//! per child (readable when the child exits), and an eventfd that callers
-//! use to hand it new registrations. Output is read as soon as it arrives,
+//! per child (readable when the child exits), and an eventfd that wakes it
+//! for shutdown. A spawning thread adds a new child's descriptors to the
+//! epoll set itself and queues what the reactor needs to know about them;
+//! the reactor picks that up when it next wakes, which is at the latest
+//! when one of them becomes ready. So a spawn does not wake the reactor. Output is read as soon as it arrives,
 //! in chunks of up to 64 KiB, appended to the process's bounded buffer (and
 //! its log file), and waiters are woken. A read of half a chunk or more is
 //! handed to the buffer whole, so a fast producer's bytes are copied once. When a pidfd fires, the child is
@@ -58,21 +61,37 @@ pub(crate) struct Registration {
 }
 
 enum Message {
-    Register(Box<Registration>),
+    Register(Box<Watched>),
     Shutdown,
 }
 
+/// A registration whose descriptors were added to the epoll set by the
+/// spawning thread: outputs under tokens `first..`, the pidfd after them.
+struct Watched {
+    registration: Registration,
+    first: u64,
+    /// Per descriptor, in that order: whether `epoll_ctl` accepted it.
+    added: Vec<bool>,
+}
+
+/// How long the reactor waits for a registration whose descriptor already
+/// fired: the spawning thread is between `epoll_ctl` and the queue.
+const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
+
 /// The runtime's handle on its reactor thread.
 pub(crate) struct ReactorHandle {
+    epoll: Arc<Epoll>,
     sender: Sender<Message>,
     wake: Arc<EventFd>,
     thread: Option<JoinHandle<()>>,
+    /// The next token to hand out: tokens are never reused.
+    next_token: u64,
 }
 
 impl ReactorHandle {
     /// Starts the reactor thread.
     pub(crate) fn start(leak_window: Duration) -> io::Result<Self> {
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let epoll = Arc::new(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?);
         let wake = Arc::new(EventFd::from_flags(
             EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK,
         )?);
@@ -82,17 +101,19 @@ impl ReactorHandle {
         )?;
         let (sender, receiver) = crossbeam_channel::unbounded();
         let reactor_wake = Arc::clone(&wake);
+        let reactor_epoll = Arc::clone(&epoll);
         let thread = std::thread::Builder::new()
             .name("logist-host-reactor".into())
             .stack_size(256 * 1024)
             .spawn(move || {
                 // Built here: its slots share log files through `Rc`.
                 let reactor = Reactor {
-                    epoll,
+                    epoll: reactor_epoll,
                     wake: reactor_wake,
                     receiver,
                     slots: HashMap::new(),
-                    next_token: 0,
+                    registered: 0,
+                    stopping: false,
                     timers: Vec::new(),
                     leak_window,
                     grown_pipes: 0,
@@ -101,18 +122,45 @@ impl ReactorHandle {
                 reactor.run();
             })?;
         Ok(Self {
+            epoll,
             sender,
             wake,
             thread: Some(thread),
+            next_token: 0,
         })
     }
 
-    /// Hands a new child to the reactor.
-    pub(crate) fn register(&self, registration: Registration) {
+    /// Hands a new child to the reactor: adds its descriptors to the epoll
+    /// set and queues the rest, without waking the reactor.
+    pub(crate) fn register(&mut self, registration: Registration) {
+        let first = self.next_token;
+        let fds = registration
+            .outputs
+            .iter()
+            .map(|(_, fd)| fd.as_fd())
+            .chain(std::iter::once(registration.pidfd.as_fd()));
+        let added = (first..)
+            .zip(fds)
+            .map(|(token, fd)| {
+                let added = self
+                    .epoll
+                    .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token));
+                if let Err(error) = &added {
+                    // Cannot happen for a fresh pipe or pidfd short of
+                    // running out of kernel memory.
+                    tracing::error!(id = %registration.process.id, %error, "cannot watch a descriptor");
+                }
+                added.is_ok()
+            })
+            .collect::<Vec<bool>>();
+        self.next_token += added.len() as u64;
         // Sending fails only after shutdown, when the runtime is being
         // dropped and no spawn can be in flight.
-        let _ = self.sender.send(Message::Register(Box::new(registration)));
-        self.wake();
+        let _ = self.sender.send(Message::Register(Box::new(Watched {
+            registration,
+            first,
+            added,
+        })));
     }
 
     fn wake(&self) {
@@ -237,11 +285,15 @@ struct Slot {
 }
 
 struct Reactor {
-    epoll: Epoll,
+    epoll: Arc<Epoll>,
     wake: Arc<EventFd>,
     receiver: Receiver<Message>,
     slots: HashMap<u64, Slot>,
-    next_token: u64,
+    /// Tokens below this were registered (and may since have been removed);
+    /// tokens from it on are still on their way through the queue.
+    registered: u64,
+    /// A shutdown message arrived.
+    stopping: bool,
     /// Leak windows: when the output of an exited child stops counting.
     timers: Vec<(Instant, Arc<Process>)>,
     leak_window: Duration,
@@ -265,17 +317,23 @@ impl Reactor {
                     return;
                 }
             };
+            // Registrations come without a wakeup: take them first.
+            self.handle_messages();
             for event in &events[..ready] {
+                if self.stopping {
+                    break;
+                }
                 let token = event.data();
                 if token == WAKE_TOKEN {
                     let _ = self.wake.read();
-                    if !self.handle_messages() {
-                        self.shutdown();
-                        return;
-                    }
+                    self.handle_messages();
                 } else {
                     self.handle_ready(token);
                 }
+            }
+            if self.stopping {
+                self.shutdown();
+                return;
             }
             self.fire_timers();
         }
@@ -291,35 +349,65 @@ impl Reactor {
         EpollTimeout::from(u16::try_from(millis).unwrap_or(u16::MAX))
     }
 
-    /// Returns false on shutdown.
-    fn handle_messages(&mut self) -> bool {
+    /// Takes every queued message.
+    fn handle_messages(&mut self) {
         while let Ok(message) = self.receiver.try_recv() {
-            match message {
-                Message::Register(registration) => self.add(*registration),
-                Message::Shutdown => return false,
-            }
+            self.handle_message(message);
         }
-        true
     }
 
-    fn add(&mut self, registration: Registration) {
-        let Registration {
-            process,
-            outputs,
-            pidfd,
-            log,
-        } = registration;
+    fn handle_message(&mut self, message: Message) {
+        match message {
+            Message::Register(watched) => self.add(*watched),
+            Message::Shutdown => self.stopping = true,
+        }
+    }
+
+    /// Waits for the registration of `token`, whose descriptor fired before
+    /// its registration was queued. Returns false if it does not come.
+    fn await_registration(&mut self, token: u64) -> bool {
+        let deadline = Instant::now() + REGISTRATION_WAIT;
+        while self.registered <= token && !self.stopping {
+            match self.receiver.recv_deadline(deadline) {
+                Ok(message) => self.handle_message(message),
+                Err(_) => {
+                    tracing::error!(token, "a descriptor fired but its registration never came");
+                    return false;
+                }
+            }
+        }
+        !self.stopping
+    }
+
+    fn add(&mut self, watched: Watched) {
+        let Watched {
+            registration:
+                Registration {
+                    process,
+                    outputs,
+                    pidfd,
+                    log,
+                },
+            first,
+            added,
+        } = watched;
+        self.registered = first + added.len() as u64;
         let log = log.map(|file| {
             Rc::new(RefCell::new(LogSink {
                 file: Some(file),
                 process: Arc::clone(&process),
             }))
         });
-        // Tokens are handed out in order, so the two pipes' tokens are
-        // known before they are watched.
-        let first = self.next_token;
         let pair = outputs.len() == 2;
+        let mut added = added.into_iter();
         for (index, (stream, fd)) in (0u64..).zip(outputs) {
+            if !added.next().unwrap_or(false) {
+                // An output that cannot be watched counts as ended, rather
+                // than hanging its waiters.
+                let mut state = process.lock();
+                state.open_streams = state.open_streams.saturating_sub(1);
+                continue;
+            }
             let kind = SlotKind::Output {
                 stream,
                 file: File::from(fd),
@@ -327,32 +415,24 @@ impl Reactor {
                 pipe: PipeSize::Default,
                 sibling: pair.then_some(first + 1 - index),
             };
-            self.watch(Arc::clone(&process), kind);
+            let slot = Slot {
+                process: Arc::clone(&process),
+                kind,
+            };
+            self.slots.insert(first + index, slot);
         }
-        self.watch(process, SlotKind::Exit { pidfd });
-    }
-
-    fn watch(&mut self, process: Arc<Process>, kind: SlotKind) {
-        let token = self.next_token;
-        self.next_token += 1;
-        let fd = match &kind {
-            SlotKind::Output { file, .. } => file.as_fd(),
-            SlotKind::Exit { pidfd, .. } => pidfd.as_fd(),
-        };
-        if let Err(error) = self
-            .epoll
-            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))
-        {
-            // Cannot happen for a fresh pipe or pidfd short of running out
-            // of kernel memory; the process is then reported as having
-            // ended its output, rather than hanging its waiters.
-            tracing::error!(id = %process.id, %error, "cannot watch a descriptor");
-            return;
+        if added.next().unwrap_or(false) {
+            let token = self.registered - 1;
+            let kind = SlotKind::Exit { pidfd };
+            self.slots.insert(token, Slot { process, kind });
         }
-        self.slots.insert(token, Slot { process, kind });
     }
 
     fn handle_ready(&mut self, token: u64) {
+        if token >= self.registered && !self.await_registration(token) {
+            return;
+        }
+        // Gone already: removed after an earlier event of this batch.
         let Some(slot) = self.slots.get(&token) else {
             return;
         };
