@@ -25,6 +25,9 @@ use logist_core::{Logs, OutputChunk, Stream};
 pub(crate) const CHUNK_LEN: usize = 64 * 1024;
 /// Reads at least this long are handed over whole by `push_owned`.
 pub(crate) const HANDOVER_LEN: usize = CHUNK_LEN / 2;
+/// Copies of the logs at least this long have their memory faulted in at
+/// once rather than page by page.
+const PREFAULT_LEN: usize = 256 * 1024;
 
 #[derive(Debug)]
 struct Chunk {
@@ -245,7 +248,16 @@ impl OutputBuffer {
             Some(stream) => self.dropped[stream_index(stream)],
         };
         let Some(lines) = tail else {
-            let mut data = Vec::new();
+            let len = self
+                .chunks
+                .iter()
+                .filter(wanted)
+                .map(|c| c.data.len())
+                .sum();
+            let mut data = Vec::with_capacity(len);
+            if len >= PREFAULT_LEN {
+                let _ = crate::sys::prefault_spare(&mut data);
+            }
             for chunk in self.chunks.iter().filter(wanted) {
                 data.extend_from_slice(&chunk.data);
             }

@@ -510,8 +510,13 @@ impl Reactor {
                     let recycled = state.buffer.push_owned(*stream, data);
                     drop(state);
                     // An evicted chunk is full of old bytes to overwrite;
-                    // only a shortened one needs zeroes at the end.
-                    self.buf = recycled.unwrap_or_else(|| vec![0; READ_SIZE]);
+                    // only a shortened one needs zeroes at the end. A new
+                    // one (until the cap is reached) is faulted in at once.
+                    self.buf = recycled.unwrap_or_else(|| {
+                        let mut fresh = Vec::with_capacity(READ_SIZE);
+                        let _ = sys::prefault_spare(&mut fresh);
+                        fresh
+                    });
                     self.buf.resize(READ_SIZE, 0);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
