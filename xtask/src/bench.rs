@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: runs the runtime workloads W1–W6 of `WORKLOADS.md`
+//! `cargo xtask bench`: runs the runtime workloads W1–W6 (`docs/benchmarks.md`)
 //! against each runtime and, in the same run, against the plain
 //! `std::process` baseline; prints one table and writes the same as JSON.
 //!

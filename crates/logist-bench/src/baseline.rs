@@ -136,10 +136,11 @@ pub(crate) fn many(count: usize) -> Result<Figures> {
     ])
 }
 
-fn sleeper(script_or_program: &[&str]) -> Result<Guarded> {
+/// `program args…` in its own group, stdin from `/dev/null`, outputs piped.
+fn piped(program: &str, args: &[&str]) -> Result<Guarded> {
     Guarded::spawn(
-        command(script_or_program[0])
-            .args(&script_or_program[1..])
+        command(program)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
@@ -148,7 +149,7 @@ fn sleeper(script_or_program: &[&str]) -> Result<Guarded> {
 
 /// W4a: SIGTERM to `sleep 1000`, then `wait`.
 pub(crate) fn terminate_polite() -> Result<Figures> {
-    let mut child = sleeper(&["sleep", "1000"])?;
+    let mut child = piped("sleep", &["1000"])?;
     let started = Instant::now();
     kill(child.pid(), Signal::SIGTERM)?;
     child.0.wait()?;
@@ -161,7 +162,7 @@ pub(crate) fn terminate_polite() -> Result<Figures> {
 /// W4b: SIGTERM to the group, `try_wait` until the grace period is over,
 /// then SIGKILL and `wait`.
 pub(crate) fn terminate_stubborn() -> Result<Figures> {
-    let mut child = sleeper(&["sh", "-c", STUBBORN_SCRIPT])?;
+    let mut child = piped("sh", &["-c", STUBBORN_SCRIPT])?;
     crate::probe::await_ignored(child.pid().as_raw(), Signal::SIGTERM as i32)?;
     let started = Instant::now();
     killpg(child.pid(), Signal::SIGTERM)?;
@@ -182,7 +183,7 @@ pub(crate) fn terminate_stubborn() -> Result<Figures> {
 /// count the shell's children still running 100 ms later. Survivors are
 /// killed afterwards through the process group they still hold.
 pub(crate) fn terminate_tree() -> Result<Figures> {
-    let mut child = sleeper(&["sh", "-c", TREE_SCRIPT])?;
+    let mut child = piped("sh", &["-c", TREE_SCRIPT])?;
     let group = child.pid();
     let children = crate::probe::await_descendants(group.as_raw(), "sleep", 2)?;
     let started = Instant::now();

@@ -1,5 +1,5 @@
 //! `logist-bench`: runs one repetition of one benchmark workload (W1–W6 of
-//! `WORKLOADS.md`) against one implementation, a Logist runtime or the
+//! `docs/benchmarks.md`) against one implementation, a Logist runtime or the
 //! plain `std::process` baseline, and prints its figures as one JSON object
 //! on stdout.
 //!

@@ -1,4 +1,4 @@
-//! The workloads W1–W6 of `WORKLOADS.md`, run against any runtime through
+//! The workloads W1–W6 of `docs/benchmarks.md`, run against any runtime through
 //! `&dyn Runtime`. Each function does one repetition and returns its
 //! figures; [`crate::baseline`] does the same with plain `std::process`.
 //!
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use logist_core::{CommandLine, ProcessId, Runtime, SpawnRequest, StdinMode};
+use nix::sys::signal::Signal;
 
 use crate::probe::{self, CpuClock};
 use crate::{Figures, PROMPT_SCRIPT, STOP_SEQUENCE, STUBBORN_SCRIPT, TAIL_CALLS, TREE_SCRIPT};
@@ -154,14 +155,10 @@ pub(crate) fn terminate_polite(rt: &dyn Runtime) -> Result<Figures> {
 /// period. The shell's `trap` is in place before the clock starts.
 pub(crate) fn terminate_stubborn(rt: &dyn Runtime) -> Result<Figures> {
     let id = rt.spawn(&request(&["sh", "-c", STUBBORN_SCRIPT])?.grace(GRACE))?;
-    probe::await_ignored(host_pid(rt, &id)?, libc_sigterm())?;
+    probe::await_ignored(host_pid(rt, &id)?, Signal::SIGTERM as i32)?;
     let took = time_terminate(rt, &id)?;
     rt.remove(&id)?;
     Ok(vec![("ms_until_dead", took.as_secs_f64() * 1e3)])
-}
-
-fn libc_sigterm() -> i32 {
-    nix::sys::signal::Signal::SIGTERM as i32
 }
 
 /// W4c: a shell with two `sleep 1000` children, terminated politely; how
