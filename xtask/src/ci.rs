@@ -41,6 +41,11 @@ const STEPS: &[Step] = &[
         run: examples,
     },
     Step {
+        name: "bench",
+        run: bench,
+    },
+    Step {
+        // Last: it rebuilds our crates from their tarballs.
         name: "package",
         run: package,
     },
@@ -104,7 +109,9 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     match args {
         [] => run_ci(None),
         [flag, name] if flag == "--step" => run_ci(Some(name)),
-        _ => bail!("usage: cargo xtask ci [--step fmt|clippy|docker|test|doc|examples|package]"),
+        _ => bail!(
+            "usage: cargo xtask ci [--step fmt|clippy|docker|test|doc|examples|bench|package]"
+        ),
     }
 }
 
@@ -197,4 +204,15 @@ fn doc() -> Result<()> {
     run(cargo()
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))
+}
+
+/// A smoke test of the benchmark harness: every workload runs and produces
+/// every figure; targets are not judged (see `cargo xtask bench --quick`).
+fn bench() -> Result<()> {
+    let json = crate::shell::root().join("target/bench/ci-quick.json");
+    crate::bench::main(&[
+        "--quick".into(),
+        "--json".into(),
+        json.display().to_string(),
+    ])
 }

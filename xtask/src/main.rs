@@ -2,6 +2,7 @@
 //! `.cargo/config.toml`). Plain Rust instead of shell scripts, so it runs
 //! the same wherever cargo does.
 
+mod bench;
 mod ci;
 mod docker;
 mod e2e;
@@ -16,7 +17,8 @@ usage: cargo xtask <command>
 
 commands:
   ci      every check CI runs: fmt, clippy, docker set-up, tests, docs,
-          examples, packaging
+          examples, packaging, a quick bench
+  bench   the runtime benchmark (W1-W6) against a same-run baseline
   docker  a running Docker engine, the static mock agent and the test image
           (installed, started and built only when missing)
   e2e     install the pinned agent programs and run the end-to-end tests
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Some("e2e") => e2e::main(&args[1..]),
         Some("release") => release::main(&args[1..]),
         Some("docker") => docker::main(&args[1..]),
+        Some("bench") => bench::main(&args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

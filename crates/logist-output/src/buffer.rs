@@ -7,6 +7,12 @@
 //! does not cost one allocation per byte. When the retained bytes exceed the
 //! cap, the oldest bytes are dropped and counted, overall and per stream.
 //!
+//! A large read (at least half a chunk, as a fast producer gives) is handed
+//! over whole instead, by [`OutputBuffer::push_owned`], and the chunk the
+//! cap evicts comes back for the next read: a fast stream's bytes are copied
+//! once, from the pipe into the buffer, and its memory is reused rather
+//! than freed and faulted in again.
+//!
 //! Costs: appending is amortised O(bytes); a read from an offset finds its
 //! chunk by binary search; a tail of N lines walks chunks backwards and scans
 //! only the bytes it returns (plus part of one chunk).
@@ -17,6 +23,11 @@ use logist_core::{Logs, OutputChunk, Stream};
 
 /// Largest chunk the buffer builds by appending; also the unit of eviction.
 pub const CHUNK_LEN: usize = 64 * 1024;
+/// Reads at least this long are handed over whole by `push_owned`.
+pub const HANDOVER_LEN: usize = CHUNK_LEN / 2;
+/// Copies of the logs at least this long have their memory faulted in at
+/// once rather than page by page.
+const PREFAULT_LEN: usize = 256 * 1024;
 
 #[derive(Debug)]
 struct Chunk {
@@ -42,6 +53,8 @@ pub struct OutputBuffer {
     end: u64,
     /// Bytes dropped by the cap, per stream (index by `stream_index`).
     dropped: [u64; 2],
+    /// Bytes ever appended, per stream.
+    produced: [u64; 2],
 }
 
 fn stream_index(stream: Stream) -> usize {
@@ -60,7 +73,13 @@ impl OutputBuffer {
             retained: 0,
             end: 0,
             dropped: [0, 0],
+            produced: [0, 0],
         }
+    }
+
+    /// Bytes `stream` has produced so far, dropped ones included.
+    pub fn produced(&self, stream: Stream) -> u64 {
+        self.produced[stream_index(stream)]
     }
 
     /// Offset of the next byte to arrive: the total produced so far.
@@ -80,6 +99,7 @@ impl OutputBuffer {
 
     /// Appends bytes that arrived on `stream`, then enforces the cap.
     pub fn push(&mut self, stream: Stream, mut bytes: &[u8]) {
+        self.produced[stream_index(stream)] += bytes.len() as u64;
         while !bytes.is_empty() {
             let room = match self.chunks.back() {
                 Some(last) if last.stream == stream && last.data.len() < CHUNK_LEN => {
@@ -112,7 +132,36 @@ impl OutputBuffer {
         self.enforce_cap();
     }
 
-    fn enforce_cap(&mut self) {
+    /// Appends `data` (at least [`HANDOVER_LEN`] and at most [`CHUNK_LEN`]
+    /// bytes, read from `stream`) as a chunk of its own, without copying it,
+    /// then enforces the cap. Returns a chunk the cap evicted, with room for
+    /// [`CHUNK_LEN`] bytes, for the next read to overwrite: its old bytes
+    /// are left in place, so it need not be zeroed again.
+    ///
+    /// Spare capacity beyond a quarter chunk is given back first, so the
+    /// memory held stays within a third of the bytes retained.
+    pub fn push_owned(&mut self, stream: Stream, mut data: Vec<u8>) -> Option<Vec<u8>> {
+        debug_assert!((HANDOVER_LEN..=CHUNK_LEN).contains(&data.len()));
+        if data.capacity() - data.len() > CHUNK_LEN / 4 {
+            data.shrink_to_fit();
+        }
+        let len = data.len();
+        self.produced[stream_index(stream)] += len as u64;
+        self.chunks.push_back(Chunk {
+            stream,
+            offset: self.end,
+            data,
+        });
+        self.retained += len;
+        self.end += len as u64;
+        self.enforce_cap()
+    }
+
+    /// Drops the oldest bytes beyond the cap; returns a chunk that was
+    /// evicted whole and has room for [`CHUNK_LEN`] bytes (but not much
+    /// more), if there was one.
+    fn enforce_cap(&mut self) -> Option<Vec<u8>> {
+        let mut evicted = None;
         while self.retained > self.cap {
             let excess = self.retained - self.cap;
             let front = self
@@ -122,7 +171,11 @@ impl OutputBuffer {
             let index = stream_index(front.stream);
             if front.data.len() <= excess {
                 let len = front.data.len();
-                self.chunks.pop_front();
+                let chunk = self.chunks.pop_front().expect("the front chunk exists");
+                if evicted.is_none() && (CHUNK_LEN..=2 * CHUNK_LEN).contains(&chunk.data.capacity())
+                {
+                    evicted = Some(chunk.data);
+                }
                 self.retained -= len;
                 self.dropped[index] += len as u64;
             } else {
@@ -132,6 +185,7 @@ impl OutputBuffer {
                 self.dropped[index] += excess as u64;
             }
         }
+        evicted
     }
 
     /// Frees every retained byte (the process is being removed).
@@ -194,7 +248,16 @@ impl OutputBuffer {
             Some(stream) => self.dropped[stream_index(stream)],
         };
         let Some(lines) = tail else {
-            let mut data = Vec::new();
+            let len = self
+                .chunks
+                .iter()
+                .filter(wanted)
+                .map(|c| c.data.len())
+                .sum();
+            let mut data = Vec::with_capacity(len);
+            if len >= PREFAULT_LEN {
+                let _ = crate::prefault::spare(&mut data);
+            }
             for chunk in self.chunks.iter().filter(wanted) {
                 data.extend_from_slice(&chunk.data);
             }
@@ -387,6 +450,48 @@ mod tests {
             .zip(buffer.chunks.iter().skip(1))
             .all(|(a, b)| a.end() == b.offset);
         assert!(offsets_consistent);
+    }
+
+    #[test]
+    fn handed_over_chunks_keep_order_offsets_and_the_cap() {
+        let cap = 4 * CHUNK_LEN;
+        let mut buffer = OutputBuffer::new(cap);
+        let mut expected = Vec::new();
+        let mut recycled = 0;
+        for round in 0..20u8 {
+            let len = if round % 2 == 0 {
+                CHUNK_LEN
+            } else {
+                HANDOVER_LEN + 7
+            };
+            let mut data = Vec::with_capacity(CHUNK_LEN);
+            data.resize(len, b'a' + round);
+            expected.extend_from_slice(&data);
+            if let Some(chunk) = buffer.push_owned(Stream::Stdout, data) {
+                assert!(chunk.capacity() >= CHUNK_LEN);
+                recycled += 1;
+            }
+            buffer.push(Stream::Stderr, b"e");
+            expected.push(b'e');
+        }
+        assert!(recycled > 0, "evicted chunks come back for reuse");
+        let logs = buffer.logs(None);
+        assert_eq!(logs.len(), cap);
+        assert_eq!(logs.dropped() as usize, expected.len() - cap);
+        assert_eq!(logs.bytes(), &expected[expected.len() - cap..]);
+        let (chunks, next, _) = buffer.read_from(buffer.start(), usize::MAX);
+        assert_eq!(next as usize, expected.len());
+        let offsets_consistent = chunks
+            .iter()
+            .zip(chunks.iter().skip(1))
+            .all(|(a, b)| a.offset + a.data.len() as u64 == b.offset);
+        assert!(offsets_consistent);
+        // Half-full handed-over chunks gave their spare room back.
+        let capacity: usize = buffer.chunks.iter().map(|c| c.data.capacity()).sum();
+        assert!(
+            capacity <= cap + cap / 3 + 2 * CHUNK_LEN,
+            "capacity {capacity}"
+        );
     }
 
     #[test]

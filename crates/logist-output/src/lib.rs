@@ -9,11 +9,12 @@
 //! contract lives in one place.
 
 mod buffer;
+mod prefault;
 
 use std::sync::{Condvar, MutexGuard, PoisonError};
 use std::time::Instant;
 
-pub use buffer::{CHUNK_LEN, OutputBuffer};
+pub use buffer::{CHUNK_LEN, HANDOVER_LEN, OutputBuffer};
 
 /// Blocks on `changed` until `done` holds for the guarded state or
 /// `deadline` passes (never, for `None`); returns the guard and whether

@@ -17,8 +17,10 @@ pub(crate) struct Process {
     /// Spawn order within the runtime; also the cookie's value.
     pub(crate) seq: u64,
     pub(crate) pid: i32,
-    /// The child's start time (clock ticks after boot), for `/proc` scans.
-    pub(crate) start_ticks: u64,
+    /// No later than the child's start time (clock ticks after boot: the
+    /// boot clock just before the spawn). `/proc` scans skip processes that
+    /// started earlier: they cannot be descendants.
+    pub(crate) spawn_ticks: u64,
     pub(crate) command: CommandLine,
     pub(crate) labels: Labels,
     pub(crate) started_at: SystemTime,
@@ -28,8 +30,13 @@ pub(crate) struct Process {
     /// On a pseudo-terminal: closing stdin means sending end-of-file.
     pub(crate) on_terminal: bool,
     pub(crate) state: Mutex<State>,
-    /// Notified on new output, exit, end of output and removal.
+    /// Notified on exit, end of output and removal: what `wait` and
+    /// `terminate` wait for.
     pub(crate) changed: Condvar,
+    /// Notified on the same, and on new output while a reader waits for it
+    /// (`State::output_waiters`), so that a flood of output does not wake
+    /// threads that wait for the exit.
+    pub(crate) output: Condvar,
     /// The writable end of the child's stdin (or the terminal), apart from
     /// `state` so that a blocked writer never blocks readers.
     pub(crate) stdin: Mutex<Option<File>>,
@@ -55,6 +62,8 @@ pub(crate) struct State {
     pub(crate) read_position: u64,
     /// Reactor tokens of output streams paused until readers catch up.
     pub(crate) paused: Vec<u64>,
+    /// Readers blocked in `read_output`, waiting on `Process::output`.
+    pub(crate) output_waiters: usize,
 }
 
 impl Process {
@@ -65,8 +74,15 @@ impl Process {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Wakes every waiter: on exit, end of output and removal.
+    pub(crate) fn notify_all(&self) {
+        self.changed.notify_all();
+        self.output.notify_all();
+    }
+
     /// Blocks until `done` holds or `deadline` passes; returns the guard and
-    /// whether `done` holds.
+    /// whether `done` holds. Not woken by new output: see
+    /// [`wait_for_output`](Self::wait_for_output).
     pub(crate) fn wait_until<'a>(
         &'a self,
         state: MutexGuard<'a, State>,
@@ -74,6 +90,23 @@ impl Process {
         done: impl Fn(&State) -> bool,
     ) -> (MutexGuard<'a, State>, bool) {
         logist_output::wait_until(&self.changed, state, deadline, done)
+    }
+
+    /// Like [`wait_until`](Self::wait_until), also woken by new output.
+    pub(crate) fn wait_for_output<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+        done: impl Fn(&State) -> bool,
+    ) -> (MutexGuard<'a, State>, bool) {
+        if done(&state) {
+            return (state, true);
+        }
+        let mut state = state;
+        state.output_waiters += 1;
+        let (mut state, done) = logist_output::wait_until(&self.output, state, deadline, done);
+        state.output_waiters -= 1;
+        (state, done)
     }
 
     pub(crate) fn info(&self, state: &State) -> ProcessInfo {

@@ -3,10 +3,17 @@
 //!
 //! It waits in `epoll` on three kinds of descriptors: the read ends of the
 //! children's stdout/stderr pipes (or a pseudo-terminal master), one pidfd
-//! per child (readable when the child exits), and an eventfd that callers
-//! use to hand it new registrations. Output is read as soon as it arrives,
-//! in chunks of up to 64 KiB, appended to the process's bounded buffer (and
-//! its log file), and waiters are woken. When a pidfd fires, the child is
+//! per child (readable when the child exits), and an eventfd that wakes it
+//! for shutdown. A spawning thread adds a new child's descriptors to the
+//! epoll set itself and queues what the reactor needs to know about them;
+//! the reactor picks that up when it next wakes, which is at the latest
+//! when one of them becomes ready. So a spawn does not wake the reactor.
+//! Output is read as soon as it arrives, in chunks of up to 64 KiB,
+//! appended to the process's bounded buffer (and its log file), and waiters
+//! are woken. A read of half a chunk or more is handed to the buffer whole,
+//! so a fast producer's bytes are copied once. With backpressure, a stream
+//! whose unread output reached the cap is taken out of the epoll set until
+//! readers catch up. When a pidfd fires, the child is
 //! reaped under the process's lock, so a signal sent under that lock can
 //! never reach a recycled pid. If the child exited but a descendant still
 //! holds the output open, a timer gives the output a short leak window to
@@ -20,7 +27,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -33,11 +40,19 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use crate::process::Process;
 use crate::sys;
+use logist_output::{CHUNK_LEN, HANDOVER_LEN};
 
 const WAKE_TOKEN: u64 = u64::MAX;
 /// Reads per readiness event before moving on to other descriptors.
 const READS_PER_EVENT: usize = 16;
-const READ_SIZE: usize = 64 * 1024;
+/// One read's worth: a whole buffer chunk, so a full read is handed over.
+const READ_SIZE: usize = CHUNK_LEN;
+/// Pipe size for a stream whose reads come back full (the default is 64 KiB;
+/// 1 MiB is the kernel's default ceiling for unprivileged users).
+const FAST_PIPE_SIZE: usize = 1024 * 1024;
+/// Most pipes grown at once per runtime: 16 MiB of kernel memory at worst.
+/// (The kernel's per-user quota does not bind privileged users.)
+const MAX_GROWN_PIPES: usize = 16;
 
 /// What the reactor needs to watch a new child.
 pub(crate) struct Registration {
@@ -49,24 +64,41 @@ pub(crate) struct Registration {
 }
 
 enum Message {
-    Register(Box<Registration>),
-    /// Watch these paused output streams again.
+    Register(Box<Watched>),
+    /// Watch these paused output streams again (readers caught up).
     Resume(Vec<u64>),
     Shutdown,
 }
 
+/// A registration whose descriptors were added to the epoll set by the
+/// spawning thread: outputs under tokens `first..`, the pidfd after them.
+struct Watched {
+    registration: Registration,
+    first: u64,
+    /// Per descriptor, in that order: whether `epoll_ctl` accepted it.
+    added: Vec<bool>,
+}
+
+/// How long the reactor waits for a registration whose descriptor already
+/// fired: the spawning thread is between `epoll_ctl` and the queue.
+const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
+
 /// The runtime's handle on its reactor thread.
 pub(crate) struct ReactorHandle {
+    epoll: Arc<Epoll>,
     sender: Sender<Message>,
     wake: Arc<EventFd>,
     thread: Option<JoinHandle<()>>,
+    /// The next token to hand out: tokens are never reused.
+    next_token: u64,
 }
 
 impl ReactorHandle {
     /// Starts the reactor thread. With `backpressure`, a process's output
-    /// stream stops being read while its unread output would exceed `cap`.
+    /// stream stops being read while its unread output would exceed that
+    /// many bytes.
     pub(crate) fn start(leak_window: Duration, backpressure: Option<usize>) -> io::Result<Self> {
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let epoll = Arc::new(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?);
         let wake = Arc::new(EventFd::from_flags(
             EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK,
         )?);
@@ -76,37 +108,67 @@ impl ReactorHandle {
         )?;
         let (sender, receiver) = crossbeam_channel::unbounded();
         let reactor_wake = Arc::clone(&wake);
+        let reactor_epoll = Arc::clone(&epoll);
         let thread = std::thread::Builder::new()
             .name("logist-host-reactor".into())
             .stack_size(256 * 1024)
             .spawn(move || {
                 // Built here: its slots share log files through `Rc`.
                 let reactor = Reactor {
-                    epoll,
+                    epoll: reactor_epoll,
                     wake: reactor_wake,
                     receiver,
                     slots: HashMap::new(),
-                    next_token: 0,
+                    registered: 0,
+                    stopping: false,
                     timers: Vec::new(),
                     leak_window,
+                    grown_pipes: 0,
                     backpressure,
-                    buf: vec![0; READ_SIZE].into_boxed_slice(),
+                    buf: vec![0; READ_SIZE],
                 };
                 reactor.run();
             })?;
         Ok(Self {
+            epoll,
             sender,
             wake,
             thread: Some(thread),
+            next_token: 0,
         })
     }
 
-    /// Hands a new child to the reactor.
-    pub(crate) fn register(&self, registration: Registration) {
+    /// Hands a new child to the reactor: adds its descriptors to the epoll
+    /// set and queues the rest, without waking the reactor.
+    pub(crate) fn register(&mut self, registration: Registration) {
+        let first = self.next_token;
+        let fds = registration
+            .outputs
+            .iter()
+            .map(|(_, fd)| fd.as_fd())
+            .chain(std::iter::once(registration.pidfd.as_fd()));
+        let added = (first..)
+            .zip(fds)
+            .map(|(token, fd)| {
+                let added = self
+                    .epoll
+                    .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token));
+                if let Err(error) = &added {
+                    // Cannot happen for a fresh pipe or pidfd short of
+                    // running out of kernel memory.
+                    tracing::error!(id = %registration.process.id, %error, "cannot watch a descriptor");
+                }
+                added.is_ok()
+            })
+            .collect::<Vec<bool>>();
+        self.next_token += added.len() as u64;
         // Sending fails only after shutdown, when the runtime is being
         // dropped and no spawn can be in flight.
-        let _ = self.sender.send(Message::Register(Box::new(registration)));
-        self.wake();
+        let _ = self.sender.send(Message::Register(Box::new(Watched {
+            registration,
+            first,
+            added,
+        })));
     }
 
     /// Watches paused output streams again (readers caught up).
@@ -155,10 +217,80 @@ enum SlotKind {
         stream: Stream,
         file: File,
         log: Option<Rc<RefCell<LogSink>>>,
+        pipe: PipeSize,
+        /// The token of the process's other output pipe.
+        sibling: Option<u64>,
     },
     Exit {
         pidfd: OwnedFd,
     },
+}
+
+/// The size of an output pipe, grown for a lone fast stream.
+///
+/// A full read means the producer outruns the reactor. With the default
+/// 64 KiB pipe, producer and reactor then take turns, each waking the other
+/// for every 64 KiB; a 1 MiB pipe lets both run further between wakeups.
+/// But bytes waiting in one pipe are read after bytes written later to the
+/// other, so the combined log's interleaving is only as fine as the pipes
+/// are small. Hence a pipe grows only while the other stream is silent; it
+/// is shrunk back (as soon as what it holds fits) once the other speaks,
+/// and until then its backlog is read before anything the other stream
+/// brings (see `Reactor::read_output`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PipeSize {
+    /// As created; may grow.
+    Default,
+    /// Grown from this many bytes.
+    Grown(usize),
+    /// Left alone from now on: shrunk back, or the kernel refused (a
+    /// terminal, or the user's pipe quota).
+    Settled,
+}
+
+impl PipeSize {
+    /// Called after each read; `full` when the read filled the buffer.
+    /// `grown` counts the runtime's grown pipes.
+    fn adjust(&mut self, fd: BorrowedFd<'_>, full: bool, other_spoke: bool, grown: &mut usize) {
+        match *self {
+            PipeSize::Default if full && !other_spoke && *grown < MAX_GROWN_PIPES => {
+                *self = match sys::pipe_size(fd)
+                    .and_then(|size| sys::set_pipe_size(fd, FAST_PIPE_SIZE).map(|()| size))
+                {
+                    Ok(size) => {
+                        *grown += 1;
+                        PipeSize::Grown(size)
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "cannot grow an output pipe");
+                        PipeSize::Settled
+                    }
+                };
+            }
+            PipeSize::Default if other_spoke => *self = PipeSize::Settled,
+            // EBUSY until what the pipe holds fits the old size; retried
+            // after the next read.
+            PipeSize::Grown(size) if other_spoke && sys::set_pipe_size(fd, size).is_ok() => {
+                self.release(grown);
+            }
+            _ => {}
+        }
+    }
+
+    /// Gives a grown pipe's place back (it was shrunk, or it ended).
+    fn release(&mut self, grown: &mut usize) {
+        if let PipeSize::Grown(_) = *self {
+            *grown -= 1;
+        }
+        *self = PipeSize::Settled;
+    }
+}
+
+fn other(stream: Stream) -> Stream {
+    match stream {
+        Stream::Stdout => Stream::Stderr,
+        Stream::Stderr => Stream::Stdout,
+    }
 }
 
 struct Slot {
@@ -167,18 +299,26 @@ struct Slot {
 }
 
 struct Reactor {
-    epoll: Epoll,
+    epoll: Arc<Epoll>,
     wake: Arc<EventFd>,
     receiver: Receiver<Message>,
     slots: HashMap<u64, Slot>,
-    next_token: u64,
+    /// Tokens below this were registered (and may since have been removed);
+    /// tokens from it on are still on their way through the queue.
+    registered: u64,
+    /// A shutdown message arrived.
+    stopping: bool,
     /// Leak windows: when the output of an exited child stops counting.
     timers: Vec<(Instant, Arc<Process>)>,
     leak_window: Duration,
+    /// Output pipes grown now (at most `MAX_GROWN_PIPES`).
+    grown_pipes: usize,
     /// The output cap, when readers hold the child back instead of the
     /// buffer dropping unread bytes.
     backpressure: Option<usize>,
-    buf: Box<[u8]>,
+    /// Where reads land: always `READ_SIZE` initialised bytes. Handed to a
+    /// buffer after a large read and replaced by the chunk it evicted.
+    buf: Vec<u8>,
 }
 
 impl Reactor {
@@ -194,17 +334,23 @@ impl Reactor {
                     return;
                 }
             };
+            // Registrations come without a wakeup: take them first.
+            self.handle_messages();
             for event in &events[..ready] {
+                if self.stopping {
+                    break;
+                }
                 let token = event.data();
                 if token == WAKE_TOKEN {
                     let _ = self.wake.read();
-                    if !self.handle_messages() {
-                        self.shutdown();
-                        return;
-                    }
+                    self.handle_messages();
                 } else {
                     self.handle_ready(token);
                 }
+            }
+            if self.stopping {
+                self.shutdown();
+                return;
             }
             self.fire_timers();
         }
@@ -220,60 +366,84 @@ impl Reactor {
         EpollTimeout::from(u16::try_from(millis).unwrap_or(u16::MAX))
     }
 
-    /// Returns false on shutdown.
-    fn handle_messages(&mut self) -> bool {
+    /// Takes every queued message.
+    fn handle_messages(&mut self) {
         while let Ok(message) = self.receiver.try_recv() {
-            match message {
-                Message::Register(registration) => self.add(*registration),
-                Message::Resume(tokens) => self.resume(&tokens),
-                Message::Shutdown => return false,
-            }
+            self.handle_message(message);
         }
-        true
     }
 
-    fn add(&mut self, registration: Registration) {
-        let Registration {
-            process,
-            outputs,
-            pidfd,
-            log,
-        } = registration;
+    fn handle_message(&mut self, message: Message) {
+        match message {
+            Message::Register(watched) => self.add(*watched),
+            Message::Resume(tokens) => self.resume(&tokens),
+            Message::Shutdown => self.stopping = true,
+        }
+    }
+
+    /// Waits for the registration of `token`, whose descriptor fired before
+    /// its registration was queued. Returns false if it does not come.
+    fn await_registration(&mut self, token: u64) -> bool {
+        let deadline = Instant::now() + REGISTRATION_WAIT;
+        while self.registered <= token && !self.stopping {
+            match self.receiver.recv_deadline(deadline) {
+                Ok(message) => self.handle_message(message),
+                Err(_) => {
+                    tracing::error!(token, "a descriptor fired but its registration never came");
+                    return false;
+                }
+            }
+        }
+        !self.stopping
+    }
+
+    fn add(&mut self, watched: Watched) {
+        let Watched {
+            registration:
+                Registration {
+                    process,
+                    outputs,
+                    pidfd,
+                    log,
+                },
+            first,
+            added,
+        } = watched;
+        self.registered = first + added.len() as u64;
         let log = log.map(|file| {
             Rc::new(RefCell::new(LogSink {
                 file: Some(file),
                 process: Arc::clone(&process),
             }))
         });
-        for (stream, fd) in outputs {
+        let pair = outputs.len() == 2;
+        let mut added = added.into_iter();
+        for (index, (stream, fd)) in (0u64..).zip(outputs) {
+            if !added.next().unwrap_or(false) {
+                // An output that cannot be watched counts as ended, rather
+                // than hanging its waiters.
+                let mut state = process.lock();
+                state.open_streams = state.open_streams.saturating_sub(1);
+                continue;
+            }
             let kind = SlotKind::Output {
                 stream,
                 file: File::from(fd),
                 log: log.clone(),
+                pipe: PipeSize::Default,
+                sibling: pair.then_some(first + 1 - index),
             };
-            self.watch(Arc::clone(&process), kind);
+            let slot = Slot {
+                process: Arc::clone(&process),
+                kind,
+            };
+            self.slots.insert(first + index, slot);
         }
-        self.watch(process, SlotKind::Exit { pidfd });
-    }
-
-    fn watch(&mut self, process: Arc<Process>, kind: SlotKind) {
-        let token = self.next_token;
-        self.next_token += 1;
-        let fd = match &kind {
-            SlotKind::Output { file, .. } => file.as_fd(),
-            SlotKind::Exit { pidfd, .. } => pidfd.as_fd(),
-        };
-        if let Err(error) = self
-            .epoll
-            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))
-        {
-            // Cannot happen for a fresh pipe or pidfd short of running out
-            // of kernel memory; the process is then reported as having
-            // ended its output, rather than hanging its waiters.
-            tracing::error!(id = %process.id, %error, "cannot watch a descriptor");
-            return;
+        if added.next().unwrap_or(false) {
+            let token = self.registered - 1;
+            let kind = SlotKind::Exit { pidfd };
+            self.slots.insert(token, Slot { process, kind });
         }
-        self.slots.insert(token, Slot { process, kind });
     }
 
     fn resume(&mut self, tokens: &[u64]) {
@@ -289,13 +459,11 @@ impl Reactor {
         }
     }
 
-    /// Stops watching an output stream until readers catch up.
-    fn pause(&self, token: u64, file: &File, state: &mut crate::process::State) {
-        let _ = self.epoll.delete(file.as_fd());
-        state.paused.push(token);
-    }
-
     fn handle_ready(&mut self, token: u64) {
+        if token >= self.registered && !self.await_registration(token) {
+            return;
+        }
+        // Gone already: removed after an earlier event of this batch.
         let Some(slot) = self.slots.get(&token) else {
             return;
         };
@@ -305,16 +473,51 @@ impl Reactor {
         }
     }
 
+    /// Reads what `token`'s stream has, after draining the backlog of its
+    /// sibling if that one's pipe was grown: bytes waiting there were
+    /// (mostly) written before the bytes that just arrived, and would have
+    /// been read before them had the pipe kept its size.
     fn read_output(&mut self, token: u64) {
-        let Some(slot) = self.slots.get(&token) else {
+        let grown_sibling = match self.slots.get(&token).map(|slot| &slot.kind) {
+            Some(SlotKind::Output {
+                sibling: Some(sibling),
+                ..
+            }) => self.slots.get(sibling).and_then(|slot| match slot.kind {
+                SlotKind::Output {
+                    pipe: PipeSize::Grown(_),
+                    ..
+                } => Some(*sibling),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if let Some(sibling) = grown_sibling {
+            self.read_stream(sibling, FAST_PIPE_SIZE / READ_SIZE + 1);
+        }
+        self.read_stream(token, READS_PER_EVENT);
+    }
+
+    /// Reads `token`'s stream until it would block, ends, or `max_reads`
+    /// reads were made.
+    fn read_stream(&mut self, token: u64, max_reads: usize) {
+        let Some(slot) = self.slots.get_mut(&token) else {
             return;
         };
-        let SlotKind::Output { stream, file, log } = &slot.kind else {
+        let SlotKind::Output {
+            stream,
+            file,
+            log,
+            pipe,
+            ..
+        } = &mut slot.kind
+        else {
             return;
         };
         let mut ended = false;
-        let mut got = false;
-        for _ in 0..READS_PER_EVENT {
+        // Readers blocked in `read_output` are woken once per event, and
+        // only when there are some: `wait` does not care about bytes.
+        let mut wake_readers = false;
+        for _ in 0..max_reads {
             let mut limit = READ_SIZE;
             if let Some(cap) = self.backpressure {
                 let mut state = slot.process.lock();
@@ -325,7 +528,8 @@ impl Reactor {
                 let unread = state.buffer.end() - state.read_position.min(state.buffer.end());
                 let room = cap.saturating_sub(usize::try_from(unread).unwrap_or(usize::MAX));
                 if room == 0 {
-                    self.pause(token, file, &mut state);
+                    let _ = self.epoll.delete(file.as_fd());
+                    state.paused.push(token);
                     break;
                 }
                 limit = limit.min(room);
@@ -336,12 +540,31 @@ impl Reactor {
                     break;
                 }
                 Ok(n) => {
-                    got = true;
-                    let bytes = &self.buf[..n];
                     if let Some(log) = log {
-                        log.borrow_mut().write(bytes);
+                        log.borrow_mut().write(&self.buf[..n]);
                     }
-                    slot.process.lock().buffer.push(*stream, bytes);
+                    let mut state = slot.process.lock();
+                    wake_readers |= state.output_waiters > 0;
+                    let other_spoke = state.buffer.produced(other(*stream)) > 0;
+                    let full = n == READ_SIZE;
+                    pipe.adjust(file.as_fd(), full, other_spoke, &mut self.grown_pipes);
+                    if n < HANDOVER_LEN {
+                        state.buffer.push(*stream, &self.buf[..n]);
+                        continue;
+                    }
+                    let mut data = std::mem::take(&mut self.buf);
+                    data.truncate(n);
+                    let recycled = state.buffer.push_owned(*stream, data);
+                    drop(state);
+                    // An evicted chunk is full of old bytes to overwrite;
+                    // only a shortened one needs zeroes at the end. A new
+                    // one (until the cap is reached) is faulted in at once.
+                    self.buf = recycled.unwrap_or_else(|| {
+                        let mut fresh = Vec::with_capacity(READ_SIZE);
+                        let _ = sys::prefault_spare(&mut fresh);
+                        fresh
+                    });
+                    self.buf.resize(READ_SIZE, 0);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -357,8 +580,8 @@ impl Reactor {
                 }
             }
         }
-        if got {
-            slot.process.changed.notify_all();
+        if wake_readers {
+            slot.process.output.notify_all();
         }
         if ended {
             self.end_output(token);
@@ -366,11 +589,12 @@ impl Reactor {
     }
 
     fn end_output(&mut self, token: u64) {
-        let Some(slot) = self.slots.remove(&token) else {
+        let Some(mut slot) = self.slots.remove(&token) else {
             return;
         };
-        if let SlotKind::Output { file, .. } = &slot.kind {
+        if let SlotKind::Output { file, pipe, .. } = &mut slot.kind {
             let _ = self.epoll.delete(file.as_fd());
+            pipe.release(&mut self.grown_pipes);
         }
         let mut state = slot.process.lock();
         state.open_streams = state.open_streams.saturating_sub(1);
@@ -378,7 +602,7 @@ impl Reactor {
             state.output_done = true;
         }
         drop(state);
-        slot.process.changed.notify_all();
+        slot.process.notify_all();
     }
 
     fn reap(&mut self, token: u64) {
@@ -425,7 +649,7 @@ impl Reactor {
                 .push((Instant::now() + self.leak_window, Arc::clone(process)));
         }
         drop(state);
-        process.changed.notify_all();
+        process.notify_all();
         // Nothing will read stdin any more. A writer blocked on it keeps the
         // lock; it fails by itself once the pipe's last reader is gone.
         if let Ok(mut stdin) = process.stdin.try_lock() {
@@ -462,7 +686,7 @@ impl Reactor {
                 );
             }
             drop(state);
-            process.changed.notify_all();
+            process.notify_all();
         }
     }
 
@@ -476,8 +700,54 @@ impl Reactor {
                 state.status.get_or_insert(status);
                 state.output_done = true;
                 drop(state);
-                slot.process.changed.notify_all();
+                slot.process.notify_all();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_fast_pipe_grows_and_shrinks_back_once_the_other_speaks() {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let fd = read.as_fd();
+        let default = sys::pipe_size(fd).unwrap();
+        let mut grown = 0;
+
+        // Not full, or the other stream spoke: nothing changes.
+        let mut pipe = PipeSize::Default;
+        pipe.adjust(fd, false, false, &mut grown);
+        assert_eq!(pipe, PipeSize::Default);
+        let mut limited = MAX_GROWN_PIPES;
+        pipe.adjust(fd, true, false, &mut limited);
+        assert_eq!(pipe, PipeSize::Default, "no more than the budget");
+
+        pipe.adjust(fd, true, false, &mut grown);
+        assert_eq!((pipe, grown), (PipeSize::Grown(default), 1));
+        assert_eq!(sys::pipe_size(fd).unwrap(), FAST_PIPE_SIZE);
+
+        // More than the old size waits in the pipe: it cannot shrink yet.
+        let backlog = vec![b'x'; default + 1];
+        File::from(write).write_all(&backlog).unwrap();
+        pipe.adjust(fd, false, true, &mut grown);
+        assert_eq!((pipe, grown), (PipeSize::Grown(default), 1));
+        let mut drained = vec![0; default + 1];
+        File::from(read.try_clone().unwrap())
+            .read_exact(&mut drained)
+            .unwrap();
+        pipe.adjust(fd, false, true, &mut grown);
+        assert_eq!((pipe, grown), (PipeSize::Settled, 0));
+        assert_eq!(sys::pipe_size(fd).unwrap(), default);
+
+        // Settled stays settled.
+        pipe.adjust(fd, true, false, &mut grown);
+        pipe.release(&mut grown);
+        assert_eq!((pipe, grown), (PipeSize::Settled, 0));
+        let mut quiet_sibling = PipeSize::Default;
+        quiet_sibling.adjust(fd, true, true, &mut grown);
+        assert_eq!(quiet_sibling, PipeSize::Settled);
     }
 }

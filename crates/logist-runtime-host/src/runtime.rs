@@ -289,7 +289,7 @@ impl HostRuntime {
             cookie: &process.cookie,
             cookie_is_prefix: false,
             root: root_alive.then_some(process.pid),
-            not_before: process.start_ticks,
+            not_before: process.spawn_ticks,
         });
         let pinned = tree::pin(&found);
         let alive = {
@@ -412,6 +412,10 @@ impl Runtime for HostRuntime {
                 })?)
             }
         };
+        // Read before the start, so never later than the child's start
+        // time. (Reading the child's own stat costs an open of /proc.)
+        // Without a clock, nothing is pruned from scans by start time.
+        let spawn_ticks = sys::boot_ticks().unwrap_or(0);
         let launched = launch(&Launch {
             request,
             cookie: (&self.cookie_name, seq.to_string()),
@@ -430,9 +434,6 @@ impl Runtime for HostRuntime {
                 });
             }
         };
-        // A child that already exited is a zombie without a readable stat;
-        // then nothing is pruned from scans by start time.
-        let start_ticks = tree::read_stat(pid).map_or(0, |proc| proc.start);
         let outputs = launched.outputs;
         let stdin = launched.stdin;
 
@@ -440,7 +441,7 @@ impl Runtime for HostRuntime {
             id: id.clone(),
             seq,
             pid,
-            start_ticks,
+            spawn_ticks,
             command: request.command.clone(),
             labels: request.labels.clone(),
             started_at: SystemTime::now(),
@@ -456,8 +457,10 @@ impl Runtime for HostRuntime {
                 exited_at: None,
                 read_position: 0,
                 paused: Vec::new(),
+                output_waiters: 0,
             }),
             changed: Condvar::new(),
+            output: Condvar::new(),
             stdin: Mutex::new(stdin),
         });
         self.processes
@@ -505,7 +508,7 @@ impl Runtime for HostRuntime {
         let deadline = timeout.map(|timeout| Instant::now() + timeout);
         let state = process.lock();
         let (state, _) =
-            process.wait_until(state, deadline, |s| s.buffer.end() > from || s.output_done);
+            process.wait_for_output(state, deadline, |s| s.buffer.end() > from || s.output_done);
         let (chunks, next, missed) = state.buffer.read_from(from, MAX_READ);
         let finished = state.output_done && next >= state.buffer.end();
         let mut state = state;
@@ -650,7 +653,7 @@ impl Runtime for HostRuntime {
         state.buffer.clear();
         state.output_done = true;
         drop(state);
-        process.changed.notify_all();
+        process.notify_all();
         *process.stdin.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
     }
@@ -688,7 +691,7 @@ impl Drop for HostRuntime {
             .cloned()
             .collect();
         let prefix = format!("{}=", self.cookie_name).into_bytes();
-        let not_before = processes.iter().map(|p| p.start_ticks).min().unwrap_or(0);
+        let not_before = processes.iter().map(|p| p.spawn_ticks).min().unwrap_or(0);
         let strays = || {
             tree::scan(&Query {
                 cookie: &prefix,

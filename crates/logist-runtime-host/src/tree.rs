@@ -260,6 +260,23 @@ mod tests {
     }
 
     #[test]
+    fn the_boot_clock_bounds_start_times_from_below() {
+        let before = sys::boot_ticks().unwrap();
+        let thread = std::thread::spawn(|| {
+            let tid = nix::unistd::gettid().as_raw();
+            let mut buf = [0u8; 1024];
+            let text = read_small(&format!("/proc/self/task/{tid}/stat"), &mut buf).unwrap();
+            parse_stat(tid, text).unwrap().start
+        });
+        let started = thread.join().unwrap();
+        let after = sys::boot_ticks().unwrap();
+        assert!(
+            before <= started && started <= after,
+            "{before} <= {started} <= {after}"
+        );
+    }
+
+    #[test]
     fn our_own_process_is_readable() {
         let me = read_stat(std::process::id() as i32).expect("our own stat");
         assert_eq!(me.pid, std::process::id() as i32);

@@ -288,6 +288,39 @@ fn h24_reader_survives_invalid_bytes_and_floods() {
     assert!(done.logs.bytes().ends_with(b"\0end\n"));
 }
 
+/// New output wakes blocked readers (not only their timeout), while a
+/// thread in `wait` sleeps on until the exit.
+#[test]
+fn output_wakes_readers_and_the_exit_wakes_waiters() {
+    let scope = Scope::new();
+    let rt = scope.fixture.host();
+    let id = rt
+        .spawn(&sh("read x; echo \"$x\"; read y; exit 0").stdin(StdinMode::Piped))
+        .unwrap();
+    std::thread::scope(|threads| {
+        let waiter = threads.spawn(|| rt.wait(&id, Some(LONG)).unwrap());
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                threads.spawn(|| {
+                    let started = Instant::now();
+                    let read = rt.read_output(&id, 0, Some(LONG)).unwrap();
+                    (read, started.elapsed())
+                })
+            })
+            .collect();
+        rt.write_stdin(&id, b"hi\n").unwrap();
+        for reader in readers {
+            let (read, took) = reader.join().unwrap();
+            assert_eq!(read.chunks[0].data, b"hi\n");
+            assert!(took < LONG / 2, "woken by the output, not the timeout");
+        }
+        assert!(!waiter.is_finished() && rt.is_alive(&id).unwrap());
+        rt.close_stdin(&id).unwrap();
+        let done = waiter.join().unwrap();
+        assert!(done.status.success());
+    });
+}
+
 #[test]
 fn h28_endless_output_keeps_memory_bounded_and_the_child_running() {
     let scope = Scope::with(HostRuntime::builder().output_cap(1024 * 1024));
@@ -627,9 +660,15 @@ fn retention_limit_removes_the_oldest_exited_processes() {
         .collect();
     assert_eq!(
         listed,
-        [running.clone(), exited[2].clone(), exited[3].clone(), last]
+        [
+            running.clone(),
+            exited[2].clone(),
+            exited[3].clone(),
+            last.clone()
+        ]
     );
     rt.terminate(&running, true).unwrap();
+    rt.terminate(&last, true).unwrap();
 }
 
 #[test]
