@@ -244,18 +244,24 @@ pub(crate) fn await_descendants(root: i32, comm: &str, count: usize) -> Result<V
     }
 }
 
-/// Waits until process `pid` ignores `signal` (its `SigIgn` mask), so that
-/// a workload does not signal a shell before its `trap` is in place.
+/// Waits until process `pid`, or one of its descendants, ignores `signal`
+/// (its `SigIgn` mask), so that a workload does not signal a shell before
+/// its `trap` is in place.
 pub(crate) fn await_ignored(pid: i32, signal: i32) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let bit = 1u64 << (signal - 1);
+    let ignores = |pid: i32| {
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|text| {
+                status_field(&text, "SigIgn").and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            })
+            .is_some_and(|mask| mask & bit != 0)
+    };
     loop {
-        let path = format!("/proc/{pid}/status");
-        let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        let mask = status_field(&text, "SigIgn")
-            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-            .with_context(|| format!("no `SigIgn` in {path}"))?;
-        if mask & bit != 0 {
+        // The process itself, or (in a container, whose first process is
+        // an init) one of its descendants.
+        if ignores(pid) || descendants(pid).iter().any(|child| ignores(child.pid)) {
             return Ok(());
         }
         if Instant::now() > deadline {

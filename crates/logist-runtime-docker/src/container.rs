@@ -4,6 +4,7 @@
 //! container exited.
 
 use std::io::{BufReader, Read};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -53,6 +54,12 @@ pub(crate) struct Container {
     /// Set when the container is being discarded (a failed start, removal,
     /// shutdown): the reader stops asking the engine about it.
     pub(crate) abandoned: AtomicBool,
+    /// A memory limit was set: only then can the out-of-memory killer strike
+    /// within the container, and only then is its flag waited for.
+    pub(crate) memory_limited: bool,
+    /// The host pid of the container's first process (its init), asked of
+    /// the engine once, the first time someone wants it.
+    pub(crate) host_pid: OnceLock<Option<u32>>,
 }
 
 /// What changes while the container runs. Guarded by `Container::state`.
@@ -94,10 +101,26 @@ impl Container {
             .1
     }
 
-    pub(crate) fn info(&self, state: &State) -> ProcessInfo {
+    /// The pid of the container's init on the engine's machine, while it
+    /// runs (the engine reports 0 once it has stopped). Asked once.
+    pub(crate) fn host_pid(&self, engine: &Engine) -> Option<u32> {
+        *self.host_pid.get_or_init(|| {
+            let reply = engine
+                .call(
+                    "GET",
+                    &format!("/containers/{}/json", self.container_id),
+                    None,
+                )
+                .ok()?;
+            let pid = reply.json()["State"]["Pid"].as_u64()?;
+            u32::try_from(pid).ok().filter(|&pid| pid > 0)
+        })
+    }
+
+    pub(crate) fn info(&self, state: &State, pid: Option<u32>) -> ProcessInfo {
         ProcessInfo::new(
             self.id.clone(),
-            None,
+            pid,
             self.command.clone(),
             self.labels.clone(),
             match state.status {
@@ -248,9 +271,10 @@ fn exit_status(engine: &Engine, container: &Container) -> (ExitStatus, bool) {
     };
     let mut oom_killed = inspect_oom();
     // The kernel's event can reach the engine after it recorded the exit:
-    // for a container killed by SIGKILL, look again for a moment.
+    // for a memory-limited container killed by SIGKILL, look again for a
+    // moment (not for others: it would delay every forced stop).
     let mut tries = 0;
-    while !oom_killed && status == ExitStatus::Signal(9) && tries < 10 {
+    while !oom_killed && container.memory_limited && status == ExitStatus::Signal(9) && tries < 10 {
         std::thread::sleep(Duration::from_millis(100));
         oom_killed = inspect_oom();
         tries += 1;

@@ -370,6 +370,8 @@ impl DockerRuntime {
             breaker: Mutex::new(None),
             reader: Mutex::new(None),
             abandoned: AtomicBool::new(false),
+            host_pid: std::sync::OnceLock::new(),
+            memory_limited: self.config.memory.is_some(),
         });
         let slot = if stdin_open {
             &container.stdin
@@ -585,7 +587,10 @@ impl Runtime for DockerRuntime {
     }
 
     fn info(&self, id: &ProcessId) -> Result<ProcessInfo, Error> {
-        self.with_state(id, |container, state| container.info(state))
+        let container = self.get(id)?;
+        let pid = container.host_pid(&self.engine);
+        let state = container.lock();
+        Ok(container.info(&state, pid))
     }
 
     fn list(&self, selector: &Labels) -> Result<Vec<ProcessInfo>, Error> {
@@ -599,7 +604,10 @@ impl Runtime for DockerRuntime {
         containers.sort_by_key(|container| container.seq);
         Ok(containers
             .iter()
-            .map(|container| container.info(&container.lock()))
+            .map(|container| {
+                let pid = container.host_pid(&self.engine);
+                container.info(&container.lock(), pid)
+            })
             .filter(|info| info.matches(selector))
             .collect())
     }
