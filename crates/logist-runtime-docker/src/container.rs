@@ -23,6 +23,11 @@ const READ_SIZE: usize = 64 * 1024;
 /// little else.
 const READER_STACK: usize = 256 * 1024;
 
+/// How long a memory-limited container's unexplained SIGKILL waits for the
+/// engine's out-of-memory flag. The flag arrives through the kernel's
+/// cgroup event, which the engine may record after the exit.
+const OOM_FLAG_WAIT: Duration = Duration::from_secs(5);
+
 /// One container. Shared (`Arc`) by the runtime's table, its reader thread
 /// and callers blocked on it.
 #[derive(Debug)]
@@ -57,6 +62,9 @@ pub(crate) struct Container {
     /// A memory limit was set: only then can the out-of-memory killer strike
     /// within the container, and only then is its flag waited for.
     pub(crate) memory_limited: bool,
+    /// Logist itself sent SIGKILL: a SIGKILL exit is then no reason to wait
+    /// for the engine's out-of-memory flag.
+    pub(crate) kill_sent: AtomicBool,
     /// The host pid of the container's first process (its init), asked of
     /// the engine once, the first time someone wants it.
     pub(crate) host_pid: OnceLock<Option<u32>>,
@@ -270,14 +278,17 @@ fn exit_status(engine: &Engine, container: &Container) -> (ExitStatus, bool) {
             .unwrap_or(false)
     };
     let mut oom_killed = inspect_oom();
-    // The kernel's event can reach the engine after it recorded the exit:
-    // for a memory-limited container killed by SIGKILL, look again for a
-    // moment (not for others: it would delay every forced stop).
-    let mut tries = 0;
-    while !oom_killed && container.memory_limited && status == ExitStatus::Signal(9) && tries < 10 {
+    // The kernel's event can reach the engine well after it recorded the
+    // exit (over a second on a loaded machine): when a memory-limited
+    // container died of a SIGKILL that Logist did not send, look again for
+    // a while. Forced stops are not delayed: their SIGKILL is known.
+    let oom_suspected = container.memory_limited
+        && status == ExitStatus::Signal(9)
+        && !container.kill_sent.load(Ordering::Relaxed);
+    let flag_deadline = Instant::now() + OOM_FLAG_WAIT;
+    while !oom_killed && oom_suspected && Instant::now() < flag_deadline {
         std::thread::sleep(Duration::from_millis(100));
         oom_killed = inspect_oom();
-        tries += 1;
     }
     if oom_killed && status == ExitStatus::Signal(9) {
         tracing::warn!(id = %container.id, "the kernel's out-of-memory killer stopped the container (reported as SIGKILL)");

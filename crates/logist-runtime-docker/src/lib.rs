@@ -75,7 +75,8 @@
 //!   reported as death by signal (code − 128), as a shell does. A container
 //!   stopped by the out-of-memory killer is reported as SIGKILL, with a
 //!   warning in the log when the engine noticed (its `OOMKilled` flag,
-//!   which Docker 20.10 sometimes fails to set).
+//!   which Docker 20.10 may set after the exit: an unexplained SIGKILL of
+//!   a memory-limited container waits up to 5 s for it).
 //! - Polite termination sends SIGTERM to the main process only; the other
 //!   processes of the container end (SIGKILL, by the kernel) the moment
 //!   the main process exits, so they get no grace period of their own, and

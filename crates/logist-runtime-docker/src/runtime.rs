@@ -264,6 +264,9 @@ impl DockerRuntime {
     /// Sends `signal` to the container's init, which passes it to the main
     /// process. `Ok(false)` when the container is not running.
     fn kill(&self, container: &Container, signal: &str) -> Result<bool, Error> {
+        if signal == "SIGKILL" {
+            container.kill_sent.store(true, Ordering::Relaxed);
+        }
         let call = format!(
             "/containers/{}/kill?signal={signal}",
             container.container_id
@@ -372,6 +375,7 @@ impl DockerRuntime {
             abandoned: AtomicBool::new(false),
             host_pid: std::sync::OnceLock::new(),
             memory_limited: self.config.memory.is_some(),
+            kill_sent: AtomicBool::new(false),
         });
         let slot = if stdin_open {
             &container.stdin
