@@ -15,7 +15,7 @@ use logist_core::{
     Stream,
 };
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::{AccessFlags, Pid, access};
+use nix::unistd::{AccessFlags, Pid, access, getpgid};
 
 use crate::launch::{Launch, launch};
 use crate::process::{Process, State};
@@ -305,15 +305,19 @@ impl HostRuntime {
         };
         // Group members already got the group signal; a second one could
         // read as "hurry up" to programs that escalate on repeated signals.
-        let outside = pinned
+        // Membership is read again now, after the group signal: a process
+        // the scan saw in the group may have left it (setsid) since, and
+        // then the group signal missed it.
+        let outside: Vec<&OwnedFd> = pinned
             .iter()
-            .filter(|(proc, _)| !(alive && proc.pgid == process.pid))
-            .map(|(_, pidfd)| pidfd);
-        let sent = tree::signal_all(outside.clone(), signal).map_err(|error| {
+            .filter(|(proc, _)| !(alive && in_group_now(proc.pid, group)))
+            .map(|(_, pidfd)| pidfd)
+            .collect();
+        let sent = tree::signal_all(outside.iter().copied(), signal).map_err(|error| {
             Error::io(format!("signalling descendants of `{}`", process.id), error)
         })?;
         if polite {
-            let _ = tree::signal_all(outside, Signal::SIGCONT);
+            let _ = tree::signal_all(outside.iter().copied(), Signal::SIGCONT);
         }
         if sent > 0 {
             tracing::info!(id = %process.id, count = sent, %signal, "signalled descendants outside the process group");
@@ -362,6 +366,12 @@ impl HostRuntime {
             let _ = self.remove(&process.id);
         }
     }
+}
+
+/// Whether `pid` is in process group `group` at this moment. A process that
+/// is gone is not (signalling it through its pidfd then does nothing).
+fn in_group_now(pid: i32, group: Pid) -> bool {
+    getpgid(Some(Pid::from_raw(pid))) == Ok(group)
 }
 
 fn send_to_group(group: Pid, signal: Signal, id: &ProcessId) -> Result<(), Error> {
