@@ -74,6 +74,14 @@ const NPM_PROGRAMS: &[NpmProgram] = &[
         bin: "copilot",
         min_node: 18,
     },
+    // A native binary behind a Node.js launcher; no `engines` field.
+    NpmProgram {
+        var: "OPENCODE",
+        package: "opencode-ai",
+        version: "1.18.33",
+        bin: "opencode",
+        min_node: 18,
+    },
 ];
 
 /// Aider, from PyPI, in a virtual environment.

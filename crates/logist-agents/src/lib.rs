@@ -34,19 +34,25 @@
 //! # What was verified
 //!
 //! Claude Code 2.1.197, Codex 0.169.0, Gemini CLI 0.61.0, Qwen Code
-//! 0.15.10, Aider 0.86.2 and Copilot CLI 1.0.102 are run by the end-to-end
-//! tests (`cargo xtask e2e`) offline against `logist-fake-model`, one-shot
-//! under the sentinel (which must not take their normal output for a
-//! prompt), and interactively on a pseudo-terminal, where the sentinel must
-//! find them waiting with the adapter's own stop sequences: it does for all
-//! six. The others say in their docs what was and was not checked
+//! 0.15.10, Aider 0.86.2, Copilot CLI 1.0.102 and OpenCode 1.18.33 are run
+//! by the end-to-end tests (`cargo xtask e2e`) offline against
+//! `logist-fake-model`, one-shot under the sentinel (which must not take
+//! their normal output for a prompt). All but OpenCode also run
+//! interactively on a pseudo-terminal, where the sentinel must find them
+//! waiting with the adapter's own stop sequences: it does for all six. The
+//! others say in their docs what was and was not checked
 //! ([`AgentProgram::verification`]).
 //!
 //! # Known limits
 //!
-//! OpenCode and Cline cannot take every prompt unchanged as an argument
-//! (see their docs); both read a prompt from stdin exactly, which the
-//! [`Agent`](logist_core::Agent) trait cannot express yet.
+//! OpenCode rewrites a prompt given as an argument, so its adapter gives
+//! the prompt on stdin ([`Agent::prompt_on_stdin`](logist_core::Agent::prompt_on_stdin))
+//! whenever the caller leaves stdin free; on a terminal the argument form
+//! is used, with its quoting. Cline rejects a one-word prompt argument and
+//! runs a subcommand for a prompt equal to its name; whether it reads a
+//! prompt from stdin was not checked, so its adapter has no stdin form.
+//! The other adapters still pass the prompt as an argument, which Linux
+//! caps at 128 KiB.
 
 mod config;
 mod error;

@@ -2,7 +2,9 @@
 //! (`logist exec`), and the adapters of `logist-agents`, tailored by the
 //! command line.
 
-use logist_core::{Agent, CommandLine, Environment, Error, FailurePattern, StopSequence, Verdict};
+use logist_core::{
+    Agent, CommandLine, Environment, Error, FailurePattern, PromptOnStdin, StopSequence, Verdict,
+};
 
 /// An agent adjusted by the command line: `argv[0]` replaced (the embedded
 /// mock agent runs as `logist mock-agent`), extra arguments added before the
@@ -44,9 +46,10 @@ impl Tailored {
     }
 }
 
-impl Agent for Tailored {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
-        let mut argv = self.inner.cmd(prompt)?.into_argv();
+impl Tailored {
+    /// The inner agent's command line with the relaunch and extra arguments.
+    fn tailor(&self, command: CommandLine) -> Result<CommandLine, Error> {
+        let mut argv = command.into_argv();
         if let Some(relaunch) = &self.relaunch {
             argv.splice(0..1, relaunch.iter().cloned());
         }
@@ -56,6 +59,21 @@ impl Agent for Tailored {
             .unwrap_or(argv.len());
         argv.splice(at..at, self.extra.iter().cloned());
         CommandLine::new(argv)
+    }
+}
+
+impl Agent for Tailored {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        self.tailor(self.inner.cmd(prompt)?)
+    }
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let Some(piped) = self.inner.prompt_on_stdin(prompt)? else {
+            return Ok(None);
+        };
+        Ok(Some(PromptOnStdin::new(
+            self.tailor(piped.command)?,
+            piped.input,
+        )))
     }
     fn env(&self) -> Environment {
         self.inner.env().merge(&self.env)
@@ -139,6 +157,31 @@ mod tests {
             agent.cmd("").unwrap().argv(),
             ["/bin/logist", "mock-agent", "--scenario", "hang", "--", "P"]
         );
+    }
+
+    #[test]
+    fn the_stdin_form_is_tailored_too() {
+        let mock = logist_mock::MockAgent::new(logist_mock::Scenario::Success).program("mock");
+        let plain = Tailored::new(Box::new(mock.clone()));
+        assert_eq!(plain.prompt_on_stdin("P").unwrap(), None);
+
+        let agent = Tailored::new(Box::new(mock.stdin_prompt()))
+            .relaunch(vec!["/bin/logist".into(), "mock-agent".into()])
+            .extra_args(vec!["--delay-ms".into(), "0".into()]);
+        let piped = agent.prompt_on_stdin("-P").unwrap().expect("offered");
+        assert_eq!(
+            piped.command.argv(),
+            [
+                "/bin/logist",
+                "mock-agent",
+                "--scenario",
+                "success",
+                "--prompt-stdin",
+                "--delay-ms",
+                "0"
+            ]
+        );
+        assert_eq!(piped.input, b"-P");
     }
 
     #[test]

@@ -66,11 +66,20 @@ pub(crate) struct RunArgs {
     /// Use this executable instead of the program found on PATH.
     #[arg(long, value_name = "PATH")]
     pub(crate) program: Option<PathBuf>,
+    /// Read the prompt from this file (`-` for standard input) instead of
+    /// the PROMPT argument: for prompts too large for a command line.
+    #[arg(long, value_name = "PATH", conflicts_with = "prompt")]
+    pub(crate) prompt_file: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) shared: Shared,
-    /// The prompt, passed to the agent as one argument, literally.
-    #[arg(value_name = "PROMPT", allow_hyphen_values = true)]
-    pub(crate) prompt: String,
+    /// The prompt, given to the agent literally: as one argument, or on its
+    /// standard input for programs that read it there.
+    #[arg(
+        value_name = "PROMPT",
+        allow_hyphen_values = true,
+        required_unless_present = "prompt_file"
+    )]
+    pub(crate) prompt: Option<String>,
 }
 
 #[derive(Debug, Args)]

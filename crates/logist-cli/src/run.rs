@@ -37,7 +37,27 @@ pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
         RuntimeKind::Docker => args.program.as_deref(),
         RuntimeKind::Host => None,
     };
-    supervise(agent, &args.prompt, &args.shared, mount, signals)
+    let prompt = prompt(&args)?;
+    supervise(agent, &prompt, &args.shared, mount, signals)
+}
+
+/// The PROMPT argument, or the text of `--prompt-file` (`-`: stdin).
+fn prompt(args: &RunArgs) -> Result<String, CliError> {
+    let Some(path) = &args.prompt_file else {
+        // clap requires one of the two.
+        return Ok(args.prompt.clone().unwrap_or_default());
+    };
+    let (name, read) = if path.as_os_str() == "-" {
+        let mut text = Vec::new();
+        let read = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text);
+        ("standard input".to_owned(), read.map(|_| text))
+    } else {
+        (format!("`{}`", path.display()), std::fs::read(path))
+    };
+    let bytes = read
+        .map_err(|error| CliError::usage(format!("--prompt-file: cannot read {name}: {error}")))?;
+    String::from_utf8(bytes)
+        .map_err(|_| CliError::usage(format!("--prompt-file: {name} is not UTF-8 text")))
 }
 
 /// `logist exec`.
@@ -96,7 +116,8 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
                 .scenario
                 .parse()
                 .map_err(|error| CliError::usage(format!("{error}; try --scenario success")))?;
-            let mock = MockAgent::new(scenario);
+            // Like the agents that read a piped prompt, so big prompts work.
+            let mock = MockAgent::new(scenario).stdin_prompt();
             match (&program, args.shared.runtime) {
                 (Some(program), _) => tailor(Box::new(mock.program(program)), &args.shared),
                 (None, RuntimeKind::Host) => {
@@ -285,9 +306,10 @@ fn supervise(
             cols: 160,
         });
     }
-    let argv = agent
-        .cmd(prompt)
-        .map(CommandLine::into_argv)
+    // What the sentinel will spawn, for the `spawned` event.
+    let argv = options
+        .launch(agent.as_ref(), prompt)
+        .map(|launch| launch.request.command.into_argv())
         .unwrap_or_default();
     let sentinel = Sentinel::new(Arc::clone(&runtime), Arc::clone(&agent), options);
     let mut run = sentinel

@@ -1,6 +1,6 @@
 //! The `Agent` trait: what to run for a prompt.
 
-use crate::command::{CommandLine, Environment};
+use crate::command::{CommandLine, Environment, PromptOnStdin};
 use crate::error::Error;
 use crate::stop::{FailurePattern, StopSequence, Verdict};
 
@@ -27,6 +27,50 @@ pub trait Agent: Send + Sync {
     /// [`Error::InvalidCommand`] when the prompt cannot be passed (it holds
     /// a NUL byte).
     fn cmd(&self, prompt: &str) -> Result<CommandLine, Error>;
+
+    /// The same run with the prompt given on standard input instead of in
+    /// argv, for programs that read a piped prompt (to end-of-file) more
+    /// faithfully than an argument: no limit on its size (Linux caps one
+    /// argument at 128 KiB), no option parser that could misread it, no
+    /// rewriting of its words. `None` (the default) means the program takes
+    /// its prompt from [`cmd`](Self::cmd) only.
+    ///
+    /// A caller uses this form only when it can give the program a pipe
+    /// and close it after the input: not on a terminal, and not when it
+    /// means to answer the program's questions through stdin; otherwise it
+    /// uses [`cmd`](Self::cmd), which must always work.
+    ///
+    /// ```
+    /// use logist_core::{Agent, CommandLine, Environment, Error, PromptOnStdin, StopSequence};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Agent for Counter {
+    ///     fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+    ///         CommandLine::new(["wc", "-c", "--", prompt])
+    ///     }
+    ///     fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+    ///         Ok(Some(PromptOnStdin::new(CommandLine::new(["wc", "-c"])?, prompt)))
+    ///     }
+    ///     fn env(&self) -> Environment { Environment::inherit() }
+    ///     fn stop_sequences(&self) -> Vec<StopSequence> { Vec::new() }
+    ///     fn name(&self) -> &str { "counter" }
+    ///     fn version(&self) -> &str { "1" }
+    /// }
+    ///
+    /// let piped = Counter.prompt_on_stdin("-n $(x)")?.expect("counter reads stdin");
+    /// assert_eq!(piped.command.argv(), ["wc", "-c"]);
+    /// assert_eq!(piped.input, b"-n $(x)");
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCommand`] when the command line cannot be built.
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let _ = prompt;
+        Ok(None)
+    }
 
     /// The environment the program needs, to be merged into the caller's
     /// choice with [`Environment::merge`] (the base, inherit or clean, is

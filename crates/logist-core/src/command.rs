@@ -328,6 +328,27 @@ pub enum StdinMode {
     Piped,
 }
 
+/// A command line that reads its prompt from standard input, and the bytes
+/// to write there before closing it; see [`Agent::prompt_on_stdin`](crate::Agent::prompt_on_stdin).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PromptOnStdin {
+    /// The program and its arguments, without the prompt.
+    pub command: CommandLine,
+    /// What to write to its standard input, followed by end-of-file.
+    pub input: Vec<u8>,
+}
+
+impl PromptOnStdin {
+    /// `command`, fed `input` on standard input.
+    pub fn new(command: CommandLine, input: impl Into<Vec<u8>>) -> Self {
+        Self {
+            command,
+            input: input.into(),
+        }
+    }
+}
+
 /// The size of a pseudo-terminal, in character cells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TerminalSize {

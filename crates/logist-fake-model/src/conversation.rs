@@ -17,6 +17,8 @@ pub enum ToolShape {
     PathAndContent,
     /// `{"path": <absolute path>, "file_text": <text>}`.
     PathAndFileText,
+    /// `{"filePath": <absolute path>, "content": <text>}`.
+    FilePathAndContent,
     /// `{"cmd": "<shell command that writes the file>"}` (Codex's
     /// `exec_command`).
     ShellCmd,
@@ -57,6 +59,12 @@ pub const TOOLS: &[(&str, &str, ToolShape, &str)] = &[
         "create",
         ToolShape::PathAndFileText,
         "GitHub Copilot CLI 1.0.102",
+    ),
+    (
+        "chat-completions",
+        "write",
+        ToolShape::FilePathAndContent,
+        "OpenCode 1.18.33",
     ),
     (
         "responses",
@@ -138,6 +146,9 @@ pub(crate) fn decide(script: &Script, api: Api, conversation: &Conversation) -> 
             let arguments = match shape {
                 ToolShape::PathAndContent => json!({"file_path": path_text, "content": content}),
                 ToolShape::PathAndFileText => json!({"path": path_text, "file_text": content}),
+                ToolShape::FilePathAndContent => {
+                    json!({"filePath": path_text, "content": content})
+                }
                 ToolShape::ShellCmd => json!({"cmd": command}),
                 ToolShape::ShellArgv => json!({"command": ["bash", "-lc", command]}),
             };
@@ -242,6 +253,22 @@ mod tests {
             &conversation(&["Write"], true),
         );
         assert_eq!(turn, Turn::Text("LOGIST-FAKE-OK hi".into()));
+    }
+
+    #[test]
+    fn opencode_gets_its_camel_case_arguments() {
+        let turn = decide(
+            &write_file(),
+            Api::ChatCompletions,
+            &conversation(&["bash", "edit", "write"], false),
+        );
+        assert_eq!(
+            turn,
+            Turn::Call {
+                name: "write".into(),
+                arguments: json!({"filePath": "/tmp/x/it's.txt", "content": "a'b"}),
+            }
+        );
     }
 
     #[test]

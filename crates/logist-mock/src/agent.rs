@@ -6,7 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, Pattern, StopSequence,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, Pattern, PromptOnStdin,
+    StopSequence,
 };
 
 use crate::error::LocateError;
@@ -26,6 +27,10 @@ use crate::scenario::{
 /// `PATH` and [`MockRuntime`](crate::MockRuntime) plays without any file).
 /// Finding nothing is therefore not an error of `cmd`: call
 /// [`locate`](Self::locate) for the list of places searched.
+///
+/// With [`stdin_prompt`](Self::stdin_prompt), the agent also offers the
+/// [`prompt_on_stdin`](Agent::prompt_on_stdin) form: the same options with
+/// `--prompt-stdin` instead of `-- prompt`, and the prompt as the input.
 ///
 /// ```
 /// use logist_core::Agent;
@@ -50,6 +55,7 @@ pub struct MockAgent {
     delay_ms: Option<u64>,
     bytes: Option<u64>,
     stream: Option<FloodStream>,
+    stdin_prompt: bool,
 }
 
 impl MockAgent {
@@ -63,6 +69,7 @@ impl MockAgent {
             delay_ms: None,
             bytes: None,
             stream: None,
+            stdin_prompt: false,
         }
     }
 
@@ -94,6 +101,26 @@ impl MockAgent {
         self
     }
 
+    /// Offers the prompt on standard input too
+    /// ([`Agent::prompt_on_stdin`]), as real agent programs that read a
+    /// piped prompt do.
+    ///
+    /// ```
+    /// use logist_core::Agent;
+    /// use logist_mock::{MockAgent, Scenario};
+    ///
+    /// let agent = MockAgent::new(Scenario::Success).program("mock").stdin_prompt();
+    /// let piped = agent.prompt_on_stdin("-rf /")?.expect("offered");
+    /// assert_eq!(piped.command.argv(), ["mock", "--scenario", "success", "--prompt-stdin"]);
+    /// assert_eq!(piped.input, b"-rf /");
+    /// # Ok::<(), logist_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stdin_prompt(mut self) -> Self {
+        self.stdin_prompt = true;
+        self
+    }
+
     /// The scenario.
     pub fn scenario(&self) -> Scenario {
         self.scenario
@@ -122,8 +149,9 @@ impl MockAgent {
     }
 }
 
-impl Agent for MockAgent {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl MockAgent {
+    /// The program and the options set with the builder methods.
+    fn options_argv(&self) -> Vec<String> {
         let mut argv = vec![
             self.program_arg(),
             "--scenario".to_owned(),
@@ -138,8 +166,24 @@ impl Agent for MockAgent {
         if let Some(stream) = self.stream {
             argv.extend(["--stream".to_owned(), stream.to_string()]);
         }
+        argv
+    }
+}
+
+impl Agent for MockAgent {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options_argv();
         argv.extend(["--".to_owned(), prompt.to_owned()]);
         CommandLine::new(argv)
+    }
+
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        if !self.stdin_prompt {
+            return Ok(None);
+        }
+        let mut argv = self.options_argv();
+        argv.push("--prompt-stdin".to_owned());
+        Ok(Some(PromptOnStdin::new(CommandLine::new(argv)?, prompt)))
     }
 
     /// `NO_COLOR=1`, and [`API_KEY_ENV`] passed through by name.

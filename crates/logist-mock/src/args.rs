@@ -12,6 +12,7 @@ use crate::script::Script;
 /// The program's help text.
 pub const USAGE: &str = "\
 usage: logist-mock-agent [--scenario NAME] [--delay-ms N] [--bytes N] [--stream stdout|stderr|both] [--] PROMPT
+       logist-mock-agent [OPTIONS] --prompt-stdin
 
 A scripted stand-in for an AI coding agent, for tests and demos.
 
@@ -24,6 +25,8 @@ options:
   --bytes N         how much `flood` writes, with an optional K, M or G
                     suffix (powers of 1024; default: 1M)
   --stream S        where `flood` writes: stdout, stderr or both (default: stdout)
+  --prompt-stdin    read the prompt from standard input, to its end, instead
+                    of taking a PROMPT argument
   -h, --help        print this help
   --                end of options: the next argument is the prompt, even
                     if it starts with `-`
@@ -82,6 +85,10 @@ where
         if text == "-h" || text == "--help" {
             return Ok(Parsed::Help);
         }
+        if text == "--prompt-stdin" {
+            options.prompt_from_stdin = true;
+            continue;
+        }
         let (name, inline) = match text.split_once('=') {
             Some((name, value)) if name.starts_with("--") => {
                 (name.to_owned(), Some(value.to_owned()))
@@ -121,7 +128,16 @@ where
             }
         }
     }
-    options.prompt = prompt.ok_or(ArgsError::MissingPrompt)?;
+    match (prompt, options.prompt_from_stdin) {
+        (Some(prompt), false) => options.prompt = prompt,
+        (None, true) => {}
+        (None, false) => return Err(ArgsError::MissingPrompt),
+        (Some(prompt), true) => {
+            return Err(ArgsError::UnexpectedArgument {
+                argument: String::from_utf8_lossy(&prompt).into_owned(),
+            });
+        }
+    }
     Ok(Parsed::Run(options))
 }
 
@@ -187,6 +203,7 @@ fn parse_size(text: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::scenario::FloodStream;
+    use crate::script::Step;
 
     #[track_caller]
     fn run(args: &[&str]) -> Options {
@@ -237,6 +254,25 @@ mod tests {
     }
 
     #[test]
+    fn prompt_stdin_takes_no_prompt_argument() {
+        let options = run(&["--scenario", "interactive", "--prompt-stdin"]);
+        assert!(options.prompt_from_stdin);
+        assert_eq!(options.scenario, Scenario::Interactive);
+        assert!(!run(&["p"]).prompt_from_stdin);
+        assert_eq!(
+            error(&["--prompt-stdin", "--", "-p"]),
+            "unexpected argument `-p` (the prompt must be a single argument, or none with `--prompt-stdin`)"
+        );
+        // After `--` it is the prompt, not the option.
+        assert_eq!(run(&["--", "--prompt-stdin"]).prompt, b"--prompt-stdin");
+        // The script reads the prompt first, then plays the scenario.
+        assert!(matches!(
+            run(&["--prompt-stdin"]).script().steps(),
+            [Step::ReadPrompt(options)] if !options.prompt_from_stdin
+        ));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("0"), Some(0));
         assert_eq!(parse_size("12"), Some(12));
@@ -265,11 +301,11 @@ mod tests {
         );
         assert_eq!(
             error(&["a", "b"]),
-            "unexpected argument `b` (the prompt must be a single argument)"
+            "unexpected argument `b` (the prompt must be a single argument, or none with `--prompt-stdin`)"
         );
         assert_eq!(
             error(&["--", "a", "b"]),
-            "unexpected argument `b` (the prompt must be a single argument)"
+            "unexpected argument `b` (the prompt must be a single argument, or none with `--prompt-stdin`)"
         );
         assert!(
             error(&["--scenario", "x", "p"]).starts_with("unknown scenario `x` (known: success, ")

@@ -53,8 +53,11 @@ pub enum ArgsError {
         /// What is accepted.
         expected: &'static str,
     },
-    /// A second positional argument (the prompt must be one argument).
-    #[error("unexpected argument `{argument}` (the prompt must be a single argument)")]
+    /// A second positional argument (the prompt must be one argument), or
+    /// a prompt argument with `--prompt-stdin`.
+    #[error(
+        "unexpected argument `{argument}` (the prompt must be a single argument, or none with `--prompt-stdin`)"
+    )]
     UnexpectedArgument {
         /// The extra argument.
         argument: String,

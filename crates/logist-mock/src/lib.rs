@@ -6,7 +6,11 @@
 //!
 //! ```text
 //! logist-mock-agent [--scenario NAME] [--delay-ms N] [--bytes N] [--stream stdout|stderr|both] [--] PROMPT
+//! logist-mock-agent [OPTIONS] --prompt-stdin
 //! ```
+//!
+//! With `--prompt-stdin` the prompt is read from standard input, to its
+//! end, before the scenario starts, as agents that take a piped prompt do.
 //!
 //! It writes like a real program: unbuffered writes to fds 1 and 2
 //! (progress on stdout, warnings and errors on stderr), no randomness, a

@@ -10,7 +10,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -65,6 +65,11 @@ fn perform(step: &Step, relaunch: &Relaunch<'_>) -> Result<(), Stop> {
             Ok(())
         }
         Step::ReadLine(branch) => play(branch.choose(read_line().as_deref()).steps(), relaunch),
+        Step::ReadPrompt(options) => {
+            let mut options = options.as_ref().clone();
+            options.prompt = read_to_end();
+            play(options.script().steps(), relaunch)
+        }
         Step::IgnoreTerm => {
             ignore_termination();
             Ok(())
@@ -104,6 +109,13 @@ fn read_line() -> Option<Vec<u8>> {
         Ok(0) | Err(_) => None,
         Ok(_) => Some(line),
     }
+}
+
+/// Standard input to its end; what was read before an error counts.
+fn read_to_end() -> Vec<u8> {
+    let mut input = Vec::new();
+    let _ = io::stdin().lock().read_to_end(&mut input);
+    input
 }
 
 #[expect(unsafe_code, reason = "ignoring a signal needs sigaction")]

@@ -302,6 +302,9 @@ pub struct Options {
     /// The prompt, as the bytes of the argument (the program accepts any
     /// bytes; [`MockAgent`](crate::MockAgent) passes UTF-8).
     pub prompt: Vec<u8>,
+    /// `--prompt-stdin`: the prompt is read from standard input, to its
+    /// end, when the script starts ([`Step::ReadPrompt`]).
+    pub prompt_from_stdin: bool,
 }
 
 impl Options {
@@ -313,6 +316,7 @@ impl Options {
             bytes: DEFAULT_FLOOD_BYTES,
             stream: FloodStream::Stdout,
             prompt: prompt.into(),
+            prompt_from_stdin: false,
         }
     }
 
@@ -330,6 +334,11 @@ impl Options {
     /// assert_eq!(script.steps().last(), Some(&Step::Exit(3)));
     /// ```
     pub fn script(&self) -> Script {
+        if self.prompt_from_stdin {
+            let mut options = self.clone();
+            options.prompt_from_stdin = false;
+            return Script::new().step(Step::ReadPrompt(Box::new(options)));
+        }
         let delay = self.delay();
         let reading = [b"Reading prompt: ".as_slice(), &self.prompt, b"\n"].concat();
         let progress = Script::new()

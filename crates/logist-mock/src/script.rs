@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use logist_core::Stream;
 
-use crate::scenario::FloodStream;
+use crate::scenario::{FloodStream, Options};
 
 /// A sequence of [`Step`]s, built with chained methods.
 ///
@@ -53,6 +53,9 @@ pub enum Step {
     /// matches it; the script then goes on after this step unless the
     /// branch ended the process.
     ReadLine(LineBranch),
+    /// Reads standard input to its end as the prompt, then plays these
+    /// options' script with it (`--prompt-stdin`).
+    ReadPrompt(Box<Options>),
     /// From now on, ignores polite termination (SIGTERM, SIGINT, SIGHUP):
     /// only a forced kill, or the end of the grace period, stops it.
     IgnoreTerm,

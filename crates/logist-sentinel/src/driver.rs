@@ -18,7 +18,7 @@ use crate::observer::{Action, Event, Observer, OnPrompt, Outcome, Policy};
 
 /// How to start and watch an agent: the policy and the spawn options.
 ///
-/// Pure configuration: [`spawn_request`](Self::spawn_request) and
+/// Pure configuration: [`launch`](Self::launch) and
 /// [`observer`](Self::observer) build what a [`Sentinel`] spawns and
 /// watches with, without a runtime.
 ///
@@ -128,29 +128,53 @@ impl RunOptions {
         self
     }
 
-    /// The request that spawns `agent` for `prompt`: its command line, its
-    /// environment merged into the base one, these labels, working
-    /// directory, terminal and grace period, and the standard input set
-    /// with [`stdin`](Self::stdin), or else a pipe when the policy lets
-    /// someone answer prompts (`Answer`, `Wait`) and `/dev/null` otherwise.
+    /// What spawns `agent` for `prompt`: the request (the agent's command
+    /// line, its environment merged into the base one, these labels,
+    /// working directory, terminal and grace period) and the input to feed
+    /// its standard input, if any.
+    ///
+    /// The prompt goes on standard input when the agent offers that
+    /// ([`Agent::prompt_on_stdin`]) and nothing else needs stdin: no
+    /// terminal, no [`stdin`](Self::stdin) set, and a policy under which
+    /// nobody answers ([`OnPrompt::Fail`]). Otherwise it goes in argv
+    /// ([`Agent::cmd`]), and stdin is the one set with
+    /// [`stdin`](Self::stdin), or else a pipe when the policy lets someone
+    /// answer prompts (`Answer`, `Wait`) and `/dev/null` otherwise.
     ///
     /// # Errors
     ///
-    /// What [`Agent::cmd`] returns for a prompt it cannot pass.
-    pub fn spawn_request(&self, agent: &dyn Agent, prompt: &str) -> Result<SpawnRequest, Error> {
-        let mut request = SpawnRequest::new(agent.cmd(prompt)?)
+    /// What the agent returns for a prompt it cannot pass.
+    pub fn launch(&self, agent: &dyn Agent, prompt: &str) -> Result<Launch, Error> {
+        let stdin_is_free = self.terminal.is_none()
+            && self.stdin.is_none()
+            && matches!(self.policy.on_prompt, OnPrompt::Fail);
+        let piped = if stdin_is_free {
+            agent.prompt_on_stdin(prompt)?
+        } else {
+            None
+        };
+        let (command, input, stdin) = match piped {
+            Some(piped) => (piped.command, Some(piped.input), StdinMode::Piped),
+            None => (
+                agent.cmd(prompt)?,
+                None,
+                self.stdin.unwrap_or(match self.policy.on_prompt {
+                    // Under `Wait` the caller answers with
+                    // `Runtime::write_stdin`: from `/dev/null` the agent
+                    // would read end-of-file at once.
+                    OnPrompt::Answer(_) | OnPrompt::Wait => StdinMode::Piped,
+                    OnPrompt::Fail => StdinMode::Null,
+                }),
+            ),
+        };
+        let mut request = SpawnRequest::new(command)
             .env(self.env.clone().merge(&agent.env()))
-            .stdin(self.stdin.unwrap_or(match self.policy.on_prompt {
-                // Under `Wait` the caller answers with `Runtime::write_stdin`:
-                // from `/dev/null` the agent would read end-of-file at once.
-                OnPrompt::Answer(_) | OnPrompt::Wait => StdinMode::Piped,
-                OnPrompt::Fail => StdinMode::Null,
-            }));
+            .stdin(stdin);
         request.labels.extend(self.labels.clone());
         request.cwd.clone_from(&self.cwd);
         request.terminal = self.terminal;
         request.grace = self.grace;
-        Ok(request)
+        Ok(Launch { request, input })
     }
 
     /// An observer for `agent`'s stop sequences and failure patterns under
@@ -166,6 +190,19 @@ impl RunOptions {
             self.policy.clone(),
         )
     }
+}
+
+/// What [`RunOptions::launch`] builds: the request to spawn, and the
+/// prompt to write to the process's standard input (then closed) when the
+/// prompt goes there rather than in argv.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Launch {
+    /// The spawn request.
+    pub request: SpawnRequest,
+    /// Bytes for standard input, followed by end-of-file; `None` when the
+    /// prompt is in the command line.
+    pub input: Option<Vec<u8>>,
 }
 
 /// Runs an agent on a runtime and watches it.
@@ -248,8 +285,14 @@ impl Sentinel {
         let mut observer = self.options.observer(self.agent.as_ref())?;
         let spawned = self
             .options
-            .spawn_request(self.agent.as_ref(), prompt)
-            .and_then(|request| self.runtime.spawn(&request));
+            .launch(self.agent.as_ref(), prompt)
+            .and_then(|launch| {
+                let id = self.runtime.spawn(&launch.request)?;
+                if let Some(input) = launch.input {
+                    feed_stdin(&self.runtime, &id, input)?;
+                }
+                Ok(id)
+            });
         let id = match spawned {
             Ok(id) => {
                 tracing::debug!(%id, agent = self.agent.name(), "sentinel: spawned");
@@ -301,6 +344,40 @@ impl Sentinel {
             on_event(&event);
         }
         Ok(run.finish())
+    }
+}
+
+/// Writes the prompt to the process's standard input and closes it, on a
+/// thread of its own: a prompt larger than the pipe's buffer blocks until
+/// the agent reads it, and the run must not wait for that. The write ends
+/// when the agent has read everything, exits, or is terminated.
+fn feed_stdin(runtime: &Arc<dyn Runtime>, id: &ProcessId, input: Vec<u8>) -> Result<(), Error> {
+    let (runtime, id) = (Arc::clone(runtime), id.clone());
+    let thread = std::thread::Builder::new()
+        .name("logist-sentinel-stdin".to_owned())
+        .spawn({
+            let (runtime, id) = (Arc::clone(&runtime), id.clone());
+            move || {
+                let fed = runtime
+                    .write_stdin(&id, &input)
+                    .and_then(|()| runtime.close_stdin(&id));
+                // The agent stopped reading (it exited or was stopped): its
+                // outcome says what happened, not this write.
+                if let Err(error) = fed {
+                    tracing::debug!(%id, %error, "sentinel: prompt not fully written to stdin");
+                }
+            }
+        });
+    match thread {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            // Nothing would ever give the agent its prompt.
+            let _ = runtime.terminate(&id, true);
+            Err(Error::io(
+                "starting the thread that writes the prompt",
+                error,
+            ))
+        }
     }
 }
 

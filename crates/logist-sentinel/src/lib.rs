@@ -152,7 +152,7 @@ mod error;
 mod matcher;
 mod observer;
 
-pub use driver::{CancelHandle, Run, RunOptions, Sentinel};
+pub use driver::{CancelHandle, Launch, Run, RunOptions, Sentinel};
 pub use error::{PatternError, PatternList};
 pub use matcher::{Match, REGEX_WINDOW};
 pub use observer::{Action, Event, Observer, OnPrompt, Outcome, Policy, VERDICT_TAIL_LINES};

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, PromptOnStdin,
+    StopSequence, Verdict,
 };
 
 use crate::config::Approval;
@@ -20,12 +21,14 @@ use super::adapter;
 adapter! {
     /// OpenCode, run as `opencode run --format json … -- PROMPT`.
     ///
-    /// - **Prompt**: positional after `--`, so a leading `-` is safe.
-    ///   **Caveat seen here with 1.18.33**: `run` joins its message words
-    ///   and wraps a word containing a space in double quotes (escaping
-    ///   inner quotes), so the model receives `"<prompt>"` rather than the
-    ///   prompt itself. The exact text can only be given on stdin, which
-    ///   the [`Agent`] trait cannot express (see the crate docs).
+    /// - **Prompt**: on stdin ([`prompt_on_stdin`](Agent::prompt_on_stdin):
+    ///   `run` with no message reads it to end-of-file, unchanged), which
+    ///   the sentinel uses whenever stdin is free. The argv form
+    ///   ([`cmd`](Agent::cmd), for a terminal or an answering policy) puts
+    ///   it after `--`, so a leading `-` is safe, but **1.18.33 rewrites
+    ///   it**: `run` joins its message words and wraps a word containing a
+    ///   space in double quotes (escaping inner quotes), so the model
+    ///   receives `"<prompt>"`.
     /// - **Output**: `--format json` (NDJSON events `step_start`, `text`,
     ///   `tool_use`, `step_finish`, `error`); [`verdict`](Agent::verdict)
     ///   reports an `error` event as a failure.
@@ -41,9 +44,10 @@ adapter! {
     /// - **Quiet**: auto-update off, sharing disabled.
     /// - **Isolation**: `HOME` and the XDG directories (`~/.config/opencode`).
     ///
-    /// Run here with 1.18.33 against the fake model server for a reply and
-    /// a prompt starting with `-` (it answered); not part of the end-to-end
-    /// tests because of the quoting above and the run-time download.
+    /// The end-to-end tests run 1.18.33 with the prompt on stdin (a hostile
+    /// prompt arrives unchanged; a file is written by its `write` tool). It
+    /// downloads the provider package from the npm registry at run time.
+    /// Not run interactively on a terminal.
     OpenCode
 }
 
@@ -125,8 +129,10 @@ impl OpenCode {
     }
 }
 
-impl Agent for OpenCode {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl OpenCode {
+    /// `opencode run --format json [--auto] [-m MODEL] EXTRA…`, without the
+    /// prompt.
+    fn run_argv(&self) -> Vec<String> {
         let mut argv: Vec<String> = [self.program(), "run", "--format", "json"]
             .map(str::to_owned)
             .into();
@@ -140,8 +146,22 @@ impl Agent for OpenCode {
             (None, None) => {}
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for OpenCode {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.run_argv();
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
+    }
+
+    /// `run` with no message reads the message from a piped stdin,
+    /// unchanged (no quoting of its words).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.run_argv())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {
@@ -209,9 +229,7 @@ impl AgentProgram for OpenCode {
     }
 
     fn verification(&self) -> Verification {
-        Verification::DocsOnly {
-            note: "1.18.33 answered the fake model server by hand (reply, dash prompt); the prompt arrives wrapped in quotes",
-        }
+        Verification::EndToEnd { version: "1.18.33" }
     }
 
     fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use logist_agents::{
-    AgentConfig, AgentProgram, Aider, Approval, ClaudeCode, Codex, Copilot, Gemini, QwenCode,
+    AgentConfig, AgentProgram, Aider, Approval, ClaudeCode, Codex, Copilot, Gemini, OpenCode,
+    QwenCode,
 };
 use logist_core::{Agent, Environment, Verdict};
 use logist_fake_model::{ANSWER_PREFIX, FakeModel, Script};
@@ -101,6 +102,16 @@ const COPILOT: Program = Program {
     },
     writes_with: Approval::AutoEdit,
 };
+/// Given its prompt on stdin ([`Agent::prompt_on_stdin`]).
+const OPENCODE: Program = Program {
+    var: "OPENCODE",
+    build: |url, config| {
+        Box::new(OpenCode::with_config(
+            config.base_url(format!("{url}/v1")).model(MODEL),
+        ))
+    },
+    writes_with: Approval::FullAuto,
+};
 
 /// The caller's environment as the adapters see it: only `PATH` and the
 /// fake keys exist, so `Environment::pass` is exercised for real.
@@ -160,9 +171,17 @@ fn run_program(
     let adapter = (program.build)(server.url(), config);
     adapter.validate().expect("configuration is supported");
     adapter.prepare_home().expect("home is prepared");
-    let command = adapter.cmd(prompt).expect("command line");
     let env = resolved_env(adapter.as_ref(), "dumb");
-    let agent = Arc::new(Fixed::new(adapter, command, env));
+    // The form the sentinel picks on pipes: stdin when the adapter offers it.
+    let agent = Arc::new(
+        match adapter.prompt_on_stdin(prompt).expect("command line") {
+            Some(piped) => Fixed::piped(adapter, piped, env),
+            None => {
+                let command = adapter.cmd(prompt).expect("command line");
+                Fixed::new(adapter, command, env)
+            }
+        },
+    );
     let watched = watch(&agent, work, None, TIMEOUT);
     Ran {
         agent,
@@ -346,6 +365,16 @@ fn copilot_writes_a_file() {
     check_write(COPILOT);
 }
 
+#[test]
+fn opencode_answers_a_hostile_prompt_given_on_stdin() {
+    check_reply(OPENCODE);
+}
+
+#[test]
+fn opencode_writes_a_file() {
+    check_write(OPENCODE);
+}
+
 /// `installed_version` is exercised in unit tests with a scripted runtime;
 /// here the adapters' pinned versions are compared with what `cargo xtask
 /// e2e` installed, through each program's own `--version` output.
@@ -372,6 +401,10 @@ fn installed_programs_are_the_pinned_versions() {
         (
             COPILOT,
             (COPILOT.build)("http://127.0.0.1:9", AgentConfig::new()),
+        ),
+        (
+            OPENCODE,
+            (OPENCODE.build)("http://127.0.0.1:9", AgentConfig::new()),
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use logist_agents::AgentProgram;
 use logist_core::{
-    Agent, CommandLine, Environment, Error, ExitStatus, FailureCause, FailurePattern, Runtime,
-    SpawnRequest, StopSequence, Stream, TerminalSize, Verdict,
+    Agent, CommandLine, Environment, Error, ExitStatus, FailureCause, FailurePattern,
+    PromptOnStdin, Runtime, SpawnRequest, StopSequence, Stream, TerminalSize, Verdict,
 };
 use logist_mock::testing::{NoSurvivors, Survivor};
 use logist_runtime_host::HostRuntime;
@@ -103,6 +103,8 @@ pub(crate) struct Fixed {
     pub(crate) adapter: Box<dyn AgentProgram>,
     command: CommandLine,
     env: BTreeMap<String, String>,
+    /// The prompt for standard input, when the adapter gives it there.
+    input: Option<Vec<u8>>,
 }
 
 impl Fixed {
@@ -116,15 +118,36 @@ impl Fixed {
             adapter,
             command,
             env,
+            input: None,
+        }
+    }
+
+    /// Runs `piped.command` fed `piped.input` on stdin, with exactly `env`,
+    /// judged by `adapter`.
+    pub(crate) fn piped(
+        adapter: Box<dyn AgentProgram>,
+        piped: PromptOnStdin,
+        env: BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            input: Some(piped.input),
+            ..Self::new(adapter, piped.command, env)
         }
     }
 }
 
 impl Agent for Fixed {
     /// The fixed argv; the prompt is already in it (or, for an interactive
-    /// run, there is none).
+    /// run, there is none, or it is given on stdin).
     fn cmd(&self, _prompt: &str) -> Result<CommandLine, Error> {
         Ok(self.command.clone())
+    }
+
+    fn prompt_on_stdin(&self, _prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        Ok(self
+            .input
+            .as_ref()
+            .map(|input| PromptOnStdin::new(self.command.clone(), input.clone())))
     }
 
     fn env(&self) -> Environment {

@@ -69,6 +69,10 @@ fn describe(name: &str) -> String {
         };
         writeln!(out, "[{label}]").unwrap();
         writeln!(out, "  argv: {}", agent.cmd("Fix the bug").unwrap()).unwrap();
+        if let Some(piped) = agent.prompt_on_stdin("Fix the bug").unwrap() {
+            let input = String::from_utf8(piped.input).unwrap();
+            writeln!(out, "  stdin form: {} <<< {input:?}", piped.command).unwrap();
+        }
         out.push_str(&validated);
         out.push_str(&describe_env(&agent.env()));
     }

@@ -201,6 +201,31 @@ fn usage_errors_are_2_with_one_clear_line() {
             "--model does not apply",
         ),
         (vec!["run", "--agent", "mock"], "PROMPT"),
+        (
+            vec!["run", "--agent", "mock", "--prompt-file", "/nonexistent/p"],
+            "--prompt-file: cannot read `/nonexistent/p`",
+        ),
+        (
+            vec![
+                "run",
+                "--agent",
+                "mock",
+                "--prompt-file",
+                "/etc/hostname",
+                "x",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "run",
+                "--agent",
+                "mock",
+                "--prompt-file",
+                env!("CARGO_BIN_EXE_logist"),
+            ],
+            "is not UTF-8 text",
+        ),
     ] {
         let stderr = check(&args, 2);
         assert!(

@@ -139,10 +139,18 @@ fn json_events_in_order_for_a_completed_run() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert_eq!(
-        argv.last(),
-        Some(&"-rf $(id)"),
-        "the prompt is one literal argument"
+    // Stdin is free (`--on-input fail`, no terminal): the mock agent reads
+    // the prompt there, and prints it back unchanged.
+    assert_eq!(argv.last(), Some(&"--prompt-stdin"), "{argv:?}");
+    let printed: Vec<u8> = events
+        .iter()
+        .filter(|e| e["event"] == "output" && e["stream"] == "stdout")
+        .flat_map(|e| e["data"].as_str().unwrap().bytes())
+        .collect();
+    assert!(
+        text(&printed).starts_with("Reading prompt: -rf $(id)\n"),
+        "{}",
+        text(&printed)
     );
     let streams: Vec<&str> = events
         .iter()
@@ -156,6 +164,80 @@ fn json_events_in_order_for_a_completed_run() {
     assert_eq!(outcome["exit_code"], 0);
     assert!(outcome["duration_ms"].as_u64().is_some());
     assert!(outcome.get("cause").is_none());
+}
+
+#[test]
+fn the_prompt_is_one_literal_argument_when_stdin_is_taken() {
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--on-input",
+            "wait",
+            "--json",
+            "--",
+            "-rf $(id)",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let spawned = &parse_events(&out.stdout)[0];
+    let argv = spawned["argv"].as_array().unwrap();
+    assert_eq!(argv.last().and_then(Value::as_str), Some("-rf $(id)"));
+}
+
+#[test]
+fn a_prompt_file_larger_than_any_argument_arrives_unchanged() {
+    let guard = NoSurvivors::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prompt.txt");
+    // Past Linux's 128 KiB limit for one argument.
+    let prompt = "-rf \"$(id)\" é\n".repeat(20_000);
+    std::fs::write(&path, &prompt).unwrap();
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--prompt-file",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(
+        out.stdout
+            .starts_with(format!("Reading prompt: {prompt}\n").as_bytes()),
+        "{} bytes of output",
+        out.stdout.len()
+    );
+}
+
+#[test]
+fn a_prompt_file_dash_is_read_from_standard_input() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let guard = NoSurvivors::new();
+    let mut child = crate::logist(&guard, &["run", "--agent", "mock", "--prompt-file", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"from a pipe: --help\n").unwrap();
+    drop(stdin);
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(crate::wait(&mut child).success());
+    assert!(
+        stdout.starts_with(b"Reading prompt: from a pipe: --help\n\n"),
+        "{}",
+        text(&stdout)
+    );
 }
 
 #[test]

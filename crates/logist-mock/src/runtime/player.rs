@@ -58,6 +58,11 @@ impl Player<'_> {
                 let line = self.read_line()?;
                 self.steps(branch.choose(line.as_deref()).steps())
             }
+            Step::ReadPrompt(options) => {
+                let mut options = options.as_ref().clone();
+                options.prompt = self.read_to_end()?;
+                self.steps(options.script().steps())
+            }
             Step::IgnoreTerm => {
                 let mut state = self.process.lock();
                 if state.status.is_some() {
@@ -149,6 +154,23 @@ impl Player<'_> {
             if state.stdin_closed {
                 let rest = std::mem::take(&mut state.stdin);
                 return Ok((!rest.is_empty()).then_some(rest));
+            }
+            state = self
+                .process
+                .wait_until(state, Deadline::Never)
+                .expect("waiting without a deadline always returns the lock");
+        }
+    }
+
+    /// Everything written to stdin until it is closed.
+    fn read_to_end(&self) -> Result<Vec<u8>, Ended> {
+        let mut state = self.process.lock();
+        loop {
+            if state.status.is_some() {
+                return Err(Ended);
+            }
+            if state.stdin_closed {
+                return Ok(std::mem::take(&mut state.stdin));
             }
             state = self
                 .process

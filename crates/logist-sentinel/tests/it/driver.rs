@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, Pattern, StdinMode,
-    StopSequence, TerminalSize,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, Pattern, PromptOnStdin,
+    StdinMode, StopSequence, TerminalSize,
 };
 use logist_sentinel::{
     CancelHandle, Event, Observer, OnPrompt, Outcome, PatternError, PatternList, Policy, Run,
@@ -19,6 +19,7 @@ use logist_sentinel::{
 struct TestAgent {
     stops: Vec<StopSequence>,
     failures: Vec<FailurePattern>,
+    reads_stdin: bool,
 }
 
 impl TestAgent {
@@ -29,6 +30,15 @@ impl TestAgent {
                 FailureCause::RateLimited,
                 Pattern::regex(r"\b429\b"),
             )],
+            reads_stdin: false,
+        }
+    }
+
+    /// The agent also offers its prompt on stdin.
+    fn reading_stdin() -> Self {
+        Self {
+            reads_stdin: true,
+            ..Self::new()
         }
     }
 }
@@ -36,6 +46,13 @@ impl TestAgent {
 impl Agent for TestAgent {
     fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
         CommandLine::new(["agent", "--print", "--", prompt])
+    }
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        if !self.reads_stdin {
+            return Ok(None);
+        }
+        let command = CommandLine::new(["agent", "--print", "-"])?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
     fn env(&self) -> Environment {
         Environment::inherit()
@@ -58,7 +75,7 @@ impl Agent for TestAgent {
 }
 
 #[test]
-fn spawn_request_merges_the_agent_into_the_options() {
+fn launch_merges_the_agent_into_the_options() {
     let options = RunOptions::new()
         .env(Environment::clean().pass("PATH").set("NO_COLOR", "0"))
         .cwd("/work/project")
@@ -68,9 +85,9 @@ fn spawn_request_merges_the_agent_into_the_options() {
             cols: 120,
         })
         .grace(Duration::from_millis(300));
-    let request = options
-        .spawn_request(&TestAgent::new(), "-rf $(x)")
-        .unwrap();
+    let launch = options.launch(&TestAgent::new(), "-rf $(x)").unwrap();
+    assert_eq!(launch.input, None);
+    let request = launch.request;
     assert_eq!(
         request.command.argv(),
         ["agent", "--print", "--", "-rf $(x)"]
@@ -100,7 +117,11 @@ fn stdin_is_piped_when_someone_may_answer() {
         if let Some(mode) = chosen {
             options = options.stdin(mode);
         }
-        options.spawn_request(&TestAgent::new(), "p").unwrap().stdin
+        options
+            .launch(&TestAgent::new(), "p")
+            .unwrap()
+            .request
+            .stdin
     };
     assert_eq!(stdin(OnPrompt::Fail, None), StdinMode::Null);
     assert_eq!(stdin(OnPrompt::Wait, None), StdinMode::Piped);
@@ -121,9 +142,46 @@ fn stdin_is_piped_when_someone_may_answer() {
 #[test]
 fn a_prompt_the_agent_cannot_pass_is_an_error() {
     let error = RunOptions::new()
-        .spawn_request(&TestAgent::new(), "a\0b")
+        .launch(&TestAgent::new(), "a\0b")
         .unwrap_err();
     assert!(matches!(error, Error::InvalidCommand { .. }), "{error}");
+}
+
+#[test]
+fn the_prompt_goes_on_stdin_only_when_nothing_else_needs_stdin() {
+    let prompt = "-rf \"$(x)\"\nsecond line";
+    let piped = RunOptions::new()
+        .launch(&TestAgent::reading_stdin(), prompt)
+        .unwrap();
+    assert_eq!(piped.request.command.argv(), ["agent", "--print", "-"]);
+    assert_eq!(piped.request.stdin, StdinMode::Piped);
+    assert_eq!(piped.input.as_deref(), Some(prompt.as_bytes()));
+    // A prompt with a NUL byte cannot be an argument but can be input.
+    let nul = RunOptions::new()
+        .launch(&TestAgent::reading_stdin(), "a\0b")
+        .unwrap();
+    assert_eq!(nul.input.as_deref(), Some(b"a\0b".as_slice()));
+
+    // Whoever answers prompts, a terminal and a stdin chosen by the caller
+    // all need stdin: the prompt goes in argv then.
+    let in_argv = |options: RunOptions, stdin: StdinMode| {
+        let launch = options.launch(&TestAgent::reading_stdin(), prompt).unwrap();
+        assert_eq!(launch.input, None);
+        assert_eq!(
+            launch.request.command.argv(),
+            ["agent", "--print", "--", prompt]
+        );
+        assert_eq!(launch.request.stdin, stdin);
+    };
+    let policy = |on_prompt| RunOptions::new().policy(Policy::new().on_prompt(on_prompt));
+    in_argv(policy(OnPrompt::Wait), StdinMode::Piped);
+    in_argv(policy(OnPrompt::Answer("y\n".into())), StdinMode::Piped);
+    in_argv(
+        RunOptions::new().terminal(TerminalSize::default()),
+        StdinMode::Null,
+    );
+    in_argv(RunOptions::new().stdin(StdinMode::Null), StdinMode::Null);
+    in_argv(RunOptions::new().stdin(StdinMode::Piped), StdinMode::Piped);
 }
 
 #[test]

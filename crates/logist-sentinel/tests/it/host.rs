@@ -92,6 +92,63 @@ fn a_normal_run_reports_ordered_events_with_contiguous_offsets() {
     assert_eq!(record.outcome.to_string(), "completed: exit code 0");
 }
 
+/// A prompt of `len` bytes that a shell or an option parser would misread,
+/// with lines, quotes and bytes of every kind of UTF-8.
+fn hostile_prompt(len: usize) -> String {
+    let unit = "-rf \"$(whoami)\" 'x' `id` \\ é ✓ 🦀\n";
+    unit.repeat(len / unit.len() + 1)
+}
+
+#[test]
+fn a_prompt_on_stdin_arrives_exactly_even_past_the_argument_limit() {
+    let guard = NoSurvivors::new();
+    let runtime = host();
+    // Twice Linux's limit for one argument (128 KiB), and past any pipe's
+    // buffer, so the prompt is written while the agent reads it.
+    let prompt = hostile_prompt(256 * 1024);
+    let piped = mock(Scenario::Success).stdin_prompt();
+    let record = Record::run(
+        &runtime,
+        Arc::new(piped.clone()),
+        tagged(&guard, Policy::new()),
+        &prompt,
+    );
+    assert!(record.outcome.is_success(), "{}", record.outcome);
+    let expected = format!("Reading prompt: {prompt}\n");
+    assert!(
+        record.text().starts_with(&expected),
+        "the prompt came back changed: {} bytes of output",
+        record.output(None).len()
+    );
+
+    // The same prompt in argv does not even start.
+    let options = tagged(&guard, Policy::new().on_prompt(OnPrompt::Wait));
+    let record = Record::run(&runtime, Arc::new(piped), options, &prompt);
+    assert!(
+        matches!(&record.outcome, Outcome::FailedToStart { .. }),
+        "{}",
+        record.outcome
+    );
+}
+
+#[test]
+fn an_agent_that_never_reads_its_stdin_prompt_still_times_out() {
+    let guard = NoSurvivors::new();
+    let runtime = host();
+    // Larger than a pipe's buffer: the writer blocks until the agent is
+    // stopped, and the run must not wait for it.
+    let agent = ShellAgent::new("echo started; exec sleep 600").stdin_prompt();
+    let options = tagged(&guard, Policy::new().timeout(ms(300)));
+    let record = Record::run(&runtime, Arc::new(agent), options, &hostile_prompt(1 << 20));
+    assert!(
+        matches!(record.outcome, Outcome::TimedOut { .. }),
+        "{}",
+        record.outcome
+    );
+    assert_eq!(record.text(), "started\n");
+    runtime.remove(record.id()).unwrap();
+}
+
 #[test]
 fn spawn_options_reach_the_agent() {
     let guard = NoSurvivors::new();

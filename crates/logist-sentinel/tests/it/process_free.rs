@@ -180,6 +180,26 @@ fn the_mock_agents_scenarios_run_as_on_a_host() {
 }
 
 #[test]
+fn a_prompt_on_stdin_is_read_to_its_end_first() {
+    let (mock_runtime, runtime) = runtime();
+    let prompt = "-n \"$(x)\"\nline two";
+    let agent = Arc::new(mock(Scenario::Success).stdin_prompt());
+    let record = Record::run(&runtime, agent, options(Policy::new()), prompt);
+    assert!(record.outcome.is_success(), "{}", record.outcome);
+    assert!(
+        record
+            .text()
+            .starts_with(&format!("Reading prompt: {prompt}\n")),
+        "{}",
+        record.text()
+    );
+    assert_eq!(
+        mock_runtime.stdin_received(record.id()).unwrap(),
+        prompt.as_bytes()
+    );
+}
+
+#[test]
 fn the_callback_form_sees_every_event() {
     let (_mock, runtime) = runtime();
     let sentinel = Sentinel::new(

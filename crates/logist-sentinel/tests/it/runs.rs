@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailurePattern, ProcessId, Runtime, StopSequence,
-    Stream, Verdict,
+    Agent, CommandLine, Environment, Error, FailurePattern, ProcessId, PromptOnStdin, Runtime,
+    StopSequence, Stream, Verdict,
 };
 use logist_mock::testing::{NoSurvivors, mock_agent, mock_program};
 use logist_mock::{INTERACTIVE_STOP, MockAgent, Scenario};
@@ -47,10 +47,12 @@ pub(crate) fn tagged(guard: &NoSurvivors, policy: Policy) -> RunOptions {
 
 /// An agent that runs `sh -c SCRIPT sh PROMPT`, with the mock agent's stop
 /// sequence (`[y/N]`) and failure patterns. The script finds the mock agent
-/// program in `$MOCK`.
+/// program in `$MOCK`. [`stdin_prompt`](Self::stdin_prompt) offers the
+/// prompt on stdin too (`sh -c SCRIPT sh`, no `$1`).
 pub(crate) struct ShellAgent {
     script: String,
     stops: Vec<StopSequence>,
+    stdin_prompt: bool,
 }
 
 impl ShellAgent {
@@ -58,13 +60,26 @@ impl ShellAgent {
         Self {
             script: script.to_owned(),
             stops: vec![StopSequence::literal(INTERACTIVE_STOP)],
+            stdin_prompt: false,
         }
+    }
+
+    pub(crate) fn stdin_prompt(mut self) -> Self {
+        self.stdin_prompt = true;
+        self
     }
 }
 
 impl Agent for ShellAgent {
     fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
         CommandLine::new(["sh", "-c", &self.script, "sh", prompt])
+    }
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        if !self.stdin_prompt {
+            return Ok(None);
+        }
+        let command = CommandLine::new(["sh", "-c", &self.script, "sh"])?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
     fn env(&self) -> Environment {
         let mock = mock_program().expect("the mock agent program");
