@@ -352,27 +352,27 @@ impl Sentinel {
 /// the agent reads it, and the run must not wait for that. The write ends
 /// when the agent has read everything, exits, or is terminated.
 fn feed_stdin(runtime: &Arc<dyn Runtime>, id: &ProcessId, input: Vec<u8>) -> Result<(), Error> {
-    let (runtime, id) = (Arc::clone(runtime), id.clone());
-    let thread = std::thread::Builder::new()
-        .name("logist-sentinel-stdin".to_owned())
-        .spawn({
-            let (runtime, id) = (Arc::clone(&runtime), id.clone());
-            move || {
-                let fed = runtime
-                    .write_stdin(&id, &input)
-                    .and_then(|()| runtime.close_stdin(&id));
-                // The agent stopped reading (it exited or was stopped): its
-                // outcome says what happened, not this write.
-                if let Err(error) = fed {
-                    tracing::debug!(%id, %error, "sentinel: prompt not fully written to stdin");
-                }
+    let writer = {
+        let (runtime, id) = (Arc::clone(runtime), id.clone());
+        move || {
+            let fed = runtime
+                .write_stdin(&id, &input)
+                .and_then(|()| runtime.close_stdin(&id));
+            // The agent stopped reading (it exited or was stopped): its
+            // outcome says what happened, not this write.
+            if let Err(error) = fed {
+                tracing::debug!(%id, %error, "sentinel: prompt not fully written to stdin");
             }
-        });
-    match thread {
+        }
+    };
+    match std::thread::Builder::new()
+        .name("logist-sentinel-stdin".to_owned())
+        .spawn(writer)
+    {
         Ok(_) => Ok(()),
         Err(error) => {
             // Nothing would ever give the agent its prompt.
-            let _ = runtime.terminate(&id, true);
+            let _ = runtime.terminate(id, true);
             Err(Error::io(
                 "starting the thread that writes the prompt",
                 error,
