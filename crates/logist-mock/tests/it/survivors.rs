@@ -20,13 +20,28 @@ fn hang(guard: &NoSurvivors) -> KillOnDrop {
     KillOnDrop::new(command.spawn().unwrap())
 }
 
+/// The guard's scan once it finds `count` processes. A child can be seen
+/// without its environment for an instant after `spawn` returns: the
+/// kernel lets the parent go before it publishes the new program's
+/// environment, so a first scan may miss it.
+fn scan_until(guard: &NoSurvivors, count: usize) -> Vec<logist_mock::testing::Survivor> {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let found = guard.survivors();
+        if found.len() == count || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn the_scan_finds_a_tagged_process_and_kill_survivors_kills_it() {
     let guard = NoSurvivors::new();
     let mut child = hang(&guard);
     let pid = child.id();
 
-    let found = guard.survivors();
+    let found = scan_until(&guard, 1);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].pid, pid);
     assert_eq!(found[0].ppid, std::process::id());
@@ -87,11 +102,12 @@ fn other_processes_are_not_touched() {
         KillOnDrop::new(command.spawn().unwrap())
     };
     let mut other = hang(&other_guard);
+    // Once the other guard sees its process, this one must still see none.
+    assert_eq!(scan_until(&other_guard, 1).len(), 1);
     assert!(guard.survivors().is_empty());
     assert!(guard.kill_survivors().is_empty());
     assert!(untagged.try_wait().unwrap().is_none());
     assert!(other.try_wait().unwrap().is_none());
-    assert_eq!(other_guard.survivors().len(), 1);
     drop(other);
     drop(untagged);
 }
