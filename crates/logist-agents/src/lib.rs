@@ -54,44 +54,44 @@
 //! The other adapters still pass the prompt as an argument, which Linux
 //! caps at 128 KiB.
 
+mod adapter;
+mod adapters;
 mod config;
 mod error;
-mod program;
-mod programs;
 pub mod registry;
 mod version;
 
+pub use adapter::{AgentProgram, FailureText, Verification, WaitingText};
+pub use adapters::aider::Aider;
+pub use adapters::amp::Amp;
+pub use adapters::claude::ClaudeCode;
+pub use adapters::cline::Cline;
+pub use adapters::codex::Codex;
+pub use adapters::copilot::Copilot;
+pub use adapters::cursor::CursorAgent;
+pub use adapters::gemini::Gemini;
+pub use adapters::goose::Goose;
+pub use adapters::opencode::OpenCode;
+pub use adapters::qwen::QwenCode;
 pub use config::{AgentConfig, Approval};
 pub use error::{AgentError, VersionError};
-pub use program::{AgentProgram, FailureText, Verification, WaitingText};
-pub use programs::aider::Aider;
-pub use programs::amp::Amp;
-pub use programs::claude::ClaudeCode;
-pub use programs::cline::Cline;
-pub use programs::codex::Codex;
-pub use programs::copilot::Copilot;
-pub use programs::cursor::CursorAgent;
-pub use programs::gemini::Gemini;
-pub use programs::goose::Goose;
-pub use programs::opencode::OpenCode;
-pub use programs::qwen::QwenCode;
 pub use version::{installed_version, parse_version};
 
 /// The waiting-for-input and failure tables of each program, as data.
 pub mod tables {
-    pub use crate::programs::aider::{FAILURES as AIDER_FAILURES, WAITING as AIDER_WAITING};
-    pub use crate::programs::amp::{FAILURES as AMP_FAILURES, WAITING as AMP_WAITING};
-    pub use crate::programs::claude::{FAILURES as CLAUDE_FAILURES, WAITING as CLAUDE_WAITING};
-    pub use crate::programs::cline::{FAILURES as CLINE_FAILURES, WAITING as CLINE_WAITING};
-    pub use crate::programs::codex::{FAILURES as CODEX_FAILURES, WAITING as CODEX_WAITING};
-    pub use crate::programs::copilot::{FAILURES as COPILOT_FAILURES, WAITING as COPILOT_WAITING};
-    pub use crate::programs::cursor::{FAILURES as CURSOR_FAILURES, WAITING as CURSOR_WAITING};
-    pub use crate::programs::gemini::{FAILURES as GEMINI_FAILURES, WAITING as GEMINI_WAITING};
-    pub use crate::programs::goose::{FAILURES as GOOSE_FAILURES, WAITING as GOOSE_WAITING};
-    pub use crate::programs::opencode::{
+    pub use crate::adapters::aider::{FAILURES as AIDER_FAILURES, WAITING as AIDER_WAITING};
+    pub use crate::adapters::amp::{FAILURES as AMP_FAILURES, WAITING as AMP_WAITING};
+    pub use crate::adapters::claude::{FAILURES as CLAUDE_FAILURES, WAITING as CLAUDE_WAITING};
+    pub use crate::adapters::cline::{FAILURES as CLINE_FAILURES, WAITING as CLINE_WAITING};
+    pub use crate::adapters::codex::{FAILURES as CODEX_FAILURES, WAITING as CODEX_WAITING};
+    pub use crate::adapters::copilot::{FAILURES as COPILOT_FAILURES, WAITING as COPILOT_WAITING};
+    pub use crate::adapters::cursor::{FAILURES as CURSOR_FAILURES, WAITING as CURSOR_WAITING};
+    pub use crate::adapters::gemini::{FAILURES as GEMINI_FAILURES, WAITING as GEMINI_WAITING};
+    pub use crate::adapters::goose::{FAILURES as GOOSE_FAILURES, WAITING as GOOSE_WAITING};
+    pub use crate::adapters::opencode::{
         FAILURES as OPENCODE_FAILURES, WAITING as OPENCODE_WAITING,
     };
-    pub use crate::programs::qwen::{FAILURES as QWEN_FAILURES, WAITING as QWEN_WAITING};
+    pub use crate::adapters::qwen::{FAILURES as QWEN_FAILURES, WAITING as QWEN_WAITING};
 }
 
 /// The README's examples, compiled and run as doc tests so they stay true.

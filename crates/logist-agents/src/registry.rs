@@ -7,12 +7,12 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::AgentConfig;
-use crate::error::AgentError;
-use crate::program::AgentProgram;
-use crate::programs::{
+use crate::adapter::AgentProgram;
+use crate::adapters::{
     aider, amp, claude, cline, codex, copilot, cursor, gemini, goose, opencode, qwen,
 };
+use crate::config::AgentConfig;
+use crate::error::AgentError;
 
 /// A constructor of one adapter.
 type Build = fn(AgentConfig) -> Box<dyn AgentProgram>;

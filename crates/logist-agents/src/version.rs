@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use logist_core::{CommandLine, Environment, Error, Runtime, SpawnRequest};
 
+use crate::adapter::AgentProgram;
 use crate::error::VersionError;
-use crate::program::AgentProgram;
 
 /// How much of the program's output an error message quotes.
 const QUOTED: usize = 200;

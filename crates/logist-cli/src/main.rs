@@ -4,14 +4,14 @@
 //! command, `logist-sentinel` watches it, `logist-agents` and `logist-mock`
 //! know the agents. See `logist --help` for the interface and exit codes.
 
-mod agent;
-mod agents;
 mod cli;
 mod duration;
 mod exit;
+mod list_agents;
 mod report;
 mod run;
 mod signals;
+mod tailored;
 
 use std::process::ExitCode;
 
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Run(args) => run::run(args, &signals),
         cli::Command::Exec(args) => run::exec(args, &signals),
-        cli::Command::Agents(args) => agents::list(&args),
+        cli::Command::Agents(args) => list_agents::list(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -13,10 +13,10 @@ use logist_runtime_docker::{DockerHost, DockerRuntime, PROGRAM_DIR};
 use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy, RunOptions, Sentinel};
 
-use crate::agent::{Exec, Tailored};
 use crate::cli::{self, ExecArgs, OnInput, RunArgs, RuntimeKind, Shared};
 use crate::report::Reporter;
 use crate::signals::Signals;
+use crate::tailored::{Exec, Tailored};
 use crate::{CliError, exit};
 
 /// Variables a `--clean-env` run still gets, so ordinary programs work.
@@ -152,7 +152,7 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
             let adapter = registry::get(name, config).map_err(|error| match error {
                 AgentError::UnknownAgent { .. } => CliError::usage(format!(
                     "unknown agent `{name}` (known: {}); see `logist agents`",
-                    crate::agents::names().join(", ")
+                    crate::list_agents::names().join(", ")
                 )),
                 other => CliError::usage(format!("{other}")),
             })?;

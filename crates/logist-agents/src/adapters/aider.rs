@@ -6,12 +6,12 @@ use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
 };
 
-use crate::config::Approval;
-use crate::error::AgentError;
-use crate::program::{
+use crate::adapter::{
     AgentProgram, FailureText, Verification, WaitingText, base_env, create_home, failure_patterns,
     pass_all, stop_sequences, write_file,
 };
+use crate::config::Approval;
+use crate::error::AgentError;
 
 use super::adapter;
 

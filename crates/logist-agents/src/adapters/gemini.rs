@@ -8,12 +8,12 @@ use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
 };
 
-use crate::config::Approval;
-use crate::error::AgentError;
-use crate::program::{
+use crate::adapter::{
     AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_home,
     event_type, failure_patterns, last_json_line, merge_settings, pass_all, stop_sequences,
 };
+use crate::config::Approval;
+use crate::error::AgentError;
 
 use super::adapter;
 

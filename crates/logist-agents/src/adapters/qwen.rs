@@ -8,15 +8,15 @@ use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
 };
 
-use crate::config::Approval;
-use crate::error::AgentError;
-use crate::program::{
+use crate::adapter::{
     AgentProgram, FailureText, Verification, WaitingText, base_env, create_home, failure_patterns,
     merge_settings, pass_all, stop_sequences,
 };
+use crate::config::Approval;
+use crate::error::AgentError;
 
 use super::adapter;
-use super::claude::result_verdict;
+use crate::adapter::result_verdict;
 
 adapter! {
     /// Qwen Code, run as `qwen --output-format stream-json … --prompt=PROMPT`.

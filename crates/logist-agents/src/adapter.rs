@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use logist_core::{Agent, Environment, FailureCause, FailurePattern, Pattern, StopSequence};
+use logist_core::{
+    Agent, Environment, FailureCause, FailurePattern, Pattern, StopSequence, Verdict,
+};
 
 use crate::config::AgentConfig;
 use crate::error::AgentError;
@@ -295,6 +297,57 @@ pub(crate) fn last_json_line(tail: &[u8], pick: impl Fn(&Value) -> bool) -> Opti
 /// The `type` field of a JSON event.
 pub(crate) fn event_type(value: &Value) -> Option<&str> {
     value.get("type").and_then(Value::as_str)
+}
+
+/// Reads the final `{"type": "result", "is_error": …}` event that Claude
+/// Code (and programs copying its stream-json format: Qwen Code, Cursor
+/// Agent, Amp) print last.
+pub(crate) fn result_verdict(stdout_tail: &[u8], table: &[FailureText]) -> Option<Verdict> {
+    let result = last_json_line(stdout_tail, |event| event_type(event) == Some("result"))?;
+    let is_error = match result.get("is_error").and_then(Value::as_bool) {
+        Some(is_error) => is_error,
+        // Amp says `subtype: "error_…"` without `is_error`.
+        None => result
+            .get("subtype")
+            .and_then(Value::as_str)
+            .is_some_and(|subtype| subtype.starts_with("error")),
+    };
+    // Qwen Code 0.15.10 reports an API failure as a successful result
+    // whose whole text is `[API Error: 401 …]` (and exits 0).
+    let api_error = result
+        .get("result")
+        .and_then(Value::as_str)
+        .and_then(|text| text.trim_start().strip_prefix("[API Error: "));
+    if let (false, Some(rest)) = (is_error, api_error) {
+        let status: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let message = result["result"].as_str().unwrap_or_default().to_owned();
+        let cause = status
+            .parse()
+            .ok()
+            .and_then(cause_of_status)
+            .or_else(|| classify(&message, table));
+        return Some(Verdict::Failed { cause, message });
+    }
+    if !is_error {
+        return Some(Verdict::Succeeded);
+    }
+    let message = ["result", "error", "subtype"]
+        .iter()
+        .find_map(|key| match result.get(*key) {
+            Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+            Some(Value::Object(object)) => object
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            _ => None,
+        })
+        .unwrap_or_else(|| "the program reported an error".to_owned());
+    let cause = result
+        .get("api_error_status")
+        .and_then(Value::as_u64)
+        .and_then(cause_of_status)
+        .or_else(|| classify(&message, table));
+    Some(Verdict::Failed { cause, message })
 }
 
 #[cfg(test)]

@@ -2,18 +2,16 @@
 
 use std::path::PathBuf;
 
-use serde_json::Value;
-
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
 };
 
+use crate::adapter::{
+    AgentProgram, FailureText, Verification, WaitingText, base_env, create_home, failure_patterns,
+    pass_all, result_verdict, stop_sequences,
+};
 use crate::config::Approval;
 use crate::error::AgentError;
-use crate::program::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, cause_of_status, classify,
-    create_home, event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
-};
 
 use super::adapter;
 
@@ -275,57 +273,6 @@ impl Agent for ClaudeCode {
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         result_verdict(stdout_tail, FAILURES)
     }
-}
-
-/// Reads the final `{"type": "result", "is_error": …}` event that Claude
-/// Code (and programs copying its stream-json format: Qwen Code, Cursor
-/// Agent, Amp) print last.
-pub(crate) fn result_verdict(stdout_tail: &[u8], table: &[FailureText]) -> Option<Verdict> {
-    let result = last_json_line(stdout_tail, |event| event_type(event) == Some("result"))?;
-    let is_error = match result.get("is_error").and_then(Value::as_bool) {
-        Some(is_error) => is_error,
-        // Amp says `subtype: "error_…"` without `is_error`.
-        None => result
-            .get("subtype")
-            .and_then(Value::as_str)
-            .is_some_and(|subtype| subtype.starts_with("error")),
-    };
-    // Qwen Code 0.15.10 reports an API failure as a successful result
-    // whose whole text is `[API Error: 401 …]` (and exits 0).
-    let api_error = result
-        .get("result")
-        .and_then(Value::as_str)
-        .and_then(|text| text.trim_start().strip_prefix("[API Error: "));
-    if let (false, Some(rest)) = (is_error, api_error) {
-        let status: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        let message = result["result"].as_str().unwrap_or_default().to_owned();
-        let cause = status
-            .parse()
-            .ok()
-            .and_then(cause_of_status)
-            .or_else(|| classify(&message, table));
-        return Some(Verdict::Failed { cause, message });
-    }
-    if !is_error {
-        return Some(Verdict::Succeeded);
-    }
-    let message = ["result", "error", "subtype"]
-        .iter()
-        .find_map(|key| match result.get(*key) {
-            Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
-            Some(Value::Object(object)) => object
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            _ => None,
-        })
-        .unwrap_or_else(|| "the program reported an error".to_owned());
-    let cause = result
-        .get("api_error_status")
-        .and_then(Value::as_u64)
-        .and_then(cause_of_status)
-        .or_else(|| classify(&message, table));
-    Some(Verdict::Failed { cause, message })
 }
 
 impl AgentProgram for ClaudeCode {
