@@ -124,6 +124,20 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// The runtime's backend refused or failed an operation (an engine's
+    /// HTTP refusal, a remote server's error); the backend's own error is
+    /// the source, so its status and message reach the person unchanged.
+    #[error("the {runtime} runtime failed while {context}")]
+    Backend {
+        /// The runtime's name.
+        runtime: String,
+        /// What was being done, naming the process or program.
+        context: String,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+
     /// An input/output error while operating on a process.
     #[error("i/o error while {context}")]
     Io {
@@ -149,12 +163,66 @@ impl Error {
         }
     }
 
+    /// An [`Error::Backend`]: `runtime`'s backend failed while doing
+    /// `context`, for the reason `source` gives.
+    pub fn backend(
+        runtime: impl Into<String>,
+        context: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Backend {
+            runtime: runtime.into(),
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
     /// An [`Error::Unsupported`].
     pub fn unsupported(runtime: impl Into<String>, feature: impl Into<String>) -> Self {
         Error::Unsupported {
             runtime: runtime.into(),
             feature: feature.into(),
         }
+    }
+}
+
+/// Shows an error with every cause in its [`source`](std::error::Error::source)
+/// chain on one line, `outer: cause: root cause`, skipping a cause whose
+/// text the previous message already ends with.
+///
+/// ```
+/// use logist_core::{Error, error_chain};
+///
+/// let refused = std::io::Error::other("409 Conflict: name in use");
+/// let error = Error::backend("docker", "creating container `a`", refused);
+/// assert_eq!(
+///     error_chain(&error).to_string(),
+///     "the docker runtime failed while creating container `a`: 409 Conflict: name in use",
+/// );
+/// ```
+pub fn error_chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> ErrorChain<'a> {
+    ErrorChain(error)
+}
+
+/// The [`Display`](fmt::Display) of [`error_chain`].
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut previous = self.0.to_string();
+        f.write_str(&previous)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            // Some errors repeat their source in their own message.
+            if !previous.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            previous = text;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -315,6 +383,11 @@ mod tests {
                     "No such file or directory (os error 2)",
                 ))),
             },
+            Error::backend(
+                "docker",
+                format!("starting container `{id}`"),
+                "409 Conflict: container name already in use",
+            ),
             Error::io(
                 format!("reading the output of process `{id}`"),
                 os(io::ErrorKind::Other, "Input/output error (os error 5)"),
@@ -322,6 +395,27 @@ mod tests {
         ];
         let rendered: Vec<String> = errors.iter().map(render).collect();
         insta::assert_snapshot!(rendered.join("\n"));
+    }
+
+    #[test]
+    fn error_chain_is_one_line_and_says_each_cause_once() {
+        let io = os(io::ErrorKind::NotADirectory, "Not a directory (os error 20)");
+        let error = Error::WorkingDirectory {
+            path: "/etc/passwd".into(),
+            source: io,
+        };
+        assert_eq!(
+            error_chain(&error).to_string(),
+            "working directory `/etc/passwd` cannot be used: Not a directory (os error 20)"
+        );
+
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer: inner")]
+        struct Repeats(#[source] Inner);
+        #[derive(Debug, thiserror::Error)]
+        #[error("inner")]
+        struct Inner;
+        assert_eq!(error_chain(&Repeats(Inner)).to_string(), "outer: inner");
     }
 
     #[test]

@@ -166,7 +166,7 @@ mod stop;
 
 pub use agent::Agent;
 pub use command::{CommandLine, Environment, PromptOnStdin, SpawnRequest, StdinMode, TerminalSize};
-pub use error::{BoxError, CommandProblem, Error};
+pub use error::{BoxError, CommandProblem, Error, ErrorChain, error_chain};
 pub use output::{Completion, Logs, OutputChunk, OutputRead, Stream};
 pub use process::{ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState, signal_name};
 pub use runtime::Runtime;
