@@ -2,4 +2,5 @@
 //! orchestrator uses them.
 
 mod contract;
+mod links;
 mod mock_scenarios;

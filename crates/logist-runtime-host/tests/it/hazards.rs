@@ -1,4 +1,4 @@
-//! Host-specific hazards from `runtime-hazards.md` that the conformance
+//! Host-specific hazards from `docs/hazards.md` that the conformance
 //! suite does not already cover, one test each, named after the hazard's
 //! number. (Covered by the suite: 1–4, 6, 7, 13, 16, 18, 19, 23, 26, 29,
 //! 39, 40.)
