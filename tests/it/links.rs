@@ -103,7 +103,10 @@ fn every_relative_link_in_the_docs_resolves_inside_the_repository() {
             let resolved = normalize(&dir.join(&target));
             let shown = document.strip_prefix(&root).unwrap_or(document);
             if !resolved.starts_with(&root) {
-                broken.push(format!("{}: `{target}` leaves the repository", shown.display()));
+                broken.push(format!(
+                    "{}: `{target}` leaves the repository",
+                    shown.display()
+                ));
             } else if !resolved.exists() {
                 broken.push(format!("{}: `{target}` does not exist", shown.display()));
             }

@@ -366,10 +366,9 @@ impl Default for TerminalSize {
 
 /// Everything a runtime needs to start one process.
 ///
-/// The seed's `spawn(cmd, env, labels)` with the additions a second runtime
-/// needs: a working directory, stdin mode, an optional pseudo-terminal and a
-/// per-process grace period. Fields are public; the chained methods are a
-/// shorthand for setting them.
+/// The command, its environment and labels, a working directory, the stdin
+/// mode, an optional pseudo-terminal and a per-process grace period. Fields
+/// are public; the chained methods are a shorthand for setting them.
 ///
 /// ```
 /// use std::time::Duration;

@@ -37,16 +37,6 @@ use crate::process::{Labels, ProcessId, ProcessInfo};
 ///   retained output is bounded, and what a bound discards is counted
 ///   ([`Logs::dropped`], [`OutputRead::missed`]), never silently lost.
 ///
-/// # Additions to the original interface
-///
-/// The seed had `spawn`, `is_alive`, `get_logs`, `terminate` and `wait`.
-/// Two things a second runtime needs were added without changing their shape:
-/// a per-process **working directory** (in [`SpawnRequest`], alongside stdin,
-/// pseudo-terminal and grace-period options), and **incremental reads**
-/// ([`read_output`](Self::read_output)), so that a watcher never re-reads old
-/// output and blocks until new output arrives instead of polling. Also added:
-/// per-stream logs, stdin writing, process listing by label, and `remove`.
-///
 /// The trait is object safe: callers hold `Box<dyn Runtime>` or
 /// `Arc<dyn Runtime>` and swap runtimes at run time.
 pub trait Runtime: Send + Sync {

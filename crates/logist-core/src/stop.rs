@@ -6,8 +6,8 @@ use std::fmt;
 /// Text to look for in an agent's output: a literal string or a regular
 /// expression.
 ///
-/// As a [`StopSequence`] it is the seed's `Union[str, str]` made explicit:
-/// text that means the agent is waiting for input. Regular expressions use
+/// As a [`StopSequence`] it is text that means the agent is waiting for
+/// input. Regular expressions use
 /// the syntax of the [`regex`](https://docs.rs/regex) crate; they are checked
 /// by the component that matches them (the sentinel), which reports an
 /// invalid pattern as an error naming it. Matching is done on output with
