@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -89,7 +89,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
 fn prepare(dir: &Path, version: &str) -> Result<Vec<String>> {
     bump_versions(&dir.join("Cargo.toml"), version)?;
     move_unreleased(&dir.join("CHANGELOG.md"), version, &today())?;
-    let target = root().join("target");
+    let target = dry_run_target();
     // The lockfile records our own crates' versions.
     run(cargo()
         .current_dir(dir)
@@ -111,7 +111,7 @@ pub(crate) fn package(dir: &Path, allow_dirty: bool) -> Result<Vec<String>> {
     // earlier tarballs, unpacked sources and build artifacts are removed
     // first (the dependencies stay built). The next build of the workspace
     // rebuilds our crates, which is why `package` is the last step of ci.
-    let target = root().join("target");
+    let target = target_dir();
     forget_our_crates(&target)?;
     remove_extracted(&names)?;
     let mut command = cargo();
@@ -127,6 +127,26 @@ pub(crate) fn package(dir: &Path, allow_dirty: bool) -> Result<Vec<String>> {
     }
     run(&mut command)?;
     Ok(names)
+}
+
+/// The target directory the dry run builds the release worktree in.
+///
+/// Not the checkout's own `target/`: the worktree's xtask would be built
+/// into `target/debug/xtask` over the checkout's, and cargo, finding the
+/// checkout's xtask fresh, would go on running the worktree's binary, whose
+/// workspace root is the removed worktree. A subdirectory keeps the two
+/// apart and still survives between dry runs.
+fn dry_run_target() -> PathBuf {
+    root().join("target").join("release-dry-run")
+}
+
+/// The target directory cargo uses here: `CARGO_TARGET_DIR` when set (as
+/// the dry run sets it for the worktree's `cargo xtask ci`), else the
+/// workspace's `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Removes our crates' tarballs and build artifacts from the verification
@@ -399,6 +419,19 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_415), (2025, 11, 23));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn the_dry_run_never_builds_over_the_checkouts_own_xtask() {
+        let ours = root().join("target").join("debug").join("xtask");
+        let dry_run = dry_run_target();
+        assert_ne!(dry_run, root().join("target"));
+        assert!(
+            !ours.starts_with(&dry_run),
+            "{} would be overwritten by the dry run's build in {}",
+            ours.display(),
+            dry_run.display()
+        );
     }
 
     #[test]
