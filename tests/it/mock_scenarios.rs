@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use logist_core::{
     Agent, Environment, ExitStatus, ProcessId, Runtime, SpawnRequest, StdinMode, Stream,
 };
-use logist_mock::testing::{NoSurvivors, mock_agent};
 use logist_mock::{
     APPLIED, BINARY_OUTPUT, CANCELLED, FloodStream, INTERACTIVE_PROMPT, MockAgent, STUBBORN_READY,
     Scenario, flood_checksum, parse_tree_pids,
 };
 use logist_runtime_host::HostRuntime;
+use logist_testing::{NoSurvivors, mock_agent};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -282,7 +282,7 @@ fn exit_codes() {
 
 #[test]
 fn unknown_scenario_is_a_usage_error() {
-    let program = logist_mock::testing::mock_program().unwrap();
+    let program = logist_testing::mock_program().unwrap();
     let guard = NoSurvivors::new();
     let runtime = HostRuntime::new().unwrap();
     let command = logist_core::CommandLine::new([

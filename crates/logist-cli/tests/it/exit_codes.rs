@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use logist_mock::testing::NoSurvivors;
+use logist_testing::NoSurvivors;
 
 use crate::{code, output, text};
 

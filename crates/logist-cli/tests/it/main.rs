@@ -11,7 +11,7 @@ use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use logist_mock::testing::NoSurvivors;
+use logist_testing::NoSurvivors;
 
 /// The binary under test.
 pub(crate) const LOGIST: &str = env!("CARGO_BIN_EXE_logist");

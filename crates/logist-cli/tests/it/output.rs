@@ -1,8 +1,8 @@
 //! What `logist` writes: the command's bytes unchanged, `--json` events in
 //! order, the log file, and no status line on a pipe.
 
-use logist_mock::testing::{NoSurvivors, mock_program};
 use logist_mock::{BINARY_OUTPUT, Checksum, flood_checksum};
+use logist_testing::{NoSurvivors, mock_program};
 use serde_json::Value;
 
 use crate::{alive, code, eventually, output, text};

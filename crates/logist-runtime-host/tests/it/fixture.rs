@@ -54,7 +54,7 @@ impl Fixture for HostFixture {
     }
 
     fn mock_agent(&self, args: &[&str]) -> CommandLine {
-        let program = logist_mock::testing::mock_program().expect("the mock agent program");
+        let program = logist_testing::mock_program().expect("the mock agent program");
         let mut argv = vec![program.to_string_lossy().into_owned()];
         argv.extend(args.iter().map(|arg| (*arg).to_owned()));
         CommandLine::new(argv).expect("a valid command line")

@@ -10,8 +10,8 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use logist_mock::Scenario;
-use logist_mock::testing::{KillOnDrop, NoSurvivors};
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy};
+use logist_testing::{KillOnDrop, NoSurvivors};
 
 use crate::runs::{PATIENCE, Record, ShellAgent, eventually, host, mock, start, tagged, until};
 

@@ -9,10 +9,10 @@ use logist_core::{
     Agent, CommandLine, Environment, Error, FailurePattern, ProcessId, PromptOnStdin, Runtime,
     StopSequence, Stream, Verdict,
 };
-use logist_mock::testing::{NoSurvivors, mock_agent, mock_program};
 use logist_mock::{INTERACTIVE_STOP, MockAgent, Scenario};
 use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, Match, Outcome, Policy, Run, RunOptions, Sentinel};
+use logist_testing::{NoSurvivors, mock_agent, mock_program};
 
 /// The grace period of every test runtime: long enough for a shell to act
 /// on SIGTERM, short enough to keep the tests fast.
