@@ -223,13 +223,9 @@ fn tree_grandchildren_die_with_it() {
     let pids = parse_tree_pids(run.runtime.get_logs(&run.id, None).unwrap().bytes());
     assert!(run.runtime.terminate(&run.id, false).unwrap());
     for pid in pids {
-        let deadline = Instant::now() + LONG;
-        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| !stat.contains(") Z "))
-        {
-            assert!(Instant::now() < deadline, "grandchild {pid} survived");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        logist_testing::eventually(&format!("grandchild {pid} is gone"), || {
+            !logist_testing::pid_alive(pid)
+        });
     }
     insta::with_settings!({ filters => vec![(r"pid=\d+", "pid=[PID]")] }, {
         insta::assert_snapshot!(run.transcript());
