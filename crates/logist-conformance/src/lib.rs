@@ -81,7 +81,7 @@ use std::path::PathBuf;
 
 use logist_core::{CommandLine, Runtime, SpawnRequest};
 
-pub use harness::{Harness, LONG};
+pub use harness::{Harness, LONG, spawn_blocked};
 
 /// What the suite needs to know about the runtime under test.
 pub trait Fixture: Send + Sync {

@@ -20,6 +20,8 @@
 //!   generous deadline instead of sleeping.
 //! - [`proc`]: `/proc/<pid>/stat` parsed once ([`Stat`]), [`pid_alive`],
 //!   this process's threads, resident memory and descriptors.
+//! - [`spawn_blocked`]: a thread that is known to be blocked in a call
+//!   before the test makes the call return.
 //! - [`alone`]: re-runs the test binary for one test, for tests that
 //!   measure the whole process.
 
@@ -30,13 +32,15 @@ pub mod mock;
 pub mod proc;
 mod survivors;
 
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use alone::{ALONE_ENV, alone, test_name};
 pub use child::KillOnDrop;
 pub use error::BuildError;
 pub use mock::{build_mock_program, mock_agent, mock_program};
-pub use proc::{Stat, open_fds, pid_alive, rss_kb, self_status};
+pub use proc::{Stat, open_fds, pid_alive, rss_kb, self_status, stays_asleep, thread_id};
 pub use survivors::{NoSurvivors, Survivor, TEST_TAG_ENV, find_tagged};
 
 /// The deadline for anything that should happen "soon": generous, so that
@@ -65,6 +69,34 @@ pub fn eventually_within(deadline: Duration, what: &str, mut condition: impl FnM
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Runs `call` on a new thread and returns once that thread is blocked
+/// inside it ([`stays_asleep`]), so that the caller can make the event the
+/// call waits for happen knowing that it wakes a blocked call, rather than
+/// one that had not started yet (which a sleep can only make likely).
+/// Returns early when the call returns; callers check that it had not
+/// (`!handle.is_finished()`).
+///
+/// # Panics
+///
+/// When the thread is not blocked within [`LONG`].
+#[track_caller]
+pub fn spawn_blocked<T: Send + 'static>(
+    call: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    let (tid_sender, tid) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        tid_sender
+            .send(thread_id())
+            .expect("the spawner waits for the id");
+        call()
+    });
+    let tid = tid.recv().expect("the thread sends its id");
+    eventually("the call blocks", || {
+        handle.is_finished() || stays_asleep(tid)
+    });
+    handle
 }
 
 #[cfg(test)]

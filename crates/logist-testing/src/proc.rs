@@ -131,6 +131,48 @@ pub fn open_fds() -> usize {
         .count()
 }
 
+/// The calling thread's id, as in `/proc/self/task`.
+///
+/// # Panics
+///
+/// When `/proc/thread-self` cannot be read.
+pub fn thread_id() -> u32 {
+    let link = fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    link.file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.parse().ok())
+        .expect("a thread id")
+}
+
+/// How many times a thread of this process was switched out, by its own
+/// choice (it blocked) or not; `None` when it has ended.
+pub fn thread_switches(tid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    Some(
+        status
+            .lines()
+            .filter(|line| line.contains("ctxt_switches:"))
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum(),
+    )
+}
+
+/// True when the thread `tid` of this process is asleep now and still 20
+/// ms later, without having been switched in between: it is blocked (a
+/// thread that polls, or is still on its way to the call that blocks, is
+/// seen running or with more switches).
+pub fn stays_asleep(tid: u32) -> bool {
+    let asleep = || {
+        let stat = Stat::of_thread(tid)?;
+        (stat.state == 'S').then(|| thread_switches(tid)).flatten()
+    };
+    let Some(before) = asleep() else {
+        return false;
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    asleep().is_some_and(|after| after == before)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +197,22 @@ mod tests {
         assert!(pid_alive(std::process::id()));
         assert!(!pid_alive(u32::MAX / 2));
         assert!(Stat::of(u32::MAX / 2).is_none());
+    }
+
+    #[test]
+    fn a_blocked_thread_stays_asleep_and_a_busy_one_does_not() {
+        let (ids, id) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let blocked = std::thread::spawn(move || {
+            ids.send(thread_id()).unwrap();
+            released.recv().unwrap();
+        });
+        let tid = id.recv().unwrap();
+        crate::eventually("the thread blocks", || stays_asleep(tid));
+        release.send(()).unwrap();
+        blocked.join().unwrap();
+        assert!(!stays_asleep(tid), "an ended thread is not asleep");
+        assert!(!stays_asleep(thread_id()), "this thread is running");
     }
 
     #[test]
