@@ -59,9 +59,9 @@ const KILL_DEADLINE: Duration = Duration::from_secs(5);
 /// survivor: it runs nothing and holds nothing but its pid, and the kernel
 /// no longer shows its environment, so it cannot be recognised anyway.
 /// Collecting it is its parent's job (the runtime's, or the test's own
-/// [`Child`]). After SIGKILL the guard waits up to 5 seconds for each
-/// killed process to become a zombie or disappear; one that does neither
-/// (stuck in the kernel) is reported as such.
+/// [`Child`](std::process::Child)). After SIGKILL the guard waits up to 5
+/// seconds for each killed process to become a zombie or disappear; one
+/// that does neither (stuck in the kernel) is reported as such.
 ///
 /// # Limits
 ///
