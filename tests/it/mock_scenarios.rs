@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use logist_core::{
     Agent, Environment, ExitStatus, ProcessId, Runtime, SpawnRequest, StdinMode, Stream,
 };
-use logist_mock::testing::{NoSurvivors, mock_agent};
 use logist_mock::{
     APPLIED, BINARY_OUTPUT, CANCELLED, FloodStream, INTERACTIVE_PROMPT, MockAgent, STUBBORN_READY,
     Scenario, flood_checksum, parse_tree_pids,
 };
 use logist_runtime_host::HostRuntime;
+use logist_testing::{NoSurvivors, mock_agent};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -223,13 +223,9 @@ fn tree_grandchildren_die_with_it() {
     let pids = parse_tree_pids(run.runtime.get_logs(&run.id, None).unwrap().bytes());
     assert!(run.runtime.terminate(&run.id, false).unwrap());
     for pid in pids {
-        let deadline = Instant::now() + LONG;
-        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| !stat.contains(") Z "))
-        {
-            assert!(Instant::now() < deadline, "grandchild {pid} survived");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        logist_testing::eventually(&format!("grandchild {pid} is gone"), || {
+            !logist_testing::pid_alive(pid)
+        });
     }
     insta::with_settings!({ filters => vec![(r"pid=\d+", "pid=[PID]")] }, {
         insta::assert_snapshot!(run.transcript());
@@ -282,7 +278,7 @@ fn exit_codes() {
 
 #[test]
 fn unknown_scenario_is_a_usage_error() {
-    let program = logist_mock::testing::mock_program().unwrap();
+    let program = logist_testing::mock_program().unwrap();
     let guard = NoSurvivors::new();
     let runtime = HostRuntime::new().unwrap();
     let command = logist_core::CommandLine::new([

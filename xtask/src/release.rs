@@ -444,9 +444,8 @@ mod tests {
 
     #[test]
     fn bumps_and_changelog() {
-        let dir = std::env::temp_dir().join(format!("xtask-release-test-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let manifest = dir.join("Cargo.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
         fs::write(
             &manifest,
             "[workspace.package]\nversion = \"0.1.0\"\n\n[workspace.dependencies]\nlogist-core = { path = \"crates/logist-core\", version = \"0.1.0\" }\nanyhow = \"1\"\n\n[package]\nversion = \"0.0.0\"\n",
@@ -467,7 +466,7 @@ mod tests {
             "{text}"
         );
 
-        let changelog = dir.join("CHANGELOG.md");
+        let changelog = dir.path().join("CHANGELOG.md");
         fs::write(
             &changelog,
             "# Changelog\n\n## [Unreleased]\n\n### Added\n- a thing\n\n## [0.0.1] - 2026-01-01\n",
@@ -482,6 +481,5 @@ mod tests {
             move_unreleased(&changelog, "0.3.0", "2026-11-24").is_err(),
             "an empty Unreleased section"
         );
-        fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -68,7 +68,8 @@ mod tests {
 
     #[test]
     fn files_have_the_exact_size_and_whole_lines() {
-        let dir = std::env::temp_dir().join(format!("logist-bench-data-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         for size in [0, 1, 99, 100, 101, 12_345] {
             let path = dir.join(format!("{size}.txt"));
             generate(&path, size).unwrap();
@@ -84,6 +85,5 @@ mod tests {
         let first = fs::read(dir.join("12345.txt")).unwrap();
         assert!(first.starts_with(b"0000000000 abcdefghij"));
         assert!(first[LINE..].starts_with(b"0000000001 bcdefghijk"));
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

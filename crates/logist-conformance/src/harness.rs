@@ -1,6 +1,8 @@
 //! The per-check harness: a fresh runtime, helpers that wait for
 //! conditions with generous deadlines, and the leftover check at the end.
 
+use std::sync::mpsc;
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use logist_core::{CommandLine, Completion, ProcessId, Runtime, SpawnRequest};
@@ -127,6 +129,75 @@ impl Drop for Harness<'_> {
             panic!("the runtime left processes running after it was dropped: {left:?}");
         }
     }
+}
+
+/// Runs `call` on a new thread of `scope` and returns once that thread is
+/// blocked inside it: asleep, twice in a row 20 ms apart, without waking in
+/// between. The caller can then make the event the call waits for happen,
+/// knowing that it wakes a blocked call (rather than one that had not
+/// started yet, which a sleep can only make likely). Returns early if the
+/// call returns; callers check that it had not.
+///
+/// # Panics
+///
+/// When the thread is not blocked within [`LONG`].
+pub fn spawn_blocked<'scope, T: Send + 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    call: impl FnOnce() -> T + Send + 'scope,
+) -> ScopedJoinHandle<'scope, T> {
+    let (tid_sender, tid) = mpsc::channel();
+    let handle = scope.spawn(move || {
+        tid_sender
+            .send(thread_id())
+            .expect("the spawner waits for the id");
+        call()
+    });
+    let tid = tid.recv().expect("the thread sends its id");
+    let deadline = Instant::now() + LONG;
+    while !handle.is_finished() && !stays_asleep(tid) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until the call blocks"
+        );
+    }
+    handle
+}
+
+/// The calling thread's id, as in `/proc/self/task`.
+fn thread_id() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    link.file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.parse().ok())
+        .expect("a thread id")
+}
+
+/// True when the thread is asleep now and 20 ms later, without having
+/// been switched in between (a thread that polls, or had not started to
+/// wait yet, is seen running or with more switches).
+fn stays_asleep(tid: u32) -> bool {
+    let Some(before) = thread_sleep(tid) else {
+        return false;
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    thread_sleep(tid).is_some_and(|after| after == before)
+}
+
+/// The count of context switches of a thread of this process, when it is
+/// asleep (state `S`); `None` when it runs or is gone.
+fn thread_sleep(tid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    if !stat[stat.rfind(')')? + 1..].trim_start().starts_with('S') {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    Some(
+        status
+            .lines()
+            .filter(|line| line.contains("ctxt_switches:"))
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum(),
+    )
 }
 
 /// Parses every `pid=N` in text.

@@ -64,18 +64,24 @@
 //!   descendants that left the process group), a grandchild holding the
 //!   output open, spawn errors, environment and working directory,
 //!   resources after thousands of spawns, large outputs with bounded
-//!   memory, and dropping the runtime with children running.
+//!   memory, and dropping the runtime with children running. The two
+//!   checks that measure the whole test process (resources, memory) run in
+//!   a copy of the test binary of their own under `cargo test`, where tests
+//!   are threads of one process; under cargo-nextest they run directly.
 //!
 //! [`Runtime`]: logist_core::Runtime
 
+mod alone;
 pub mod checks;
 mod harness;
+
+pub use alone::alone;
 
 use std::path::PathBuf;
 
 use logist_core::{CommandLine, Runtime, SpawnRequest};
 
-pub use harness::{Harness, LONG};
+pub use harness::{Harness, LONG, spawn_blocked};
 
 /// What the suite needs to know about the runtime under test.
 pub trait Fixture: Send + Sync {
@@ -235,9 +241,14 @@ macro_rules! process_tests {
             environment_inherit_clean_and_pass,
             working_directory_is_used,
             arguments_are_passed_literally,
+            drop_stops_every_process,
+        );
+        // These measure the whole test process: each runs in a process of
+        // its own, so that tests running beside it under `cargo test`
+        // (threads of one process) do not count.
+        $crate::__tests_alone!($fixture; process;
             large_output_is_exact_or_counted_with_bounded_memory,
             resources_return_after_many_spawns,
-            drop_stops_every_process,
         );
     };
 }
@@ -250,6 +261,21 @@ macro_rules! __tests {
             #[test]
             fn $check() {
                 $crate::checks::$group::$check(&$fixture);
+            }
+        )*
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tests_alone {
+    ($fixture:expr; $group:ident; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                if $crate::alone(module_path!(), stringify!($check)) {
+                    $crate::checks::$group::$check(&$fixture);
+                }
             }
         )*
     };

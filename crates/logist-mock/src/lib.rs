@@ -1,6 +1,6 @@
 //! Testing Logist without a model or an agent program: a scripted mock agent
-//! program (`logist-mock-agent`), the [`MockAgent`] that runs it, a
-//! process-free [`MockRuntime`], and shared test helpers ([`testing`]).
+//! program (`logist-mock-agent`), the [`MockAgent`] that runs it, and a
+//! process-free [`MockRuntime`].
 //!
 //! # The program
 //!
@@ -48,10 +48,9 @@
 //! `LOGIST_MOCK_AGENT` (authoritative when set), the directory of the
 //! current executable and, when that is cargo's `target/<profile>/deps/`,
 //! its parent, then `PATH`. An installed CLI finds the program installed
-//! next to it. Tests in any crate call [`testing::mock_program`], which
-//! also builds the program with cargo when it is missing or older than its
-//! sources, so `cargo test -p some-other-crate` works without a prior
-//! workspace build.
+//! next to it. (The workspace's own tests use `logist-testing`'s
+//! `mock_program`, which also builds the program with cargo when it is
+//! missing or older than its sources.)
 //!
 //! # Example
 //!
@@ -87,11 +86,10 @@ pub mod program;
 mod runtime;
 mod scenario;
 mod script;
-pub mod testing;
 
 pub use agent::{Lookup, MockAgent, locate_program};
 pub use args::{Parsed, USAGE, parse_args, program_script};
-pub use error::{ArgsError, BuildError, LocateError, ParseScenarioError};
+pub use error::{ArgsError, LocateError, ParseScenarioError};
 pub use flood::{Checksum, FLOOD_LINE_LEN, Flood, flood_bytes, flood_checksum, write_flood};
 pub use runtime::{MockConfig, MockRuntime};
 pub use scenario::{

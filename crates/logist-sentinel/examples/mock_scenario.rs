@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or("interactive")
         .parse()?;
     // Finds the mock agent program next to this example, or builds it.
-    let agent = logist_mock::testing::mock_agent(scenario)?;
+    let agent = logist_testing::mock_agent(scenario)?;
     let runtime = HostRuntime::builder()
         .grace(Duration::from_secs(2))
         .build()?;

@@ -18,9 +18,9 @@ use logist_core::{
     Agent, CommandLine, Environment, Error, ExitStatus, FailureCause, FailurePattern,
     PromptOnStdin, Runtime, SpawnRequest, StopSequence, Stream, TerminalSize, Verdict,
 };
-use logist_mock::testing::{NoSurvivors, Survivor};
 use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, Match, Outcome, Policy, RunOptions, Sentinel};
+use logist_testing::{NoSurvivors, Survivor};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! `logist agents`: every known agent, and the environment it needs by
 //! name only.
 
-use logist_mock::testing::NoSurvivors;
+use logist_testing::NoSurvivors;
 use serde_json::Value;
 
 use crate::{code, output, text};

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use logist_mock::testing::NoSurvivors;
+use logist_testing::NoSurvivors;
 use serde_json::Value;
 
 use crate::{code, output, text};

@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use logist_mock::testing::NoSurvivors;
+use logist_testing::NoSurvivors;
 
 use crate::{code, output, text};
 
@@ -39,9 +39,8 @@ fn death_by_signal_is_128_plus_the_signal() {
 fn exit_zero_with_a_failure_reported_by_the_agent_is_1() {
     // A stand-in for Claude Code that reports an API error in its final
     // stream-json result and exits 0, as the real one can.
-    let dir = std::env::temp_dir().join(format!("logist-cli-verdict-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let fake = dir.join("claude");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("claude");
     std::fs::write(
         &fake,
         "#!/bin/sh\necho '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"result\":\"API Error: 429 rate_limit_error\"}'\nexit 0\n",
@@ -60,7 +59,6 @@ fn exit_zero_with_a_failure_reported_by_the_agent_is_1() {
         1,
     );
     assert!(stderr.contains("failed"), "{stderr}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -150,13 +148,11 @@ fn hung_is_123_and_timed_out_is_124() {
 fn start_failures_are_125_126_127() {
     let stderr = check(&["exec", "--cwd", "/nonexistent/dir", "--", "true"], 125);
     assert!(stderr.contains("--cwd"), "the fix is named: {stderr}");
-    let dir = std::env::temp_dir().join(format!("logist-cli-noexec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("notes.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
     std::fs::write(&file, "not a program").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     check(&["exec", "--", file.to_str().unwrap()], 126);
-    std::fs::remove_dir_all(dir).unwrap();
     let stderr = check(&["exec", "--", "logist-no-such-program"], 127);
     assert!(stderr.contains("not found"), "{stderr}");
     check(

@@ -1,7 +1,7 @@
 //! The help texts, snapshotted: the interface and exit codes as users see
 //! them.
 
-use logist_mock::testing::NoSurvivors;
+use logist_testing::NoSurvivors;
 
 use crate::{code, output, text};
 

@@ -11,7 +11,8 @@ use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use logist_mock::testing::NoSurvivors;
+use logist_testing::NoSurvivors;
+pub(crate) use logist_testing::{eventually, pid_alive as alive};
 
 /// The binary under test.
 pub(crate) const LOGIST: &str = env!("CARGO_BIN_EXE_logist");
@@ -77,25 +78,4 @@ pub(crate) fn code(output: &Output) -> i32 {
 
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Polls until `condition` holds, with the long deadline.
-pub(crate) fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + LONG;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// True while `pid` runs (a zombie does not count).
-pub(crate) fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !matches!(
-            stat.rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().next()),
-            Some("Z" | "X")
-        )
-    })
 }

@@ -1,8 +1,8 @@
 //! What `logist` writes: the command's bytes unchanged, `--json` events in
 //! order, the log file, and no status line on a pipe.
 
-use logist_mock::testing::{NoSurvivors, mock_program};
 use logist_mock::{BINARY_OUTPUT, Checksum, flood_checksum};
+use logist_testing::{NoSurvivors, mock_program};
 use serde_json::Value;
 
 use crate::{alive, code, eventually, output, text};
@@ -357,9 +357,8 @@ fn json_output_of_non_utf8_bytes_carries_base64() {
 #[test]
 fn log_file_gets_every_byte() {
     let guard = NoSurvivors::new();
-    let dir = std::env::temp_dir().join(format!("logist-cli-log-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("run.log");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
     let bytes: u64 = 20 * 1024 * 1024;
     let out = output(
         &guard,
@@ -383,11 +382,10 @@ fn log_file_gets_every_byte() {
         (bytes, flood_checksum(bytes))
     );
     assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
+        std::fs::read_dir(dir.path()).unwrap().count(),
         1,
         "no stray files next to the log"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -16,7 +16,7 @@ use logist_mock::{
 };
 
 use crate::Fixture;
-use crate::harness::{Harness, LONG};
+use crate::harness::{Harness, LONG, spawn_blocked};
 
 #[track_caller]
 pub(crate) fn assert_unknown<T: std::fmt::Debug>(what: &str, result: Result<T, Error>) {
@@ -130,10 +130,14 @@ pub fn wait_from_many_threads(fixture: &dyn Fixture) {
     let h = Harness::new(fixture);
     let id = h.spawn(&SpawnRequest::new(fixture.runs_until_killed()));
     std::thread::scope(|scope| {
+        // Every waiter is blocked in `wait` before the process ends.
         let waiters: Vec<_> = (0..10)
-            .map(|_| scope.spawn(|| h.wait(&id).status))
+            .map(|_| spawn_blocked(scope, || h.wait(&id).status))
             .collect();
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            waiters.iter().all(|waiter| !waiter.is_finished()),
+            "wait returned while the process runs"
+        );
         h.rt().terminate(&id, true).unwrap();
         for waiter in waiters {
             assert_eq!(waiter.join().unwrap(), ExitStatus::Signal(9));

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use logist_core::{Error, ExitStatus, SpawnRequest, StdinMode, Stream};
 
 use crate::Fixture;
-use crate::harness::{Harness, LONG};
+use crate::harness::{Harness, LONG, spawn_blocked};
 
 /// Death by a signal is told apart from an exit code.
 pub fn death_by_signal_is_reported(fixture: &dyn Fixture) {
@@ -185,12 +185,17 @@ pub fn incremental_reads_resume_block_and_finish(fixture: &dyn Fixture) {
 
     // A blocked read wakes when output arrives.
     std::thread::scope(|scope| {
-        let reader = scope.spawn(|| h.rt().read_output(&id, 6, Some(LONG)).unwrap());
-        std::thread::sleep(Duration::from_millis(50));
+        let reader = spawn_blocked(scope, || h.rt().read_output(&id, 6, Some(LONG)).unwrap());
+        assert!(
+            !reader.is_finished(),
+            "the read blocks while nothing is new"
+        );
         h.rt().write_stdin(&id, b"second\n").unwrap();
         let read = reader.join().unwrap();
+        assert!(!read.chunks.is_empty(), "the woken read returns the output");
         assert_eq!(read.chunks[0].offset, 6);
-        assert!(!read.chunks.is_empty());
+        let data: Vec<u8> = read.chunks.iter().flat_map(|c| c.data.clone()).collect();
+        assert!(b"second\n".starts_with(&data), "{data:?}");
     });
     h.wait(&id);
 

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use logist_core::{Agent, Environment, FailureCause, Pattern};
-use logist_mock::testing::{NoSurvivors, build_mock_program, mock_agent, mock_program};
 use logist_mock::{
     API_KEY_ENV, FloodStream, INTERACTIVE_PROMPT, Lookup, MockAgent, PROGRAM_ENV, Scenario,
 };
+use logist_testing::{NoSurvivors, build_mock_program, mock_agent, mock_program};
 
 use crate::{Finished, PROGRAM, Running, run};
 

@@ -1,12 +1,11 @@
 //! Tests of `logist-mock`: the real program run with `std::process`, the
-//! agent against the program's real output, the mock runtime's contract,
-//! and the no-survivor guard.
+//! agent against the program's real output, and the mock runtime's
+//! contract.
 
 mod agent;
 mod conformance;
 mod program;
 mod runtime;
-mod survivors;
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -15,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use logist_core::Stream;
-use logist_mock::testing::{KillOnDrop, NoSurvivors};
+use logist_testing::{KillOnDrop, NoSurvivors};
 
 /// The program cargo built for these tests.
 pub(crate) const PROGRAM: &str = env!("CARGO_BIN_EXE_logist-mock-agent");

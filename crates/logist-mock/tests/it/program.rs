@@ -7,11 +7,11 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpgid, getsid};
 
-use logist_mock::testing::NoSurvivors;
 use logist_mock::{
     APPLIED, BINARY_OUTPUT, BINARY_SPLIT, CANCELLED, CRASH_LINE, Checksum, INTERACTIVE_PROMPT,
     STUBBORN_READY, USAGE, flood_checksum, parse_tree_pids,
 };
+use logist_testing::NoSurvivors;
 
 use crate::{PROGRAM, Running, contains, run};
 
@@ -247,7 +247,7 @@ fn a_closed_stdout_ends_the_program_quietly_with_exit_1() {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut child = logist_mock::testing::KillOnDrop::new(command.spawn().unwrap());
+    let mut child = logist_testing::KillOnDrop::new(command.spawn().unwrap());
     drop(child.stdout.take());
     let status = child
         .wait_timeout(crate::DEADLINE)

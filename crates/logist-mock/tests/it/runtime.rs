@@ -269,11 +269,9 @@ fn a_blocking_read_is_woken_by_new_output() {
         let runtime = Arc::clone(&runtime);
         let id = id.clone();
         let from = read.next;
-        std::thread::spawn(move || runtime.read_output(&id, from, None).unwrap())
+        logist_testing::spawn_blocked(move || runtime.read_output(&id, from, None).unwrap())
     };
-    // Block until the reader is (very likely) waiting; correctness does
-    // not depend on it.
-    std::thread::sleep(Duration::from_millis(20));
+    assert!(!reader.is_finished(), "the read blocks on a silent process");
     assert!(runtime.terminate(&id, false).unwrap());
     let last = reader.join().unwrap();
     assert!(last.chunks.is_empty());

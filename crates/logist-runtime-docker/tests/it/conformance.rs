@@ -30,6 +30,18 @@ macro_rules! process_checks {
             }
         )*
     };
+    // Checks that measure the whole test process run in a process of
+    // their own (under `cargo test`, tests are threads of one process).
+    (alone: $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                if logist_conformance::alone(module_path!(), stringify!($check)) {
+                    logist_conformance::checks::process::$check(&DockerFixture::new());
+                }
+            }
+        )*
+    };
 }
 
 process_checks!(
@@ -41,7 +53,9 @@ process_checks!(
     environment_inherit_clean_and_pass,
     working_directory_is_used,
     arguments_are_passed_literally,
+    drop_stops_every_process,
+);
+process_checks!(alone:
     large_output_is_exact_or_counted_with_bounded_memory,
     resources_return_after_many_spawns,
-    drop_stops_every_process,
 );

@@ -250,14 +250,7 @@ impl Fixture for DockerFixture {
     /// The host's `/proc` shows sessions as host pids: translate both ways.
     fn session_of(&self, pid: u32) -> Option<u32> {
         let host = self.host_pid(pid)?;
-        let stat = std::fs::read_to_string(format!("/proc/{host}/stat")).ok()?;
-        let session: u32 = stat
-            .rsplit(')')
-            .next()?
-            .split_whitespace()
-            .nth(3)?
-            .parse()
-            .ok()?;
+        let session = logist_testing::Stat::of(host)?.session;
         Status::read(session)?.inner_pid()
     }
 

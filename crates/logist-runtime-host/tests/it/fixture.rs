@@ -3,22 +3,21 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use logist_conformance::Fixture;
 use logist_core::{CommandLine, Runtime};
 use logist_runtime_host::{HostRuntime, HostRuntimeBuilder};
+pub(crate) use logist_testing::pid_alive;
 
 /// Makes host runtimes and remembers their cookies, so that anything they
 /// started can be found in `/proc` afterwards. Owns the scratch
-/// directories it hands out and deletes them when dropped.
+/// directories it hands out; they are deleted when it is dropped, even
+/// when a check panicked.
 pub(crate) struct HostFixture {
     builder: HostRuntimeBuilder,
     cookies: Mutex<Vec<String>>,
-    dirs: Mutex<Vec<PathBuf>>,
+    dirs: Mutex<Vec<tempfile::TempDir>>,
 }
-
-static DIRS: AtomicUsize = AtomicUsize::new(0);
 
 impl HostFixture {
     pub(crate) fn new() -> Self {
@@ -54,48 +53,26 @@ impl Fixture for HostFixture {
     }
 
     fn mock_agent(&self, args: &[&str]) -> CommandLine {
-        let program = logist_mock::testing::mock_program().expect("the mock agent program");
+        let program = logist_testing::mock_program().expect("the mock agent program");
         let mut argv = vec![program.to_string_lossy().into_owned()];
         argv.extend(args.iter().map(|arg| (*arg).to_owned()));
         CommandLine::new(argv).expect("a valid command line")
     }
 
     fn scratch_dir(&self) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "logist-host-test-{}-{}",
-            std::process::id(),
-            DIRS.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a scratch directory");
-        self.dirs.lock().unwrap().push(dir.clone());
-        dir
+        let dir = tempfile::Builder::new()
+            .prefix("logist-host-test-")
+            .tempdir()
+            .expect("create a scratch directory");
+        let path = dir.path().to_owned();
+        self.dirs.lock().unwrap().push(dir);
+        path
     }
 
     fn leftovers(&self) -> Vec<String> {
         let cookies = self.cookies.lock().unwrap().clone();
         processes_with_cookies(&cookies)
     }
-}
-
-impl Drop for HostFixture {
-    fn drop(&mut self) {
-        for dir in self.dirs.lock().unwrap().drain(..) {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-/// True while `pid` exists and is not a zombie.
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit(')')
-        .next()
-        .and_then(|rest| rest.split_whitespace().next());
-    !matches!(state, Some("Z" | "X") | None)
 }
 
 /// Live processes whose environment carries one of the cookie prefixes,

@@ -4,23 +4,17 @@
 //! for the real numbers); the assertions are generous bounds, so that the
 //! tests do not depend on the machine's speed or load.
 
-use std::io::Read;
-use std::process::Stdio;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use logist_mock::Scenario;
-use logist_mock::testing::{KillOnDrop, NoSurvivors};
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy};
+use logist_testing::{NoSurvivors, Stat, alone};
 
-use crate::runs::{PATIENCE, Record, ShellAgent, eventually, host, mock, start, tagged, until};
+use crate::runs::{Record, ShellAgent, eventually, host, mock, start, tagged, until};
 
 /// How many prompts the latency is measured over.
 const PROMPTS: usize = 100;
-
-/// Set in the environment of a copy of this test binary that runs one test
-/// alone; its value is the test's name.
-const ALONE: &str = "LOGIST_SENTINEL_TEST_ALONE";
 
 #[test]
 fn a_prompt_is_reported_right_after_it_is_written() {
@@ -122,56 +116,9 @@ fn a_silent_agent_costs_no_cpu() {
     assert!(woke[1] <= 3, "the reactor thread woke {} times", woke[1]);
 }
 
-/// True in a process running only the test `name`; elsewhere, runs this
-/// test binary again for `name` alone (so that other tests running in
-/// parallel threads do not count in its measurements), checks that it
-/// passed, and returns false.
-fn alone(name: &str) -> bool {
-    if std::env::var_os(ALONE).is_some_and(|value| value == name) {
-        return true;
-    }
-    let guard = NoSurvivors::new();
-    let mut command = guard.command(std::env::current_exe().expect("the test binary"));
-    command
-        .args([name, "--exact", "--nocapture", "--test-threads", "1"])
-        .env(ALONE, name)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = KillOnDrop::new(command.spawn().expect("run the test binary"));
-    let status = child
-        .wait_timeout(PATIENCE)
-        .expect("wait for the test binary")
-        .expect("the test finishes in time");
-    let mut output = String::new();
-    for stream in [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let mut stream = stream;
-        stream.read_to_string(&mut output).expect("read its output");
-    }
-    eprintln!("{output}");
-    assert!(status.success(), "{name} failed alone: {status}\n{output}");
-    assert!(
-        output.contains("1 passed"),
-        "{name} did not run alone:\n{output}"
-    );
-    false
-}
-
-/// The CPU time of this whole process so far, from `/proc/self/stat`.
+/// The CPU time of this whole process so far.
 fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name (which is in parentheses): state is
-    // field 3 of stat(5), utime 14, stime 15.
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // USER_HZ is 100 on every Linux architecture the project targets.
-    Duration::from_millis(ticks * 10)
+    Stat::of_self().cpu()
 }
 
 /// The calling thread's id, as in `/proc/self/task`.
@@ -196,8 +143,7 @@ fn thread_named(name: &str) -> Option<u32> {
 
 /// The state letter of one of this process's threads (`S` sleeping).
 fn thread_state(tid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].chars().next()
+    Some(Stat::of_thread(tid)?.state)
 }
 
 /// How many times one of this process's threads was switched out, by its

@@ -9,13 +9,13 @@ use logist_core::{
     Agent, Environment, Error, ExitStatus, FailureCause, Labels, Runtime, Stream, TerminalSize,
     Verdict,
 };
-use logist_mock::testing::NoSurvivors;
 use logist_mock::{
     APPLIED, INTERACTIVE_PROMPT, INTERACTIVE_STOP, MockAgent, STUBBORN_READY, SUCCESS_SUMMARY,
     SUCCESS_WARNING, Scenario,
 };
 use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, OnPrompt, Outcome, PatternError, Policy, RunOptions, Sentinel};
+use logist_testing::NoSurvivors;
 
 use crate::runs::{
     GRACE, PATIENCE, Record, ScriptAgent, ShellAgent, VerdictAgent, eventually, host, mock,

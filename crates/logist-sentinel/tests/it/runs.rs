@@ -9,10 +9,11 @@ use logist_core::{
     Agent, CommandLine, Environment, Error, FailurePattern, ProcessId, PromptOnStdin, Runtime,
     StopSequence, Stream, Verdict,
 };
-use logist_mock::testing::{NoSurvivors, mock_agent, mock_program};
 use logist_mock::{INTERACTIVE_STOP, MockAgent, Scenario};
 use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, Match, Outcome, Policy, Run, RunOptions, Sentinel};
+pub(crate) use logist_testing::pid_alive;
+use logist_testing::{NoSurvivors, mock_agent, mock_program};
 
 /// The grace period of every test runtime: long enough for a shell to act
 /// on SIGTERM, short enough to keep the tests fast.
@@ -309,14 +310,7 @@ pub(crate) fn until(run: &mut Run, mut wanted: impl FnMut(&Event) -> bool) -> Ve
 /// Waits, polling, until `condition` holds; fails after [`PATIENCE`].
 #[track_caller]
 pub(crate) fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    logist_testing::eventually_within(PATIENCE, what, condition);
 }
 
 /// A short name for an event's variant.
@@ -336,18 +330,6 @@ pub(crate) fn kind(event: &Event) -> &'static str {
         Event::Finished(_) => "finished",
         _ => "other",
     }
-}
-
-/// True while `pid` exists and is not a zombie.
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit(')')
-        .next()
-        .and_then(|rest| rest.split_whitespace().next());
-    !matches!(state, Some("Z" | "X") | None)
 }
 
 /// The numbers following `name=` in `text`, in order.

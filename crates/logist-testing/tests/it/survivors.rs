@@ -5,13 +5,13 @@ use std::os::unix::process::ExitStatusExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::Stdio;
 
-use logist_mock::testing::{KillOnDrop, NoSurvivors, TEST_TAG_ENV, find_tagged};
+use logist_testing::{KillOnDrop, NoSurvivors, Stat, Survivor, TEST_TAG_ENV, find_tagged};
 
-use crate::{DEADLINE, PROGRAM};
+use crate::{DEADLINE, program};
 
 /// Starts a tagged `hang` (no output pipes: nothing to drain).
 fn hang(guard: &NoSurvivors) -> KillOnDrop {
-    let mut command = guard.command(PROGRAM);
+    let mut command = guard.command(program());
     command
         .args(["--scenario", "hang", "--", "survivor"])
         .stdin(Stdio::null())
@@ -24,7 +24,7 @@ fn hang(guard: &NoSurvivors) -> KillOnDrop {
 /// without its environment for an instant after `spawn` returns: the
 /// kernel lets the parent go before it publishes the new program's
 /// environment, so a first scan may miss it.
-fn scan_until(guard: &NoSurvivors, count: usize) -> Vec<logist_mock::testing::Survivor> {
+fn scan_until(guard: &NoSurvivors, count: usize) -> Vec<Survivor> {
     let deadline = std::time::Instant::now() + DEADLINE;
     loop {
         let found = guard.survivors();
@@ -77,11 +77,11 @@ fn a_zombie_is_not_a_survivor() {
     // it one, by polling its state.
     let deadline = std::time::Instant::now() + DEADLINE;
     loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        if stat[stat.rfind(')').unwrap() + 2..].starts_with('Z') {
+        let stat = Stat::of(child.id()).expect("unreaped, so still listed");
+        if stat.state == 'Z' {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{stat}");
+        assert!(std::time::Instant::now() < deadline, "{stat:?}");
         std::thread::yield_now();
     }
     assert!(guard.survivors().is_empty());
@@ -93,7 +93,7 @@ fn other_processes_are_not_touched() {
     let guard = NoSurvivors::new();
     let other_guard = NoSurvivors::new();
     let mut untagged = {
-        let mut command = guard.command(PROGRAM);
+        let mut command = guard.command(program());
         command
             .env_remove(TEST_TAG_ENV)
             .args(["--scenario", "hang", "p"])

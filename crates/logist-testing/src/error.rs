@@ -1,0 +1,41 @@
+//! The errors of this crate's helpers.
+
+use std::io;
+
+use logist_mock::{LocateError, PROGRAM_NAME};
+
+/// Building the mock agent program with cargo failed
+/// ([`mock_program`](crate::mock_program)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `LOGIST_MOCK_AGENT` names no executable file (nothing is built then:
+    /// the variable is a deliberate choice).
+    #[error(transparent)]
+    Locate(#[from] LocateError),
+    /// Cargo could not be started.
+    #[error("cannot run `{cargo}` to build `{PROGRAM_NAME}`")]
+    Spawn {
+        /// The cargo program that was run.
+        cargo: String,
+        /// Why it could not be started.
+        #[source]
+        source: io::Error,
+    },
+    /// Cargo ran and failed.
+    #[error("`{command}` failed ({status}):\n{stderr}")]
+    Cargo {
+        /// The command line that was run.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// Cargo succeeded but did not report the program's path.
+    #[error("`{command}` succeeded but reported no `{PROGRAM_NAME}` executable")]
+    NoExecutable {
+        /// The command line that was run.
+        command: String,
+    },
+}
