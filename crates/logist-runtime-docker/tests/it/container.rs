@@ -409,7 +409,10 @@ fn a_runtime_that_cannot_work_says_why_and_leaves_nothing() {
     let runtime = fixture.builder().user("no-such-user").build().unwrap();
     match runtime.spawn(&sh("true")) {
         Err(error @ Error::Backend { .. }) => {
-            assert_eq!(error.to_string(), "the docker runtime failed while starting `sh`");
+            assert_eq!(
+                error.to_string(),
+                "the docker runtime failed while starting `sh`"
+            );
             let cause = std::error::Error::source(&error).unwrap().to_string();
             assert!(cause.starts_with("the engine answered "), "{cause}");
             assert!(cause.contains("no-such-user"), "{cause}");
