@@ -40,7 +40,7 @@ pub(crate) struct Container {
     /// On a terminal: closing stdin means sending end-of-file (Ctrl-D).
     pub(crate) on_terminal: bool,
     /// The write half of the attach connection, when stdin is open, apart
-    /// from `state` so that a blocked writer never blocks readers.
+    /// from the record's lock so that a blocked writer never blocks readers.
     pub(crate) stdin: Mutex<Option<Writer>>,
     /// The write half when it must not be used but must stay open: the
     /// engine reads the end of an attach connection's input as "detach"

@@ -13,10 +13,9 @@ use logist_core::{
     Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
     Stream,
 };
+use logist_output::{Record, RecordSettings, Table};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{AccessFlags, Pid, access, getpgid};
-
-use logist_output::{Record, RecordSettings, Table};
 
 use crate::launch::{Launch, launch};
 use crate::process::Process;
