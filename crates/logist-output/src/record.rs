@@ -98,7 +98,7 @@ impl<X> State<X> {
 
     /// Records the exit, unless one is recorded already; the output is then
     /// over if no stream is open. Returns whether this was news. Callers
-    /// must [`notify_all`](Record::notify_all) after releasing the lock.
+    /// then wake the waiters with [`notify_all`](Record::notify_all).
     pub fn exited(&mut self, status: ExitStatus) -> bool {
         if self.status.is_some() {
             return false;
@@ -111,8 +111,8 @@ impl<X> State<X> {
     }
 
     /// One output stream reached its end; the output is over when it was
-    /// the last and the exit is known. Callers must
-    /// [`notify_all`](Record::notify_all) after releasing the lock.
+    /// the last and the exit is known. Callers then wake the waiters with
+    /// [`notify_all`](Record::notify_all).
     pub fn stream_ended(&mut self) {
         self.open_streams = self.open_streams.saturating_sub(1);
         if self.open_streams == 0 && self.status.is_some() {
