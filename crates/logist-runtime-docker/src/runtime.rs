@@ -277,26 +277,18 @@ impl DockerRuntime {
     fn launch(
         &self,
         request: &SpawnRequest,
-        argv: Vec<String>,
+        argv: &[String],
         vars: &[String],
         seq: u64,
         id: &ProcessId,
     ) -> Result<Arc<Container>, Error> {
-        let program = request.command.program();
-        let spawn_error = |error| self.spawn_error(program, error);
-        let body = self.create_body(request, &argv, vars, id);
-        let name = format!("logist-{}-{seq}", self.tag);
-        let reply = self
-            .engine
-            .call(
-                "POST",
-                &format!("/containers/create?name={}", encode(&name)),
-                Some(&body),
-            )
+        let spawn_error = |error| self.spawn_error(request.command.program(), error);
+        let container_id = self
+            .create(request, argv, vars, seq, id)
             .map_err(spawn_error)?;
-        let container_id = reply.json()["Id"].as_str().unwrap_or_default().to_owned();
         let mut made = Made::new(self, id, container_id.clone());
 
+        // Attached before it starts, so that no output is lost.
         let stdin_open = request.stdin == StdinMode::Piped || request.terminal.is_some();
         let mut attach = format!("/containers/{container_id}/attach?stream=1&stdout=1&stderr=1");
         if stdin_open {
@@ -330,6 +322,22 @@ impl DockerRuntime {
             }
         }
         Ok(made.keep())
+    }
+
+    /// Creates the container (not started); returns the engine's id of it.
+    fn create(
+        &self,
+        request: &SpawnRequest,
+        argv: &[String],
+        vars: &[String],
+        seq: u64,
+        id: &ProcessId,
+    ) -> Result<String, EngineError> {
+        let body = self.create_body(request, argv, vars, id);
+        let name = format!("logist-{}-{seq}", self.tag);
+        let call = format!("/containers/create?name={}", encode(&name));
+        let reply = self.engine.call("POST", &call, Some(&body))?;
+        Ok(reply.json()["Id"].as_str().unwrap_or_default().to_owned())
     }
 
     /// The record of a container just created and attached.
@@ -468,7 +476,7 @@ impl Runtime for DockerRuntime {
         }
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
         let id = ProcessId::new(format!("docker-{}-{seq}", self.tag));
-        let container = self.launch(request, argv, &plan.vars, seq, &id)?;
+        let container = self.launch(request, &argv, &plan.vars, seq, &id)?;
         tracing::info!(%id, container = %container.container_id, program = request.command.program(), "spawned");
         self.containers.insert(container);
         Ok(id)
