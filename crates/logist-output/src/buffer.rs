@@ -256,7 +256,7 @@ impl OutputBuffer {
                 .sum();
             let mut data = Vec::with_capacity(len);
             if len >= PREFAULT_LEN {
-                let _ = crate::prefault::spare(&mut data);
+                let _ = crate::prefault_spare(&mut data);
             }
             for chunk in self.chunks.iter().filter(wanted) {
                 data.extend_from_slice(&chunk.data);

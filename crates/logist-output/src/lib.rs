@@ -1,20 +1,25 @@
-//! The bounded output buffer shared by Logist runtimes, and the blocking
-//! wait they build their `wait` and `read_output` on.
+//! The per-process record shared by Logist runtimes: the bounded output
+//! buffer, the exit status, the end of output, the blocking waits on them,
+//! and the bodies of the `Runtime` methods that read it.
 //!
-//! A runtime keeps one [`OutputBuffer`] per process behind a mutex, appends
-//! what the process writes as it arrives, and wakes blocked readers with a
-//! condition variable; [`wait_until`] is that blocking side, with a
-//! deadline and recovery from poisoned locks. `HostRuntime` and
-//! `DockerRuntime` both use these, so the output half of the `Runtime`
-//! contract lives in one place.
+//! A runtime keeps one [`Record`] per process in a [`Table`], appends what
+//! the process writes as it arrives, records the exit, and answers
+//! `is_alive`, `get_logs`, `get_stream_logs`, `read_output`, `wait`, `info`
+//! and `list` from the record. `HostRuntime`, `DockerRuntime` and
+//! `MockRuntime` all do, so the output half of the `Runtime` contract lives
+//! in one place and a new runtime writes only what is specific to it: how
+//! it starts, feeds and stops a process.
 
 mod buffer;
 mod prefault;
+mod record;
 
 use std::sync::{Condvar, MutexGuard, PoisonError};
 use std::time::Instant;
 
 pub use buffer::{CHUNK_LEN, HANDOVER_LEN, OutputBuffer};
+pub use prefault::prefault_spare;
+pub use record::{MAX_READ, Record, RecordSettings, State, Table, Tracked};
 
 /// Blocks on `changed` until `done` holds for the guarded state or
 /// `deadline` passes (never, for `None`); returns the guard and whether

@@ -1,21 +1,21 @@
-//! The shared record of one container the runtime started, and the thread
-//! that feeds it: it reads the attach stream into the output buffer as
-//! bytes arrive, and when the stream ends asks the engine, once, how the
-//! container exited.
+//! What the runtime keeps of one container beside the shared [`Record`],
+//! and the thread that feeds the record: it reads the attach stream into
+//! the output buffer as bytes arrive, and when the stream ends asks the
+//! engine, once, how the container exited.
 
 use std::io::{BufReader, Read};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use logist_core::{CommandLine, ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState, Stream};
+use logist_core::{ExitStatus, Stream};
+use logist_output::{Record, Tracked};
 
 use crate::engine::Engine;
 use crate::mux::Demux;
 use crate::transport::{Breaker, Reader, Writer};
-use logist_output::OutputBuffer;
 
 /// Size of one read from the attach stream.
 const READ_SIZE: usize = 64 * 1024;
@@ -32,22 +32,15 @@ const OOM_FLAG_WAIT: Duration = Duration::from_secs(5);
 /// and callers blocked on it.
 #[derive(Debug)]
 pub(crate) struct Container {
-    pub(crate) id: ProcessId,
-    /// Spawn order within the runtime.
-    pub(crate) seq: u64,
+    /// Identity, output, exit status and the waits on them; the extra
+    /// state says whether the reader thread has finished.
+    pub(crate) record: Record<ReaderDone>,
     /// The engine's id of the container.
     pub(crate) container_id: String,
-    pub(crate) command: CommandLine,
-    pub(crate) labels: Labels,
-    pub(crate) started_at: SystemTime,
-    pub(crate) grace: Duration,
     /// On a terminal: closing stdin means sending end-of-file (Ctrl-D).
     pub(crate) on_terminal: bool,
-    pub(crate) state: Mutex<State>,
-    /// Notified on new output, end of output, exit and removal.
-    pub(crate) changed: Condvar,
     /// The write half of the attach connection, when stdin is open, apart
-    /// from `state` so that a blocked writer never blocks readers.
+    /// from the record's lock so that a blocked writer never blocks readers.
     pub(crate) stdin: Mutex<Option<Writer>>,
     /// The write half when it must not be used but must stay open: the
     /// engine reads the end of an attach connection's input as "detach"
@@ -70,45 +63,18 @@ pub(crate) struct Container {
     pub(crate) host_pid: OnceLock<Option<u32>>,
 }
 
-/// What changes while the container runs. Guarded by `Container::state`.
-#[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) buffer: OutputBuffer,
-    /// How the main process exited, once the engine said so.
-    pub(crate) status: Option<ExitStatus>,
-    /// The attach stream ended: no more output will come.
-    pub(crate) output_done: bool,
-    /// The reader thread has finished.
-    pub(crate) reader_done: bool,
-    /// The engine said the out-of-memory killer struck the container.
-    pub(crate) oom_killed: bool,
+/// Whether the reader thread has finished; kept under the record's lock.
+pub(crate) type ReaderDone = bool;
+
+impl Tracked for Container {
+    type Extra = ReaderDone;
+
+    fn record(&self) -> &Record<ReaderDone> {
+        &self.record
+    }
 }
 
 impl Container {
-    /// Locks the state, recovering from a poisoned lock (the data stays
-    /// consistent: every update is a single step).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Blocks until `done` holds or `deadline` passes; returns the guard and
-    /// whether `done` holds.
-    pub(crate) fn wait_until<'a>(
-        &'a self,
-        state: MutexGuard<'a, State>,
-        deadline: Option<Instant>,
-        done: impl Fn(&State) -> bool,
-    ) -> (MutexGuard<'a, State>, bool) {
-        logist_output::wait_until(&self.changed, state, deadline, done)
-    }
-
-    /// Waits until the engine reported the exit, up to `deadline`.
-    pub(crate) fn wait_exit(&self, deadline: Instant) -> bool {
-        let state = self.lock();
-        self.wait_until(state, Some(deadline), |s| s.status.is_some())
-            .1
-    }
-
     /// The pid of the container's init on the engine's machine, while it
     /// runs (the engine reports 0 once it has stopped). Asked once.
     pub(crate) fn host_pid(&self, engine: &Engine) -> Option<u32> {
@@ -125,20 +91,6 @@ impl Container {
         })
     }
 
-    pub(crate) fn info(&self, state: &State, pid: Option<u32>) -> ProcessInfo {
-        ProcessInfo::new(
-            self.id.clone(),
-            pid,
-            self.command.clone(),
-            self.labels.clone(),
-            match state.status {
-                None => ProcessState::Running,
-                Some(status) => ProcessState::Exited(status),
-            },
-            self.started_at,
-        )
-    }
-
     /// Starts the thread that reads the attach stream into the buffer and
     /// then learns the exit status.
     pub(crate) fn start_reader(
@@ -152,7 +104,7 @@ impl Container {
         }
         let container = Arc::clone(self);
         let handle = std::thread::Builder::new()
-            .name(format!("logist-docker-{}", self.seq))
+            .name(format!("logist-docker-{}", self.record.seq))
             .stack_size(READER_STACK)
             .spawn(move || container.run_reader(&engine, reader, raw))?;
         *self.reader.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
@@ -166,47 +118,45 @@ impl Container {
             match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    let mut state = self.lock();
+                    let mut state = self.record.lock();
                     demux.feed(&buf[..n], |stream: Stream, bytes: &[u8]| {
                         state.buffer.push(stream, bytes);
                     });
-                    drop(state);
-                    self.changed.notify_all();
+                    self.record.release_after_output(state);
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => {
                     if !self.abandoned.load(Ordering::Relaxed) {
-                        tracing::warn!(id = %self.id, %error, "the attach stream broke; later output is lost");
+                        tracing::warn!(id = %self.record.id, %error, "the attach stream broke; later output is lost");
                     }
                     break;
                 }
             }
         }
         drop(reader);
-        self.lock().output_done = true;
-        self.changed.notify_all();
+        self.record.lock().stream_ended();
+        self.record.notify_all();
 
         if !self.abandoned.load(Ordering::Relaxed) {
             let (status, oom_killed) = exit_status(engine, self);
-            let mut state = self.lock();
-            if state.status.is_none() {
-                tracing::info!(id = %self.id, %status, "exited");
-                state.status = status.into();
+            let mut state = self.record.lock();
+            if state.exited(status) {
+                tracing::info!(id = %self.record.id, %status, "exited");
                 state.oom_killed = oom_killed;
             }
         }
-        self.lock().reader_done = true;
-        self.changed.notify_all();
+        self.record.lock().extra = true;
+        self.record.notify_all();
     }
 
     /// Joins the reader thread if it has finished, or once it finishes
     /// before `deadline`; otherwise leaves it to end by itself.
     pub(crate) fn join_reader(&self, deadline: Instant) {
-        let state = self.lock();
-        let (state, done) = self.wait_until(state, Some(deadline), |s| s.reader_done);
+        let state = self.record.lock();
+        let (state, done) = self.record.wait_until(state, Some(deadline), |s| s.extra);
         drop(state);
         if !done {
-            tracing::warn!(id = %self.id, "the reader thread did not finish in time; leaving it");
+            tracing::warn!(id = %self.record.id, "the reader thread did not finish in time; leaving it");
             return;
         }
         let handle = self
@@ -249,20 +199,20 @@ fn exit_status(engine: &Engine, container: &Container) -> (ExitStatus, bool) {
                 match json["StatusCode"].as_i64() {
                     Some(code) => break code,
                     None => {
-                        tracing::warn!(id = %container.id, answer = %json, "the engine's wait answer has no status code; reporting SIGKILL");
+                        tracing::warn!(id = %container.record.id, answer = %json, "the engine's wait answer has no status code; reporting SIGKILL");
                         break 128 + 9;
                     }
                 }
             }
             Err(error) if error.status() == Some(404) => {
-                tracing::warn!(id = %container.id, "the container was removed outside Logist; reporting SIGKILL");
+                tracing::warn!(id = %container.record.id, "the container was removed outside Logist; reporting SIGKILL");
                 return (ExitStatus::Signal(9), false);
             }
             Err(error) => {
                 if container.abandoned.load(Ordering::Relaxed) {
                     return (ExitStatus::Signal(9), false);
                 }
-                tracing::warn!(id = %container.id, %error, "cannot learn the exit status yet; retrying");
+                tracing::warn!(id = %container.record.id, %error, "cannot learn the exit status yet; retrying");
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
@@ -291,9 +241,9 @@ fn exit_status(engine: &Engine, container: &Container) -> (ExitStatus, bool) {
         oom_killed = inspect_oom();
     }
     if oom_killed && status == ExitStatus::Signal(9) {
-        tracing::warn!(id = %container.id, "the kernel's out-of-memory killer stopped the container (reported as SIGKILL)");
+        tracing::warn!(id = %container.record.id, "the kernel's out-of-memory killer stopped the container (reported as SIGKILL)");
     } else if oom_killed {
-        tracing::warn!(id = %container.id, %status, "the kernel's out-of-memory killer killed a process of the container");
+        tracing::warn!(id = %container.record.id, %status, "the kernel's out-of-memory killer killed a process of the container");
     }
     (status, oom_killed)
 }

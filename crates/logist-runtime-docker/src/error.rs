@@ -3,7 +3,7 @@
 
 use std::io;
 
-use logist_core::Error;
+use logist_core::{BoxError, Error};
 
 use crate::host::DockerHost;
 
@@ -45,14 +45,6 @@ impl EngineError {
             _ => None,
         }
     }
-
-    /// As an `io::Error`, for the `source` of a core error.
-    pub(crate) fn into_io(self) -> io::Error {
-        match self {
-            EngineError::Connect { source, .. } | EngineError::Io { source, .. } => source,
-            EngineError::Status { .. } => io::Error::other(self.to_string()),
-        }
-    }
 }
 
 /// An [`Error::Unavailable`] of the docker runtime.
@@ -65,19 +57,42 @@ pub(crate) fn unavailable(reason: impl Into<String>, fix: impl Into<String>) -> 
     }
 }
 
-/// `Unavailable` for an engine that cannot be reached or used.
+/// What to do when the engine does not answer.
+const START_ENGINE: &str = "start the Docker engine (dockerd) or Podman's API service, or point DOCKER_HOST at a running one";
+
+/// `Unavailable` for an engine that cannot be reached or used. The reason
+/// names the engine once; the source is the cause below it (the operating
+/// system's error, or the engine's refusal).
 pub(crate) fn connect_error(host: &DockerHost, error: EngineError) -> Error {
-    let reason = match &error {
-        EngineError::Status { message, .. } => {
-            format!("the engine at {host} cannot be used: {message}")
+    let (reason, fix, source): (String, &str, BoxError) = match error {
+        EngineError::Connect { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
+            (
+                format!("no permission to use the engine's socket at {host}"),
+                "give your user access to the socket: add it to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), or point DOCKER_HOST at an engine you may use (rootless Docker, Podman's user socket)",
+                Box::new(source),
+            )
         }
-        _ => format!("cannot reach the engine at {host}"),
+        EngineError::Connect { source, .. } => (
+            format!("cannot reach the engine at {host}"),
+            START_ENGINE,
+            Box::new(source),
+        ),
+        EngineError::Io { source, .. } => (
+            format!("the engine at {host} did not answer"),
+            START_ENGINE,
+            Box::new(source),
+        ),
+        refusal @ EngineError::Status { .. } => (
+            format!("the engine at {host} cannot be used"),
+            "see the engine's answer; check its version and configuration",
+            Box::new(refusal),
+        ),
     };
     Error::Unavailable {
         runtime: "docker".to_owned(),
         reason,
-        fix: "start the Docker engine (dockerd) or Podman's API service, or point DOCKER_HOST at a running one".to_owned(),
-        source: Some(Box::new(error)),
+        fix: fix.to_owned(),
+        source: Some(source),
     }
 }
 
@@ -98,8 +113,9 @@ pub(crate) fn mount_problem(error: &EngineError) -> bool {
         .is_some_and(|message| message.contains("mount") || message.contains("bind source"))
 }
 
-/// An engine failure outside `spawn`: an unreachable engine is
-/// `Unavailable`, anything else `Io` with `context`.
+/// An engine failure: an unreachable engine is `Unavailable`; a refusal or
+/// a connection lost during the call is `Backend` with `context`, the
+/// engine's error (its HTTP status and message) as the source.
 pub(crate) fn engine_error(
     host: &DockerHost,
     error: EngineError,
@@ -107,6 +123,83 @@ pub(crate) fn engine_error(
 ) -> Error {
     match error {
         EngineError::Connect { .. } => connect_error(host, error),
-        other => Error::io(context(), other.into_io()),
+        other => Error::backend("docker", context(), other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use logist_core::error_chain;
+
+    use super::*;
+
+    fn unix() -> DockerHost {
+        DockerHost::Unix("/run/docker.sock".into())
+    }
+
+    fn connect(kind: io::ErrorKind, text: &str) -> EngineError {
+        EngineError::Connect {
+            host: unix().to_string(),
+            source: io::Error::new(kind, text),
+        }
+    }
+
+    #[track_caller]
+    fn check(error: Error, expected: &str) {
+        assert_eq!(error_chain(&error).to_string(), expected);
+    }
+
+    #[test]
+    fn an_unreachable_engine_is_named_once_with_the_os_error() {
+        check(
+            connect_error(
+                &unix(),
+                connect(
+                    io::ErrorKind::NotFound,
+                    "No such file or directory (os error 2)",
+                ),
+            ),
+            &format!(
+                "the docker runtime is unavailable: cannot reach the engine at unix:///run/docker.sock ({START_ENGINE}): No such file or directory (os error 2)"
+            ),
+        );
+    }
+
+    #[test]
+    fn a_socket_without_permission_says_so_and_how_to_fix_it() {
+        let error = connect_error(
+            &unix(),
+            connect(
+                io::ErrorKind::PermissionDenied,
+                "Permission denied (os error 13)",
+            ),
+        );
+        let text = error_chain(&error).to_string();
+        assert!(
+            text.contains("no permission to use the engine's socket at unix:///run/docker.sock"),
+            "{text}"
+        );
+        assert!(text.contains("`docker` group"), "{text}");
+        assert!(
+            text.ends_with(": Permission denied (os error 13)"),
+            "{text}"
+        );
+        assert!(!text.contains("start the Docker engine"), "{text}");
+    }
+
+    #[test]
+    fn refusals_keep_the_engine_status_and_message() {
+        let refusal = EngineError::Status {
+            status: 409,
+            message: "container name already in use".to_owned(),
+        };
+        let error = engine_error(&unix(), refusal, || {
+            "removing the container of `docker-1`".to_owned()
+        });
+        assert!(matches!(error, Error::Backend { .. }));
+        check(
+            error,
+            "the docker runtime failed while removing the container of `docker-1`: the engine answered 409: container name already in use",
+        );
     }
 }

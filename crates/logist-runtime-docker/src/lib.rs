@@ -27,9 +27,9 @@
 //! - **Output.** The container is attached *before* it starts, so no byte
 //!   is missed. One thread per container blocks on the attach connection
 //!   and splits the engine's multiplexed stream into stdout and stderr as
-//!   bytes arrive, into the same bounded buffer as the host runtime
-//!   (oldest bytes dropped and counted; reads from an offset block on a
-//!   condition variable; a tail costs what it returns). No `docker logs`
+//!   bytes arrive, into the same per-process record as the host runtime
+//!   (`logist-output`: oldest bytes dropped and counted; reads from an
+//!   offset block on a condition variable; a tail costs what it returns). No `docker logs`
 //!   call is ever made, and the engine keeps no log (`LogConfig: none`).
 //! - **Exit.** When the attach stream ends, the thread asks the engine
 //!   once how the container exited (`wait`, then `inspect` for the
@@ -63,8 +63,8 @@
 //!   the same API; point `DOCKER_HOST` at its socket. No `docker` CLI is
 //!   needed locally.
 //! - **Weight.** No async runtime and no HTTP or Docker client crate:
-//!   `serde_json` is the only dependency beyond `logist-core`,
-//!   `thiserror` and `tracing`.
+//!   `serde_json` and `base64` (for one header) are the only dependencies
+//!   beyond `logist-core`, `logist-output`, `thiserror` and `tracing`.
 //!
 //! API version 1.41 (Docker 20.10, Podman 3) or later is required; the
 //! newest version both sides speak is used.

@@ -1,11 +1,11 @@
 //! `DockerRuntime`: the `Runtime` contract for processes in containers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -13,19 +13,17 @@ use logist_core::{
     Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
     StdinMode, Stream,
 };
+use logist_output::{Record, RecordSettings, Table};
 
 use crate::builder::{DockerRuntimeBuilder, ImageFacts};
-use crate::container::{Container, State};
+use crate::container::Container;
 use crate::engine::Engine;
 use crate::env;
-use crate::error::{EngineError, connect_error, engine_error, missing_image};
+use crate::error::{EngineError, engine_error, missing_image};
 use crate::host::DockerHost;
 use crate::http::encode;
 use crate::probe::{Check, Probe};
-use logist_output::OutputBuffer;
 
-/// Most bytes one `read_output` call returns.
-const MAX_READ: usize = 1024 * 1024;
 /// How long `terminate` waits for the engine to report the exit after
 /// SIGKILL (tearing a container down takes the engine a moment).
 const KILL_WAIT: Duration = Duration::from_secs(30);
@@ -76,7 +74,7 @@ pub struct DockerRuntime {
     /// Whether the image has the `env` program (see `env.rs`).
     env_program_present: AtomicBool,
     next_seq: AtomicU64,
-    containers: RwLock<HashMap<ProcessId, Arc<Container>>>,
+    containers: Table<Container>,
 }
 
 impl std::fmt::Debug for DockerRuntime {
@@ -107,7 +105,7 @@ impl DockerRuntime {
             probe,
             env_program_present: AtomicBool::new(false),
             next_seq: AtomicU64::new(0),
-            containers: RwLock::new(HashMap::new()),
+            containers: Table::new(),
         }
     }
 
@@ -160,26 +158,7 @@ impl DockerRuntime {
     ///
     /// [`Error::UnknownProcess`].
     pub fn container_id(&self, id: &ProcessId) -> Result<String, Error> {
-        Ok(self.get(id)?.container_id.clone())
-    }
-
-    fn get(&self, id: &ProcessId) -> Result<Arc<Container>, Error> {
-        self.containers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::unknown(id))
-    }
-
-    fn with_state<T>(
-        &self,
-        id: &ProcessId,
-        f: impl FnOnce(&Container, &State) -> T,
-    ) -> Result<T, Error> {
-        let container = self.get(id)?;
-        let state = container.lock();
-        Ok(f(&container, &state))
+        Ok(self.containers.get(id)?.container_id.clone())
     }
 
     /// The checks of a spawn that need the probe: the working directory,
@@ -275,7 +254,7 @@ impl DockerRuntime {
             Ok(_) => Ok(true),
             Err(error) if matches!(error.status(), Some(404 | 409)) => Ok(false),
             Err(error) => Err(engine_error(self.engine.host(), error, || {
-                format!("sending {signal} to process `{}`", container.id)
+                format!("sending {signal} to process `{}`", container.record.id)
             })),
         }
     }
@@ -298,106 +277,41 @@ impl DockerRuntime {
     fn launch(
         &self,
         request: &SpawnRequest,
-        argv: Vec<String>,
+        argv: &[String],
         vars: &[String],
         seq: u64,
         id: &ProcessId,
     ) -> Result<Arc<Container>, Error> {
-        let program = request.command.program();
-        let spawn_error = |error: EngineError| match error {
-            EngineError::Connect { .. } => connect_error(self.engine.host(), error),
-            EngineError::Status { status: 404, .. }
-                if error.message().is_some_and(|m| m.contains("image")) =>
-            {
-                missing_image(&self.config.image, self.engine.host())
-            }
-            other => Error::Spawn {
-                program: program.to_owned(),
-                source: other.into_io(),
-            },
-        };
-        let body = self.create_body(request, &argv, vars, id);
-        let name = format!("logist-{}-{seq}", self.tag);
-        let reply = self
-            .engine
-            .call(
-                "POST",
-                &format!("/containers/create?name={}", encode(&name)),
-                Some(&body),
-            )
+        let spawn_error = |error| self.spawn_error(request.command.program(), error);
+        let container_id = self
+            .create(request, argv, vars, seq, id)
             .map_err(spawn_error)?;
-        let container_id = reply.json()["Id"].as_str().unwrap_or_default().to_owned();
-        let discard = |container: Option<&Container>| {
-            if let Some(container) = container {
-                container.abandon();
-            }
-            if let Err(error) = self.delete(&container_id) {
-                tracing::warn!(%id, %error, "cannot remove the container of a failed spawn");
-            }
-            if let Some(container) = container {
-                container.join_reader(Instant::now() + JOIN_WAIT);
-            }
-        };
+        let mut made = Made::new(self, id, container_id.clone());
 
+        // Attached before it starts, so that no output is lost.
         let stdin_open = request.stdin == StdinMode::Piped || request.terminal.is_some();
         let mut attach = format!("/containers/{container_id}/attach?stream=1&stdout=1&stderr=1");
         if stdin_open {
             attach.push_str("&stdin=1");
         }
-        let connection = match self.engine.upgrade(&attach) {
-            Ok(connection) => connection,
-            Err(error) => {
-                discard(None);
-                return Err(spawn_error(error));
-            }
-        };
-        let container = Arc::new(Container {
-            id: id.clone(),
-            seq,
-            container_id: container_id.clone(),
-            command: request.command.clone(),
-            labels: request.labels.clone(),
-            started_at: SystemTime::now(),
-            grace: request.grace.unwrap_or(self.config.grace),
-            on_terminal: request.terminal.is_some(),
-            state: Mutex::new(State {
-                buffer: OutputBuffer::new(self.config.output_cap),
-                status: None,
-                output_done: false,
-                reader_done: false,
-                oom_killed: false,
-            }),
-            changed: Condvar::new(),
-            stdin: Mutex::new(None),
-            parked: Mutex::new(None),
-            breaker: Mutex::new(None),
-            reader: Mutex::new(None),
-            abandoned: AtomicBool::new(false),
-            host_pid: std::sync::OnceLock::new(),
-            memory_limited: self.config.memory.is_some(),
-            kill_sent: AtomicBool::new(false),
-        });
+        let connection = self.engine.upgrade(&attach).map_err(spawn_error)?;
+        let container = made.hold(self.container(request, seq, id, container_id.clone()));
         let slot = if stdin_open {
             &container.stdin
         } else {
             &container.parked
         };
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection.writer);
-        if let Err(error) = container.start_reader(
-            Arc::clone(&self.engine),
-            connection.reader,
-            request.terminal.is_some(),
-        ) {
-            discard(Some(&container));
-            return Err(Error::io("starting a reader thread", error));
-        }
-        if let Err(error) =
-            self.engine
-                .call("POST", &format!("/containers/{container_id}/start"), None)
-        {
-            discard(Some(&container));
-            return Err(spawn_error(error));
-        }
+        container
+            .start_reader(
+                Arc::clone(&self.engine),
+                connection.reader,
+                request.terminal.is_some(),
+            )
+            .map_err(|error| Error::io("starting a reader thread", error))?;
+        self.engine
+            .call("POST", &format!("/containers/{container_id}/start"), None)
+            .map_err(spawn_error)?;
         if let Some(size) = request.terminal {
             let resize = format!(
                 "/containers/{container_id}/resize?h={}&w={}",
@@ -407,7 +321,117 @@ impl DockerRuntime {
                 tracing::debug!(%id, %error, "cannot size the terminal");
             }
         }
-        Ok(container)
+        Ok(made.keep())
+    }
+
+    /// Creates the container (not started); returns the engine's id of it.
+    fn create(
+        &self,
+        request: &SpawnRequest,
+        argv: &[String],
+        vars: &[String],
+        seq: u64,
+        id: &ProcessId,
+    ) -> Result<String, EngineError> {
+        let body = self.create_body(request, argv, vars, id);
+        let name = format!("logist-{}-{seq}", self.tag);
+        let call = format!("/containers/create?name={}", encode(&name));
+        let reply = self.engine.call("POST", &call, Some(&body))?;
+        Ok(reply.json()["Id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The record of a container just created and attached.
+    fn container(
+        &self,
+        request: &SpawnRequest,
+        seq: u64,
+        id: &ProcessId,
+        container_id: String,
+    ) -> Container {
+        let settings = RecordSettings {
+            grace: self.config.grace,
+            output_cap: self.config.output_cap,
+        };
+        Container {
+            // One stream: the attach connection carries both.
+            record: Record::new(id.clone(), seq, request, settings, 1, false),
+            container_id,
+            on_terminal: request.terminal.is_some(),
+            stdin: Mutex::new(None),
+            parked: Mutex::new(None),
+            breaker: Mutex::new(None),
+            reader: Mutex::new(None),
+            abandoned: AtomicBool::new(false),
+            host_pid: std::sync::OnceLock::new(),
+            memory_limited: self.config.memory.is_some(),
+            kill_sent: AtomicBool::new(false),
+        }
+    }
+
+    /// The error of a spawn the engine refused or could not do.
+    fn spawn_error(&self, program: &str, error: EngineError) -> Error {
+        let host = self.engine.host();
+        match error {
+            EngineError::Status { status: 404, .. }
+                if error.message().is_some_and(|m| m.contains("image")) =>
+            {
+                missing_image(&self.config.image, host)
+            }
+            other => engine_error(host, other, || format!("starting `{program}`")),
+        }
+    }
+}
+
+/// What a spawn made so far: dropped before [`keep`](Made::keep) (a step
+/// failed), it stops the reader and removes the container.
+struct Made<'a> {
+    runtime: &'a DockerRuntime,
+    id: &'a ProcessId,
+    container_id: String,
+    container: Option<Arc<Container>>,
+    kept: bool,
+}
+
+impl<'a> Made<'a> {
+    fn new(runtime: &'a DockerRuntime, id: &'a ProcessId, container_id: String) -> Self {
+        Self {
+            runtime,
+            id,
+            container_id,
+            container: None,
+            kept: false,
+        }
+    }
+
+    /// Holds the container's record, to be stopped too on failure.
+    fn hold(&mut self, container: Container) -> Arc<Container> {
+        Arc::clone(self.container.insert(Arc::new(container)))
+    }
+
+    /// The spawn succeeded: nothing is removed.
+    fn keep(mut self) -> Arc<Container> {
+        self.kept = true;
+        self.container
+            .take()
+            .expect("the container is held before the spawn succeeds")
+    }
+}
+
+impl Drop for Made<'_> {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        if let Some(container) = &self.container {
+            container.abandon();
+        }
+        if let Err(error) = self.runtime.delete(&self.container_id) {
+            let id = self.id;
+            tracing::warn!(%id, %error, "cannot remove the container of a failed spawn");
+        }
+        if let Some(container) = &self.container {
+            container.join_reader(Instant::now() + JOIN_WAIT);
+        }
     }
 }
 
@@ -452,21 +476,18 @@ impl Runtime for DockerRuntime {
         }
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
         let id = ProcessId::new(format!("docker-{}-{seq}", self.tag));
-        let container = self.launch(request, argv, &plan.vars, seq, &id)?;
+        let container = self.launch(request, &argv, &plan.vars, seq, &id)?;
         tracing::info!(%id, container = %container.container_id, program = request.command.program(), "spawned");
-        self.containers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.clone(), container);
+        self.containers.insert(container);
         Ok(id)
     }
 
     fn is_alive(&self, id: &ProcessId) -> Result<bool, Error> {
-        self.with_state(id, |_, state| state.status.is_none())
+        Ok(self.containers.get(id)?.record.is_alive())
     }
 
     fn get_logs(&self, id: &ProcessId, tail: Option<usize>) -> Result<Logs, Error> {
-        self.with_state(id, |_, state| state.buffer.logs(tail))
+        Ok(self.containers.get(id)?.record.logs(tail))
     }
 
     fn get_stream_logs(
@@ -475,7 +496,7 @@ impl Runtime for DockerRuntime {
         stream: Stream,
         tail: Option<usize>,
     ) -> Result<Logs, Error> {
-        self.with_state(id, |_, state| state.buffer.stream_logs(stream, tail))
+        Ok(self.containers.get(id)?.record.stream_logs(stream, tail))
     }
 
     fn read_output(
@@ -484,63 +505,45 @@ impl Runtime for DockerRuntime {
         from: u64,
         timeout: Option<Duration>,
     ) -> Result<OutputRead, Error> {
-        let container = self.get(id)?;
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
-        let state = container.lock();
-        let (state, _) =
-            container.wait_until(state, deadline, |s| s.buffer.end() > from || s.output_done);
-        let (chunks, next, missed) = state.buffer.read_from(from, MAX_READ);
-        let finished = state.output_done && next >= state.buffer.end();
-        Ok(OutputRead::new(chunks, next, missed, finished))
+        Ok(self.containers.get(id)?.record.read_output(from, timeout))
     }
 
     fn terminate(&self, id: &ProcessId, force: bool) -> Result<bool, Error> {
-        let container = self.get(id)?;
-        if container.lock().status.is_some() {
+        let container = self.containers.get(id)?;
+        let record = &container.record;
+        if !record.is_alive() {
             return Ok(false);
         }
         if force {
             let killed = self.kill(&container, "SIGKILL")?;
-            container.wait_exit(Instant::now() + KILL_WAIT);
+            record.wait_exit(Instant::now() + KILL_WAIT);
             if killed {
                 tracing::info!(%id, "terminated (forced)");
             }
             return Ok(killed);
         }
-        let grace_ends = Instant::now() + container.grace;
+        let grace_ends = Instant::now() + record.grace;
         if !self.kill(&container, "SIGTERM")? {
-            container.wait_exit(Instant::now() + KILL_WAIT);
+            record.wait_exit(Instant::now() + KILL_WAIT);
             return Ok(false);
         }
         // A stopped process acts on SIGTERM only once continued.
         let _ = self.kill(&container, "SIGCONT");
-        tracing::info!(%id, grace = ?container.grace, "terminating");
-        if !container.wait_exit(grace_ends) && self.kill(&container, "SIGKILL")? {
+        tracing::info!(%id, grace = ?record.grace, "terminating");
+        if !record.wait_exit(grace_ends) && self.kill(&container, "SIGKILL")? {
             tracing::info!(%id, "grace period over; killed");
         }
-        container.wait_exit(Instant::now() + KILL_WAIT);
+        record.wait_exit(Instant::now() + KILL_WAIT);
         Ok(true)
     }
 
     fn wait(&self, id: &ProcessId, timeout: Option<Duration>) -> Result<Completion, Error> {
-        let container = self.get(id)?;
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
-        let state = container.lock();
-        let (state, done) =
-            container.wait_until(state, deadline, |s| s.status.is_some() && s.output_done);
-        match (done, state.status) {
-            // A container's processes end with it: no output can leak.
-            (true, Some(status)) => Ok(Completion::new(status, state.buffer.logs(None), false)
-                .with_oom_killed(state.oom_killed)),
-            _ => Err(Error::WaitTimeout {
-                id: id.clone(),
-                timeout: timeout.unwrap_or_default(),
-            }),
-        }
+        // A container's processes end with it: no output can leak.
+        self.containers.get(id)?.record.wait(timeout)
     }
 
     fn write_stdin(&self, id: &ProcessId, data: &[u8]) -> Result<(), Error> {
-        let container = self.get(id)?;
+        let container = self.containers.get(id)?;
         let mut stdin = container
             .stdin
             .lock()
@@ -566,7 +569,7 @@ impl Runtime for DockerRuntime {
     }
 
     fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
-        let container = self.get(id)?;
+        let container = self.containers.get(id)?;
         let mut stdin = container
             .stdin
             .lock()
@@ -591,34 +594,19 @@ impl Runtime for DockerRuntime {
     }
 
     fn info(&self, id: &ProcessId) -> Result<ProcessInfo, Error> {
-        let container = self.get(id)?;
-        let pid = container.host_pid(&self.engine);
-        let state = container.lock();
-        Ok(container.info(&state, pid))
+        let container = self.containers.get(id)?;
+        Ok(container.record.info(container.host_pid(&self.engine)))
     }
 
     fn list(&self, selector: &Labels) -> Result<Vec<ProcessInfo>, Error> {
-        let mut containers: Vec<Arc<Container>> = self
+        Ok(self
             .containers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
-        containers.sort_by_key(|container| container.seq);
-        Ok(containers
-            .iter()
-            .map(|container| {
-                let pid = container.host_pid(&self.engine);
-                container.info(&container.lock(), pid)
-            })
-            .filter(|info| info.matches(selector))
-            .collect())
+            .list(selector, |container| container.host_pid(&self.engine)))
     }
 
     fn remove(&self, id: &ProcessId) -> Result<(), Error> {
-        let container = self.get(id)?;
-        if container.lock().status.is_none() {
+        let container = self.containers.get(id)?;
+        if container.record.is_alive() {
             return Err(Error::StillRunning { id: id.clone() });
         }
         self.delete(&container.container_id).map_err(|error| {
@@ -628,15 +616,8 @@ impl Runtime for DockerRuntime {
         })?;
         container.abandon();
         container.join_reader(Instant::now() + JOIN_WAIT);
-        self.containers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
-        let mut state = container.lock();
-        state.buffer.clear();
-        state.output_done = true;
-        drop(state);
-        container.changed.notify_all();
+        self.containers.remove(id);
+        container.record.discard();
         for slot in [&container.stdin, &container.parked] {
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = None;
         }
@@ -646,20 +627,14 @@ impl Runtime for DockerRuntime {
 
 impl Drop for DockerRuntime {
     fn drop(&mut self) {
-        let containers: Vec<Arc<Container>> = self
-            .containers
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain()
-            .map(|(_, container)| container)
-            .collect();
+        let containers = self.containers.drain();
         // Politely first: SIGTERM (and SIGCONT) to every running container
         // at once; each then gets its own grace period, measured from now,
         // before SIGKILL.
         let started = Instant::now();
         let mut running: Vec<&Arc<Container>> = containers
             .iter()
-            .filter(|container| container.lock().status.is_none())
+            .filter(|container| container.record.is_alive())
             .collect();
         if !running.is_empty() {
             tracing::info!(
@@ -672,22 +647,22 @@ impl Drop for DockerRuntime {
                 let _ = self.kill(container, "SIGCONT");
             }
         }
-        running.sort_by_key(|container| container.grace);
+        running.sort_by_key(|container| container.record.grace);
         for container in &running {
-            if !container.wait_exit(started + container.grace) {
+            if !container.record.wait_exit(started + container.record.grace) {
                 let _ = self.kill(container, "SIGKILL");
             }
         }
         let reported_by = Instant::now() + KILL_WAIT;
         for container in &running {
-            container.wait_exit(reported_by);
+            container.record.wait_exit(reported_by);
         }
         // Then remove every container, exited or not (force kills what is
         // somehow still running), and the probe.
         for container in &containers {
             container.abandon();
             if let Err(error) = self.delete(&container.container_id) {
-                tracing::warn!(id = %container.id, %error, "cannot remove a container");
+                tracing::warn!(id = %container.record.id, %error, "cannot remove a container");
             }
         }
         self.probe.remove();

@@ -24,7 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use logist_core::{Error, SpawnRequest, StdinMode, Stream};
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::fcntl::OFlag;
 use nix::unistd::{AccessFlags, access, pipe2};
 
 use crate::spawner::Spawner;
@@ -164,21 +164,13 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((above_stdio(read)?, above_stdio(write)?))
 }
 
+/// `fd`, or a duplicate of it at 3 or above when it is a standard stream's
+/// number: `try_clone` duplicates with `F_DUPFD_CLOEXEC` from 3.
 fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
     }
-    let raw = fcntl(fd.as_fd(), FcntlArg::F_DUPFD_CLOEXEC(3))?;
-    // SAFETY: F_DUPFD_CLOEXEC just returned this new descriptor to us.
-    Ok(unsafe_own(raw))
-}
-
-#[expect(unsafe_code, reason = "adopting a descriptor fcntl just created")]
-fn unsafe_own(raw: i32) -> OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: the caller passes a descriptor it just received from the
-    // kernel and that nothing else owns.
-    unsafe { OwnedFd::from_raw_fd(raw) }
+    fd.try_clone()
 }
 
 fn c_string(bytes: &[u8]) -> io::Result<CString> {

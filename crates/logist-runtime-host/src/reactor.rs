@@ -156,7 +156,7 @@ impl ReactorHandle {
                 if let Err(error) = &added {
                     // Cannot happen for a fresh pipe or pidfd short of
                     // running out of kernel memory.
-                    tracing::error!(id = %registration.process.id, %error, "cannot watch a descriptor");
+                    tracing::error!(id = %registration.process.record.id, %error, "cannot watch a descriptor");
                 }
                 added.is_ok()
             })
@@ -203,7 +203,7 @@ impl LogSink {
         let Some(file) = &mut self.file else { return };
         if let Err(error) = file.write_all(bytes) {
             tracing::warn!(
-                id = %self.process.id,
+                id = %self.process.record.id,
                 %error,
                 "cannot write the log file; output is still kept in memory"
             );
@@ -422,8 +422,7 @@ impl Reactor {
             if !added.next().unwrap_or(false) {
                 // An output that cannot be watched counts as ended, rather
                 // than hanging its waiters.
-                let mut state = process.lock();
-                state.open_streams = state.open_streams.saturating_sub(1);
+                process.record.lock().stream_ended();
                 continue;
             }
             let kind = SlotKind::Output {
@@ -520,16 +519,16 @@ impl Reactor {
         for _ in 0..max_reads {
             let mut limit = READ_SIZE;
             if let Some(cap) = self.backpressure {
-                let mut state = slot.process.lock();
+                let mut state = slot.process.record.lock();
                 // Read only what fits without pushing unread bytes out of
                 // the buffer; with no room, pause: the child then waits on
                 // its full pipe (and after an exit, the rest stays in the
                 // pipe until read).
-                let unread = state.buffer.end() - state.read_position.min(state.buffer.end());
-                let room = cap.saturating_sub(usize::try_from(unread).unwrap_or(usize::MAX));
+                let unread = usize::try_from(state.unread()).unwrap_or(usize::MAX);
+                let room = cap.saturating_sub(unread);
                 if room == 0 {
                     let _ = self.epoll.delete(file.as_fd());
-                    state.paused.push(token);
+                    state.extra.push(token);
                     break;
                 }
                 limit = limit.min(room);
@@ -543,8 +542,8 @@ impl Reactor {
                     if let Some(log) = log {
                         log.borrow_mut().write(&self.buf[..n]);
                     }
-                    let mut state = slot.process.lock();
-                    wake_readers |= state.output_waiters > 0;
+                    let mut state = slot.process.record.lock();
+                    wake_readers |= state.readers_waiting();
                     let other_spoke = state.buffer.produced(other(*stream)) > 0;
                     let full = n == READ_SIZE;
                     pipe.adjust(file.as_fd(), full, other_spoke, &mut self.grown_pipes);
@@ -561,7 +560,7 @@ impl Reactor {
                     // one (until the cap is reached) is faulted in at once.
                     self.buf = recycled.unwrap_or_else(|| {
                         let mut fresh = Vec::with_capacity(READ_SIZE);
-                        let _ = sys::prefault_spare(&mut fresh);
+                        let _ = logist_output::prefault_spare(&mut fresh);
                         fresh
                     });
                     self.buf.resize(READ_SIZE, 0);
@@ -574,14 +573,14 @@ impl Reactor {
                     break;
                 }
                 Err(error) => {
-                    tracing::warn!(id = %slot.process.id, %error, "reading output failed");
+                    tracing::warn!(id = %slot.process.record.id, %error, "reading output failed");
                     ended = true;
                     break;
                 }
             }
         }
         if wake_readers {
-            slot.process.output.notify_all();
+            slot.process.record.wake_readers();
         }
         if ended {
             self.end_output(token);
@@ -596,13 +595,8 @@ impl Reactor {
             let _ = self.epoll.delete(file.as_fd());
             pipe.release(&mut self.grown_pipes);
         }
-        let mut state = slot.process.lock();
-        state.open_streams = state.open_streams.saturating_sub(1);
-        if state.open_streams == 0 && state.status.is_some() && !state.output_done {
-            state.output_done = true;
-        }
-        drop(state);
-        slot.process.notify_all();
+        slot.process.record.lock().stream_ended();
+        slot.process.record.notify_all();
     }
 
     fn reap(&mut self, token: u64) {
@@ -614,7 +608,7 @@ impl Reactor {
         };
         let _ = self.epoll.delete(pidfd.as_fd());
         let process = &slot.process;
-        let mut state = process.lock();
+        let mut state = process.record.lock();
         let status = match sys::waitpid_nohang(process.pid) {
             Ok(Some(status)) => status,
             Ok(None) => {
@@ -636,26 +630,23 @@ impl Reactor {
             Err(error) => {
                 // Someone else reaped our child (SIGCHLD ignored, or a
                 // waitpid(-1) elsewhere in the program): the status is lost.
-                tracing::warn!(id = %process.id, %error, "exit status lost: the child was reaped elsewhere");
+                tracing::warn!(id = %process.record.id, %error, "exit status lost: the child was reaped elsewhere");
                 ExitStatus::Code(-1)
             }
         };
-        state.status = Some(status);
-        state.exited_at = Some(Instant::now());
-        if state.open_streams == 0 {
-            state.output_done = true;
-        } else {
+        state.exited(status);
+        if !state.output_done {
             self.timers
                 .push((Instant::now() + self.leak_window, Arc::clone(process)));
         }
         drop(state);
-        process.notify_all();
+        process.record.notify_all();
         // Nothing will read stdin any more. A writer blocked on it keeps the
         // lock; it fails by itself once the pipe's last reader is gone.
         if let Ok(mut stdin) = process.stdin.try_lock() {
             *stdin = None;
         }
-        tracing::debug!(id = %process.id, pid = process.pid, %status, "process exited");
+        tracing::debug!(id = %process.record.id, pid = process.pid, %status, "process exited");
     }
 
     fn fire_timers(&mut self) {
@@ -668,25 +659,23 @@ impl Reactor {
             .partition(|(at, _)| *at <= now);
         self.timers = waiting;
         for (_, process) in due {
-            let mut state = process.lock();
-            if !state.paused.is_empty() {
+            let mut state = process.record.lock();
+            if !state.extra.is_empty() {
                 // A backlog waiting for readers is not a leak: look again
                 // one window after it is read.
                 self.timers
                     .push((now + self.leak_window, Arc::clone(&process)));
                 continue;
             }
-            if !state.output_done {
-                state.output_done = true;
-                state.leaked = true;
+            if state.give_up_output() {
                 tracing::warn!(
-                    id = %process.id,
+                    id = %process.record.id,
                     pid = process.pid,
                     "process exited but descendants still hold its output open; not waiting for them"
                 );
             }
             drop(state);
-            process.notify_all();
+            process.record.notify_all();
         }
     }
 
@@ -696,11 +685,11 @@ impl Reactor {
             if let SlotKind::Exit { .. } = &slot.kind
                 && let Ok(Some(status)) = sys::waitpid_nohang(slot.process.pid)
             {
-                let mut state = slot.process.lock();
-                state.status.get_or_insert(status);
+                let mut state = slot.process.record.lock();
+                state.exited(status);
                 state.output_done = true;
                 drop(state);
-                slot.process.notify_all();
+                slot.process.record.notify_all();
             }
         }
     }

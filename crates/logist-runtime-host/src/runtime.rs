@@ -1,32 +1,29 @@
 //! `HostRuntime`: the `Runtime` contract for processes on this machine.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use logist_core::{
     Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
     Stream,
 };
+use logist_output::{Record, RecordSettings, Table};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{AccessFlags, Pid, access, getpgid};
 
 use crate::launch::{Launch, launch};
-use crate::process::{Process, State};
+use crate::process::Process;
 use crate::reactor::{ReactorHandle, Registration};
 use crate::spawner::Spawner;
 use crate::sys;
 use crate::tree::{self, Query};
-use logist_output::OutputBuffer;
 
-/// Most bytes one `read_output` call returns.
-const MAX_READ: usize = 1024 * 1024;
 /// How long `terminate` waits for SIGKILL to take effect before returning.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 /// Rounds of "scan, kill" against a tree that keeps forking.
@@ -178,7 +175,7 @@ impl HostRuntimeBuilder {
             tag,
             config: self,
             next_seq: AtomicU64::new(0),
-            processes: RwLock::new(HashMap::new()),
+            processes: Table::new(),
             reactor: Mutex::new(reactor),
             spawner,
         })
@@ -215,7 +212,7 @@ pub struct HostRuntime {
     tag: String,
     cookie_name: String,
     next_seq: AtomicU64,
-    processes: RwLock<HashMap<ProcessId, Arc<Process>>>,
+    processes: Table<Process>,
     reactor: Mutex<ReactorHandle>,
     spawner: Option<Spawner>,
 }
@@ -248,25 +245,6 @@ impl HostRuntime {
         &self.cookie_name
     }
 
-    fn get(&self, id: &ProcessId) -> Result<Arc<Process>, Error> {
-        self.processes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::unknown(id))
-    }
-
-    fn with_state<T>(
-        &self,
-        id: &ProcessId,
-        f: impl FnOnce(&Process, &State) -> T,
-    ) -> Result<T, Error> {
-        let process = self.get(id)?;
-        let state = process.lock();
-        Ok(f(&process, &state))
-    }
-
     /// Sends `signal` to the process's whole tree: its group while the child
     /// is unreaped (so the group id cannot have been recycled), and through
     /// verified pidfds to every descendant outside the group. SIGCONT
@@ -284,7 +262,7 @@ impl HostRuntime {
         // dies, descendants that left it are re-parented, and only the
         // cookie still finds them (which a process in the middle of exec
         // briefly does not show).
-        let root_alive = process.lock().status.is_none();
+        let root_alive = process.record.is_alive();
         let found = tree::scan(&Query {
             cookie: &process.cookie,
             cookie_is_prefix: false,
@@ -293,12 +271,12 @@ impl HostRuntime {
         });
         let pinned = tree::pin(&found);
         let alive = {
-            let state = process.lock();
+            let state = process.record.lock();
             let alive = state.status.is_none();
             if alive {
-                send_to_group(group, signal, &process.id)?;
+                send_to_group(group, signal, &process.record.id)?;
                 if polite {
-                    send_to_group(group, Signal::SIGCONT, &process.id)?;
+                    send_to_group(group, Signal::SIGCONT, &process.record.id)?;
                 }
             }
             alive
@@ -314,13 +292,16 @@ impl HostRuntime {
             .map(|(_, pidfd)| pidfd)
             .collect();
         let sent = tree::signal_all(outside.iter().copied(), signal).map_err(|error| {
-            Error::io(format!("signalling descendants of `{}`", process.id), error)
+            Error::io(
+                format!("signalling descendants of `{}`", process.record.id),
+                error,
+            )
         })?;
         if polite {
             let _ = tree::signal_all(outside.iter().copied(), Signal::SIGCONT);
         }
         if sent > 0 {
-            tracing::info!(id = %process.id, count = sent, %signal, "signalled descendants outside the process group");
+            tracing::info!(id = %process.record.id, count = sent, %signal, "signalled descendants outside the process group");
         }
         Ok((alive || !pinned.is_empty(), pinned))
     }
@@ -339,31 +320,17 @@ impl HostRuntime {
         Ok(any)
     }
 
-    fn wait_exit(process: &Process, deadline: Instant) -> bool {
-        let state = process.lock();
-        process
-            .wait_until(state, Some(deadline), |s| s.status.is_some())
-            .1
-    }
-
     fn evict_exited(&self) {
         let Some(keep) = self.config.retain_exited else {
             return;
         };
-        let mut exited: Vec<Arc<Process>> = self
-            .processes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .filter(|process| process.lock().status.is_some())
-            .cloned()
-            .collect();
+        let mut exited = self.processes.all();
+        exited.retain(|process| !process.record.is_alive());
         if exited.len() <= keep {
             return;
         }
-        exited.sort_by_key(|process| process.seq);
         for process in &exited[..exited.len() - keep] {
-            let _ = self.remove(&process.id);
+            let _ = self.remove(&process.record.id);
         }
     }
 }
@@ -447,36 +414,26 @@ impl Runtime for HostRuntime {
         let outputs = launched.outputs;
         let stdin = launched.stdin;
 
+        let settings = RecordSettings {
+            grace: self.config.grace,
+            output_cap: self.config.output_cap,
+        };
         let process = Arc::new(Process {
-            id: id.clone(),
-            seq,
+            record: Record::new(
+                id.clone(),
+                seq,
+                request,
+                settings,
+                outputs.len(),
+                Vec::new(),
+            ),
             pid,
             spawn_ticks,
-            command: request.command.clone(),
-            labels: request.labels.clone(),
-            started_at: SystemTime::now(),
-            grace: request.grace.unwrap_or(self.config.grace),
             cookie: format!("{}={seq}", self.cookie_name).into_bytes(),
             on_terminal: request.terminal.is_some(),
-            state: Mutex::new(State {
-                buffer: OutputBuffer::new(self.config.output_cap),
-                status: None,
-                open_streams: outputs.len(),
-                output_done: false,
-                leaked: false,
-                exited_at: None,
-                read_position: 0,
-                paused: Vec::new(),
-                output_waiters: 0,
-            }),
-            changed: Condvar::new(),
-            output: Condvar::new(),
             stdin: Mutex::new(stdin),
         });
-        self.processes
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.clone(), Arc::clone(&process));
+        self.processes.insert(Arc::clone(&process));
         self.reactor
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -492,11 +449,11 @@ impl Runtime for HostRuntime {
     }
 
     fn is_alive(&self, id: &ProcessId) -> Result<bool, Error> {
-        self.with_state(id, |_, state| state.status.is_none())
+        Ok(self.processes.get(id)?.record.is_alive())
     }
 
     fn get_logs(&self, id: &ProcessId, tail: Option<usize>) -> Result<Logs, Error> {
-        self.with_state(id, |_, state| state.buffer.logs(tail))
+        Ok(self.processes.get(id)?.record.logs(tail))
     }
 
     fn get_stream_logs(
@@ -505,7 +462,7 @@ impl Runtime for HostRuntime {
         stream: Stream,
         tail: Option<usize>,
     ) -> Result<Logs, Error> {
-        self.with_state(id, |_, state| state.buffer.stream_logs(stream, tail))
+        Ok(self.processes.get(id)?.record.stream_logs(stream, tail))
     }
 
     fn read_output(
@@ -514,49 +471,44 @@ impl Runtime for HostRuntime {
         from: u64,
         timeout: Option<Duration>,
     ) -> Result<OutputRead, Error> {
-        let process = self.get(id)?;
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
-        let state = process.lock();
-        let (state, _) =
-            process.wait_for_output(state, deadline, |s| s.buffer.end() > from || s.output_done);
-        let (chunks, next, missed) = state.buffer.read_from(from, MAX_READ);
-        let finished = state.output_done && next >= state.buffer.end();
-        let mut state = state;
-        state.read_position = state.read_position.max(next);
-        // Readers caught up (under half the cap unread): resume paused pipes.
-        let unread = state.buffer.end().saturating_sub(state.read_position) as usize;
-        let resume = if !state.paused.is_empty() && unread < self.config.output_cap / 2 {
-            std::mem::take(&mut state.paused)
-        } else {
-            Vec::new()
-        };
-        drop(state);
+        let process = self.processes.get(id)?;
+        let half_cap = self.config.output_cap as u64 / 2;
+        let (read, resume) = process.record.read_output_then(from, timeout, |state| {
+            // Readers caught up (under half the cap unread): resume paused
+            // pipes.
+            if !state.extra.is_empty() && state.unread() < half_cap {
+                std::mem::take(&mut state.extra)
+            } else {
+                Vec::new()
+            }
+        });
         if !resume.is_empty() {
             self.reactor
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .resume(resume);
         }
-        Ok(OutputRead::new(chunks, next, missed, finished))
+        Ok(read)
     }
 
     fn terminate(&self, id: &ProcessId, force: bool) -> Result<bool, Error> {
-        let process = self.get(id)?;
+        let process = self.processes.get(id)?;
         if force {
             let killed = self.kill_tree(&process)?;
-            Self::wait_exit(&process, Instant::now() + KILL_WAIT);
+            process.record.wait_exit(Instant::now() + KILL_WAIT);
             if killed {
                 tracing::info!(%id, "terminated (forced)");
             }
             return Ok(killed);
         }
-        let grace_ends = Instant::now() + process.grace;
+        let grace = process.record.grace;
+        let grace_ends = Instant::now() + grace;
         let (signalled, pinned) = self.signal_tree(&process, Signal::SIGTERM)?;
         if !signalled {
             return Ok(false);
         }
-        tracing::info!(%id, grace = ?process.grace, "terminating");
-        let exited = Self::wait_exit(&process, grace_ends);
+        tracing::info!(%id, ?grace, "terminating");
+        let exited = process.record.wait_exit(grace_ends);
         let rest_gone = exited && tree::wait_all(&pinned, grace_ends);
         // Whatever is left after the grace period (or was forked meanwhile)
         // is killed, even when the main process already exited.
@@ -564,31 +516,16 @@ impl Runtime for HostRuntime {
         if killed {
             tracing::info!(%id, exited, rest_gone, "grace period over; killed what was left");
         }
-        Self::wait_exit(&process, Instant::now() + KILL_WAIT);
+        process.record.wait_exit(Instant::now() + KILL_WAIT);
         Ok(true)
     }
 
     fn wait(&self, id: &ProcessId, timeout: Option<Duration>) -> Result<Completion, Error> {
-        let process = self.get(id)?;
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
-        let state = process.lock();
-        let (state, done) =
-            process.wait_until(state, deadline, |s| s.status.is_some() && s.output_done);
-        match (done, state.status) {
-            (true, Some(status)) => Ok(Completion::new(
-                status,
-                state.buffer.logs(None),
-                state.leaked,
-            )),
-            _ => Err(Error::WaitTimeout {
-                id: id.clone(),
-                timeout: timeout.unwrap_or_default(),
-            }),
-        }
+        self.processes.get(id)?.record.wait(timeout)
     }
 
     fn write_stdin(&self, id: &ProcessId, data: &[u8]) -> Result<(), Error> {
-        let process = self.get(id)?;
+        let process = self.processes.get(id)?;
         let mut stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(file) = stdin.as_mut() else {
             return Err(Error::StdinClosed { id: id.clone() });
@@ -607,7 +544,7 @@ impl Runtime for HostRuntime {
     }
 
     fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
-        let process = self.get(id)?;
+        let process = self.processes.get(id)?;
         let mut stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
         if process.on_terminal {
             // A terminal has no end-of-file to close; the line discipline
@@ -621,49 +558,33 @@ impl Runtime for HostRuntime {
     }
 
     fn info(&self, id: &ProcessId) -> Result<ProcessInfo, Error> {
-        self.with_state(id, |process, state| process.info(state))
+        let process = self.processes.get(id)?;
+        Ok(process.record.info(u32::try_from(process.pid).ok()))
     }
 
     fn list(&self, selector: &Labels) -> Result<Vec<ProcessInfo>, Error> {
-        let mut processes: Vec<Arc<Process>> = self
+        Ok(self
             .processes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
-        processes.sort_by_key(|process| process.seq);
-        Ok(processes
-            .iter()
-            .map(|process| process.info(&process.lock()))
-            .filter(|info| info.matches(selector))
-            .collect())
+            .list(selector, |process| u32::try_from(process.pid).ok()))
     }
 
     fn remove(&self, id: &ProcessId) -> Result<(), Error> {
-        let process = self.get(id)?;
-        if process.lock().status.is_none() {
+        let process = self.processes.get(id)?;
+        if process.record.is_alive() {
             return Err(Error::StillRunning { id: id.clone() });
         }
         // A full scan of /proc costs milliseconds, so it is done only when
         // something of the tree is known to be left: members in the
         // process group, or a descendant holding the output open.
         // (Daemons that left both are found by `terminate` and by drop.)
-        let output_held = process.lock().open_streams > 0;
+        let output_held = process.record.lock().open_streams > 0;
         let group_left =
             killpg(Pid::from_raw(process.pid), None::<Signal>) != Err(nix::errno::Errno::ESRCH);
         if (output_held || group_left) && self.kill_tree(&process)? {
             tracing::info!(%id, "killed descendants left running by an exited process");
         }
-        self.processes
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
-        let mut state = process.lock();
-        state.buffer.clear();
-        state.output_done = true;
-        drop(state);
-        process.notify_all();
+        self.processes.remove(id);
+        process.record.discard();
         *process.stdin.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
     }
@@ -693,13 +614,7 @@ fn write_all_blocking(file: &mut File, mut data: &[u8]) -> io::Result<()> {
 
 impl Drop for HostRuntime {
     fn drop(&mut self) {
-        let processes: Vec<Arc<Process>> = self
-            .processes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let processes = self.processes.all();
         let prefix = format!("{}=", self.cookie_name).into_bytes();
         let not_before = processes.iter().map(|p| p.spawn_ticks).min().unwrap_or(0);
         let strays = || {
@@ -717,11 +632,11 @@ impl Drop for HostRuntime {
         let started = Instant::now();
         let mut running = Vec::new();
         for process in &processes {
-            let state = process.lock();
+            let state = process.record.lock();
             if state.status.is_none() {
                 let group = Pid::from_raw(process.pid);
-                let _ = send_to_group(group, Signal::SIGTERM, &process.id);
-                let _ = send_to_group(group, Signal::SIGCONT, &process.id);
+                let _ = send_to_group(group, Signal::SIGTERM, &process.record.id);
+                let _ = send_to_group(group, Signal::SIGCONT, &process.record.id);
                 running.push(Arc::clone(process));
             }
         }
@@ -737,12 +652,13 @@ impl Drop for HostRuntime {
                 "runtime dropped; stopping its processes"
             );
         }
-        running.sort_by_key(|process| process.grace);
+        running.sort_by_key(|process| process.record.grace);
         for process in &running {
-            if !Self::wait_exit(process, started + process.grace) {
-                let state = process.lock();
+            if !process.record.wait_exit(started + process.record.grace) {
+                let state = process.record.lock();
                 if state.status.is_none() {
-                    let _ = send_to_group(Pid::from_raw(process.pid), Signal::SIGKILL, &process.id);
+                    let group = Pid::from_raw(process.pid);
+                    let _ = send_to_group(group, Signal::SIGKILL, &process.record.id);
                 }
             }
         }
@@ -763,7 +679,7 @@ impl Drop for HostRuntime {
         }
         let reaped_by = Instant::now() + Duration::from_secs(2);
         for process in &running {
-            Self::wait_exit(process, reaped_by);
+            process.record.wait_exit(reaped_by);
         }
         self.reactor
             .get_mut()

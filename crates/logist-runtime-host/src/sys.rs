@@ -1,7 +1,9 @@
 //! The operating-system calls the runtime needs that have no safe wrapper:
-//! pidfds, the parent-death signal, making a pseudo-terminal the
-//! controlling terminal of a new session, and prefaulting memory. Every `unsafe` block of the crate
-//! is in this file.
+//! pidfds, the parent-death signal, `posix_spawn`, and making a
+//! pseudo-terminal the controlling terminal of a new session. Every
+//! `unsafe` block of this crate is in this file. (The reactor also calls
+//! `logist_output::prefault_spare`, whose `madvise` block lives in that
+//! crate.)
 #![expect(
     unsafe_code,
     reason = "pidfd and child-side setup have no safe wrapper in std or nix"
@@ -95,46 +97,6 @@ pub(crate) fn boot_ticks() -> io::Result<u64> {
     let nanos = u128::try_from(now.tv_sec()).map_err(io::Error::other)? * 1_000_000_000
         + u128::try_from(now.tv_nsec()).map_err(io::Error::other)?;
     u64::try_from(nanos * u128::from(per_second) / 1_000_000_000).map_err(io::Error::other)
-}
-
-/// Faults in, with one call, the pages that `buf`'s spare capacity covers
-/// (those wholly inside it), as writing to them would.
-///
-/// Fresh memory is otherwise faulted in one page at a time as it is first
-/// written, which on a virtual machine costs microseconds per page: filling
-/// the 8 MiB output buffer, or copying it out for `wait`, took 2,048 such
-/// faults. Best effort: kernels before 5.14 refuse (`EINVAL`) and the pages
-/// are then faulted in as before.
-pub(crate) fn prefault_spare(buf: &mut Vec<u8>) -> io::Result<()> {
-    use nix::unistd::{SysconfVar, sysconf};
-    let page = sysconf(SysconfVar::PAGE_SIZE)?
-        .and_then(|size| usize::try_from(size).ok())
-        .filter(|size| size.is_power_of_two())
-        .ok_or_else(|| io::Error::other("no page size"))?;
-    let spare = buf.spare_capacity_mut();
-    let start = spare.as_mut_ptr() as usize;
-    let first = start.next_multiple_of(page);
-    let end = (start + spare.len()) & !(page - 1);
-    if end <= first {
-        return Ok(());
-    }
-    // SAFETY: `[first, end)` lies inside the allocation `buf` owns, which
-    // the `&mut` borrow keeps to ourselves. MADV_POPULATE_WRITE only fills
-    // page tables as a write would (zero pages where none were present,
-    // which fresh anonymous memory reads as anyway); it changes no byte of
-    // memory and no Rust-visible state.
-    let result = unsafe {
-        libc::madvise(
-            first as *mut libc::c_void,
-            end - first,
-            libc::MADV_POPULATE_WRITE,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// Raises the soft limit on open files to the hard limit (at most 1 Mi), so
@@ -454,37 +416,5 @@ impl ChildSetup {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn resident_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-
-    #[test]
-    fn prefaulting_makes_the_spare_capacity_resident_and_keeps_the_contents() {
-        let mut buf = b"kept".to_vec();
-        buf.reserve_exact(32 << 20);
-        let before = resident_kib();
-        match prefault_spare(&mut buf) {
-            Ok(()) => {
-                let grown = resident_kib().saturating_sub(before);
-                assert!(grown >= 30 << 10, "resident memory grew by {grown} KiB");
-            }
-            // Kernels before 5.14 do not know MADV_POPULATE_WRITE.
-            Err(error) => assert_eq!(error.raw_os_error(), Some(libc::EINVAL)),
-        }
-        assert_eq!(buf, b"kept");
-        let mut empty = Vec::new();
-        assert!(prefault_spare(&mut empty).is_ok());
     }
 }

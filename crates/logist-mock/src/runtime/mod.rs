@@ -1,23 +1,22 @@
 //! [`MockRuntime`]: a [`Runtime`] that plays scripts in memory instead of
 //! starting processes.
 
-mod output;
 mod player;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use logist_core::{
     CommandLine, Completion, Error, ExitStatus, Labels, Logs, OutputRead, ProcessId, ProcessInfo,
-    ProcessState, Runtime, SpawnRequest, StdinMode, Stream,
+    Runtime, SpawnRequest, StdinMode, Stream,
 };
+use logist_output::{Record, RecordSettings, State, Table, Tracked};
 
-use self::output::Output;
 use crate::args::program_script;
 use crate::scenario::PROGRAM_NAME;
 use crate::script::Script;
@@ -126,7 +125,7 @@ pub struct MockRuntime {
     instance: u64,
     next_seq: AtomicU64,
     scripts: RwLock<HashMap<String, Registered>>,
-    processes: Mutex<BTreeMap<ProcessId, Arc<Process>>>,
+    processes: Table<Process>,
 }
 
 /// A script chosen by program name, fixed or computed from the command.
@@ -138,30 +137,33 @@ enum Registered {
     Computed(Arc<ScriptFn>),
 }
 
-/// One simulated process: what the runtime knows, shared with its player.
+/// One simulated process: the shared record (output, status, the waits
+/// on them), shared with its player.
+#[derive(Debug)]
 struct Process {
-    id: ProcessId,
-    seq: u64,
-    command: CommandLine,
-    labels: Labels,
-    started_at: SystemTime,
-    grace: Duration,
+    record: Record<Play>,
     terminal: bool,
-    state: Mutex<State>,
-    changed: Condvar,
     player: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// Everything that changes, under the process's one lock.
-struct State {
-    output: Output,
-    status: Option<ExitStatus>,
+/// What the mock keeps under the record's lock beside the shared state;
+/// the player waits on the record's `changed` condvar for it.
+#[derive(Debug, Default)]
+struct Play {
     ignores_term: bool,
     /// Written to stdin and not read yet.
     stdin: Vec<u8>,
     stdin_closed: bool,
     /// Everything ever written to stdin.
     stdin_received: Vec<u8>,
+}
+
+impl Tracked for Process {
+    type Extra = Play;
+
+    fn record(&self) -> &Record<Play> {
+        &self.record
+    }
 }
 
 impl Default for MockRuntime {
@@ -183,7 +185,7 @@ impl MockRuntime {
             instance: unique_instance(),
             next_seq: AtomicU64::new(1),
             scripts: RwLock::new(HashMap::new()),
-            processes: Mutex::new(BTreeMap::new()),
+            processes: Table::new(),
         }
     }
 
@@ -221,7 +223,7 @@ impl MockRuntime {
     ///
     /// [`Error::UnknownProcess`].
     pub fn stdin_received(&self, id: &ProcessId) -> Result<Vec<u8>, Error> {
-        Ok(self.process(id)?.lock().stdin_received.clone())
+        Ok(self.process(id)?.lock().extra.stdin_received.clone())
     }
 
     /// The settings.
@@ -237,16 +239,7 @@ impl MockRuntime {
     }
 
     fn process(&self, id: &ProcessId) -> Result<Arc<Process>, Error> {
-        self.table()
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::unknown(id))
-    }
-
-    fn table(&self) -> MutexGuard<'_, BTreeMap<ProcessId, Arc<Process>>> {
-        self.processes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.processes.get(id)
     }
 
     /// The script for a command, or `ProgramNotFound`.
@@ -293,29 +286,25 @@ impl Runtime for MockRuntime {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let terminal = request.terminal.is_some();
         let stdin_open = terminal || request.stdin == StdinMode::Piped;
+        let id = ProcessId::new(format!("mock-{:x}-{seq}", self.instance));
+        let settings = RecordSettings {
+            grace: self.config.grace,
+            output_cap: self.config.output_limit,
+        };
+        let play = Play {
+            stdin_closed: !stdin_open,
+            ..Play::default()
+        };
         let process = Arc::new(Process {
-            id: ProcessId::new(format!("mock-{:x}-{seq}", self.instance)),
-            seq,
-            command: request.command.clone(),
-            labels: request.labels.clone(),
-            started_at: SystemTime::now(),
-            grace: request.grace.unwrap_or(self.config.grace),
+            // No streams to wait for: the output ends when the script does.
+            record: Record::new(id.clone(), seq, request, settings, 0, play),
             terminal,
-            state: Mutex::new(State {
-                output: Output::new(self.config.output_limit),
-                status: None,
-                ignores_term: false,
-                stdin: Vec::new(),
-                stdin_closed: !stdin_open,
-                stdin_received: Vec::new(),
-            }),
-            changed: Condvar::new(),
             player: Mutex::new(None),
         });
         let player = {
             let process = Arc::clone(&process);
             std::thread::Builder::new()
-                .name(format!("{}", process.id))
+                .name(format!("{id}"))
                 .spawn(move || player::play(&process, &script, &env))
                 .map_err(|source| Error::Spawn {
                     program: request.command.program().to_owned(),
@@ -326,17 +315,16 @@ impl Runtime for MockRuntime {
             .player
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(player);
-        let id = process.id.clone();
-        self.table().insert(id.clone(), process);
+        self.processes.insert(process);
         Ok(id)
     }
 
     fn is_alive(&self, id: &ProcessId) -> Result<bool, Error> {
-        Ok(self.process(id)?.lock().status.is_none())
+        Ok(self.process(id)?.record.is_alive())
     }
 
     fn get_logs(&self, id: &ProcessId, tail: Option<usize>) -> Result<Logs, Error> {
-        Ok(self.process(id)?.lock().output.logs(None, tail))
+        Ok(self.process(id)?.record.logs(tail))
     }
 
     fn get_stream_logs(
@@ -345,7 +333,7 @@ impl Runtime for MockRuntime {
         stream: Stream,
         tail: Option<usize>,
     ) -> Result<Logs, Error> {
-        Ok(self.process(id)?.lock().output.logs(Some(stream), tail))
+        Ok(self.process(id)?.record.stream_logs(stream, tail))
     }
 
     fn read_output(
@@ -354,18 +342,7 @@ impl Runtime for MockRuntime {
         from: u64,
         timeout: Option<Duration>,
     ) -> Result<OutputRead, Error> {
-        let process = self.process(id)?;
-        let deadline = Deadline::after(timeout);
-        let mut state = process.lock();
-        loop {
-            if let Some(read) = state.output.read_from(from, state.status.is_some()) {
-                return Ok(read);
-            }
-            match process.wait_until(state, deadline) {
-                Some(next) => state = next,
-                None => return Ok(OutputRead::new(Vec::new(), from, 0, false)),
-            }
-        }
+        Ok(self.process(id)?.record.read_output(from, timeout))
     }
 
     fn terminate(&self, id: &ProcessId, force: bool) -> Result<bool, Error> {
@@ -374,17 +351,11 @@ impl Runtime for MockRuntime {
         if state.status.is_some() {
             return Ok(false);
         }
-        if !force && state.ignores_term {
-            let deadline = Deadline::after(Some(process.grace));
-            while state.status.is_none() {
-                match process.wait_until(state, deadline) {
-                    Some(next) => state = next,
-                    None => {
-                        state = process.lock();
-                        break;
-                    }
-                }
-            }
+        if !force && state.extra.ignores_term {
+            let deadline = Instant::now().checked_add(process.record.grace);
+            (state, _) = process
+                .record
+                .wait_until(state, deadline, |s| s.status.is_some());
             if state.status.is_some() {
                 // It ended by itself (or another caller killed it) during the grace period.
                 return Ok(true);
@@ -398,83 +369,49 @@ impl Runtime for MockRuntime {
     }
 
     fn wait(&self, id: &ProcessId, timeout: Option<Duration>) -> Result<Completion, Error> {
-        let process = self.process(id)?;
-        let deadline = Deadline::after(timeout);
-        let mut state = process.lock();
-        loop {
-            if let Some(status) = state.status {
-                return Ok(Completion::new(
-                    status,
-                    state.output.logs(None, None),
-                    false,
-                ));
-            }
-            match process.wait_until(state, deadline) {
-                Some(next) => state = next,
-                None => {
-                    return Err(Error::WaitTimeout {
-                        id: id.clone(),
-                        timeout: timeout.unwrap_or_default(),
-                    });
-                }
-            }
-        }
+        self.process(id)?.record.wait(timeout)
     }
 
     fn write_stdin(&self, id: &ProcessId, data: &[u8]) -> Result<(), Error> {
         let process = self.process(id)?;
         let mut state = process.lock();
-        if state.stdin_closed || state.status.is_some() {
+        if state.extra.stdin_closed || state.status.is_some() {
             return Err(Error::StdinClosed { id: id.clone() });
         }
-        state.stdin.extend_from_slice(data);
-        state.stdin_received.extend_from_slice(data);
+        state.extra.stdin.extend_from_slice(data);
+        state.extra.stdin_received.extend_from_slice(data);
         if process.terminal {
             state
-                .output
+                .buffer
                 .push(Stream::Stdout, &player::terminal_newlines(data));
         }
-        process.changed.notify_all();
+        drop(state);
+        process.record.notify_all();
         Ok(())
     }
 
     fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
         let process = self.process(id)?;
-        let mut state = process.lock();
-        state.stdin_closed = true;
-        process.changed.notify_all();
+        process.lock().extra.stdin_closed = true;
+        process.record.notify_all();
         Ok(())
     }
 
     fn info(&self, id: &ProcessId) -> Result<ProcessInfo, Error> {
-        Ok(self.process(id)?.info())
+        Ok(self.process(id)?.record.info(None))
     }
 
     fn list(&self, selector: &Labels) -> Result<Vec<ProcessInfo>, Error> {
-        let mut processes: Vec<Arc<Process>> = self
-            .table()
-            .values()
-            .filter(|process| {
-                selector
-                    .iter()
-                    .all(|(k, v)| process.labels.get(k) == Some(v))
-            })
-            .cloned()
-            .collect();
-        processes.sort_by_key(|process| process.seq);
-        Ok(processes.iter().map(|process| process.info()).collect())
+        Ok(self.processes.list(selector, |_| None))
     }
 
     fn remove(&self, id: &ProcessId) -> Result<(), Error> {
-        let process = {
-            let mut table = self.table();
-            let process = table.get(id).ok_or_else(|| Error::unknown(id))?;
-            if process.lock().status.is_none() {
-                return Err(Error::StillRunning { id: id.clone() });
-            }
-            table.remove(id)
-        };
-        if let Some(process) = process {
+        if self.process(id)?.record.is_alive() {
+            return Err(Error::StillRunning { id: id.clone() });
+        }
+        // A concurrent remove may have taken it meanwhile: then it is gone.
+        if let Some(process) = self.processes.remove(id) {
+            process.record.discard();
             process.join_player();
         }
         Ok(())
@@ -486,32 +423,25 @@ impl Runtime for MockRuntime {
 /// (all grace periods run at once), then every player thread is joined.
 impl Drop for MockRuntime {
     fn drop(&mut self) {
-        let processes: Vec<Arc<Process>> =
-            std::mem::take(&mut *self.table()).into_values().collect();
+        let processes = self.processes.drain();
         let mut stubborn = Vec::new();
         for process in &processes {
             let mut state = process.lock();
             if state.status.is_none() {
-                if state.ignores_term {
-                    stubborn.push((Arc::clone(process), Deadline::after(Some(process.grace))));
+                if state.extra.ignores_term {
+                    let deadline = Instant::now().checked_add(process.record.grace);
+                    stubborn.push((Arc::clone(process), deadline));
                 } else {
                     process.end(&mut state, ExitStatus::Signal(15));
                 }
             }
         }
         for (process, deadline) in stubborn {
-            let mut state = process.lock();
-            while state.status.is_none() {
-                match process.wait_until(state, deadline) {
-                    Some(next) => state = next,
-                    None => {
-                        state = process.lock();
-                        if state.status.is_none() {
-                            process.end(&mut state, ExitStatus::Signal(9));
-                        }
-                    }
-                }
-            }
+            let state = process.lock();
+            let (mut state, _) = process
+                .record
+                .wait_until(state, deadline, |s| s.status.is_some());
+            process.end(&mut state, ExitStatus::Signal(9));
         }
         for process in processes {
             process.join_player();
@@ -520,58 +450,15 @@ impl Drop for MockRuntime {
 }
 
 impl Process {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits for a change until the deadline; `None` when it passed (the
-    /// lock is then released).
-    fn wait_until<'a>(
-        &self,
-        state: MutexGuard<'a, State>,
-        deadline: Deadline,
-    ) -> Option<MutexGuard<'a, State>> {
-        match deadline {
-            Deadline::Never => Some(
-                self.changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
-            ),
-            Deadline::At(at) => {
-                let left = at
-                    .checked_duration_since(Instant::now())
-                    .filter(|left| !left.is_zero())?;
-                Some(
-                    self.changed
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0,
-                )
-            }
-        }
+    fn lock(&self) -> MutexGuard<'_, State<Play>> {
+        self.record.lock()
     }
 
     /// Records the end of the process (once) and wakes every waiter.
-    fn end(&self, state: &mut State, status: ExitStatus) {
-        if state.status.is_none() {
-            state.status = Some(status);
-            self.changed.notify_all();
+    fn end(&self, state: &mut State<Play>, status: ExitStatus) {
+        if state.exited(status) {
+            self.record.notify_all();
         }
-    }
-
-    fn info(&self) -> ProcessInfo {
-        let state = match self.lock().status {
-            Some(status) => ProcessState::Exited(status),
-            None => ProcessState::Running,
-        };
-        ProcessInfo::new(
-            self.id.clone(),
-            None,
-            self.command.clone(),
-            self.labels.clone(),
-            state,
-            self.started_at,
-        )
     }
 
     fn join_player(&self) {
@@ -584,23 +471,6 @@ impl Process {
             // The player has nothing left to do once the status is set; a
             // panic in it is a bug in this crate, already reported on stderr.
             let _ = player.join();
-        }
-    }
-}
-
-/// When a blocking call gives up.
-#[derive(Clone, Copy, Debug)]
-enum Deadline {
-    Never,
-    At(Instant),
-}
-
-impl Deadline {
-    fn after(timeout: Option<Duration>) -> Self {
-        match timeout.map(|timeout| Instant::now().checked_add(timeout)) {
-            Some(Some(at)) => Deadline::At(at),
-            // No timeout, or one too large to represent: wait as long as it takes.
-            _ => Deadline::Never,
         }
     }
 }

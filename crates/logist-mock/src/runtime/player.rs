@@ -3,11 +3,11 @@
 //! variable, so a termination interrupts them at once.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use logist_core::{ExitStatus, Stream};
 
-use super::{Deadline, Process};
+use super::Process;
 use crate::flood::write_flood;
 use crate::scenario::{MOCK_TREE_PIDS, tree_marker};
 use crate::script::{Script, Step};
@@ -68,17 +68,16 @@ impl Player<'_> {
                 if state.status.is_some() {
                     return Err(Ended);
                 }
-                state.ignores_term = true;
+                state.extra.ignores_term = true;
                 Ok(())
             }
             Step::Hang => {
-                let mut state = self.process.lock();
-                while state.status.is_none() {
-                    state = self
-                        .process
-                        .wait_until(state, Deadline::Never)
-                        .expect("waiting without a deadline always returns the lock");
-                }
+                let state = self.process.lock();
+                let (state, _) = self
+                    .process
+                    .record
+                    .wait_until(state, None, |s| s.status.is_some());
+                drop(state);
                 Err(Ended)
             }
             Step::Exit(code) => {
@@ -118,65 +117,54 @@ impl Player<'_> {
             return Err(Ended);
         }
         if self.process.terminal {
-            state.output.push(Stream::Stdout, &terminal_newlines(data));
+            state.buffer.push(Stream::Stdout, &terminal_newlines(data));
         } else {
-            state.output.push(stream, data);
+            state.buffer.push(stream, data);
         }
-        self.process.changed.notify_all();
+        self.process.record.release_after_output(state);
         Ok(())
     }
 
     fn pause(&self, duration: Duration) -> Result<(), Ended> {
-        let deadline = Deadline::after(Some(duration));
-        let mut state = self.process.lock();
-        loop {
-            if state.status.is_some() {
-                return Err(Ended);
-            }
-            match self.process.wait_until(state, deadline) {
-                Some(next) => state = next,
-                None => return Ok(()),
-            }
-        }
+        let deadline = Instant::now().checked_add(duration);
+        let state = self.process.lock();
+        let (state, ended) = self
+            .process
+            .record
+            .wait_until(state, deadline, |s| s.status.is_some());
+        drop(state);
+        if ended { Err(Ended) } else { Ok(()) }
     }
 
     /// The next line of stdin with its newline, the last bytes before
     /// end-of-file, or `None` at end-of-file.
     fn read_line(&self) -> Result<Option<Vec<u8>>, Ended> {
-        let mut state = self.process.lock();
-        loop {
-            if state.status.is_some() {
-                return Err(Ended);
-            }
-            if let Some(at) = state.stdin.iter().position(|&byte| byte == b'\n') {
-                return Ok(Some(state.stdin.drain(..=at).collect()));
-            }
-            if state.stdin_closed {
-                let rest = std::mem::take(&mut state.stdin);
-                return Ok((!rest.is_empty()).then_some(rest));
-            }
-            state = self
-                .process
-                .wait_until(state, Deadline::Never)
-                .expect("waiting without a deadline always returns the lock");
+        let state = self.process.lock();
+        let (mut state, _) = self.process.record.wait_until(state, None, |s| {
+            s.status.is_some() || s.extra.stdin_closed || s.extra.stdin.contains(&b'\n')
+        });
+        if state.status.is_some() {
+            return Err(Ended);
         }
+        let play = &mut state.extra;
+        if let Some(at) = play.stdin.iter().position(|&byte| byte == b'\n') {
+            return Ok(Some(play.stdin.drain(..=at).collect()));
+        }
+        let rest = std::mem::take(&mut play.stdin);
+        Ok((!rest.is_empty()).then_some(rest))
     }
 
     /// Everything written to stdin until it is closed.
     fn read_to_end(&self) -> Result<Vec<u8>, Ended> {
-        let mut state = self.process.lock();
-        loop {
-            if state.status.is_some() {
-                return Err(Ended);
-            }
-            if state.stdin_closed {
-                return Ok(std::mem::take(&mut state.stdin));
-            }
-            state = self
-                .process
-                .wait_until(state, Deadline::Never)
-                .expect("waiting without a deadline always returns the lock");
+        let state = self.process.lock();
+        let (mut state, _) = self
+            .process
+            .record
+            .wait_until(state, None, |s| s.status.is_some() || s.extra.stdin_closed);
+        if state.status.is_some() {
+            return Err(Ended);
         }
+        Ok(std::mem::take(&mut state.extra.stdin))
     }
 
     fn end(&self, status: ExitStatus) {

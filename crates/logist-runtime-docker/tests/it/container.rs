@@ -404,14 +404,20 @@ fn a_runtime_that_cannot_work_says_why_and_leaves_nothing() {
     }
     assert_clean(&fixture, runtime);
 
-    // A container the engine cannot start is removed again.
+    // A container the engine cannot start is removed again; the engine's
+    // refusal (status and message) is the cause.
     let runtime = fixture.builder().user("no-such-user").build().unwrap();
     match runtime.spawn(&sh("true")) {
-        Err(error @ Error::Spawn { .. }) => {
+        Err(error @ Error::Backend { .. }) => {
+            assert_eq!(
+                error.to_string(),
+                "the docker runtime failed while starting `sh`"
+            );
             let cause = std::error::Error::source(&error).unwrap().to_string();
+            assert!(cause.starts_with("the engine answered "), "{cause}");
             assert!(cause.contains("no-such-user"), "{cause}");
         }
-        other => panic!("expected Spawn, got {other:?}"),
+        other => panic!("expected Backend, got {other:?}"),
     }
     assert!(runtime.list(&Default::default()).unwrap().is_empty());
     assert_eq!(fixture.leftovers().len(), 1, "only the probe is left");
