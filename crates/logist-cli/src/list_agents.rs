@@ -64,7 +64,7 @@ fn listings() -> Vec<Listing> {
                         return Err("not installed".to_owned());
                     }
                     installed_version(agent.as_ref(), runtime, VERSION_TIMEOUT)
-                        .map_err(|error| error.to_string())
+                        .map_err(|error| logist_core::error_chain(&error).to_string())
                 })
             })
             .collect();
@@ -160,7 +160,10 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
     match result {
         // `logist agents | head`: the reader has seen enough.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        Err(error) => Err(CliError::failed(format!("cannot print the list: {error}"))),
+        Err(error) => Err(CliError::failed(format!(
+            "cannot print the list: {}",
+            logist_core::error_chain(&error)
+        ))),
         Ok(()) => Ok(0),
     }
 }
