@@ -61,6 +61,15 @@ impl Reporter {
         self
     }
 
+    /// The person types to the command (`--pty` on a terminal): no status
+    /// line over its screen.
+    pub(crate) fn interactive(mut self, interactive: bool) -> Self {
+        if interactive && let Some(status) = self.status.take() {
+            status.stop();
+        }
+        self
+    }
+
     /// The command runs on a pseudo-terminal.
     pub(crate) fn on_pty(mut self, on_pty: bool) -> Self {
         self.on_pty = on_pty;

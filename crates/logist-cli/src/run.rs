@@ -558,22 +558,25 @@ impl Answerer {
             OnInput::Wait => {}
             OnInput::Answer(text) if self.answers < Policy::new().max_answers => {
                 self.answers += 1;
-                let event = match self
-                    .runtime
-                    .write_stdin(&self.id, format!("{text}\n").as_bytes())
-                {
+                // Held while writing, so that the answer is reported before
+                // the output it causes. (An answer is a few bytes: the pipe
+                // has room for it.)
+                let mut reporter = lock(&self.reporter);
+                let answer = format!("{text}\n");
+                let event = match self.runtime.write_stdin(&self.id, answer.as_bytes()) {
                     Ok(()) => Event::Answered {
-                        text: format!("{text}\n"),
+                        text: answer,
                         at: now,
                     },
-                    Err(error) => {
-                        self.stop(matched);
-                        Event::AnswerFailed {
-                            error: Arc::new(error),
-                        }
-                    }
+                    Err(error) => Event::AnswerFailed {
+                        error: Arc::new(error),
+                    },
                 };
-                lock(&self.reporter).event(&event, self.runtime.as_ref(), &[]);
+                reporter.event(&event, self.runtime.as_ref(), &[]);
+                drop(reporter);
+                if matches!(event, Event::AnswerFailed { .. }) {
+                    self.stop(matched);
+                }
             }
             OnInput::Fail | OnInput::Answer(_) => self.stop(matched),
         }

@@ -4,7 +4,9 @@ mod agents;
 mod docker;
 mod exit_codes;
 mod help;
+mod input;
 mod output;
+mod questions;
 mod signals;
 mod usage;
 
