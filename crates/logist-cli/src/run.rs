@@ -374,8 +374,9 @@ fn supervise(
         .map_err(|error| CliError::usage(error_chain(&error).to_string()))?;
     let interrupt = Interrupt::arm(signals, &run, &runtime, shared.grace);
 
-    let mut reporter =
-        Reporter::new(shared.json, on_input(shared) == &OnInput::Fail).on_pty(shared.pty);
+    let mut reporter = Reporter::new(shared.json, on_input(shared) == &OnInput::Fail)
+        .on_pty(shared.pty)
+        .interactive(keyboard);
     if matches!(on_input(shared), OnInput::Answer(_)) {
         reporter = reporter.answering(Policy::new().max_answers);
     }
