@@ -543,3 +543,15 @@ fn an_idle_timeout_with_no_output_at_all_hints_at_buffering() {
     assert_eq!(code(&out), 123, "{stderr}");
     assert!(!stderr.contains("--pty"), "{stderr}");
 }
+
+#[test]
+fn the_mock_agent_says_it_is_the_mock() {
+    // Its stderr line must not look like a diagnostic of the user's build.
+    let guard = NoSurvivors::new();
+    let out = output(&guard, &["run", "--agent", "mock", "x"]);
+    assert_eq!(code(&out), 0);
+    let stderr = text(&out.stderr);
+    let line = stderr.lines().next().unwrap();
+    assert!(line.starts_with("mock-agent: "), "{line}");
+    assert!(!stderr.contains(".rs:"), "{stderr}");
+}
