@@ -8,6 +8,7 @@ mod cli;
 mod duration;
 mod exit;
 mod input;
+mod interaction;
 mod interrupt;
 mod list_agents;
 mod questions;

@@ -4,27 +4,24 @@
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
 
 use logist_agents::{AgentConfig, AgentError, Approval, registry};
 use logist_core::{
-    Agent, CommandLine, Environment, Error, Pattern, ProcessId, Runtime, StdinMode, error_chain,
+    Agent, CommandLine, Environment, Error, Pattern, Runtime, StdinMode, error_chain,
 };
 use logist_mock::{MockAgent, Scenario};
 use logist_runtime_docker::{DockerHost, DockerRuntime, PROGRAM_DIR};
 use logist_runtime_host::HostRuntime;
-use logist_sentinel::{
-    CancelHandle, Event, Match, OnPrompt, Outcome, Policy, Run, RunOptions, Sentinel,
-};
+use logist_sentinel::{Event, OnPrompt, Outcome, Policy, Run, RunOptions, Sentinel};
 
 use crate::cli::{self, ExecArgs, GenericQuestions, OnInput, RunArgs, RuntimeKind, Shared};
-use crate::input::{self, AtEnd};
+use crate::interaction::{Attached, Interaction};
 use crate::interrupt::Interrupt;
-use crate::questions::{self, Question, Questions};
+use crate::questions::Questions;
 use crate::report::Reporter;
 use crate::signals::Signals;
 use crate::tailored::{Exec, Tailored};
-use crate::terminal::{self, RawMode};
+use crate::terminal;
 use crate::{CliError, exit};
 
 /// Variables a `--clean-env` run still gets, so ordinary programs work.
@@ -340,15 +337,6 @@ fn build_runtime(shared: &Shared, program: Option<&Path>) -> Result<Arc<dyn Runt
     }
 }
 
-/// What `exec` adds to a supervised run.
-#[derive(Clone, Copy, Debug, Default)]
-struct Interaction {
-    /// Pass `logist`'s stdin to the command.
-    relay_stdin: bool,
-    /// Watch for generic questions ([`crate::questions`]).
-    generic_questions: bool,
-}
-
 /// Runs `agent` to the end under the shared options and returns the exit
 /// code.
 fn supervise(
@@ -360,8 +348,7 @@ fn supervise(
     interaction: Interaction,
 ) -> Result<u8, CliError> {
     let runtime = build_runtime(shared, mount)?;
-    // The person's keystrokes go to the command's terminal.
-    let keyboard = shared.pty && interaction.relay_stdin && io::stdin().is_terminal();
+    let keyboard = interaction.keyboard(shared);
     let options = run_options(shared, interaction, keyboard);
     // What the sentinel will spawn, for the `spawned` event.
     let argv = options
@@ -374,67 +361,23 @@ fn supervise(
         .map_err(|error| CliError::usage(error_chain(&error).to_string()))?;
     let interrupt = Interrupt::arm(signals, &run, &runtime, shared.grace);
 
-    let mut reporter = Reporter::new(shared.json, on_input(shared) == &OnInput::Fail)
-        .on_pty(shared.pty)
-        .interactive(keyboard);
-    if matches!(on_input(shared), OnInput::Answer(_)) {
-        reporter = reporter.answering(Policy::new().max_answers);
-    }
-    let reporter = Arc::new(Mutex::new(reporter));
-    // Restores the person's terminal when dropped, on every way out.
-    let mut raw_mode = None;
-    let mut questions = None;
-    let stopped_for_question = Arc::new(Mutex::new(None));
-    if let Some(id) = run.id().cloned() {
-        if interaction.relay_stdin {
-            if keyboard {
-                raw_mode = RawMode::enable()
-                    .inspect_err(
-                        |error| tracing::warn!(%error, "cannot put the terminal in raw mode"),
-                    )
-                    .ok();
-                input::follow_window_size(signals, Arc::clone(&runtime), id.clone());
-            }
-            let at_end = if shared.pty || on_input(shared) != &OnInput::Fail {
-                AtEnd::KeepOpen
-            } else {
-                AtEnd::Close
-            };
-            input::relay(Arc::clone(&runtime), id.clone(), at_end);
-        }
-        if interaction.generic_questions {
-            let mut answer = Answerer {
-                on_input: on_input(shared).clone(),
-                runtime: Arc::clone(&runtime),
-                id,
-                cancel: run.cancel_handle(),
-                reporter: Arc::clone(&reporter),
-                stopped: Arc::clone(&stopped_for_question),
-                answers: 0,
-            };
-            questions = Some(Questions::start(questions::SETTLE, move |question| {
-                answer.question(question);
-            }));
-        }
-    }
-
+    let reporter = Arc::new(Mutex::new(reporter(shared, keyboard)));
+    let attached = Attached::start(interaction, shared, signals, &runtime, &run, &reporter);
     let watched = watch(
         &mut run,
         shared,
         &runtime,
         &reporter,
         &argv,
-        questions.as_ref(),
+        attached.questions(),
     );
-    if let Some(questions) = questions {
-        questions.stop();
-    }
-    drop(raw_mode);
+    let stopped_for_question = attached.end();
     let mut outcome = watched?;
     let signal = interrupt.disarm();
     if let (Outcome::Cancelled { status }, Some(matched), None) =
-        (&outcome, lock(&stopped_for_question).take(), signal)
+        (&outcome, stopped_for_question, signal)
     {
+        // Stopped for a generic question, not by a signal.
         outcome = Outcome::WaitingForInput {
             matched,
             status: *status,
@@ -451,6 +394,17 @@ fn supervise(
     }
     reporter.finish(&outcome, code);
     Ok(code)
+}
+
+/// What reports the run.
+fn reporter(shared: &Shared, keyboard: bool) -> Reporter {
+    let reporter = Reporter::new(shared.json, on_input(shared) == &OnInput::Fail)
+        .on_pty(shared.pty)
+        .interactive(keyboard);
+    match on_input(shared) {
+        OnInput::Answer(_) => reporter.answering(Policy::new().max_answers),
+        _ => reporter,
+    }
 }
 
 /// The sentinel's options for this run.
@@ -529,74 +483,12 @@ fn watch(
     }))
 }
 
-/// Applies `--on-input` to generic questions.
-struct Answerer {
-    on_input: OnInput,
-    runtime: Arc<dyn Runtime>,
-    id: ProcessId,
-    cancel: CancelHandle,
-    reporter: Arc<Mutex<Reporter>>,
-    /// The question the command was stopped for.
-    stopped: Arc<Mutex<Option<Match>>>,
-    answers: usize,
-}
-
-impl Answerer {
-    fn question(&mut self, question: Question) {
-        let matched = Match::new(
-            Pattern::literal(question.text.clone()),
-            question.stream,
-            question.start..question.end,
-            question.text,
-        );
-        let now = Instant::now();
-        let waiting = Event::WaitingForInput {
-            matched: matched.clone(),
-            at: now,
-        };
-        lock(&self.reporter).event(&waiting, self.runtime.as_ref(), &[]);
-        match &self.on_input {
-            OnInput::Wait => {}
-            OnInput::Answer(text) if self.answers < Policy::new().max_answers => {
-                self.answers += 1;
-                // Held while writing, so that the answer is reported before
-                // the output it causes. (An answer is a few bytes: the pipe
-                // has room for it.)
-                let mut reporter = lock(&self.reporter);
-                let answer = format!("{text}\n");
-                let event = match self.runtime.write_stdin(&self.id, answer.as_bytes()) {
-                    Ok(()) => Event::Answered {
-                        text: answer,
-                        at: now,
-                    },
-                    Err(error) => Event::AnswerFailed {
-                        error: Arc::new(error),
-                    },
-                };
-                reporter.event(&event, self.runtime.as_ref(), &[]);
-                drop(reporter);
-                if matches!(event, Event::AnswerFailed { .. }) {
-                    self.stop(matched);
-                }
-            }
-            OnInput::Fail | OnInput::Answer(_) => self.stop(matched),
-        }
-    }
-
-    fn stop(&self, matched: Match) {
-        *lock(&self.stopped) = Some(matched);
-        if let Err(error) = self.cancel.cancel() {
-            tracing::warn!(error = %error_chain(&error), "stopping the command failed");
-        }
-    }
-}
-
 /// `--on-input`, `fail` when not given.
-fn on_input(shared: &Shared) -> &OnInput {
+pub(crate) fn on_input(shared: &Shared) -> &OnInput {
     shared.on_input.as_ref().unwrap_or(&OnInput::Fail)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
