@@ -54,7 +54,7 @@ fn the_end_of_stdin_is_the_end_of_the_commands() {
 
 /// `logist` on a pseudo-terminal: the test holds the master, as a terminal
 /// emulator does.
-struct Terminal {
+pub(crate) struct Terminal {
     master: File,
     slave_path: std::path::PathBuf,
     output: mpsc::Receiver<Vec<u8>>,
@@ -62,7 +62,7 @@ struct Terminal {
 }
 
 impl Terminal {
-    fn new(rows: u16, cols: u16) -> Self {
+    pub(crate) fn new(rows: u16, cols: u16) -> Self {
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
         grantpt(&master).unwrap();
         unlockpt(&master).unwrap();
@@ -90,7 +90,7 @@ impl Terminal {
     }
 
     /// Starts `logist args` as the session leader of this terminal.
-    fn start(&self, guard: &NoSurvivors, args: &[&str]) -> Child {
+    pub(crate) fn start(&self, guard: &NoSurvivors, args: &[&str]) -> Child {
         let slave = File::options()
             .read(true)
             .write(true)
@@ -109,7 +109,7 @@ impl Terminal {
 
     /// Reads what the terminal shows until `what` appears.
     #[track_caller]
-    fn expect(&mut self, what: &str) {
+    pub(crate) fn expect(&mut self, what: &str) {
         let deadline = Instant::now() + LONG;
         while !self.seen.contains(what) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -120,7 +120,7 @@ impl Terminal {
         }
     }
 
-    fn type_keys(&mut self, keys: &[u8]) {
+    pub(crate) fn type_keys(&mut self, keys: &[u8]) {
         self.master.write_all(keys).unwrap();
     }
 }

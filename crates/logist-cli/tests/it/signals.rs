@@ -172,3 +172,33 @@ fn killing_logist_kills_the_command() {
     let _ = wait(&mut child);
     eventually("the orphaned command died with logist", || !alive(pid));
 }
+
+#[test]
+fn on_a_terminal_ctrl_c_says_it_is_stopping_and_how_to_force_it() {
+    let guard = NoSurvivors::new();
+    let mut terminal = crate::input::Terminal::new(24, 80);
+    let mut child = terminal.start(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "stubborn",
+            "--grace",
+            "60",
+            "x",
+        ],
+    );
+    terminal.expect(logist_mock::STUBBORN_READY.trim());
+    // The terminal turns Ctrl-C into SIGINT for logist.
+    terminal.type_keys(b"\x03");
+    terminal.expect("stopping the command");
+    terminal.expect("press Ctrl-C again to kill it now");
+    // A person presses again later than logist's window for one request.
+    std::thread::sleep(Duration::from_millis(600));
+    let started = Instant::now();
+    terminal.type_keys(b"\x03");
+    assert_eq!(wait(&mut child).code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(30), "forced");
+}
