@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use logist_core::{
     Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
-    StdinMode, Stream,
+    StdinMode, Stream, TerminalSize,
 };
 
 use crate::builder::{DockerRuntimeBuilder, ImageFacts};
@@ -537,6 +537,23 @@ impl Runtime for DockerRuntime {
                 timeout: timeout.unwrap_or_default(),
             }),
         }
+    }
+
+    fn resize_terminal(&self, id: &ProcessId, size: TerminalSize) -> Result<(), Error> {
+        let container = self.get(id)?;
+        if !container.on_terminal {
+            return Err(Error::StdinClosed { id: id.clone() });
+        }
+        let resize = format!(
+            "/containers/{}/resize?h={}&w={}",
+            container.container_id, size.rows, size.cols
+        );
+        self.engine
+            .call("POST", &resize, None)
+            .map(|_| ())
+            .map_err(|error| {
+                Error::backend("docker", format!("resizing the terminal of `{id}`"), error)
+            })
     }
 
     fn write_stdin(&self, id: &ProcessId, data: &[u8]) -> Result<(), Error> {
