@@ -21,8 +21,17 @@ pub(crate) enum AtEnd {
     KeepOpen,
 }
 
-/// Starts copying `logist`'s stdin to the command's.
+/// Starts copying `logist`'s stdin to the command's. A terminal `logist`
+/// runs on in the background is not read (that would stop `logist`): the
+/// command's stdin ends at once then, as if it were empty.
 pub(crate) fn relay(runtime: Arc<dyn Runtime>, id: ProcessId, at_end: AtEnd) {
+    if crate::terminal::in_background(io::stdin()) {
+        tracing::debug!("stdin: a terminal we are in the background of; not read");
+        if at_end == AtEnd::Close {
+            let _ = runtime.close_stdin(&id);
+        }
+        return;
+    }
     let copy = move || {
         let mut buf = vec![0; 8192];
         loop {

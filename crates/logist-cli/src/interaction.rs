@@ -30,7 +30,10 @@ pub(crate) struct Interaction {
 impl Interaction {
     /// True when the person's keystrokes go to the command's terminal.
     pub(crate) fn keyboard(&self, shared: &Shared) -> bool {
-        shared.pty && self.relay_stdin && io::stdin().is_terminal()
+        shared.pty
+            && self.relay_stdin
+            && io::stdin().is_terminal()
+            && !crate::terminal::in_background(io::stdin())
     }
 }
 

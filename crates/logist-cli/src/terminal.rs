@@ -23,6 +23,12 @@ pub(crate) fn size(fd: impl AsFd) -> Option<TerminalSize> {
     })
 }
 
+/// True when `fd` is a terminal on which `logist` runs in the background
+/// (`logist … &` in a shell): reading it would stop `logist` with SIGTTIN.
+pub(crate) fn in_background(fd: impl AsFd) -> bool {
+    termios::tcgetpgrp(fd).is_ok_and(|foreground| foreground != rustix::process::getpgrp())
+}
+
 /// Standard input in raw mode until dropped: every key goes to the command
 /// as typed (Ctrl-C too, to the command's terminal, which makes its
 /// SIGINT), nothing is echoed twice. Output processing stays on, so the

@@ -107,6 +107,22 @@ impl Terminal {
         command.spawn().unwrap()
     }
 
+    /// Starts `sh -c script` as the session leader of this terminal.
+    pub(crate) fn start_shell(&self, guard: &NoSurvivors, script: &str) -> Child {
+        let slave = File::options()
+            .read(true)
+            .write(true)
+            .open(&self.slave_path)
+            .unwrap();
+        let mut command = guard.command("setsid");
+        command
+            .args(["--ctty", "sh", "-c", script])
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        command.spawn().unwrap()
+    }
+
     /// Reads what the terminal shows until `what` appears.
     #[track_caller]
     pub(crate) fn expect(&mut self, what: &str) {
@@ -195,4 +211,19 @@ fn with_pty_on_a_terminal_ctrl_c_goes_to_the_command() {
     terminal.expect("interrupted");
     // The command decided how to end; logist was not interrupted.
     assert_eq!(wait(&mut child).code(), Some(3), "{}", terminal.seen);
+}
+
+#[test]
+fn in_the_background_of_a_terminal_stdin_is_left_alone() {
+    // `logist exec … &` in an interactive shell: reading the terminal
+    // would stop logist (SIGTTIN); the command reads end-of-file instead.
+    let guard = NoSurvivors::new();
+    let mut terminal = Terminal::new(24, 80);
+    let script = format!(
+        "set -m; '{LOGIST}' exec -- sh -c 'read a || echo end-of-file' & wait $!; echo \"exit $?\""
+    );
+    let mut child = terminal.start_shell(&guard, &script);
+    terminal.expect("end-of-file");
+    terminal.expect("exit 0");
+    assert_eq!(wait(&mut child).code(), Some(0), "{}", terminal.seen);
 }
