@@ -73,10 +73,22 @@ pub(crate) fn connect_error(host: &DockerHost, error: EngineError) -> Error {
         }
         _ => format!("cannot reach the engine at {host}"),
     };
+    let refused = matches!(
+        &error,
+        EngineError::Connect { source, .. } if source.kind() == io::ErrorKind::PermissionDenied
+    );
+    let fix = if refused {
+        // The engine may well run: this user may not use its socket.
+        "get access to the engine's socket (for Docker: join the `docker` group and log in \
+         again), run as a user who has it, or point DOCKER_HOST at an engine you may use"
+    } else {
+        "start the Docker engine (dockerd) or Podman's API service, or point DOCKER_HOST at a \
+         running one"
+    };
     Error::Unavailable {
         runtime: "docker".to_owned(),
         reason,
-        fix: "start the Docker engine (dockerd) or Podman's API service, or point DOCKER_HOST at a running one".to_owned(),
+        fix: fix.to_owned(),
         source: Some(Box::new(error)),
     }
 }
@@ -108,5 +120,29 @@ pub(crate) fn engine_error(
     match error {
         EngineError::Connect { .. } => connect_error(host, error),
         other => Error::io(context(), other.into_io()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(kind: io::ErrorKind, fix_mentions: &str) {
+        let host: DockerHost = "unix:///run/docker.sock".parse().unwrap();
+        let error = EngineError::Connect {
+            host: host.to_string(),
+            source: io::Error::from(kind),
+        };
+        let error = connect_error(&host, error);
+        let text = logist_core::error_chain(&error).to_string();
+        assert!(text.contains(fix_mentions), "{text}");
+    }
+
+    #[test]
+    fn the_fix_fits_why_the_engine_cannot_be_reached() {
+        check(io::ErrorKind::NotFound, "start the Docker engine");
+        check(io::ErrorKind::ConnectionRefused, "start the Docker engine");
+        check(io::ErrorKind::PermissionDenied, "`docker` group");
     }
 }
