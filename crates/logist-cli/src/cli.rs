@@ -25,7 +25,7 @@ pub(crate) enum Command {
     /// Run a known agent on a prompt.
     #[command(after_help = crate::exit::TABLE)]
     Run(RunArgs),
-    /// Run any command under the same supervision.
+    /// Run any command under the same supervision; its stdin is logist's.
     #[command(after_help = crate::exit::TABLE)]
     Exec(ExecArgs),
     /// List the known agents: program, installed, version, environment.
@@ -74,11 +74,8 @@ pub(crate) struct RunArgs {
     pub(crate) shared: Shared,
     /// The prompt, given to the agent literally: as one argument, or on its
     /// standard input for programs that read it there.
-    #[arg(
-        value_name = "PROMPT",
-        allow_hyphen_values = true,
-        required_unless_present = "prompt_file"
-    )]
+    /// A prompt that starts with a dash goes after `--`.
+    #[arg(value_name = "PROMPT", required_unless_present = "prompt_file")]
     pub(crate) prompt: Option<String>,
 }
 
@@ -90,11 +87,29 @@ pub(crate) struct ExecArgs {
     /// A regular expression that means the command waits for input (repeatable).
     #[arg(long = "stop-regex", value_name = "RE")]
     pub(crate) stop_regexes: Vec<String>,
+    /// Notice a generic question the command settles on (a last line
+    /// ending in `?`, `[y/N]`, `(yes/no)`, `password:`, then 1 s of quiet)
+    /// and handle it as --on-input says. auto: when no --stop or
+    /// --stop-regex is given and stdin is not a terminal.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub(crate) generic_questions: GenericQuestions,
     #[command(flatten)]
     pub(crate) shared: Shared,
     /// The command and its arguments, after `--`.
     #[arg(value_name = "CMD", required = true, last = true)]
     pub(crate) command: Vec<String>,
+}
+
+/// When `exec` looks for generic questions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GenericQuestions {
+    /// When no stop sequence is given and nobody can answer (stdin is not
+    /// a terminal).
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// What to do when the agent waits for input.
@@ -163,18 +178,19 @@ pub(crate) struct Shared {
     #[arg(long = "pass", value_name = "NAME")]
     pub(crate) pass: Vec<String>,
     /// Stop the command after this long (e.g. 90, 1.5, 500ms, 10m).
-    #[arg(long, value_name = "SECS", value_parser = duration::parse)]
+    #[arg(long, value_name = "SECS", value_parser = duration::parse_positive)]
     pub(crate) timeout: Option<Duration>,
     /// Stop the command after this long without output.
-    #[arg(long, value_name = "SECS", value_parser = duration::parse)]
+    #[arg(long, value_name = "SECS", value_parser = duration::parse_positive)]
     pub(crate) idle_timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when stopping it.
     #[arg(long, value_name = "SECS", value_parser = duration::parse, default_value = "5")]
     pub(crate) grace: Duration,
-    /// When it waits for input: fail (stop it), wait, or answer=TEXT (TEXT
-    /// and a newline are written to its stdin).
-    #[arg(long, value_name = "POLICY", value_parser = parse_on_input, default_value = "fail")]
-    pub(crate) on_input: OnInput,
+    /// When it waits for input: fail (stop it; the default), wait, or
+    /// answer=TEXT (TEXT and a newline are written to its stdin, at most 3
+    /// times).
+    #[arg(long, value_name = "POLICY", value_parser = parse_on_input)]
+    pub(crate) on_input: Option<OnInput>,
     /// Run it on a pseudo-terminal (programs that only prompt on a terminal).
     #[arg(long)]
     pub(crate) pty: bool,

@@ -25,6 +25,17 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value * scale).map_err(|_| bad())
 }
 
+/// Parses a duration that must be more than zero (a limit of zero would
+/// stop the command before it started).
+pub(crate) fn parse_positive(text: &str) -> Result<Duration, String> {
+    match parse(text)? {
+        Duration::ZERO => Err(format!(
+            "invalid duration `{text}`: must be greater than zero"
+        )),
+        duration => Ok(duration),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +49,8 @@ mod tests {
         assert_eq!(parse("3m"), Ok(Duration::from_secs(180)));
         assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse("0"), Ok(Duration::ZERO));
+        assert!(parse_positive("0ms").is_err());
+        assert_eq!(parse_positive("1ms"), Ok(Duration::from_millis(1)));
     }
 
     #[test]

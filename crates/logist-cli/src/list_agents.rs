@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use logist_agents::{AgentConfig, AgentProgram, installed_version, registry};
+use logist_agents::{AgentConfig, AgentProgram, Verification, installed_version, registry};
 use logist_core::{Agent, Runtime};
 use logist_mock::{MockAgent, Scenario};
 use logist_runtime_host::HostRuntime;
@@ -24,6 +24,8 @@ struct Listing {
     installed: bool,
     version: Result<String, String>,
     env: Vec<(String, bool)>,
+    /// What was checked against the real program: `None` for the mock.
+    verification: Option<Verification>,
 }
 
 /// The names `--agent` accepts.
@@ -43,6 +45,7 @@ fn listings() -> Vec<Listing> {
         installed: true,
         version: Ok(mock.version().to_owned()),
         env: needed_env(&mock),
+        verification: None,
     }];
     let runtime = HostRuntime::new().ok();
     let adapters: Vec<(&str, Box<dyn AgentProgram>)> = registry::names()
@@ -64,7 +67,7 @@ fn listings() -> Vec<Listing> {
                         return Err("not installed".to_owned());
                     }
                     installed_version(agent.as_ref(), runtime, VERSION_TIMEOUT)
-                        .map_err(|error| error.to_string())
+                        .map_err(|error| logist_core::error_chain(&error).to_string())
                 })
             })
             .collect();
@@ -85,6 +88,7 @@ fn listings() -> Vec<Listing> {
             installed: installation.is_some_and(|i| i.path.is_some()),
             version,
             env: needed_env(agent.as_ref()),
+            verification: Some(agent.verification()),
         });
     }
     listings
@@ -111,6 +115,15 @@ fn known_version(name: &str) -> Option<String> {
         .map(|agent| agent.version().to_owned())
 }
 
+/// The program version the end-to-end tests run the adapter with, if they
+/// do.
+fn verified_with(verification: Option<Verification>) -> Option<String> {
+    match verification {
+        Some(Verification::EndToEnd { version }) => Some(version.to_owned()),
+        _ => None,
+    }
+}
+
 /// Prints the list.
 pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
     let listings = listings();
@@ -126,6 +139,11 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
                     "version": l.version.as_ref().ok(),
                     "version_error": l.version.as_ref().err(),
                     "known_version": known_version(&l.name),
+                    "verified_with": verified_with(l.verification),
+                    "verification_note": match l.verification {
+                        Some(Verification::DocsOnly { note }) => Some(note),
+                        _ => None,
+                    },
                     "env": l.env.iter().map(|(name, set)| json!({"name": name, "set": set})).collect::<Vec<_>>(),
                 })
             })
@@ -133,8 +151,8 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
         writeln!(out, "{}", serde_json::Value::Array(items))
     } else {
         let mut text = format!(
-            "{:<14} {:<32} {:<10} {:<12} ENVIRONMENT\n",
-            "NAME", "PROGRAM", "INSTALLED", "VERSION"
+            "{:<14} {:<32} {:<10} {:<12} {:<14} ENVIRONMENT\n",
+            "NAME", "PROGRAM", "INSTALLED", "VERSION", "VERIFIED WITH"
         );
         for l in &listings {
             let env: Vec<String> = l
@@ -142,12 +160,19 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
                 .iter()
                 .map(|(name, set)| format!("{name} ({})", if *set { "set" } else { "not set" }))
                 .collect();
+            let verified = match l.verification {
+                None => "built in".to_owned(),
+                Some(verification) => {
+                    verified_with(Some(verification)).unwrap_or_else(|| "unverified".to_owned())
+                }
+            };
             text.push_str(&format!(
-                "{:<14} {:<32} {:<10} {:<12} {}\n",
+                "{:<14} {:<32} {:<10} {:<12} {:<14} {}\n",
                 l.name,
                 l.program,
                 if l.installed { "yes" } else { "no" },
                 l.version.as_deref().unwrap_or("-"),
+                verified,
                 if env.is_empty() {
                     "-".to_owned()
                 } else {
@@ -160,7 +185,10 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
     match result {
         // `logist agents | head`: the reader has seen enough.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        Err(error) => Err(CliError::failed(format!("cannot print the list: {error}"))),
+        Err(error) => Err(CliError::failed(format!(
+            "cannot print the list: {}",
+            logist_core::error_chain(&error)
+        ))),
         Ok(()) => Ok(0),
     }
 }

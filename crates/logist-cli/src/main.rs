@@ -7,12 +7,19 @@
 mod cli;
 mod duration;
 mod exit;
+mod input;
+mod interaction;
+mod interrupt;
 mod list_agents;
+mod questions;
 mod report;
 mod run;
 mod signals;
 mod tailored;
+mod terminal;
+mod time;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -71,7 +78,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("logist: error: {}", error.message);
+            // A cause that spans lines (a regular expression's error
+            // draws a caret) stays indented under the first line.
+            eprintln!("logist: error: {}", error.message.replace('\n', "\n    "));
             ExitCode::from(error.code)
         }
     }
@@ -87,6 +96,8 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_writer(std::io::stderr)
+        // Colours only for a person: never into a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

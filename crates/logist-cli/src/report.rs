@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 /// Show the status line after this much silence.
 const QUIET_AFTER: Duration = Duration::from_secs(2);
 
+/// What the idle note adds when the command printed nothing at all.
+const BUFFERED_HINT: &str = "; it printed nothing: a program writing to a pipe may keep its \
+    output in a buffer until it exits (try --pty, or its own unbuffered mode)";
+
 /// Prints events as they happen.
 pub(crate) struct Reporter {
     json: bool,
@@ -27,6 +31,11 @@ pub(crate) struct Reporter {
     /// Leftover descendants were already reported.
     leftovers_reported: bool,
     status: Option<StatusLine>,
+    /// The most answers written (`--on-input answer=`), when answering.
+    answer_limit: Option<usize>,
+    answers: usize,
+    /// The command runs on a pseudo-terminal (`--pty`).
+    on_pty: bool,
 }
 
 impl Reporter {
@@ -40,7 +49,31 @@ impl Reporter {
             stopping: None,
             leftovers_reported: false,
             status,
+            answer_limit: None,
+            answers: 0,
+            on_pty: false,
         }
+    }
+
+    /// Prompts are answered, at most `limit` times.
+    pub(crate) fn answering(mut self, limit: usize) -> Self {
+        self.answer_limit = Some(limit);
+        self
+    }
+
+    /// The person types to the command (`--pty` on a terminal): no status
+    /// line over its screen.
+    pub(crate) fn interactive(mut self, interactive: bool) -> Self {
+        if interactive && let Some(status) = self.status.take() {
+            status.stop();
+        }
+        self
+    }
+
+    /// The command runs on a pseudo-terminal.
+    pub(crate) fn on_pty(mut self, on_pty: bool) -> Self {
+        self.on_pty = on_pty;
+        self
     }
 
     /// Records that logist itself asked the command to stop.
@@ -100,14 +133,22 @@ impl Reporter {
                     "the command is waiting for input: {:?}",
                     matched.text
                 ));
+                if let Some(limit) = self.answer_limit.filter(|&limit| self.answers >= limit) {
+                    self.note(&format!(
+                        "it was answered {limit} times already, the most --on-input answer= gives; \
+                         stopping it"
+                    ));
+                }
             }
             Event::Answered { text, .. } => {
+                self.answers += 1;
                 self.json_line(json!({"event": "answered", "text": text}));
                 self.note(&format!("answered {text:?}"));
             }
             Event::AnswerFailed { error } => {
                 self.stopping("answer_failed");
-                self.json_line(json!({"event": "answer_failed", "error": error.to_string()}));
+                let error = logist_core::error_chain(error.as_ref()).to_string();
+                self.json_line(json!({"event": "answer_failed", "error": error}));
                 self.note(&format!("could not answer: {error}"));
             }
             Event::FailureRecognised { cause, .. } => {
@@ -116,8 +157,13 @@ impl Reporter {
             Event::Idle { silent_for } => {
                 self.stopping("idle");
                 self.json_line(json!({"event": "idle", "silent_ms": millis(*silent_for)}));
+                let hint = if self.bytes == 0 && !self.on_pty {
+                    BUFFERED_HINT
+                } else {
+                    ""
+                };
                 self.note(&format!(
-                    "no output for {}; stopping it",
+                    "no output for {}; stopping it{hint}",
                     seconds(*silent_for)
                 ));
             }
@@ -175,7 +221,7 @@ impl Reporter {
             line["cause"] = cause.into();
         }
         if let Outcome::FailedToStart { error } | Outcome::RuntimeFailed { error } = outcome {
-            line["error"] = error.to_string().into();
+            line["error"] = logist_core::error_chain(error.as_ref()).to_string().into();
         }
         self.json_line(line);
         let summary = format!(
@@ -186,16 +232,18 @@ impl Reporter {
         write_stderr(summary.as_bytes(), true);
     }
 
-    fn json_line(&self, value: Value) {
+    fn json_line(&self, mut value: Value) {
         if !self.json {
             return;
         }
+        value["time"] = crate::time::rfc3339_now().into();
         let mut stdout = io::stdout().lock();
         // A closed stdout only ends our printing, never the supervision.
         let _ = writeln!(stdout, "{value}").and_then(|()| stdout.flush());
     }
 
-    fn note(&self, text: &str) {
+    /// A line on stderr, `logist: text`.
+    pub(crate) fn note(&self, text: &str) {
         if let Some(status) = &self.status {
             status.output();
         }

@@ -1,33 +1,31 @@
 //! `logist run` and `logist exec`: build the agent and the runtime, watch
 //! the run with the sentinel, report, and choose the exit code.
 
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use logist_agents::{AgentConfig, AgentError, Approval, registry};
-use logist_core::{Agent, CommandLine, Environment, Error, Pattern, Runtime, TerminalSize};
+use logist_core::{
+    Agent, CommandLine, Environment, Error, Pattern, Runtime, StdinMode, error_chain,
+};
 use logist_mock::{MockAgent, Scenario};
 use logist_runtime_docker::{DockerHost, DockerRuntime, PROGRAM_DIR};
 use logist_runtime_host::HostRuntime;
-use logist_sentinel::{Event, OnPrompt, Outcome, Policy, RunOptions, Sentinel};
+use logist_sentinel::{Event, OnPrompt, Outcome, Policy, Run, RunOptions, Sentinel};
 
-use crate::cli::{self, ExecArgs, OnInput, RunArgs, RuntimeKind, Shared};
+use crate::cli::{self, ExecArgs, GenericQuestions, OnInput, RunArgs, RuntimeKind, Shared};
+use crate::interaction::{Attached, Interaction};
+use crate::interrupt::Interrupt;
+use crate::questions::Questions;
 use crate::report::Reporter;
 use crate::signals::Signals;
 use crate::tailored::{Exec, Tailored};
+use crate::terminal;
 use crate::{CliError, exit};
 
 /// Variables a `--clean-env` run still gets, so ordinary programs work.
 const CLEAN_ENV_KEEPS: [&str; 7] = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR"];
-
-/// What the signal thread needs to stop the run.
-struct SignalTarget {
-    cancel: logist_sentinel::CancelHandle,
-    runtime: Arc<dyn Runtime>,
-    id: logist_core::ProcessId,
-}
 
 /// `logist run`.
 pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
@@ -38,7 +36,33 @@ pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
         RuntimeKind::Host => None,
     };
     let prompt = prompt(&args)?;
-    supervise(agent, &prompt, &args.shared, mount, signals)
+    check_on_input(&args.shared, !agent.stop_sequences().is_empty())?;
+    supervise(
+        agent,
+        &prompt,
+        &args.shared,
+        mount,
+        signals,
+        Interaction::default(),
+    )
+}
+
+/// `--on-input wait` or `answer=` with nothing that tells when the command
+/// waits for input would never apply: a mistake.
+fn check_on_input(shared: &Shared, can_match: bool) -> Result<(), CliError> {
+    match &shared.on_input {
+        Some(policy @ (OnInput::Wait | OnInput::Answer(_))) if !can_match => {
+            let policy = match policy {
+                OnInput::Answer(text) => format!("answer={text}"),
+                _ => "wait".to_owned(),
+            };
+            Err(CliError::usage(format!(
+                "--on-input {policy} would never apply: nothing tells when the command waits \
+                 for input (give --stop or --stop-regex, or --generic-questions always)"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The PROMPT argument, or the text of `--prompt-file` (`-`: stdin).
@@ -54,8 +78,12 @@ fn prompt(args: &RunArgs) -> Result<String, CliError> {
     } else {
         (format!("`{}`", path.display()), std::fs::read(path))
     };
-    let bytes = read
-        .map_err(|error| CliError::usage(format!("--prompt-file: cannot read {name}: {error}")))?;
+    let bytes = read.map_err(|error| {
+        CliError::usage(format!(
+            "--prompt-file: cannot read {name}: {}",
+            error_chain(&error)
+        ))
+    })?;
     String::from_utf8(bytes)
         .map_err(|_| CliError::usage(format!("--prompt-file: {name} is not UTF-8 text")))
 }
@@ -63,13 +91,19 @@ fn prompt(args: &RunArgs) -> Result<String, CliError> {
 /// `logist exec`.
 pub(crate) fn exec(args: ExecArgs, signals: &Signals) -> Result<u8, CliError> {
     let command = CommandLine::new(args.command.iter().cloned())
-        .map_err(|error| CliError::usage(format!("{error}")))?;
-    let stops = args
+        .map_err(|error| CliError::usage(error_chain(&error).to_string()))?;
+    let stops: Vec<Pattern> = args
         .stops
         .iter()
         .map(Pattern::literal)
         .chain(args.stop_regexes.iter().map(Pattern::regex))
         .collect();
+    let generic_questions = match args.generic_questions {
+        GenericQuestions::Auto => stops.is_empty() && !io::stdin().is_terminal(),
+        GenericQuestions::Always => true,
+        GenericQuestions::Never => false,
+    };
+    check_on_input(&args.shared, !stops.is_empty() || generic_questions)?;
     let agent: Box<dyn Agent> = Box::new(Exec::new(command, stops));
     supervise(
         Arc::new(tailor(agent, &args.shared)),
@@ -77,6 +111,10 @@ pub(crate) fn exec(args: ExecArgs, signals: &Signals) -> Result<u8, CliError> {
         &args.shared,
         None,
         signals,
+        Interaction {
+            relay_stdin: true,
+            generic_questions,
+        },
     )
 }
 
@@ -112,10 +150,9 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
                     )));
                 }
             }
-            let scenario: Scenario = args
-                .scenario
-                .parse()
-                .map_err(|error| CliError::usage(format!("{error}; try --scenario success")))?;
+            let scenario: Scenario = args.scenario.parse().map_err(|error| {
+                CliError::usage(format!("{}; try --scenario success", error_chain(&error)))
+            })?;
             // Like the agents that read a piped prompt, so big prompts work.
             let mock = MockAgent::new(scenario).stdin_prompt();
             match (&program, args.shared.runtime) {
@@ -154,7 +191,7 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
                     "unknown agent `{name}` (known: {}); see `logist agents`",
                     crate::list_agents::names().join(", ")
                 )),
-                other => CliError::usage(format!("{other}")),
+                other => CliError::usage(error_chain(&other).to_string()),
             })?;
             return Ok(Arc::new(tailor(adapter, &args.shared)));
         }
@@ -164,8 +201,12 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
 
 /// The command that runs the mock agent embedded in this binary.
 fn embedded_mock() -> Result<Vec<String>, CliError> {
-    let exe = std::env::current_exe()
-        .map_err(|error| CliError::failed(format!("cannot find the logist executable: {error}")))?;
+    let exe = std::env::current_exe().map_err(|error| {
+        CliError::failed(format!(
+            "cannot find the logist executable: {}",
+            error_chain(&error)
+        ))
+    })?;
     let exe = exe
         .into_os_string()
         .into_string()
@@ -199,7 +240,7 @@ fn base_env(shared: &Shared) -> Environment {
 }
 
 fn policy(shared: &Shared) -> Policy {
-    let mut policy = Policy::new().on_prompt(match &shared.on_input {
+    let mut policy = Policy::new().on_prompt(match on_input(shared) {
         OnInput::Fail => OnPrompt::Fail,
         OnInput::Wait => OnPrompt::Wait,
         OnInput::Answer(text) => OnPrompt::Answer(format!("{text}\n")),
@@ -247,7 +288,10 @@ fn build_runtime(shared: &Shared, program: Option<&Path>) -> Result<Arc<dyn Runt
                 builder = builder.log_dir(log_dir(path)?);
             }
             let runtime = builder.build().map_err(|error| {
-                CliError::failed(format!("cannot start the host runtime: {error}"))
+                CliError::failed(format!(
+                    "cannot start the host runtime: {}",
+                    error_chain(&error)
+                ))
             })?;
             Ok(Arc::new(runtime))
         }
@@ -256,56 +300,56 @@ fn build_runtime(shared: &Shared, program: Option<&Path>) -> Result<Arc<dyn Runt
                 .image
                 .as_deref()
                 .ok_or_else(|| CliError::usage("--runtime docker needs --image IMAGE"))?;
-            let host =
-                DockerHost::from_env().map_err(|error| CliError::usage(format!("{error}")))?;
+            let host = DockerHost::from_env()
+                .map_err(|error| CliError::usage(error_chain(&error).to_string()))?;
             let mut builder = DockerRuntime::builder(image)
                 .host(host)
                 .network(&shared.network)
                 .grace(shared.grace);
             if let Some(dir) = &shared.cwd {
                 let dir = std::fs::canonicalize(dir).map_err(|error| {
-                    CliError::usage(format!("--cwd `{}` cannot be used: {error}", dir.display()))
+                    CliError::usage(format!(
+                        "--cwd `{}` cannot be used: {}",
+                        dir.display(),
+                        error_chain(&error)
+                    ))
                 })?;
                 builder = builder.workspace(&dir, &dir);
             }
             if let Some(program) = program {
                 let program = std::fs::canonicalize(program).map_err(|error| {
                     CliError::usage(format!(
-                        "--program `{}` cannot be used: {error}",
-                        program.display()
+                        "--program `{}` cannot be used: {}",
+                        program.display(),
+                        error_chain(&error)
                     ))
                 })?;
                 builder = builder.program(program);
             }
             let runtime = builder.build().map_err(|error| {
-                CliError::failed(format!("cannot use the docker runtime: {error}"))
+                CliError::failed(format!(
+                    "cannot use the docker runtime: {}",
+                    error_chain(&error)
+                ))
             })?;
             Ok(Arc::new(runtime))
         }
     }
 }
 
+/// Runs `agent` to the end under the shared options and returns the exit
+/// code.
 fn supervise(
     agent: Arc<dyn Agent>,
     prompt: &str,
     shared: &Shared,
     mount: Option<&Path>,
     signals: &Signals,
+    interaction: Interaction,
 ) -> Result<u8, CliError> {
     let runtime = build_runtime(shared, mount)?;
-    let mut options = RunOptions::new()
-        .policy(policy(shared))
-        .env(base_env(shared))
-        .grace(shared.grace);
-    if let Some(dir) = &shared.cwd {
-        options = options.cwd(dir);
-    }
-    if shared.pty {
-        options = options.terminal(TerminalSize {
-            rows: 50,
-            cols: 160,
-        });
-    }
+    let keyboard = interaction.keyboard(shared);
+    let options = run_options(shared, interaction, keyboard);
     // What the sentinel will spawn, for the `spawned` event.
     let argv = options
         .launch(agent.as_ref(), prompt)
@@ -314,87 +358,138 @@ fn supervise(
     let sentinel = Sentinel::new(Arc::clone(&runtime), Arc::clone(&agent), options);
     let mut run = sentinel
         .start(prompt)
-        .map_err(|error| CliError::usage(format!("{error}")))?;
+        .map_err(|error| CliError::usage(error_chain(&error).to_string()))?;
+    let interrupt = Interrupt::arm(signals, &run, &runtime, shared.grace);
 
-    let interrupted = Arc::new(AtomicI32::new(0));
-    // What a signal acts on, emptied when the run is over, so the signal
-    // thread (which lives until the process exits) does not keep the
-    // runtime alive: dropping it is what cleans up (a container runtime
-    // removes its containers then).
-    let target: Arc<Mutex<Option<SignalTarget>>> = Arc::new(Mutex::new(None));
-    if let Some(id) = run.id().cloned() {
-        *target.lock().unwrap_or_else(PoisonError::into_inner) = Some(SignalTarget {
-            cancel: run.cancel_handle(),
-            runtime: Arc::clone(&runtime),
-            id,
-        });
-        let flag = Arc::clone(&interrupted);
-        let first = Arc::clone(&target);
-        let again = Arc::clone(&target);
-        signals.watch(
-            move |signal| {
-                flag.store(signal, Ordering::SeqCst);
-                let cancel = first
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_ref()
-                    .map(|target| target.cancel.clone());
-                if let Some(cancel) = cancel
-                    && let Err(error) = cancel.cancel()
-                {
-                    tracing::warn!(%error, "stopping the command failed");
-                }
-            },
-            move || {
-                // A second signal: no more patience.
-                let forced = again
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_ref()
-                    .map(|target| (Arc::clone(&target.runtime), target.id.clone()));
-                if let Some((runtime, id)) = forced {
-                    let _ = runtime.terminate(&id, true);
-                }
-            },
-        );
-    }
-
-    let mut reporter = Reporter::new(shared.json, shared.on_input == OnInput::Fail);
-    for event in run.by_ref() {
-        if let (Event::Started { id }, Some(path)) = (&event, &shared.log_file) {
-            let written = log_dir(path)?.join(format!("{id}.log"));
-            if let Err(error) = std::fs::rename(&written, path) {
-                return Err(CliError::failed(format!(
-                    "cannot write --log-file `{}`: {error}",
-                    path.display()
-                )));
-            }
-        }
-        reporter.event(&event, runtime.as_ref(), &argv);
-    }
-    let id = run.id().cloned();
-    let outcome = run.finish();
-
-    // Like a container's processes end with its main process: whatever the
-    // command left running goes too.
-    if let Some(id) = &id
-        && !matches!(outcome, Outcome::FailedToStart { .. })
-        && matches!(runtime.terminate(id, false), Ok(true))
+    let reporter = Arc::new(Mutex::new(reporter(shared, keyboard)));
+    let attached = Attached::start(interaction, shared, signals, &runtime, &run, &reporter);
+    let watched = watch(
+        &mut run,
+        shared,
+        &runtime,
+        &reporter,
+        &argv,
+        attached.questions(),
+    );
+    let stopped_for_question = attached.end();
+    let mut outcome = watched?;
+    let signal = interrupt.disarm();
+    if let (Outcome::Cancelled { status }, Some(matched), None) =
+        (&outcome, stopped_for_question, signal)
     {
-        reporter.leftovers();
+        // Stopped for a generic question, not by a signal.
+        outcome = Outcome::WaitingForInput {
+            matched,
+            status: *status,
+        };
     }
-
-    target.lock().unwrap_or_else(PoisonError::into_inner).take();
-    let signal = match interrupted.load(Ordering::SeqCst) {
-        0 => None,
-        signal => Some(signal),
-    };
     let code = exit::for_outcome(&outcome, signal);
+    let mut reporter = lock(&reporter);
     if let Outcome::FailedToStart { error } = &outcome {
-        eprintln!("logist: error: {error}{}", hint(error, shared));
+        reporter.note(&format!(
+            "error: {}{}",
+            error_chain(error.as_ref()),
+            hint(error, shared)
+        ));
     }
     reporter.finish(&outcome, code);
     Ok(code)
+}
+
+/// What reports the run.
+fn reporter(shared: &Shared, keyboard: bool) -> Reporter {
+    let reporter = Reporter::new(shared.json, on_input(shared) == &OnInput::Fail)
+        .on_pty(shared.pty)
+        .interactive(keyboard);
+    match on_input(shared) {
+        OnInput::Answer(_) => reporter.answering(Policy::new().max_answers),
+        _ => reporter,
+    }
+}
+
+/// The sentinel's options for this run.
+fn run_options(shared: &Shared, interaction: Interaction, keyboard: bool) -> RunOptions {
+    let mut options = RunOptions::new()
+        .policy(policy(shared))
+        .env(base_env(shared))
+        .grace(shared.grace);
+    if let Some(dir) = &shared.cwd {
+        options = options.cwd(dir);
+    }
+    if shared.pty {
+        let size = keyboard
+            .then(|| terminal::size(io::stdin()))
+            .flatten()
+            .unwrap_or(terminal::DEFAULT_SIZE);
+        options = options.terminal(size);
+    }
+    if interaction.relay_stdin {
+        options = options.stdin(StdinMode::Piped);
+    }
+    options
+}
+
+/// Passes the run's events to the reporter until it ends; stops what the
+/// command left running.
+fn watch(
+    run: &mut Run,
+    shared: &Shared,
+    runtime: &Arc<dyn Runtime>,
+    reporter: &Mutex<Reporter>,
+    argv: &[String],
+    questions: Option<&Questions>,
+) -> Result<Outcome, CliError> {
+    for event in run.by_ref() {
+        match (&event, &shared.log_file) {
+            (Event::Started { id }, Some(path)) => {
+                let written = log_dir(path)?.join(format!("{id}.log"));
+                std::fs::rename(&written, path).map_err(|error| {
+                    CliError::failed(format!(
+                        "cannot write --log-file `{}`: {}",
+                        path.display(),
+                        error_chain(&error)
+                    ))
+                })?;
+            }
+            (Event::Output(chunk), _) => {
+                if let Some(questions) = questions {
+                    questions.output(chunk);
+                }
+            }
+            (Event::WaitingForInput { .. }, _) => {
+                if let Some(questions) = questions {
+                    questions.handled();
+                }
+            }
+            _ => {}
+        }
+        lock(reporter).event(&event, runtime.as_ref(), argv);
+    }
+    let id = run.id().cloned();
+    let outcome = run.outcome().cloned();
+    // Like a container's processes end with its main process: whatever the
+    // command left running goes too.
+    if let Some(id) = &id
+        && !matches!(outcome, Some(Outcome::FailedToStart { .. }))
+        && matches!(runtime.terminate(id, false), Ok(true))
+    {
+        lock(reporter).leftovers();
+    }
+    Ok(outcome.unwrap_or_else(|| Outcome::RuntimeFailed {
+        error: Arc::new(Error::io(
+            "watching the command",
+            io::Error::other("the run ended without an outcome"),
+        )),
+    }))
+}
+
+/// `--on-input`, `fail` when not given.
+pub(crate) fn on_input(shared: &Shared) -> &OnInput {
+    shared.on_input.as_ref().unwrap_or(&OnInput::Fail)
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What to do about a start failure.

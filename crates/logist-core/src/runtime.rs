@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::command::SpawnRequest;
+use crate::command::{SpawnRequest, TerminalSize};
 use crate::error::Error;
 use crate::output::{Completion, Logs, OutputRead, Stream};
 use crate::process::{Labels, ProcessId, ProcessInfo};
@@ -161,6 +161,19 @@ pub trait Runtime: Send + Sync {
     fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
         let _ = id;
         Err(Error::unsupported(self.name(), "closing standard input"))
+    }
+
+    /// Changes the size of the process's pseudo-terminal (for a process
+    /// spawned with [`SpawnRequest::terminal`]); the program gets SIGWINCH,
+    /// as when a person resizes a terminal window.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProcess`]; [`Error::StdinClosed`] when the process
+    /// has no terminal (or no more); [`Error::Unsupported`] by default.
+    fn resize_terminal(&self, id: &ProcessId, size: TerminalSize) -> Result<(), Error> {
+        let _ = (id, size);
+        Err(Error::unsupported(self.name(), "resizing the terminal"))
     }
 
     /// What the runtime knows about the process.

@@ -32,7 +32,8 @@ pub const DEFAULT_DELAY_MS: u64 = 5;
 pub const DEFAULT_FLOOD_BYTES: u64 = 1024 * 1024;
 
 /// `success`: the warning line written to stderr.
-pub const SUCCESS_WARNING: &str = "warning: src/lib.rs:12: unused variable `draft`\n";
+pub const SUCCESS_WARNING: &str =
+    "mock-agent: a scripted warning on stderr (not from your build)\n";
 
 /// `success`: the final summary line written to stdout.
 pub const SUCCESS_SUMMARY: &str = "Done: 1 file changed, 3 tests passed.\n";

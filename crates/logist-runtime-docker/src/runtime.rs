@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use logist_core::{
     Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
-    StdinMode, Stream,
+    StdinMode, Stream, TerminalSize,
 };
 use logist_output::{Record, RecordSettings, Table};
 
@@ -540,6 +540,23 @@ impl Runtime for DockerRuntime {
     fn wait(&self, id: &ProcessId, timeout: Option<Duration>) -> Result<Completion, Error> {
         // A container's processes end with it: no output can leak.
         self.containers.get(id)?.record.wait(timeout)
+    }
+
+    fn resize_terminal(&self, id: &ProcessId, size: TerminalSize) -> Result<(), Error> {
+        let container = self.containers.get(id)?;
+        if !container.on_terminal {
+            return Err(Error::StdinClosed { id: id.clone() });
+        }
+        let resize = format!(
+            "/containers/{}/resize?h={}&w={}",
+            container.container_id, size.rows, size.cols
+        );
+        self.engine
+            .call("POST", &resize, None)
+            .map(|_| ())
+            .map_err(|error| {
+                Error::backend("docker", format!("resizing the terminal of `{id}`"), error)
+            })
     }
 
     fn write_stdin(&self, id: &ProcessId, data: &[u8]) -> Result<(), Error> {

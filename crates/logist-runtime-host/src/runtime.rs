@@ -3,7 +3,7 @@
 use std::fs::{self, File};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use logist_core::{
     Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
-    Stream,
+    Stream, TerminalSize,
 };
 use logist_output::{Record, RecordSettings, Table};
 use nix::sys::signal::{Signal, killpg};
@@ -555,6 +555,18 @@ impl Runtime for HostRuntime {
         }
         *stdin = None;
         Ok(())
+    }
+
+    fn resize_terminal(&self, id: &ProcessId, size: TerminalSize) -> Result<(), Error> {
+        let process = self.processes.get(id)?;
+        let stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        match stdin.as_ref() {
+            Some(master) if process.on_terminal => {
+                sys::set_window_size(master.as_raw_fd(), size.rows, size.cols)
+                    .map_err(|error| Error::io(format!("resizing the terminal of `{id}`"), error))
+            }
+            _ => Err(Error::StdinClosed { id: id.clone() }),
+        }
     }
 
     fn info(&self, id: &ProcessId) -> Result<ProcessInfo, Error> {

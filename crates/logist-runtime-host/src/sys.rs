@@ -136,6 +136,13 @@ pub(crate) fn open_pty(rows: u16, cols: u16) -> io::Result<(OwnedFd, CString, Fi
         .write(true)
         .custom_flags_noctty()
         .open(path)?;
+    set_window_size(master.as_raw_fd(), rows, cols)?;
+    Ok((master.into(), name, slave))
+}
+
+/// Sets the size of the pseudo-terminal whose master (or slave) is `fd`;
+/// the kernel sends SIGWINCH to its foreground process group.
+pub(crate) fn set_window_size(fd: std::os::fd::RawFd, rows: u16, cols: u16) -> io::Result<()> {
     let size = Winsize {
         ws_row: rows,
         ws_col: cols,
@@ -143,12 +150,13 @@ pub(crate) fn open_pty(rows: u16, cols: u16) -> io::Result<(OwnedFd, CString, Fi
         ws_ypixel: 0,
     };
     // SAFETY: TIOCSWINSZ reads one `Winsize` from the pointer, which is valid
-    // for the duration of the call.
-    let result = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    // for the duration of the call; a descriptor that is not a terminal
+    // makes it fail with ENOTTY.
+    let result = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &size) };
     if result != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((master.into(), name, slave))
+    Ok(())
 }
 
 /// `OpenOptions` for a terminal that must not become our controlling one.

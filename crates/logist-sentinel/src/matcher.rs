@@ -66,6 +66,27 @@ pub struct Match {
     pub text: String,
 }
 
+impl Match {
+    /// A match found by the caller rather than by the sentinel's own
+    /// matcher (for example a question a command line tool recognised on
+    /// its own), so that it can be reported like any other.
+    pub fn new(
+        pattern: Pattern,
+        stream: Stream,
+        range: std::ops::Range<u64>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self {
+            pattern,
+            index: 0,
+            stream,
+            start: range.start,
+            end: range.end,
+            text: text.into(),
+        }
+    }
+}
+
 /// One list of patterns, compiled: literals in one automaton, regular
 /// expressions in two groups.
 pub(crate) struct PatternSet {

@@ -57,3 +57,36 @@ fn environment_is_named_never_shown() {
     let codex = table.lines().find(|l| l.starts_with("codex")).unwrap();
     assert!(codex.contains("OPENAI_API_KEY (not set)"), "{codex}");
 }
+
+#[test]
+fn says_which_program_version_each_adapter_was_verified_with() {
+    let guard = NoSurvivors::new();
+    let out = output(&guard, &["agents", "--json"]);
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let claude = list.iter().find(|a| a["name"] == "claude-code").unwrap();
+    let version = claude["verified_with"]
+        .as_str()
+        .expect("claude-code is verified");
+    let unverified: Vec<&Value> = list
+        .iter()
+        .filter(|a| a["name"] != "mock" && a["verified_with"].is_null())
+        .collect();
+    assert!(
+        unverified
+            .iter()
+            .all(|a| a["verification_note"].is_string()),
+        "an unverified adapter says why: {unverified:?}"
+    );
+
+    let out = output(&guard, &["agents"]);
+    let table = text(&out.stdout);
+    assert!(
+        table.lines().next().unwrap().contains("VERIFIED WITH"),
+        "{table}"
+    );
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("claude-code"))
+        .unwrap();
+    assert!(line.contains(version), "{line}");
+}

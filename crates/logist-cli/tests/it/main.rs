@@ -4,8 +4,11 @@ mod agents;
 mod docker;
 mod exit_codes;
 mod help;
+mod input;
 mod output;
+mod questions;
 mod signals;
+mod usage;
 
 use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};

@@ -459,3 +459,97 @@ fn environment_and_working_directory_options() {
     assert!(text(&out.stdout).lines().any(|l| l == "NO_COLOR=0"));
     let _ = mock_program;
 }
+
+#[test]
+fn every_json_event_carries_its_time_in_utc() {
+    let guard = NoSurvivors::new();
+    let out = output(&guard, &["run", "--agent", "mock", "--json", "x"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let events = parse_events(&out.stdout);
+    let times: Vec<&str> = events
+        .iter()
+        .map(|event| event["time"].as_str().expect("a time on every event"))
+        .collect();
+    for time in &times {
+        // 2026-12-07T16:20:01.123Z
+        assert_eq!(time.len(), 24, "{time}");
+        assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+    }
+    assert!(times.is_sorted(), "{times:?}");
+}
+
+#[test]
+fn diagnostics_have_no_colours_off_a_terminal() {
+    let guard = NoSurvivors::new();
+    let out = output(&guard, &["-vv", "exec", "--", "true"]);
+    assert_eq!(code(&out), 0);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("started"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+}
+
+#[test]
+fn the_answer_limit_is_said_when_it_is_hit() {
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &[
+            "exec",
+            "--stop",
+            "[y/N]",
+            "--on-input",
+            "answer=n",
+            "--",
+            "sh",
+            "-c",
+            "while :; do printf 'Sure? [y/N] '; read a || exit 9; done",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(code(&out), 122, "{stderr}");
+    assert_eq!(stderr.matches("answered \"n\\n\"").count(), 3, "{stderr}");
+    assert!(stderr.contains("answered 3 times already"), "{stderr}");
+}
+
+#[test]
+fn an_idle_timeout_with_no_output_at_all_hints_at_buffering() {
+    let guard = NoSurvivors::new();
+    let out = output(
+        &guard,
+        &["exec", "--idle-timeout", "200ms", "--", "sleep", "30"],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(code(&out), 123, "{stderr}");
+    assert!(
+        stderr.contains("buffer") && stderr.contains("--pty"),
+        "{stderr}"
+    );
+    // Output, then silence: no hint.
+    let out = output(
+        &guard,
+        &[
+            "exec",
+            "--idle-timeout",
+            "200ms",
+            "--",
+            "sh",
+            "-c",
+            "echo hi; exec sleep 30",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(code(&out), 123, "{stderr}");
+    assert!(!stderr.contains("--pty"), "{stderr}");
+}
+
+#[test]
+fn the_mock_agent_says_it_is_the_mock() {
+    // Its stderr line must not look like a diagnostic of the user's build.
+    let guard = NoSurvivors::new();
+    let out = output(&guard, &["run", "--agent", "mock", "x"]);
+    assert_eq!(code(&out), 0);
+    let stderr = text(&out.stderr);
+    let line = stderr.lines().next().unwrap();
+    assert!(line.starts_with("mock-agent: "), "{line}");
+    assert!(!stderr.contains(".rs:"), "{stderr}");
+}

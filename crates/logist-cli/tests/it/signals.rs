@@ -89,7 +89,9 @@ fn a_second_ctrl_c_does_not_wait_for_the_grace_period() {
         ],
     );
     signal(&child, Signal::SIGINT);
-    std::thread::sleep(Duration::from_millis(200));
+    // A person's second Ctrl-C comes later than logist's window for one
+    // request (250 ms); a sub-second pause is what is being tested.
+    std::thread::sleep(Duration::from_millis(600));
     assert!(alive(pid), "the stubborn command ignores SIGTERM");
     let started = Instant::now();
     signal(&child, Signal::SIGINT);
@@ -97,6 +99,38 @@ fn a_second_ctrl_c_does_not_wait_for_the_grace_period() {
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "forced, not the 60 s grace period"
+    );
+    eventually("the command is gone", || !alive(pid));
+}
+
+#[test]
+fn two_signals_at_once_are_one_request_and_keep_the_grace_period() {
+    // GNU `timeout -s INT` signals logist and then its process group: two
+    // signals microseconds apart, which must not skip the grace period.
+    let guard = NoSurvivors::new();
+    let (mut child, pid, _events) = start(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "stubborn",
+            "--grace",
+            "1",
+            "--json",
+            "x",
+        ],
+    );
+    let started = Instant::now();
+    signal(&child, Signal::SIGINT);
+    signal(&child, Signal::SIGTERM);
+    signal(&child, Signal::SIGINT);
+    assert_eq!(wait(&mut child).code(), Some(130));
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the 1 s grace period was kept: {:?}",
+        started.elapsed()
     );
     eventually("the command is gone", || !alive(pid));
 }
@@ -137,4 +171,34 @@ fn killing_logist_kills_the_command() {
     signal(&child, Signal::SIGKILL);
     let _ = wait(&mut child);
     eventually("the orphaned command died with logist", || !alive(pid));
+}
+
+#[test]
+fn on_a_terminal_ctrl_c_says_it_is_stopping_and_how_to_force_it() {
+    let guard = NoSurvivors::new();
+    let mut terminal = crate::input::Terminal::new(24, 80);
+    let mut child = terminal.start(
+        &guard,
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "stubborn",
+            "--grace",
+            "60",
+            "x",
+        ],
+    );
+    terminal.expect(logist_mock::STUBBORN_READY.trim());
+    // The terminal turns Ctrl-C into SIGINT for logist.
+    terminal.type_keys(b"\x03");
+    terminal.expect("stopping the command");
+    terminal.expect("press Ctrl-C again to kill it now");
+    // A person presses again later than logist's window for one request.
+    std::thread::sleep(Duration::from_millis(600));
+    let started = Instant::now();
+    terminal.type_keys(b"\x03");
+    assert_eq!(wait(&mut child).code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(30), "forced");
 }

@@ -253,6 +253,23 @@ fn terminals_have_their_size_and_take_input() {
     let stderr = runtime.get_stream_logs(&id, Stream::Stderr, None).unwrap();
     assert!(stderr.is_empty(), "a terminal is one stream");
 
+    // A resize reaches the program as SIGWINCH.
+    let script = "until [ -n \"$(stty size 2>/dev/null)\" ]; do sleep 0.01; done; \
+                  trap 'stty size; exit 0' WINCH; echo ready; while :; do sleep 0.01; done";
+    let id = runtime.spawn(&sh(script).terminal(size)).unwrap();
+    read_until(&runtime, &id, |out| out.ends_with(b"ready\r\n"));
+    let bigger = TerminalSize {
+        rows: 40,
+        cols: 120,
+    };
+    runtime.resize_terminal(&id, bigger).unwrap();
+    let done = wait(&runtime, &id);
+    assert!(
+        done.logs.text().ends_with("40 120\r\n"),
+        "{:?}",
+        done.logs.text()
+    );
+
     // Closing stdin on a terminal sends end-of-file.
     let id = runtime.spawn(&sh("cat; echo eof").terminal(size)).unwrap();
     runtime.write_stdin(&id, b"abc\n").unwrap();

@@ -422,6 +422,33 @@ fn h33_pseudo_terminal_is_a_real_terminal() {
 }
 
 #[test]
+fn h33_resizing_a_terminal_signals_the_program() {
+    let scope = Scope::new();
+    let rt = scope.fixture.host();
+    let id = pty(
+        &rt,
+        "trap 'stty size; exit' WINCH; printf 'ready\\n'; while :; do sleep 0.01; done",
+    );
+    read_until(&rt, &id, |text| text.contains("ready"));
+    rt.resize_terminal(
+        &id,
+        TerminalSize {
+            rows: 40,
+            cols: 120,
+        },
+    )
+    .unwrap();
+    let done = rt.wait(&id, Some(LONG)).unwrap();
+    assert!(
+        done.logs.text().ends_with("40 120\r\n"),
+        "{:?}",
+        done.logs.text()
+    );
+    let gone = rt.resize_terminal(&id, TerminalSize::default());
+    assert!(gone.is_err(), "{gone:?}");
+}
+
+#[test]
 fn h33_closing_a_terminal_sends_end_of_file() {
     let scope = Scope::new();
     let rt = scope.fixture.host();
