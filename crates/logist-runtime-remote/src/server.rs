@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs;
 use std::io;
 use std::net::TcpListener;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
@@ -175,6 +176,16 @@ enum Socket {
     Unix(UnixListener, PathBuf),
 }
 
+impl Socket {
+    /// A second descriptor of the listening socket, to wake its accept.
+    fn try_clone_fd(&self) -> Option<OwnedFd> {
+        match self {
+            Socket::Tcp(listener) => listener.as_fd().try_clone_to_owned().ok(),
+            Socket::Unix(listener, _) => listener.as_fd().try_clone_to_owned().ok(),
+        }
+    }
+}
+
 /// What the connection threads share.
 struct Shared {
     runtime: Arc<dyn Runtime>,
@@ -241,6 +252,7 @@ impl Listener {
     pub fn spawn(self) -> ServerHandle {
         let shared = Arc::clone(&self.shared);
         let address = self.address.clone();
+        let wake = self.socket.try_clone_fd();
         let thread = thread::Builder::new()
             .name("logist-serve".into())
             .spawn(move || self.accept_loop())
@@ -248,6 +260,7 @@ impl Listener {
         ServerHandle {
             shared,
             address,
+            wake,
             thread: Some(thread),
         }
     }
@@ -295,6 +308,9 @@ impl Listener {
 pub struct ServerHandle {
     shared: Arc<Shared>,
     address: Address,
+    /// The listening socket, shut down to end a blocked accept (even when
+    /// its socket file was removed meanwhile).
+    wake: Option<OwnedFd>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -325,8 +341,11 @@ impl ServerHandle {
 
     fn stop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // Wake the accept loop with a connection of our own.
-        let _ = Transport::connect(&self.address, Duration::from_secs(1));
+        // On Linux, shutting a listening socket down ends a blocked accept.
+        if let Some(listener) = &self.wake {
+            let _ =
+                nix::sys::socket::shutdown(listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        }
         for (_, connection) in lock(&self.shared.connections).drain() {
             connection.shutdown();
         }
@@ -393,10 +412,6 @@ fn serve_requests(shared: &Shared, socket: &mut WebSocket<Transport>) {
 /// Accepts the handshake only for this protocol version and, when the
 /// server has one, the right token (compared in constant time, never
 /// logged).
-#[expect(
-    clippy::result_large_err,
-    reason = "tungstenite's callback signature returns its response type"
-)]
 fn check_handshake(
     shared: &Shared,
     request: &HttpRequest,
