@@ -30,6 +30,25 @@ pub(crate) enum Command {
     Exec(ExecArgs),
     /// List the known agents: program, installed, version, environment.
     Agents(AgentsArgs),
+    /// Serve this machine's runtime to remote callers (`--remote`,
+    /// LOGIST_REMOTE) until stopped.
+    Serve(ServeArgs),
+}
+
+/// Options of `logist serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Where to listen: unix:PATH (no token; the socket is mode 0600), or
+    /// HOST:PORT / tcp://HOST:PORT (needs LOGIST_TOKEN). Port 0 picks a
+    /// free port; the address is printed on stderr.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: String,
+    /// Let the socket file's group connect too (mode 0660 instead of 0600).
+    #[arg(long)]
+    pub(crate) group_access: bool,
+    /// Time between SIGTERM and SIGKILL when stopping a command.
+    #[arg(long, value_name = "SECS", value_parser = duration::parse, default_value = "5")]
+    pub(crate) grace: Duration,
 }
 
 /// How much the agent may do without asking.
@@ -156,6 +175,15 @@ pub(crate) struct Shared {
     /// Where to run the command.
     #[arg(long, value_enum, default_value = "host", value_name = "RUNTIME")]
     pub(crate) runtime: RuntimeKind,
+    /// Run it on the `logist serve` server at this address instead
+    /// (unix:PATH, tcp://HOST:PORT); LOGIST_TOKEN is its token.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LOGIST_REMOTE",
+        hide_env_values = true
+    )]
+    pub(crate) remote: Option<String>,
     /// The image to run in (with --runtime docker).
     #[arg(long, value_name = "IMAGE")]
     pub(crate) image: Option<String>,

@@ -14,6 +14,7 @@ mod list_agents;
 mod questions;
 mod report;
 mod run;
+mod serve;
 mod signals;
 mod tailored;
 mod terminal;
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::run(args, &signals),
         cli::Command::Exec(args) => run::exec(args, &signals),
         cli::Command::Agents(args) => list_agents::list(&args),
+        cli::Command::Serve(args) => serve::serve(&args, &signals),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -272,6 +272,9 @@ fn log_dir(path: &Path) -> Result<PathBuf, CliError> {
 }
 
 fn build_runtime(shared: &Shared, program: Option<&Path>) -> Result<Arc<dyn Runtime>, CliError> {
+    if let Some(url) = &shared.remote {
+        return crate::serve::remote_runtime(url, shared);
+    }
     if shared.runtime != RuntimeKind::Docker && shared.image.is_some() {
         return Err(CliError::usage("--image needs --runtime docker"));
     }

@@ -7,6 +7,7 @@ mod help;
 mod input;
 mod output;
 mod questions;
+mod remote;
 mod signals;
 mod usage;
 

@@ -1,0 +1,107 @@
+//! `logist serve` (this machine's host runtime served to remote callers)
+//! and `--remote` (run and exec acting on such a server).
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use logist_core::{Runtime, error_chain};
+use logist_runtime_host::HostRuntime;
+use logist_runtime_remote::{Address, RemoteRuntime, ServeError, Server};
+
+use crate::CliError;
+use crate::cli::{RuntimeKind, ServeArgs, Shared};
+use crate::signals::Signals;
+
+/// The variable that holds the token of a TCP server, for both sides.
+const TOKEN: &str = "LOGIST_TOKEN";
+
+fn address(text: &str, what: &str) -> Result<Address, CliError> {
+    text.parse()
+        .map_err(|error| CliError::usage(format!("{what}: {}", error_chain(&error))))
+}
+
+/// The token from the environment; an empty one counts as none.
+fn token() -> Option<String> {
+    std::env::var(TOKEN).ok().filter(|token| !token.is_empty())
+}
+
+/// The runtime of `--remote URL`.
+pub(crate) fn remote_runtime(url: &str, shared: &Shared) -> Result<Arc<dyn Runtime>, CliError> {
+    if shared.runtime != RuntimeKind::Host || shared.image.is_some() {
+        return Err(CliError::usage(
+            "--remote runs on the server's runtime: --runtime and --image do not apply",
+        ));
+    }
+    if shared.log_file.is_some() {
+        return Err(CliError::usage(
+            "--log-file needs the local host runtime; with --remote, use --json or redirect the output",
+        ));
+    }
+    let address = address(url, "--remote (LOGIST_REMOTE)")?;
+    let mut builder = RemoteRuntime::builder(address);
+    if let Some(token) = token() {
+        builder = builder.token(token);
+    }
+    let runtime = builder.build().map_err(|error| {
+        CliError::failed(format!(
+            "cannot use the remote runtime: {}",
+            error_chain(&error)
+        ))
+    })?;
+    Ok(Arc::new(runtime))
+}
+
+/// `logist serve`: serves until SIGINT, SIGTERM or SIGHUP, then stops what
+/// it started (its commands die with it) and exits 0.
+pub(crate) fn serve(args: &ServeArgs, signals: &Signals) -> Result<u8, CliError> {
+    let address = address(&args.listen, "--listen")?;
+    let runtime = HostRuntime::builder()
+        // If the server dies, its commands die with it.
+        .kill_on_parent_death(true)
+        .grace(args.grace)
+        .build()
+        .map_err(|error| {
+            CliError::failed(format!(
+                "cannot start the host runtime: {}",
+                error_chain(&error)
+            ))
+        })?;
+    let runtime: Arc<dyn Runtime> = Arc::new(runtime);
+    let mut server = Server::new(Arc::clone(&runtime));
+    if let Some(token) = token() {
+        server = server.token(token);
+    }
+    if args.group_access {
+        server = server.socket_mode(0o660);
+    }
+    let listener = server.bind(&address).map_err(|error| match error {
+        ServeError::TokenRequired { .. } => CliError::usage(format!(
+            "{}: set {TOKEN} to a secret the clients share, or listen on unix:PATH",
+            error_chain(&error)
+        )),
+        _ => CliError::failed(error_chain(&error).to_string()),
+    })?;
+    eprintln!("logist serve: listening on {}", listener.address());
+    let handle = listener.spawn();
+
+    let (stop, stopped) = mpsc::channel();
+    signals.watch(
+        move |_signal| {
+            let _ = stop.send(());
+        },
+        || {},
+    );
+    let _ = stopped.recv();
+    eprintln!("logist serve: stopping");
+    handle.shutdown();
+    // Connection threads may still hold the runtime for a moment: stop
+    // every command it runs now, each tree with its grace period.
+    let running = runtime.list(&Default::default()).unwrap_or_default();
+    std::thread::scope(|scope| {
+        for info in &running {
+            let runtime = &runtime;
+            scope.spawn(move || runtime.terminate(&info.id, false));
+        }
+    });
+    Ok(0)
+}

@@ -1,0 +1,152 @@
+//! `logist serve` and `--remote`: run and exec act on a server as they do
+//! locally (exit codes, exact bytes, timeouts that stop the tree there).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use logist_testing::NoSurvivors;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::{code, logist, output, wait};
+
+/// A `logist serve` on `listen`, and the address it printed.
+fn serve(guard: &NoSurvivors, listen: &str, token: Option<&str>) -> (Child, String) {
+    let mut command = logist(guard, &["serve", "--listen", listen]);
+    command.env_remove("LOGIST_TOKEN").stderr(Stdio::piped());
+    if let Some(token) = token {
+        command.env("LOGIST_TOKEN", token);
+    }
+    let mut child = command.spawn().expect("start logist serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a line").expect("readable");
+    let address = first
+        .strip_prefix("logist serve: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_owned();
+    // Keep draining stderr so the server never blocks on it.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, address)
+}
+
+fn stop(mut server: Child) {
+    kill(Pid::from_raw(server.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(
+        wait(&mut server).code(),
+        Some(0),
+        "serve exits 0 when stopped"
+    );
+}
+
+#[test]
+fn exec_through_a_unix_socket_server_keeps_exit_codes_bytes_and_timeouts() {
+    let guard = NoSurvivors::new();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = format!("unix:{}", dir.path().join("s.sock").display());
+    let (server, address) = serve(&guard, &socket, None);
+    assert_eq!(address, socket);
+
+    let mut command = logist(
+        &guard,
+        &[
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "printf 'a\\0b\\377'; echo err >&2; exit 3",
+        ],
+    );
+    command.env("LOGIST_REMOTE", &address);
+    let out = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"a\0b\xff");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("err\n"));
+
+    // The timeout stops the whole tree on the server's side.
+    let out = output(
+        &guard,
+        &[
+            "exec",
+            "--remote",
+            &address,
+            "--timeout",
+            "1",
+            "--grace",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "sleep 300 & sleep 300",
+        ],
+    );
+    assert_eq!(code(&out), 124, "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Waiting for input is detected there too.
+    let out = output(
+        &guard,
+        &[
+            "run",
+            "--remote",
+            &address,
+            "--agent",
+            "mock",
+            "--scenario",
+            "interactive",
+            "Apply it",
+        ],
+    );
+    assert_eq!(code(&out), 122, "{}", String::from_utf8_lossy(&out.stderr));
+
+    stop(server);
+    drop(guard);
+}
+
+#[test]
+fn serve_on_tcp_needs_a_token_and_clients_need_the_right_one() {
+    let guard = NoSurvivors::new();
+    let mut command = logist(&guard, &["serve", "--listen", "127.0.0.1:0"]);
+    command.env_remove("LOGIST_TOKEN");
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LOGIST_TOKEN"));
+
+    let (server, address) = serve(&guard, "127.0.0.1:0", Some("t0ken-for-tests"));
+    assert!(address.starts_with("tcp://127.0.0.1:"), "{address}");
+
+    let mut command = logist(&guard, &["exec", "--remote", &address, "--", "echo", "hi"]);
+    command.env("LOGIST_TOKEN", "wrong");
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.contains("401") && stderr.contains("LOGIST_TOKEN"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("t0ken"), "{stderr}");
+
+    let mut command = logist(&guard, &["exec", "--remote", &address, "--", "echo", "hi"]);
+    command.env("LOGIST_TOKEN", "t0ken-for-tests");
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, b"hi\n");
+
+    stop(server);
+    drop(guard);
+}
+
+#[test]
+fn a_bad_remote_address_is_a_usage_error() {
+    let guard = NoSurvivors::new();
+    let out = output(&guard, &["exec", "--remote", "ftp://x", "--", "true"]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheme"));
+}
