@@ -12,6 +12,7 @@
 //! from `LOGIST_E2E_PATH`; a missing variable fails the test with a message
 //! saying to run `cargo xtask e2e`.
 
+mod events;
 mod run;
 mod terminal;
 
@@ -279,8 +280,10 @@ fn check_reply(program: Program) {
         &work,
         &home,
     );
+    events::capture(&ran, events::Kind::Reply);
     ran.assert_succeeded();
     ran.assert_server_saw(HOSTILE);
+    events::check(&ran, events::Kind::Reply);
     assert!(!work.join("pwned").exists() && !work.join("pwned2").exists());
 }
 
@@ -298,11 +301,13 @@ fn check_write(program: Program) {
     };
     let prompt = "Create hello.txt";
     let ran = run_program(program, script, program.writes_with, prompt, &work, &home);
+    events::capture(&ran, events::Kind::Write);
     ran.assert_succeeded();
     ran.assert_server_saw(prompt);
     let written = fs::read_to_string(&target)
         .unwrap_or_else(|e| panic!("{} not written ({e})\n{}", target.display(), ran.context()));
     assert_eq!(written.trim_end_matches('\n'), content, "{}", ran.context());
+    events::check(&ran, events::Kind::Write);
 }
 
 #[test]

@@ -1,0 +1,308 @@
+//! Claude Code's `stream-json` (`-p --output-format stream-json
+//! --verbose`), also printed by Qwen Code, Cursor Agent and Amp.
+//!
+//! Grounded in Claude Code 2.1.197 and Qwen Code 0.15.10 output captured
+//! against the fake model (`tests/fixtures/claude-code-*.out`,
+//! `qwen-*.out`):
+//!
+//! - `system` / `init` → [`Session`] (`session_id`, `model`, `cwd`);
+//!   `system` / `api_retry` → a non-fatal [`ErrorEvent`];
+//! - `assistant` → per content block: `text` → [`Message`], `thinking` →
+//!   [`Thought`], `tool_use` → [`ToolCall`] (plus a [`Plan`] for a
+//!   `TodoWrite`/`todo_write` call);
+//! - `user` → `tool_result` blocks → [`ToolResult`] (files from
+//!   `tool_use_result.type` `create`/`update` and `filePath`), text blocks
+//!   → a user [`Message`];
+//! - `result` → [`Usage`] (cumulative, with `total_cost_usd`), one
+//!   [`PermissionDecision`] per `permission_denials` entry, an
+//!   [`ErrorEvent`] when `is_error`, and [`TurnEnd`];
+//! - `control_request` / `can_use_tool` (with `--permission-prompt-tool
+//!   stdio`) → [`Permission`].
+//!
+//! Other `system` subtypes (hooks, status) give no event. The per-message
+//! `usage` of `assistant` lines is not reported: the `result` line has the
+//! run's totals.
+
+use serde_json::Value;
+
+use crate::dialects::{Seen, cause_of, count, kind_field, string, text_of, tool_kind};
+use crate::event::{
+    Cost, Decider, ErrorEvent, Event, FileChange, FileChangeKind, Message, Outcome, Permission,
+    PermissionDecision, Plan, PlanEntry, PlanStatus, Role, Session, StopReason, Thought, ToolCall,
+    ToolResult, ToolStatus, TurnEnd, Usage,
+};
+
+/// The Claude stream-json dialect (no state between lines).
+#[derive(Debug, Default)]
+pub(crate) struct Claude;
+
+impl Claude {
+    pub(crate) fn event(&mut self, value: &Value, out: &mut Vec<Event>) -> Seen {
+        match kind_field(value) {
+            "system" => system(value, out),
+            "assistant" => assistant(value, out),
+            "user" => user(value, out),
+            "result" => result(value, out),
+            "control_request" => control_request(value, out),
+            _ => Seen::Unknown,
+        }
+    }
+}
+
+fn system(value: &Value, out: &mut Vec<Event>) -> Seen {
+    match value.get("subtype").and_then(Value::as_str) {
+        Some("init") => {
+            let Some(id) = string(value, "session_id") else {
+                return Seen::Unknown;
+            };
+            out.push(Event::Session(Session {
+                id,
+                model: string(value, "model"),
+                cwd: string(value, "cwd"),
+            }));
+        }
+        Some("api_retry") => {
+            let message = string(value, "error")
+                .or_else(|| string(value, "message"))
+                .unwrap_or_else(|| "the API request failed; retrying".to_owned());
+            let status = count(value, "error_status");
+            out.push(Event::Error(ErrorEvent {
+                cause: cause_of(status, &message),
+                code: status.map(|status| status.to_string()),
+                message,
+                fatal: false,
+            }));
+        }
+        _ => {}
+    }
+    Seen::Known
+}
+
+fn assistant(value: &Value, out: &mut Vec<Event>) -> Seen {
+    let Some(message) = value.get("message") else {
+        return Seen::Unknown;
+    };
+    let id = string(message, "id");
+    for block in blocks(message) {
+        match kind_field(block) {
+            "text" => out.push(Event::Message(Message {
+                role: Role::Assistant,
+                text: string(block, "text").unwrap_or_default(),
+                delta: false,
+                id: id.clone(),
+            })),
+            "thinking" => out.push(Event::Thought(Thought {
+                text: string(block, "thinking").unwrap_or_default(),
+                delta: false,
+            })),
+            "tool_use" => {
+                let call = tool_use(block);
+                let plan = todo_plan(&call);
+                out.push(Event::ToolCall(call));
+                out.extend(plan.map(Event::Plan));
+            }
+            _ => {}
+        }
+    }
+    Seen::Known
+}
+
+fn tool_use(block: &Value) -> ToolCall {
+    let name = string(block, "name").unwrap_or_default();
+    ToolCall {
+        id: string(block, "id").unwrap_or_default(),
+        kind: tool_kind(&name),
+        name,
+        input: block.get("input").cloned().unwrap_or(Value::Null),
+        status: ToolStatus::InProgress,
+    }
+}
+
+/// The plan a to-do tool call sets (Claude Code's `TodoWrite`, Qwen
+/// Code's `todo_write`: `{"todos": [{"content", "status"}]}`).
+fn todo_plan(call: &ToolCall) -> Option<Plan> {
+    if !call.name.eq_ignore_ascii_case("TodoWrite") && call.name != "todo_write" {
+        return None;
+    }
+    let todos = call.input.get("todos")?.as_array()?;
+    let entries = todos
+        .iter()
+        .map(|todo| PlanEntry {
+            content: string(todo, "content").unwrap_or_default(),
+            status: match todo.get("status").and_then(Value::as_str) {
+                Some("in_progress") => PlanStatus::InProgress,
+                Some("completed") => PlanStatus::Completed,
+                _ => PlanStatus::Pending,
+            },
+            priority: string(todo, "priority"),
+        })
+        .collect();
+    Some(Plan { entries })
+}
+
+fn user(value: &Value, out: &mut Vec<Event>) -> Seen {
+    let Some(message) = value.get("message") else {
+        return Seen::Unknown;
+    };
+    if let Some(text) = message.get("content").and_then(Value::as_str) {
+        out.push(Event::Message(Message {
+            role: Role::User,
+            text: text.to_owned(),
+            delta: false,
+            id: None,
+        }));
+        return Seen::Known;
+    }
+    for block in blocks(message) {
+        match kind_field(block) {
+            "tool_result" => {
+                let failed = block
+                    .get("is_error")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let output = block.get("content").and_then(text_of);
+                out.push(Event::ToolResult(ToolResult {
+                    id: string(block, "tool_use_id").unwrap_or_default(),
+                    status: if failed {
+                        ToolStatus::Failed
+                    } else {
+                        ToolStatus::Completed
+                    },
+                    error: if failed { output.clone() } else { None },
+                    output: if failed { None } else { output },
+                    files: files(value.get("tool_use_result")),
+                }));
+            }
+            "text" => out.push(Event::Message(Message {
+                role: Role::User,
+                text: string(block, "text").unwrap_or_default(),
+                delta: false,
+                id: None,
+            })),
+            _ => {}
+        }
+    }
+    Seen::Known
+}
+
+/// The file a `Write`/`Edit` result names (`tool_use_result`).
+fn files(result: Option<&Value>) -> Vec<FileChange> {
+    let Some(result) = result else {
+        return Vec::new();
+    };
+    let Some(path) = string(result, "filePath") else {
+        return Vec::new();
+    };
+    let kind = match kind_field(result) {
+        "create" => FileChangeKind::Added,
+        "update" => FileChangeKind::Modified,
+        _ => FileChangeKind::Unknown,
+    };
+    vec![FileChange { path, kind }]
+}
+
+fn result(value: &Value, out: &mut Vec<Event>) -> Seen {
+    if let Some(usage) = value.get("usage") {
+        out.push(Event::Usage(Usage {
+            input_tokens: count(usage, "input_tokens"),
+            output_tokens: count(usage, "output_tokens"),
+            cached_input_tokens: count(usage, "cache_read_input_tokens"),
+            cache_write_tokens: count(usage, "cache_creation_input_tokens"),
+            cost: value
+                .get("total_cost_usd")
+                .and_then(Value::as_f64)
+                .map(|amount| Cost {
+                    amount,
+                    currency: "USD".to_owned(),
+                }),
+            cumulative: true,
+            ..Usage::default()
+        }));
+    }
+    for denial in value
+        .get("permission_denials")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = string(denial, "tool_name").unwrap_or_default();
+        let id = string(denial, "tool_use_id").unwrap_or_default();
+        out.push(Event::PermissionDecision(PermissionDecision {
+            id: id.clone(),
+            outcome: Outcome::RejectOnce,
+            by: Decider::Program,
+            tool_call: Some(ToolCall {
+                id,
+                kind: tool_kind(&name),
+                name,
+                input: denial.get("tool_input").cloned().unwrap_or(Value::Null),
+                status: ToolStatus::Failed,
+            }),
+        }));
+    }
+    let subtype = string(value, "subtype");
+    let is_error = value
+        .get("is_error")
+        .and_then(Value::as_bool)
+        .unwrap_or_else(|| subtype.as_deref().is_some_and(|s| s.starts_with("error")));
+    let text = string(value, "result");
+    if is_error {
+        let message = text
+            .clone()
+            .or_else(|| value.get("error").and_then(text_of))
+            .or_else(|| subtype.clone())
+            .unwrap_or_else(|| "the program reported an error".to_owned());
+        let status = count(value, "api_error_status");
+        out.push(Event::Error(ErrorEvent {
+            cause: cause_of(status, &message),
+            code: status.map(|status| status.to_string()),
+            message,
+            fatal: true,
+        }));
+    }
+    let reason = match (subtype.as_deref(), string(value, "stop_reason").as_deref()) {
+        (Some("error_max_turns"), _) => StopReason::MaxTurnRequests,
+        _ if is_error => StopReason::Error,
+        (_, Some("max_tokens")) => StopReason::MaxTokens,
+        (_, Some("refusal")) => StopReason::Refusal,
+        _ => StopReason::EndTurn,
+    };
+    out.push(Event::TurnEnd(TurnEnd {
+        reason,
+        detail: subtype,
+        result: text,
+        duration_ms: count(value, "duration_ms"),
+    }));
+    Seen::Known
+}
+
+fn control_request(value: &Value, out: &mut Vec<Event>) -> Seen {
+    let Some(request) = value.get("request") else {
+        return Seen::Unknown;
+    };
+    if request.get("subtype").and_then(Value::as_str) != Some("can_use_tool") {
+        return Seen::Unknown;
+    }
+    let name = string(request, "tool_name").unwrap_or_default();
+    out.push(Event::Permission(Permission {
+        id: string(value, "request_id").unwrap_or_default(),
+        tool_call: Some(ToolCall {
+            id: string(request, "tool_use_id").unwrap_or_default(),
+            kind: tool_kind(&name),
+            name,
+            input: request.get("input").cloned().unwrap_or(Value::Null),
+            status: ToolStatus::Pending,
+        }),
+        options: Vec::new(),
+    }));
+    Seen::Known
+}
+
+/// The content blocks of a message.
+fn blocks(message: &Value) -> impl Iterator<Item = &Value> {
+    message
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
