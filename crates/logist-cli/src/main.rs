@@ -12,6 +12,7 @@ mod report;
 mod run;
 mod signals;
 mod tailored;
+mod view;
 
 use std::process::ExitCode;
 

@@ -150,3 +150,17 @@ pub(crate) fn check(ran: &Ran, kind: Kind) {
         other => panic!("no usage rule for {other}"),
     }
 }
+
+/// The session id the run reported (its one `session` event).
+pub(crate) fn session_id(ran: &Ran) -> String {
+    let mut parser = Parser::new(ran.agent.adapter.output_format());
+    let mut events = parser.feed(ran.watched.stdout.as_bytes());
+    events.extend(parser.finish());
+    events
+        .into_iter()
+        .find_map(|event| match event {
+            Event::Session(session) => Some(session.id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no session id\n{}", ran.context()))
+}

@@ -5,6 +5,7 @@
 
 mod home;
 mod registry;
+mod resume;
 mod snapshots;
 mod tables;
 mod verdicts;
