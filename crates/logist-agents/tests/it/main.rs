@@ -7,6 +7,7 @@ mod home;
 mod registry;
 mod resume;
 mod snapshots;
+mod support;
 mod tables;
 mod verdicts;
 mod version;
