@@ -170,7 +170,14 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
 
     let tests_started = Instant::now();
     // The tests also run the agents through the `logist` binary.
-    run(cargo().args(["build", "--package", "logist-cli", "--bin", "logist", "--locked"]))?;
+    run(cargo().args([
+        "build",
+        "--package",
+        "logist-cli",
+        "--bin",
+        "logist",
+        "--locked",
+    ]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
