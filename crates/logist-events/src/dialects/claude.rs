@@ -23,6 +23,9 @@
 //! `usage` of `assistant` lines is not reported: the `result` line has the
 //! run's totals.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::dialects::{Seen, cause_of, count, kind_field, string, text_of, tool_kind};
@@ -36,7 +39,109 @@ use crate::event::{
 #[derive(Debug, Default)]
 pub(crate) struct Claude;
 
+/// A line, deserialized with only the fields this dialect reads: the large
+/// parts of a line (the `init` line's lists of tools and commands, usage
+/// details) are skipped without being built. A line that does not fit
+/// (a field of another type) is read again as a [`Value`].
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    subtype: Option<Cow<'a, str>>,
+    session_id: Option<String>,
+    model: Option<String>,
+    cwd: Option<String>,
+    message: Option<LineMessage>,
+    tool_use_result: Option<Value>,
+    usage: Option<LineUsage>,
+    total_cost_usd: Option<f64>,
+    #[serde(default)]
+    permission_denials: Vec<Value>,
+    is_error: Option<bool>,
+    result: Option<String>,
+    stop_reason: Option<String>,
+    duration_ms: Option<u64>,
+    api_error_status: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct LineMessage {
+    id: Option<String>,
+    content: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct LineUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+}
+
 impl Claude {
+    /// The events of one JSON object line: through [`Line`] when it fits,
+    /// else through a [`Value`].
+    pub(crate) fn line(&mut self, text: &[u8], out: &mut Vec<Event>) -> Option<Seen> {
+        // Invalid UTF-8 in a skipped field would go unnoticed here; such a
+        // line takes the `Value` path, which keeps it raw.
+        let text = std::str::from_utf8(text).ok()?;
+        let line: Line<'_> = serde_json::from_str(text).ok()?;
+        let seen = match line.kind.as_ref() {
+            "assistant" => {
+                let message = line.message?;
+                assistant_blocks(message.id, message.content.as_ref(), out);
+                Seen::Known
+            }
+            "user" => {
+                let message = line.message?;
+                user_content(message.content.as_ref(), line.tool_use_result.as_ref(), out);
+                Seen::Known
+            }
+            "system" if line.subtype.as_deref() == Some("init") => {
+                let id = line.session_id?;
+                out.push(Event::Session(Session {
+                    id,
+                    model: line.model,
+                    cwd: line.cwd,
+                }));
+                Seen::Known
+            }
+            "result" => {
+                let usage = line.usage.map(|usage| Usage {
+                    input_tokens: usage.input_tokens,
+                    output_tokens: usage.output_tokens,
+                    cached_input_tokens: usage.cache_read_input_tokens,
+                    cache_write_tokens: usage.cache_creation_input_tokens,
+                    cost: line.total_cost_usd.map(|amount| Cost {
+                        amount,
+                        currency: "USD".to_owned(),
+                    }),
+                    cumulative: true,
+                    ..Usage::default()
+                });
+                finish_result(
+                    ResultLine {
+                        usage,
+                        denials: &line.permission_denials,
+                        subtype: line.subtype.map(Cow::into_owned),
+                        is_error: line.is_error,
+                        text: line.result,
+                        stop_reason: line.stop_reason,
+                        duration_ms: line.duration_ms,
+                        api_error_status: line.api_error_status,
+                        error: None,
+                    },
+                    out,
+                );
+                Seen::Known
+            }
+            // Everything else (rarer lines) through a `Value`.
+            _ => return None,
+        };
+        Some(seen)
+    }
+
     pub(crate) fn event(&mut self, value: &Value, out: &mut Vec<Event>) -> Seen {
         match kind_field(value) {
             "system" => system(value, out),
@@ -82,8 +187,12 @@ fn assistant(value: &Value, out: &mut Vec<Event>) -> Seen {
     let Some(message) = value.get("message") else {
         return Seen::Unknown;
     };
-    let id = string(message, "id");
-    for block in blocks(message) {
+    assistant_blocks(string(message, "id"), message.get("content"), out);
+    Seen::Known
+}
+
+fn assistant_blocks(id: Option<String>, content: Option<&Value>, out: &mut Vec<Event>) {
+    for block in content.and_then(Value::as_array).into_iter().flatten() {
         match kind_field(block) {
             "text" => out.push(Event::Message(Message {
                 role: Role::Assistant,
@@ -104,7 +213,6 @@ fn assistant(value: &Value, out: &mut Vec<Event>) -> Seen {
             _ => {}
         }
     }
-    Seen::Known
 }
 
 fn tool_use(block: &Value) -> ToolCall {
@@ -144,16 +252,21 @@ fn user(value: &Value, out: &mut Vec<Event>) -> Seen {
     let Some(message) = value.get("message") else {
         return Seen::Unknown;
     };
-    if let Some(text) = message.get("content").and_then(Value::as_str) {
+    user_content(message.get("content"), value.get("tool_use_result"), out);
+    Seen::Known
+}
+
+fn user_content(content: Option<&Value>, tool_use_result: Option<&Value>, out: &mut Vec<Event>) {
+    if let Some(text) = content.and_then(Value::as_str) {
         out.push(Event::Message(Message {
             role: Role::User,
             text: text.to_owned(),
             delta: false,
             id: None,
         }));
-        return Seen::Known;
+        return;
     }
-    for block in blocks(message) {
+    for block in content.and_then(Value::as_array).into_iter().flatten() {
         match kind_field(block) {
             "tool_result" => {
                 let failed = block
@@ -170,7 +283,7 @@ fn user(value: &Value, out: &mut Vec<Event>) -> Seen {
                     },
                     error: if failed { output.clone() } else { None },
                     output: if failed { None } else { output },
-                    files: files(value.get("tool_use_result")),
+                    files: files(tool_use_result),
                 }));
             }
             "text" => out.push(Event::Message(Message {
@@ -182,7 +295,6 @@ fn user(value: &Value, out: &mut Vec<Event>) -> Seen {
             _ => {}
         }
     }
-    Seen::Known
 }
 
 /// The file a `Write`/`Edit` result names (`tool_use_result`).
@@ -202,29 +314,59 @@ fn files(result: Option<&Value>) -> Vec<FileChange> {
 }
 
 fn result(value: &Value, out: &mut Vec<Event>) -> Seen {
-    if let Some(usage) = value.get("usage") {
-        out.push(Event::Usage(Usage {
-            input_tokens: count(usage, "input_tokens"),
-            output_tokens: count(usage, "output_tokens"),
-            cached_input_tokens: count(usage, "cache_read_input_tokens"),
-            cache_write_tokens: count(usage, "cache_creation_input_tokens"),
-            cost: value
-                .get("total_cost_usd")
-                .and_then(Value::as_f64)
-                .map(|amount| Cost {
-                    amount,
-                    currency: "USD".to_owned(),
-                }),
-            cumulative: true,
-            ..Usage::default()
-        }));
-    }
-    for denial in value
+    let usage = value.get("usage").map(|usage| Usage {
+        input_tokens: count(usage, "input_tokens"),
+        output_tokens: count(usage, "output_tokens"),
+        cached_input_tokens: count(usage, "cache_read_input_tokens"),
+        cache_write_tokens: count(usage, "cache_creation_input_tokens"),
+        cost: value
+            .get("total_cost_usd")
+            .and_then(Value::as_f64)
+            .map(|amount| Cost {
+                amount,
+                currency: "USD".to_owned(),
+            }),
+        cumulative: true,
+        ..Usage::default()
+    });
+    let denials = value
         .get("permission_denials")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    finish_result(
+        ResultLine {
+            usage,
+            denials,
+            subtype: string(value, "subtype"),
+            is_error: value.get("is_error").and_then(Value::as_bool),
+            text: string(value, "result"),
+            stop_reason: string(value, "stop_reason"),
+            duration_ms: count(value, "duration_ms"),
+            api_error_status: count(value, "api_error_status"),
+            error: value.get("error"),
+        },
+        out,
+    );
+    Seen::Known
+}
+
+/// What a `result` line says.
+struct ResultLine<'a> {
+    usage: Option<Usage>,
+    denials: &'a [Value],
+    subtype: Option<String>,
+    is_error: Option<bool>,
+    text: Option<String>,
+    stop_reason: Option<String>,
+    duration_ms: Option<u64>,
+    api_error_status: Option<u64>,
+    error: Option<&'a Value>,
+}
+
+fn finish_result(line: ResultLine<'_>, out: &mut Vec<Event>) {
+    out.extend(line.usage.map(Event::Usage));
+    for denial in line.denials {
         let name = string(denial, "tool_name").unwrap_or_default();
         let id = string(denial, "tool_use_id").unwrap_or_default();
         out.push(Event::PermissionDecision(PermissionDecision {
@@ -240,19 +382,18 @@ fn result(value: &Value, out: &mut Vec<Event>) -> Seen {
             }),
         }));
     }
-    let subtype = string(value, "subtype");
-    let is_error = value
-        .get("is_error")
-        .and_then(Value::as_bool)
+    let subtype = line.subtype;
+    let is_error = line
+        .is_error
         .unwrap_or_else(|| subtype.as_deref().is_some_and(|s| s.starts_with("error")));
-    let text = string(value, "result");
     if is_error {
-        let message = text
+        let message = line
+            .text
             .clone()
-            .or_else(|| value.get("error").and_then(text_of))
+            .or_else(|| line.error.and_then(text_of))
             .or_else(|| subtype.clone())
             .unwrap_or_else(|| "the program reported an error".to_owned());
-        let status = count(value, "api_error_status");
+        let status = line.api_error_status;
         out.push(Event::Error(ErrorEvent {
             cause: cause_of(status, &message),
             code: status.map(|status| status.to_string()),
@@ -260,7 +401,7 @@ fn result(value: &Value, out: &mut Vec<Event>) -> Seen {
             fatal: true,
         }));
     }
-    let reason = match (subtype.as_deref(), string(value, "stop_reason").as_deref()) {
+    let reason = match (subtype.as_deref(), line.stop_reason.as_deref()) {
         (Some("error_max_turns"), _) => StopReason::MaxTurnRequests,
         _ if is_error => StopReason::Error,
         (_, Some("max_tokens")) => StopReason::MaxTokens,
@@ -270,10 +411,9 @@ fn result(value: &Value, out: &mut Vec<Event>) -> Seen {
     out.push(Event::TurnEnd(TurnEnd {
         reason,
         detail: subtype,
-        result: text,
-        duration_ms: count(value, "duration_ms"),
+        result: line.text,
+        duration_ms: line.duration_ms,
     }));
-    Seen::Known
 }
 
 fn control_request(value: &Value, out: &mut Vec<Event>) -> Seen {
@@ -296,13 +436,4 @@ fn control_request(value: &Value, out: &mut Vec<Event>) -> Seen {
         options: Vec::new(),
     }));
     Seen::Known
-}
-
-/// The content blocks of a message.
-fn blocks(message: &Value) -> impl Iterator<Item = &Value> {
-    message
-        .get("content")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use logist_core::{FailureCause, OutputFormat};
 
 use crate::event::{Event, RawReason, ToolKind};
-use crate::parser::{json_line, raw};
+use crate::parser::{json_line, raw, trim_newline};
 
 /// The state of one format's parser.
 #[derive(Debug)]
@@ -49,7 +49,18 @@ impl Dialect {
         match self {
             Dialect::Text(text) => text.line(line, out),
             Dialect::Aider(aider) => aider.line(line, out),
-            Dialect::Claude(claude) => json(line, out, |v, out| claude.event(v, out)),
+            Dialect::Claude(claude) => {
+                let text = trim_newline(line);
+                if text.first() == Some(&b'{')
+                    && let Some(seen) = claude.line(text, out)
+                {
+                    if let Seen::Unknown = seen {
+                        out.push(raw(RawReason::Unknown, line));
+                    }
+                    return;
+                }
+                json(line, out, |v, out| claude.event(v, out));
+            }
             Dialect::Codex(codex) => json(line, out, |v, out| codex.event(v, out)),
             Dialect::Gemini(gemini) => json(line, out, |v, out| gemini.event(v, out)),
             Dialect::OpenCode(opencode) => json(line, out, |v, out| opencode.event(v, out)),
