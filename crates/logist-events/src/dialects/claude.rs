@@ -17,7 +17,11 @@
 //!   [`PermissionDecision`] per `permission_denials` entry, an
 //!   [`ErrorEvent`] when `is_error`, and [`TurnEnd`];
 //! - `control_request` / `can_use_tool` (with `--permission-prompt-tool
-//!   stdio`) → [`Permission`].
+//!   stdio`) → [`Permission`];
+//! - Cursor Agent's own `tool_call` lines (`subtype` `started` /
+//!   `completed`, `call_id`, `tool_call: {"<kind>ToolCall": {"args",
+//!   "result": {"success" | "error": …}}}`, as its output-format reference
+//!   documents them; not captured here) → [`ToolCall`] and [`ToolResult`].
 //!
 //! Other `system` subtypes (hooks, status) give no event. The per-message
 //! `usage` of `assistant` lines is not reported: the `result` line has the
@@ -149,6 +153,7 @@ impl Claude {
             "user" => user(value, out),
             "result" => result(value, out),
             "control_request" => control_request(value, out),
+            "tool_call" => cursor_tool_call(value, out),
             _ => Seen::Unknown,
         }
     }
@@ -224,6 +229,55 @@ fn tool_use(block: &Value) -> ToolCall {
         input: block.get("input").cloned().unwrap_or(Value::Null),
         status: ToolStatus::InProgress,
     }
+}
+
+/// Cursor Agent's `tool_call` line: the call when `started`, its result
+/// when `completed`.
+fn cursor_tool_call(value: &Value, out: &mut Vec<Event>) -> Seen {
+    let Some((member, call)) = value
+        .get("tool_call")
+        .and_then(Value::as_object)
+        .and_then(|members| members.iter().next())
+    else {
+        return Seen::Unknown;
+    };
+    let id = string(value, "call_id").unwrap_or_default();
+    let name = member.strip_suffix("ToolCall").unwrap_or(member).to_owned();
+    let completed = value.get("subtype").and_then(Value::as_str) == Some("completed");
+    let result = call.get("result");
+    let failed = result.is_some_and(|result| result.get("error").is_some());
+    out.push(Event::ToolCall(ToolCall {
+        id: id.clone(),
+        kind: tool_kind(&name),
+        name,
+        input: call.get("args").cloned().unwrap_or(Value::Null),
+        status: match (completed, failed) {
+            (false, _) => ToolStatus::InProgress,
+            (true, false) => ToolStatus::Completed,
+            (true, true) => ToolStatus::Failed,
+        },
+    }));
+    if completed {
+        let output = result.and_then(|result| result.get("success"));
+        let error = result.and_then(|result| result.get("error"));
+        out.push(Event::ToolResult(ToolResult {
+            id,
+            status: if failed {
+                ToolStatus::Failed
+            } else {
+                ToolStatus::Completed
+            },
+            output: output.and_then(|output| {
+                output
+                    .get("content")
+                    .and_then(text_of)
+                    .or_else(|| text_of(output))
+            }),
+            error: error.and_then(|error| string(error, "message").or_else(|| text_of(error))),
+            files: Vec::new(),
+        }));
+    }
+    Seen::Known
 }
 
 /// The plan a to-do tool call sets (Claude Code's `TodoWrite`, Qwen

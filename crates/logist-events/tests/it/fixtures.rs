@@ -362,3 +362,30 @@ fn aider_write() {
     );
     assert_eq!(tokens(usage(&events)[0]), (Some(594), Some(227)));
 }
+
+/// Cursor Agent is not installable here: its lines as its output-format
+/// reference documents them (`cursor-documented.out`, written by hand).
+#[test]
+fn cursor_documented_tool_calls() {
+    let events = events(OutputFormat::ClaudeStreamJson, "cursor-documented");
+    all_recognised(&events);
+    assert_eq!(session(&events), ["0e6a1c2b-3f4d-4e5a-8b9c-0d1e2f3a4b5c"]);
+    let calls: Vec<_> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::ToolCall(call) => Some((call.name.as_str(), call.kind, call.status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("read", ToolKind::Read, ToolStatus::InProgress),
+            ("read", ToolKind::Read, ToolStatus::Completed)
+        ]
+    );
+    assert!(events.iter().any(|event| matches!(event,
+        Event::ToolResult(result) if result.output.as_deref() == Some("banana"))));
+    assert_eq!(answer(&events), "banana");
+    ended(&events);
+}
