@@ -67,6 +67,10 @@ impl View {
         self.show(&events);
         if self.mode == Mode::Readable {
             self.render.unanswered();
+            // Streamed text may end without a newline; the summary follows.
+            if self.render.mid_line {
+                self.render.write(b"\n");
+            }
         }
     }
 

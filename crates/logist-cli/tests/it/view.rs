@@ -136,3 +136,15 @@ fn resume_is_a_usage_error_where_the_program_cannot() {
     assert_eq!(code(&out), 2);
     assert!(text(&out.stderr).contains("--resume does not apply to the mock agent"));
 }
+
+#[test]
+fn streamed_text_without_a_final_newline_ends_its_line() {
+    // Gemini streams its answer in pieces with no newline at the end.
+    let out = run("gemini", "gemini-reply.out", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "LOGIST-FAKE-OK -rf \"double\" 'single' $(touch pwned) `touch pwned2` --help\nsecond line\n"
+    );
+    assert!(text(&out.stderr).contains("tokens 10550 in, 43 out"));
+}
