@@ -19,3 +19,7 @@ pub use event::{
     ToolStatus, TurnEnd, Usage,
 };
 pub use parser::{DEFAULT_MAX_LINE, Parser};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
