@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use logist_events::{Event, Parser, Role, StopReason, ToolStatus};
+use logist_events::{Decider, Event, Parser, Role, StopReason, ToolStatus};
 use logist_fake_model::ANSWER_PREFIX;
 
 use super::Ran;
@@ -33,11 +33,19 @@ impl Kind {
 
 /// Saves the run's stdout when `LOGIST_E2E_CAPTURE` names a directory.
 pub(crate) fn capture(ran: &Ran, kind: Kind) {
+    capture_as(
+        ran,
+        &format!("{}-{}", ran.agent.adapter.name(), kind.as_str()),
+    );
+}
+
+/// Saves the run's stdout as `<name>.out` (and the usage the fake model
+/// sent as `<name>.usage`) when `LOGIST_E2E_CAPTURE` names a directory.
+pub(crate) fn capture_as(ran: &Ran, name: &str) {
     let Some(dir) = std::env::var_os("LOGIST_E2E_CAPTURE").map(PathBuf::from) else {
         return;
     };
     fs::create_dir_all(&dir).expect("capture directory");
-    let name = format!("{}-{}", ran.agent.adapter.name(), kind.as_str());
     fs::write(dir.join(format!("{name}.out")), &ran.watched.stdout).expect("capture written");
     let usage: Vec<String> = ran
         .server
@@ -163,4 +171,32 @@ pub(crate) fn session_id(ran: &Ran) -> String {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no session id\n{}", ran.context()))
+}
+
+/// The refused write: a tool call, a failed result, and a permission
+/// decision by the program rejecting that call.
+pub(crate) fn check_denied(ran: &Ran) {
+    let context = ran.context();
+    let mut parser = Parser::new(ran.agent.adapter.output_format());
+    let mut events = parser.feed(ran.watched.stdout.as_bytes());
+    events.extend(parser.finish());
+    let call = events
+        .iter()
+        .find_map(|event| match event {
+            Event::ToolCall(call) => Some(call.id.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no tool call\n{context}"));
+    assert!(
+        events.iter().any(|event| matches!(event,
+            Event::ToolResult(result) if result.id == call && result.status == ToolStatus::Failed)),
+        "no failed result for {call}\n{context}"
+    );
+    assert!(
+        events.iter().any(|event| matches!(event,
+            Event::PermissionDecision(decision) if decision.id == call
+                && !decision.outcome.is_allowed()
+                && decision.by == Decider::Program)),
+        "no refusal reported for {call}\n{context}"
+    );
 }

@@ -359,6 +359,31 @@ fn check_resume(program: Program) {
     );
 }
 
+/// A write the program's own settings refuse (`Approval::Ask` in print
+/// mode): no file, and the refusal reported as a permission decision.
+#[test]
+fn claude_code_reports_a_refused_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, home) = (dir.path().join("work"), dir.path().join("home"));
+    fs::create_dir_all(&work).unwrap();
+    let target = work.join("hello.txt");
+    let script = Script::WriteFile {
+        path: target.clone(),
+        content: "never written".to_owned(),
+    };
+    let ran = run_program(
+        CLAUDE,
+        script,
+        Approval::Ask,
+        "Create hello.txt",
+        &work,
+        &home,
+    );
+    events::capture_as(&ran, "claude-code-denied");
+    assert!(!target.exists(), "{}", ran.context());
+    events::check_denied(&ran);
+}
+
 #[test]
 fn claude_code_resumes_a_session() {
     check_resume(CLAUDE);

@@ -148,3 +148,16 @@ fn streamed_text_without_a_final_newline_ends_its_line() {
     );
     assert!(text(&out.stderr).contains("tokens 10550 in, 43 out"));
 }
+
+#[test]
+fn a_refused_tool_call_and_the_refusal_are_shown() {
+    let out = run("claude-code", "claude-code-denied.out", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "● Write /tmp/.tmpEKu8Q4/work/hello.txt → failed: Claude requested permissions to write \
+         to /tmp/.tmpEKu8Q4/work/hello.txt, but you haven't granted it yet.\n\
+         LOGIST-FAKE-OK Create hello.txt\n\
+         ! permission denied by the agent's settings: Write /tmp/.tmpEKu8Q4/work/hello.txt\n"
+    );
+}

@@ -389,3 +389,44 @@ fn cursor_documented_tool_calls() {
     assert_eq!(answer(&events), "banana");
     ended(&events);
 }
+
+/// Claude Code in `-p` with the default permission mode refuses the write
+/// (`claude-code-denied.out`): the call fails and the result line lists the
+/// denial, which becomes a decision by the program.
+#[test]
+fn claude_code_denied() {
+    use logist_events::{Decider, Outcome};
+
+    let events = events(OutputFormat::ClaudeStreamJson, "claude-code-denied");
+    all_recognised(&events);
+    let failed = events.iter().find_map(|event| match event {
+        Event::ToolResult(result) => Some(result),
+        _ => None,
+    });
+    let failed = failed.expect("a tool result");
+    assert_eq!(failed.status, ToolStatus::Failed);
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("haven't granted it yet")
+    );
+    let decision = events
+        .iter()
+        .find_map(|event| match event {
+            Event::PermissionDecision(decision) => Some(decision),
+            _ => None,
+        })
+        .expect("the denial");
+    assert_eq!(
+        (decision.id.as_str(), decision.outcome, decision.by),
+        ("toolu_fake_2", Outcome::RejectOnce, Decider::Program)
+    );
+    assert_eq!(decision.tool_call.as_ref().unwrap().name, "Write");
+    assert_eq!(
+        tokens(usage(&events)[0]),
+        totals(&sent("claude-code-denied"))
+    );
+    ended(&events);
+}
