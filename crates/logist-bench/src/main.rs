@@ -15,6 +15,7 @@
 
 mod baseline;
 mod data;
+mod parse;
 mod probe;
 mod runtimes;
 mod workloads;
@@ -45,7 +46,8 @@ usage: logist-bench <workload> <impl> [--count N] [--file PATH]
        logist-bench check <RUNTIME>
 
 workloads: W1 (--count spawns), W2 (--file), W3 (--count children),
-           W4a, W4b, W4c, W5 (--count runs), W6 (--file)
+           W4a, W4b, W4c, W5 (--count runs), W6 (--file),
+           W7 (--count MiB of recorded stream-json to parse)
 impl:      baseline, or a runtime: host, docker
 ";
 
@@ -130,6 +132,8 @@ impl Run {
             "W4c" => workloads::terminate_tree(rt),
             "W5" => workloads::prompt(rt, self.count()?),
             "W6" => workloads::tail(rt, self.file()?),
+            // Parsing runs in this process whatever the runtime.
+            "W7" => parse::events(self.count()?),
             other => bail!("unknown workload `{other}`"),
         }
     }
@@ -144,6 +148,7 @@ impl Run {
             "W4c" => baseline::terminate_tree(),
             "W5" => baseline::prompt(self.count()?),
             "W6" => baseline::tail(self.file()?),
+            "W7" => parse::baseline(self.count()?),
             other => bail!("unknown workload `{other}`"),
         }
     }

@@ -19,6 +19,7 @@ mod signals;
 mod tailored;
 mod terminal;
 mod time;
+mod view;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -12,6 +12,8 @@ use logist_core::{ExitStatus, Runtime, Stream};
 use logist_sentinel::{Event, Outcome};
 use serde_json::{Value, json};
 
+use crate::view::View;
+
 /// Show the status line after this much silence.
 const QUIET_AFTER: Duration = Duration::from_secs(2);
 
@@ -36,10 +38,12 @@ pub(crate) struct Reporter {
     answers: usize,
     /// The command runs on a pseudo-terminal (`--pty`).
     on_pty: bool,
+    /// How the program's stdout is shown.
+    view: View,
 }
 
 impl Reporter {
-    pub(crate) fn new(json: bool, stop_on_prompt: bool) -> Self {
+    pub(crate) fn new(json: bool, stop_on_prompt: bool, view: View) -> Self {
         let status = io::stderr().is_terminal().then(StatusLine::start);
         Self {
             json,
@@ -52,6 +56,7 @@ impl Reporter {
             answer_limit: None,
             answers: 0,
             on_pty: false,
+            view,
         }
     }
 
@@ -96,7 +101,9 @@ impl Reporter {
                 if let Some(status) = &self.status {
                     status.output();
                 }
-                if self.json {
+                if chunk.stream == Stream::Stdout && self.view.stdout(&chunk.data) {
+                    // Parsed and shown by the view.
+                } else if self.json {
                     let mut line = json!({
                         "event": "output",
                         "stream": chunk.stream.as_str(),
@@ -202,6 +209,7 @@ impl Reporter {
 
     /// The last word: the `outcome` event, and the summary line on stderr.
     pub(crate) fn finish(&mut self, outcome: &Outcome, code: u8) {
+        self.view.finish();
         if let Some(status) = self.status.take() {
             status.stop();
         }
@@ -224,22 +232,22 @@ impl Reporter {
             line["error"] = logist_core::error_chain(error.as_ref()).to_string().into();
         }
         self.json_line(line);
-        let summary = format!(
+        let mut summary = format!(
             "logist: {outcome}; exit {code} after {:.2}s, {} bytes of output",
             duration.as_secs_f64(),
             self.bytes
         );
+        if let Some(agent) = self.view.summary() {
+            summary = format!("{summary}\nlogist: {agent}");
+        }
         write_stderr(summary.as_bytes(), true);
     }
 
-    fn json_line(&self, mut value: Value) {
+    fn json_line(&self, value: Value) {
         if !self.json {
             return;
         }
-        value["time"] = crate::time::rfc3339_now().into();
-        let mut stdout = io::stdout().lock();
-        // A closed stdout only ends our printing, never the supervision.
-        let _ = writeln!(stdout, "{value}").and_then(|()| stdout.flush());
+        crate::view::print_json(value);
     }
 
     /// A line on stderr, `logist: text`.

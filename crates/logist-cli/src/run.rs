@@ -22,6 +22,7 @@ use crate::report::Reporter;
 use crate::signals::Signals;
 use crate::tailored::{Exec, Tailored};
 use crate::terminal;
+use crate::view::{Mode, View};
 use crate::{CliError, exit};
 
 /// Variables a `--clean-env` run still gets, so ordinary programs work.
@@ -143,6 +144,7 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
                 (args.model.is_some(), "--model"),
                 (args.base_url.is_some(), "--base-url"),
                 (args.approval.is_some(), "--approval"),
+                (args.resume.is_some(), "--resume"),
             ] {
                 if given {
                     return Err(CliError::usage(format!(
@@ -178,6 +180,9 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
             }
             if let Some(url) = &args.base_url {
                 config = config.base_url(url);
+            }
+            if let Some(session) = &args.resume {
+                config = config.resume(session);
             }
             if let Some(approval) = args.approval {
                 config = config.approval(match approval {
@@ -364,7 +369,8 @@ fn supervise(
         .map_err(|error| CliError::usage(error_chain(&error).to_string()))?;
     let interrupt = Interrupt::arm(signals, &run, &runtime, shared.grace);
 
-    let reporter = Arc::new(Mutex::new(reporter(shared, keyboard)));
+    let view = View::new(agent.output_format(), view_mode(shared));
+    let reporter = Arc::new(Mutex::new(reporter(shared, keyboard, view)));
     let attached = Attached::start(interaction, shared, signals, &runtime, &run, &reporter);
     let watched = watch(
         &mut run,
@@ -400,8 +406,18 @@ fn supervise(
 }
 
 /// What reports the run.
-fn reporter(shared: &Shared, keyboard: bool) -> Reporter {
-    let reporter = Reporter::new(shared.json, on_input(shared) == &OnInput::Fail)
+/// How the program's stdout is shown: events (`--json`), its bytes
+/// (`--raw`), or readably.
+fn view_mode(shared: &Shared) -> Mode {
+    match (shared.json, shared.raw) {
+        (true, _) => Mode::Json,
+        (false, true) => Mode::Raw,
+        (false, false) => Mode::Readable,
+    }
+}
+
+fn reporter(shared: &Shared, keyboard: bool, view: View) -> Reporter {
+    let reporter = Reporter::new(shared.json, on_input(shared) == &OnInput::Fail, view)
         .on_pty(shared.pty)
         .interactive(keyboard);
     match on_input(shared) {

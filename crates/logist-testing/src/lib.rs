@@ -40,7 +40,9 @@ pub use alone::{ALONE_ENV, alone, test_name};
 pub use child::KillOnDrop;
 pub use error::BuildError;
 pub use mock::{build_mock_program, mock_agent, mock_program};
-pub use proc::{Stat, open_fds, pid_alive, rss_kb, self_status, stays_asleep, thread_id};
+pub use proc::{
+    Stat, open_fds, pid_alive, processes_with_env, rss_kb, self_status, stays_asleep, thread_id,
+};
 pub use survivors::{NoSurvivors, Survivor, TEST_TAG_ENV, find_tagged};
 
 /// The deadline for anything that should happen "soon": generous, so that

@@ -173,6 +173,32 @@ pub fn stays_asleep(tid: u32) -> bool {
     asleep().is_some_and(|after| after == before)
 }
 
+/// Live processes whose environment has an entry starting with one of
+/// `prefixes` (a runtime's cookie `NAME=`, a test tag), as `pid: cmdline`
+/// for messages.
+pub fn processes_with_env(prefixes: &[String]) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid_alive(pid))
+        .filter(|pid| {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            environ.split(|&b| b == 0).any(|entry| {
+                prefixes
+                    .iter()
+                    .any(|prefix| entry.starts_with(prefix.as_bytes()))
+            })
+        })
+        .map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            format!("{pid}: {}", cmdline.trim_end())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, create_home, failure_patterns,
-    pass_all, stop_sequences,
+    AgentProgram, FailureText, Verification, WaitingText, base_env, check_resume, create_home,
+    failure_patterns, pass_all, stop_sequences,
 };
 use crate::config::Approval;
 use crate::error::AgentError;
@@ -115,6 +116,10 @@ impl Agent for Amp {
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         result_verdict(stdout_tail, FAILURES)
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::ClaudeStreamJson
+    }
 }
 
 impl AgentProgram for Amp {
@@ -137,6 +142,7 @@ impl AgentProgram for Amp {
     }
 
     fn validate(&self) -> Result<(), AgentError> {
+        check_resume(self)?;
         match self.config.model {
             Some(_) => Err(AgentError::Unsupported {
                 agent: self.name().to_owned(),

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -225,6 +226,9 @@ impl Agent for ClaudeCode {
             Approval::FullAuto => "bypassPermissions",
         };
         argv.extend(["--permission-mode".into(), mode.into()]);
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
@@ -273,6 +277,10 @@ impl Agent for ClaudeCode {
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         result_verdict(stdout_tail, FAILURES)
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::ClaudeStreamJson
+    }
 }
 
 impl AgentProgram for ClaudeCode {
@@ -282,6 +290,10 @@ impl AgentProgram for ClaudeCode {
 
     fn default_program(&self) -> &'static str {
         "claude"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_home,
-    event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
+    AgentProgram, FailureText, Verification, WaitingText, base_env, check_resume, classify,
+    create_home, event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
 };
 use crate::config::Approval;
 use crate::error::AgentError;
@@ -149,6 +150,10 @@ impl Agent for Cline {
             message,
         })
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::ClineJson
+    }
 }
 
 impl AgentProgram for Cline {
@@ -171,6 +176,7 @@ impl AgentProgram for Cline {
     }
 
     fn validate(&self) -> Result<(), AgentError> {
+        check_resume(self)?;
         match self.config.base_url {
             Some(_) => Err(AgentError::Unsupported {
                 agent: self.name().to_owned(),

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -206,7 +207,14 @@ impl Agent for Codex {
             ]);
         }
         argv.extend(self.config.extra_args.iter().cloned());
-        argv.extend(["--".into(), prompt.into()]);
+        // `exec resume [SESSION_ID] [PROMPT]`: the options above are
+        // `exec`'s and stay before the subcommand.
+        match &self.config.resume {
+            Some(session) => {
+                argv.extend(["resume".into(), "--".into(), session.clone(), prompt.into()])
+            }
+            None => argv.extend(["--".into(), prompt.into()]),
+        }
         CommandLine::new(argv)
     }
 
@@ -253,6 +261,10 @@ impl Agent for Codex {
         let cause = classify(&message, FAILURES);
         Some(Verdict::Failed { cause, message })
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::CodexJson
+    }
 }
 
 impl AgentProgram for Codex {
@@ -262,6 +274,10 @@ impl AgentProgram for Codex {
 
     fn default_program(&self) -> &'static str {
         "codex"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

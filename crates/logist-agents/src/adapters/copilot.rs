@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -131,6 +132,9 @@ impl Agent for Copilot {
         if let Some(model) = &self.config.model {
             argv.extend(["--model".into(), model.clone()]);
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
@@ -202,6 +206,10 @@ impl Agent for Copilot {
             None => None,
         }
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::CopilotJson
+    }
 }
 
 impl AgentProgram for Copilot {
@@ -211,6 +219,10 @@ impl AgentProgram for Copilot {
 
     fn default_program(&self) -> &'static str {
         "copilot"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, create_home, failure_patterns,
-    pass_all, stop_sequences,
+    AgentProgram, FailureText, Verification, WaitingText, base_env, check_resume, create_home,
+    failure_patterns, pass_all, stop_sequences,
 };
 use crate::config::Approval;
 use crate::error::AgentError;
@@ -101,6 +102,9 @@ impl Agent for CursorAgent {
         if let Some(model) = &self.config.model {
             argv.extend(["--model".into(), model.clone()]);
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
@@ -129,6 +133,10 @@ impl Agent for CursorAgent {
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         result_verdict(stdout_tail, FAILURES)
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::ClaudeStreamJson
+    }
 }
 
 impl AgentProgram for CursorAgent {
@@ -138,6 +146,10 @@ impl AgentProgram for CursorAgent {
 
     fn default_program(&self) -> &'static str {
         "cursor-agent"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {
@@ -151,6 +163,7 @@ impl AgentProgram for CursorAgent {
     }
 
     fn validate(&self) -> Result<(), AgentError> {
+        check_resume(self)?;
         match self.config.base_url {
             Some(_) => Err(AgentError::Unsupported {
                 agent: self.name().to_owned(),

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -171,6 +172,9 @@ impl Agent for Gemini {
         if let Some(model) = &self.config.model {
             argv.extend(["--model".into(), model.clone()]);
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
@@ -226,6 +230,10 @@ impl Agent for Gemini {
         let cause = classify(&message, FAILURES);
         Some(Verdict::Failed { cause, message })
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::GeminiStreamJson
+    }
 }
 
 impl AgentProgram for Gemini {
@@ -235,6 +243,10 @@ impl AgentProgram for Gemini {
 
     fn default_program(&self) -> &'static str {
         "gemini"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, PromptOnStdin,
-    StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -145,6 +145,9 @@ impl OpenCode {
             (Some(model), None) => argv.extend(["-m".into(), model.clone()]),
             (None, None) => {}
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--session={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv
     }
@@ -213,6 +216,10 @@ impl Agent for OpenCode {
             message,
         })
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::OpenCodeJson
+    }
 }
 
 impl AgentProgram for OpenCode {
@@ -222,6 +229,10 @@ impl AgentProgram for OpenCode {
 
     fn default_program(&self) -> &'static str {
         "opencode"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

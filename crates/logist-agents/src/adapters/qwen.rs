@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -164,6 +165,9 @@ impl Agent for QwenCode {
         if let Some(model) = &self.config.model {
             argv.extend(["--model".into(), model.clone()]);
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
@@ -207,6 +211,10 @@ impl Agent for QwenCode {
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         result_verdict(stdout_tail, FAILURES)
     }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::ClaudeStreamJson
+    }
 }
 
 impl AgentProgram for QwenCode {
@@ -216,6 +224,10 @@ impl AgentProgram for QwenCode {
 
     fn default_program(&self) -> &'static str {
         "qwen"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

@@ -5,7 +5,9 @@
 
 mod home;
 mod registry;
+mod resume;
 mod snapshots;
+mod support;
 mod tables;
 mod verdicts;
 mod version;

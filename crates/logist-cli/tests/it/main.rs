@@ -10,6 +10,7 @@ mod questions;
 mod remote;
 mod signals;
 mod usage;
+mod view;
 
 use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};

@@ -71,33 +71,8 @@ impl Fixture for HostFixture {
 
     fn leftovers(&self) -> Vec<String> {
         let cookies = self.cookies.lock().unwrap().clone();
-        processes_with_cookies(&cookies)
+        logist_testing::processes_with_env(&cookies)
     }
-}
-
-/// Live processes whose environment carries one of the cookie prefixes,
-/// as `pid: cmdline` for messages.
-pub(crate) fn processes_with_cookies(prefixes: &[String]) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid_alive(pid))
-        .filter(|pid| {
-            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-            environ.split(|&b| b == 0).any(|entry| {
-                prefixes
-                    .iter()
-                    .any(|prefix| entry.starts_with(prefix.as_bytes()))
-            })
-        })
-        .map(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            format!("{pid}: {}", cmdline.trim_end())
-        })
-        .collect()
 }
 
 /// The path of one of this crate's example programs, built on demand.

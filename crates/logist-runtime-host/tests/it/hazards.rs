@@ -17,7 +17,8 @@ use logist_runtime_host::HostRuntime;
 
 use logist_testing::{alone, eventually, rss_kb, test_name};
 
-use crate::fixture::{HostFixture, pid_alive, processes_with_cookies};
+use crate::fixture::{HostFixture, pid_alive};
+use logist_testing::processes_with_env;
 
 fn sh(script: &str) -> SpawnRequest {
     SpawnRequest::new(CommandLine::new(["sh", "-c", script]).unwrap())
@@ -91,7 +92,7 @@ fn h05_fork_loop_is_killed_completely() {
     assert!(rt.terminate(&id, true).unwrap());
     let cookie = format!("{}=", rt.cookie_name());
     eventually("nothing of the loop is left", || {
-        processes_with_cookies(std::slice::from_ref(&cookie)).is_empty()
+        processes_with_env(std::slice::from_ref(&cookie)).is_empty()
     });
 }
 

@@ -130,11 +130,11 @@ impl Fixture for RemoteFixture {
     }
 
     fn pid_alive(&self, pid: u32) -> bool {
-        pid_alive(pid)
+        logist_testing::pid_alive(pid)
     }
 
     fn mock_agent(&self, args: &[&str]) -> CommandLine {
-        let program = logist_mock::testing::mock_program().expect("the mock agent program");
+        let program = logist_testing::mock_program().expect("the mock agent program");
         let mut argv = vec![program.to_string_lossy().into_owned()];
         argv.extend(args.iter().map(|arg| (*arg).to_owned()));
         CommandLine::new(argv).expect("a valid command line")
@@ -149,7 +149,7 @@ impl Fixture for RemoteFixture {
 
     fn leftovers(&self) -> Vec<String> {
         let cookies = self.cookies.lock().unwrap().clone();
-        processes_with_cookies(&cookies)
+        logist_testing::processes_with_env(&cookies)
     }
 
     fn churn_count(&self) -> usize {
@@ -161,42 +161,4 @@ impl Fixture for RemoteFixture {
     fn large_output_bytes(&self) -> u64 {
         32 * 1024 * 1024
     }
-}
-
-/// True while `pid` exists and is not a zombie.
-pub(crate) fn pid_alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit(')')
-        .next()
-        .and_then(|rest| rest.split_whitespace().next());
-    !matches!(state, Some("Z" | "X") | None)
-}
-
-/// Live processes whose environment carries one of the cookie prefixes.
-fn processes_with_cookies(prefixes: &[String]) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid_alive(pid))
-        .filter(|pid| {
-            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-            environ.split(|&b| b == 0).any(|entry| {
-                prefixes
-                    .iter()
-                    .any(|prefix| entry.starts_with(prefix.as_bytes()))
-            })
-        })
-        .map(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            format!(
-                "{pid}: {}",
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
-            )
-        })
-        .collect()
 }
