@@ -248,7 +248,12 @@ fn a_prompt_split_at_every_point_is_found_once() {
             outputs[0].ends_with(&PROMPT.as_bytes()[..split]),
             "split at {split}: {outputs:?}"
         );
-        assert_eq!(outputs[1], &PROMPT.as_bytes()[split..], "split at {split}");
+        // The answer's output may join the rest in one read (a runtime
+        // joins same-stream writes a slow reader has not taken yet).
+        assert!(
+            outputs[1].starts_with(&PROMPT.as_bytes()[split..]),
+            "split at {split}: {outputs:?}"
+        );
     }
 }
 
