@@ -18,7 +18,9 @@ use crate::error::{ClientError, StartError};
 use crate::log::{Channel, Chunk};
 use crate::monitor::socket_path;
 use crate::proto::{self, PROTOCOL_VERSION, Reply, Request, SignalTarget, StatusReply};
-use crate::state::{ExitRecord, Ownership, RunDir, RunSpec, RunState, StateDir, lock_file_exclusive};
+use crate::state::{
+    ExitRecord, Ownership, RunDir, RunSpec, RunState, StateDir, lock_file_exclusive,
+};
 use crate::sys;
 
 /// How to start a monitor: a program, and leading arguments, that end up
@@ -104,9 +106,12 @@ fn launch(
         source,
     };
     let lock = lock_file_exclusive(&run.path().join("monitor.lock"))?;
-    let (ready_read, ready_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| monitor_error(e.into()))?;
+    let (ready_read, ready_write) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| monitor_error(e.into()))?;
     let owner = match spec.ownership {
-        Ownership::Attached => Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| monitor_error(e.into()))?),
+        Ownership::Attached => {
+            Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| monitor_error(e.into()))?)
+        }
         Ownership::Durable => None,
     };
     let diagnostics = File::create(run.path().join("monitor.err")).map_err(monitor_error)?;
@@ -180,7 +185,8 @@ fn launch(
     let message = match message.strip_prefix("error ") {
         Some(message) => message.to_owned(),
         None => {
-            let diagnostics = fs::read_to_string(run.path().join("monitor.err")).unwrap_or_default();
+            let diagnostics =
+                fs::read_to_string(run.path().join("monitor.err")).unwrap_or_default();
             format!(
                 "the monitor ended ({status}) without reporting: {}",
                 diagnostics.trim()
@@ -232,12 +238,13 @@ impl Client {
     /// another protocol version.
     pub fn connect(run: &RunDir) -> Result<Self, ClientError> {
         let name = run.id().to_owned();
-        let stream = socket_path(run.path(), |path| UnixStream::connect(path)).map_err(|source| {
-            ClientError::Io {
-                run: name.clone(),
-                source,
-            }
-        })?;
+        let stream =
+            socket_path(run.path(), |path| UnixStream::connect(path)).map_err(|source| {
+                ClientError::Io {
+                    run: name.clone(),
+                    source,
+                }
+            })?;
         let mut client = Self {
             run: name,
             stream,

@@ -216,10 +216,7 @@ impl LogWriter {
         if self.segment_len > 0 && self.segment_len + record_len > self.segment_max {
             let path = segment_path(&self.dir, offset);
             self.file.sync_data()?;
-            self.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)?;
+            self.file = OpenOptions::new().create(true).append(true).open(&path)?;
             self.segment_len = 0;
         }
         let nanos = SystemTime::now()
@@ -331,7 +328,14 @@ impl LogReader {
                 Some((b, position, at)) if b == base && at <= offset => (position, at),
                 _ => (0, base),
             };
-            let more = read_segment(&path, start, offset, max - total.min(max), last, &mut chunks)?;
+            let more = read_segment(
+                &path,
+                start,
+                offset,
+                max - total.min(max),
+                last,
+                &mut chunks,
+            )?;
             total = chunks.iter().map(|c| c.bytes.len()).sum();
             if let Some(chunk) = chunks.last() {
                 offset = chunk.offset + chunk.len();
@@ -377,7 +381,9 @@ fn read_segment(
     };
     let mut file = match File::open(path) {
         Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok((start.0, start.1, true)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Ok((start.0, start.1, true));
+        }
         Err(error) => return Err(io(error)),
     };
     let size = file.metadata().map_err(io)?.len();
@@ -405,7 +411,8 @@ fn read_segment(
         if header[..2] != MAGIC {
             return Err(corrupt(position, "bad record magic"));
         }
-        let channel = Channel::from_code(header[2]).ok_or_else(|| corrupt(position, "unknown channel"))?;
+        let channel =
+            Channel::from_code(header[2]).ok_or_else(|| corrupt(position, "unknown channel"))?;
         let len = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default()) as u64;
         let record_offset = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
         if record_offset != offset {
@@ -486,7 +493,11 @@ mod tests {
         let mut expected = Vec::new();
         for i in 0..50u8 {
             let piece: Vec<u8> = (0..(i as usize % 37 + 1)).map(|j| i ^ j as u8).collect();
-            let channel = if i % 3 == 0 { Channel::Stderr } else { Channel::Stdout };
+            let channel = if i % 3 == 0 {
+                Channel::Stderr
+            } else {
+                Channel::Stdout
+            };
             writer.append(channel, &piece).unwrap();
             expected.extend_from_slice(&piece);
         }
@@ -495,7 +506,10 @@ mod tests {
         for from in [0, 1, 17, 200, 611, expected.len() as u64 - 1] {
             assert_eq!(read_all(dir.path(), from), expected[from as usize..]);
         }
-        assert_eq!(LogReader::new(dir.path()).end().unwrap(), expected.len() as u64);
+        assert_eq!(
+            LogReader::new(dir.path()).end().unwrap(),
+            expected.len() as u64
+        );
     }
 
     #[test]
@@ -524,7 +538,10 @@ mod tests {
         bytes[HEADER_LEN + 5] = b'X';
         fs::write(&path, bytes).unwrap();
         let error = LogReader::new(dir.path()).read(0, 1000).unwrap_err();
-        assert!(matches!(error, LogError::Corrupt { position: 29, .. }), "{error}");
+        assert!(
+            matches!(error, LogError::Corrupt { position: 29, .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -538,7 +555,13 @@ mod tests {
         let reader = LogReader::new(dir.path());
         assert_eq!(reader.earliest().unwrap(), 10);
         let error = LogReader::new(dir.path()).read(3, 10).unwrap_err();
-        assert!(matches!(error, LogError::Expired { offset: 3, earliest: 10 }));
+        assert!(matches!(
+            error,
+            LogError::Expired {
+                offset: 3,
+                earliest: 10
+            }
+        ));
         assert_eq!(read_all(dir.path(), 10), b"012345678901234567890123456789");
     }
 }

@@ -64,9 +64,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         let ready = File::from(sys::adopt_fd(args.ready_fd)?);
         let lock = sys::adopt_fd(args.lock_fd)?;
         let owner = args.owner_fd.map(sys::adopt_fd).transpose()?;
-        for fd in [Some(ready.as_fd()), Some(lock.as_fd()), owner.as_ref().map(AsFd::as_fd)]
-            .into_iter()
-            .flatten()
+        for fd in [
+            Some(ready.as_fd()),
+            Some(lock.as_fd()),
+            owner.as_ref().map(AsFd::as_fd),
+        ]
+        .into_iter()
+        .flatten()
         {
             set_cloexec(fd)?;
         }
@@ -87,11 +91,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 1;
         }
         Err(Failure::Spawn(error)) => {
-            let _ = writeln!(
-                ready,
-                "spawn {} {error}",
-                error.raw_os_error().unwrap_or(0)
-            );
+            let _ = writeln!(ready, "spawn {} {error}", error.raw_os_error().unwrap_or(0));
             return 1;
         }
     };
@@ -158,13 +158,19 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// Binds (or connects to) `ctl.sock` in `dir`, going through
 /// `/proc/self/fd/<dir>` when the plain path is too long for `sun_path`.
-pub(crate) fn socket_path<T>(dir: &Path, with: impl FnOnce(&Path) -> io::Result<T>) -> io::Result<T> {
+pub(crate) fn socket_path<T>(
+    dir: &Path,
+    with: impl FnOnce(&Path) -> io::Result<T>,
+) -> io::Result<T> {
     let plain = dir.join(SOCKET_NAME);
     if plain.as_os_str().len() < 100 {
         return with(&plain);
     }
     let handle = File::open(dir)?;
-    let short = PathBuf::from(format!("/proc/self/fd/{}/{SOCKET_NAME}", handle.as_raw_fd()));
+    let short = PathBuf::from(format!(
+        "/proc/self/fd/{}/{SOCKET_NAME}",
+        handle.as_raw_fd()
+    ));
     with(&short)
 }
 
@@ -225,15 +231,15 @@ struct Monitor {
 
 impl Monitor {
     fn start(dir: &Path, owner: Option<OwnedFd>) -> Result<Self, Failure> {
-        let setup = |what: &str, error: &dyn std::fmt::Display| Failure::Setup(format!("{what}: {error}"));
+        let setup =
+            |what: &str, error: &dyn std::fmt::Display| Failure::Setup(format!("{what}: {error}"));
         let id = dir
             .file_name()
             .and_then(|name| name.to_str())
             .ok_or_else(|| Failure::Setup("the run directory has no name".to_owned()))?;
-        let state_root = dir
-            .parent()
-            .and_then(Path::parent)
-            .ok_or_else(|| Failure::Setup("the run directory is not in a state directory".to_owned()))?;
+        let state_root = dir.parent().and_then(Path::parent).ok_or_else(|| {
+            Failure::Setup("the run directory is not in a state directory".to_owned())
+        })?;
         let run = state::StateDir::open(state_root)
             .and_then(|state| state.run(id))
             .map_err(|e| setup("opening the run", &logist_core::error_chain(&e)))?;
@@ -258,7 +264,8 @@ impl Monitor {
         ] {
             mask.add(signal);
         }
-        mask.thread_block().map_err(|e| setup("blocking signals", &e))?;
+        mask.thread_block()
+            .map_err(|e| setup("blocking signals", &e))?;
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .map_err(|e| setup("opening a signalfd", &e))?;
 
@@ -277,13 +284,17 @@ impl Monitor {
         let mut pty = None;
         let pty_slave;
         if let Some((rows, cols)) = spec.terminal {
-            let pair = nix::pty::openpty(None, None).map_err(|e| setup("opening a pseudo-terminal", &e))?;
+            let pair = nix::pty::openpty(None, None)
+                .map_err(|e| setup("opening a pseudo-terminal", &e))?;
             for fd in [pair.master.as_fd(), pair.slave.as_fd()] {
                 set_cloexec(fd).map_err(|e| setup("opening a pseudo-terminal", &e))?;
             }
             sys::set_window_size(pair.master.as_fd(), rows, cols)
                 .map_err(|e| setup("sizing the pseudo-terminal", &e))?;
-            let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| setup("duplicating the terminal", &e));
+            let dup = |fd: &OwnedFd| {
+                fd.try_clone()
+                    .map_err(|e| setup("duplicating the terminal", &e))
+            };
             command.stdin(Stdio::from(dup(&pair.slave)?));
             command.stdout(Stdio::from(dup(&pair.slave)?));
             command.stderr(Stdio::from(dup(&pair.slave)?));
@@ -367,7 +378,10 @@ impl Monitor {
             // Without its record the run could not be adopted: stop it.
             monitor.kill_now();
             monitor.wait_tree_gone();
-            return Err(setup("writing monitor.json", &logist_core::error_chain(&error)));
+            return Err(setup(
+                "writing monitor.json",
+                &logist_core::error_chain(&error),
+            ));
         }
         Ok(monitor)
     }
@@ -379,8 +393,19 @@ impl Monitor {
                 break;
             }
             let events = self.poll_once();
+            let mut closed = Vec::new();
             for (tag, revents) in events {
-                self.handle(tag, revents);
+                if let Tag::Output(i) = tag {
+                    if self.read_output(i) {
+                        closed.push(i);
+                    }
+                } else {
+                    self.handle(tag, revents);
+                }
+            }
+            // Indices stay valid while the batch is handled; remove after.
+            for i in closed.into_iter().rev() {
+                self.outputs.remove(i);
             }
         }
         let _ = socket_path(self.run.path(), |path| std::fs::remove_file(path));
@@ -397,16 +422,20 @@ impl Monitor {
             self.kill_round();
         }
         self.reap();
-        if self.exit.is_none() {
-            if let Some(status) = self.main_status {
-                let drained = self.outputs.is_empty();
-                let leak_over = self.drain_deadline.is_some_and(|at| at <= now);
-                if drained || leak_over || (self.no_children && self.outputs.is_empty()) {
-                    self.record_exit(status, !drained);
-                }
+        if self.exit.is_none()
+            && let Some(status) = self.main_status
+        {
+            let drained = self.outputs.is_empty();
+            let leak_over = self.drain_deadline.is_some_and(|at| at <= now);
+            if drained || leak_over {
+                self.record_exit(status, !drained);
             }
         }
-        if self.exit.is_some() && self.no_children && self.outputs.is_empty() && self.finished_at.is_none() {
+        if self.exit.is_some()
+            && self.no_children
+            && self.outputs.is_empty()
+            && self.finished_at.is_none()
+        {
             self.finished_at = Some(now);
         }
     }
@@ -416,11 +445,7 @@ impl Monitor {
             return false;
         };
         let flushed = self.conns.iter().flatten().all(|conn| {
-            conn.outbuf.is_empty()
-                && conn
-                    .subscribed
-                    .as_ref()
-                    .is_none_or(|_| conn.exited_sent)
+            conn.outbuf.is_empty() && conn.subscribed.as_ref().is_none_or(|_| conn.exited_sent)
         });
         flushed || finished.elapsed() >= LINGER
     }
@@ -441,11 +466,11 @@ impl Monitor {
             fds.push(PollFd::new(fd.as_fd(), input));
             tags.push(Tag::Output(i));
         }
-        if let Some(stdin) = &self.stdin {
-            if !self.stdin_queue.is_empty() {
-                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLOUT));
-                tags.push(Tag::Stdin);
-            }
+        if let Some(stdin) = &self.stdin
+            && !self.stdin_queue.is_empty()
+        {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLOUT));
+            tags.push(Tag::Stdin);
         }
         let log_end = self.log.end();
         let exit_known = self.exit.is_some();
@@ -456,7 +481,8 @@ impl Monitor {
                 flags |= PollFlags::POLLIN;
             }
             let behind = conn.subscribed.as_ref().is_some_and(|(next, _)| {
-                (*next < log_end || (exit_known && !conn.exited_sent)) && conn.outbuf.len() < SUBSCRIBER_BUFFER
+                (*next < log_end || (exit_known && !conn.exited_sent))
+                    && conn.outbuf.len() < SUBSCRIBER_BUFFER
             });
             if !conn.outbuf.is_empty() || behind {
                 flags |= PollFlags::POLLOUT;
@@ -465,10 +491,15 @@ impl Monitor {
             tags.push(Tag::Conn(i));
         }
         let now = Instant::now();
-        let deadline = [self.kill_at, self.next_kill_round.filter(|_| self.killing), self.drain_deadline.filter(|_| self.exit.is_none()), self.finished_at.map(|at| at + LINGER)]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            self.kill_at,
+            self.next_kill_round.filter(|_| self.killing),
+            self.drain_deadline.filter(|_| self.exit.is_none()),
+            self.finished_at.map(|at| at + LINGER),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let timeout = match deadline {
             None => PollTimeout::NONE,
             Some(at) => {
@@ -500,7 +531,11 @@ impl Monitor {
             Tag::Listener => self.accept(),
             Tag::Owner => {
                 let mut byte = [0u8; 64];
-                let gone = match self.owner.as_ref().map(|fd| nix::unistd::read(fd, &mut byte)) {
+                let gone = match self
+                    .owner
+                    .as_ref()
+                    .map(|fd| nix::unistd::read(fd, &mut byte))
+                {
                     Some(Ok(0)) | Some(Err(_)) => true,
                     Some(Ok(_)) => revents.contains(PollFlags::POLLHUP),
                     None => false,
@@ -511,7 +546,7 @@ impl Monitor {
                     self.kill_now();
                 }
             }
-            Tag::Output(i) => self.read_output(i),
+            Tag::Output(_) => {}
             Tag::Stdin => self.write_stdin(),
             Tag::Conn(i) => self.on_conn(i, revents),
         }
@@ -568,7 +603,11 @@ impl Monitor {
         self.drain_deadline = Some(Instant::now() + self.spec.leak_window);
     }
 
-    fn record_exit(&mut self, (status, core, raw, ended): (ExitStatus, bool, i32, u64), leaked: bool) {
+    fn record_exit(
+        &mut self,
+        (status, core, raw, ended): (ExitStatus, bool, i32, u64),
+        leaked: bool,
+    ) {
         // Everything read so far reaches the disk before the exit record.
         let _ = self.log.sync();
         let record = ExitRecord {
@@ -632,7 +671,8 @@ impl Monitor {
         }
     }
 
-    fn read_output(&mut self, index: usize) {
+    /// Reads what output `index` holds; true when it reached its end.
+    fn read_output(&mut self, index: usize) -> bool {
         let (channel, fd) = &self.outputs[index];
         let channel = *channel;
         let mut closed = false;
@@ -645,7 +685,9 @@ impl Monitor {
                 Ok(n) => {
                     if let Err(error) = self.log.append(channel, &self.buf[..n]) {
                         if !self.log_failing {
-                            eprintln!("logist-monitor: writing the log: {error}; counting lost bytes");
+                            eprintln!(
+                                "logist-monitor: writing the log: {error}; counting lost bytes"
+                            );
                             self.log_failing = true;
                         }
                     } else {
@@ -664,9 +706,7 @@ impl Monitor {
                 }
             }
         }
-        if closed {
-            self.outputs.remove(index);
-        }
+        closed
     }
 
     fn write_stdin(&mut self) {
@@ -745,7 +785,9 @@ impl Monitor {
     }
 
     fn on_conn(&mut self, index: usize, revents: PollFlags) {
-        let Some(conn) = self.conns[index].as_mut() else { return };
+        let Some(conn) = self.conns[index].as_mut() else {
+            return;
+        };
         let mut drop_conn = false;
         if revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
             && conn.subscribed.is_none()
@@ -772,7 +814,9 @@ impl Monitor {
                     }
                 }
             }
-        } else if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) && conn.outbuf.is_empty() {
+        } else if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)
+            && conn.outbuf.is_empty()
+        {
             // A subscriber that hung up.
             if !revents.contains(PollFlags::POLLOUT) {
                 drop_conn = true;
@@ -788,7 +832,9 @@ impl Monitor {
     }
 
     fn flush(&mut self, index: usize) {
-        let Some(conn) = self.conns[index].as_mut() else { return };
+        let Some(conn) = self.conns[index].as_mut() else {
+            return;
+        };
         while !conn.outbuf.is_empty() {
             match conn.stream.write(&conn.outbuf) {
                 Ok(n) => {
@@ -802,8 +848,8 @@ impl Monitor {
                 }
             }
         }
-        let finished = conn.closing && !conn.waiting_stdin
-            || conn.subscribed.is_some() && conn.exited_sent;
+        let finished =
+            conn.closing && !conn.waiting_stdin || conn.subscribed.is_some() && conn.exited_sent;
         if finished {
             self.conns[index] = None;
         }
@@ -812,8 +858,12 @@ impl Monitor {
     fn fill_subscription(&mut self, index: usize) {
         let log_end = self.log.end();
         let exit = self.exit.as_ref().map(|e| (e.status, e.log_end));
-        let Some(conn) = self.conns[index].as_mut() else { return };
-        let Some((next, reader)) = conn.subscribed.as_mut() else { return };
+        let Some(conn) = self.conns[index].as_mut() else {
+            return;
+        };
+        let Some((next, reader)) = conn.subscribed.as_mut() else {
+            return;
+        };
         while *next < log_end && conn.outbuf.len() < SUBSCRIBER_BUFFER {
             match reader.read(*next, READ_LEN) {
                 Ok(chunks) if chunks.is_empty() => break,
@@ -844,17 +894,26 @@ impl Monitor {
                 }
             }
         }
-        if let Some((status, end)) = exit {
-            if *next >= end && !conn.exited_sent {
-                conn.outbuf.extend_from_slice(&Reply::Exited { status, log_end: end }.encode());
-                conn.exited_sent = true;
-            }
+        if let Some((status, end)) = exit
+            && *next >= end
+            && !conn.exited_sent
+        {
+            conn.outbuf.extend_from_slice(
+                &Reply::Exited {
+                    status,
+                    log_end: end,
+                }
+                .encode(),
+            );
+            conn.exited_sent = true;
         }
     }
 
     fn process_frames(&mut self, index: usize) {
         loop {
-            let Some(Some(conn)) = self.conns.get_mut(index) else { return };
+            let Some(Some(conn)) = self.conns.get_mut(index) else {
+                return;
+            };
             if conn.waiting_stdin || conn.subscribed.is_some() {
                 return;
             }
@@ -902,10 +961,10 @@ impl Monitor {
                 conn.outbuf.extend_from_slice(&reply.encode());
                 continue;
             }
-            if let Some(reply) = self.request(index, request) {
-                if let Some(conn) = self.conns[index].as_mut() {
-                    conn.outbuf.extend_from_slice(&reply);
-                }
+            if let Some(reply) = self.request(index, request)
+                && let Some(Some(conn)) = self.conns.get_mut(index)
+            {
+                conn.outbuf.extend_from_slice(&reply);
             }
         }
     }
@@ -944,7 +1003,9 @@ impl Monitor {
                         out.extend_from_slice(&Reply::ReadEnd { next }.encode());
                         out
                     }
-                    Err(error) => Reply::Error(logist_core::error_chain(&error).to_string()).encode(),
+                    Err(error) => {
+                        Reply::Error(logist_core::error_chain(&error).to_string()).encode()
+                    }
                 });
             }
             Request::Subscribe { from } => {

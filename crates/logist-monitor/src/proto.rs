@@ -159,16 +159,22 @@ impl Cursor<'_> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, Malformed> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().map_err(|_| Malformed("short"))?))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().map_err(|_| Malformed("short"))?,
+        ))
     }
     fn u32(&mut self) -> Result<u32, Malformed> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| Malformed("short"))?))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().map_err(|_| Malformed("short"))?,
+        ))
     }
     fn i32(&mut self) -> Result<i32, Malformed> {
         Ok(self.u32()? as i32)
     }
     fn u64(&mut self) -> Result<u64, Malformed> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| Malformed("short"))?))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().map_err(|_| Malformed("short"))?,
+        ))
     }
     fn rest(self) -> Vec<u8> {
         self.0.to_vec()
@@ -349,7 +355,10 @@ pub(crate) fn read_frame(stream: &mut impl Read) -> io::Result<Option<Vec<u8>>> 
     }
     let len = u32::from_le_bytes(len) as usize;
     if len == 0 || len > MAX_FRAME {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad frame length"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad frame length",
+        ));
     }
     let mut body = vec![0u8; len];
     stream.read_exact(&mut body)?;

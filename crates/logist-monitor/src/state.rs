@@ -222,7 +222,9 @@ impl StateDir {
             .map_err(|e| io_error(&path, e))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => Ok(OwnerLock { _lock: lock }),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(StateError::Busy { path: self.root.clone() }),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(StateError::Busy {
+                path: self.root.clone(),
+            }),
             Err((_, errno)) => Err(io_error(&path, errno.into())),
         }
     }
@@ -277,10 +279,10 @@ impl StateDir {
         let mut ids = Vec::new();
         for entry in fs::read_dir(&runs).map_err(|e| io_error(&runs, e))? {
             let entry = entry.map_err(|e| io_error(&runs, e))?;
-            if let Ok(id) = entry.file_name().into_string() {
-                if check_id(&id).is_ok() {
-                    ids.push(id);
-                }
+            if let Ok(id) = entry.file_name().into_string()
+                && check_id(&id).is_ok()
+            {
+                ids.push(id);
             }
         }
         ids.sort();
@@ -344,7 +346,10 @@ impl RunDir {
     pub fn monitor(&self) -> Result<Option<MonitorRecord>, StateError> {
         let path = self.path.join("monitor.json");
         read_json(&path)?
-            .map(|value| MonitorRecord::from_json(&value).map_err(|reason| StateError::Damaged { path, reason }))
+            .map(|value| {
+                MonitorRecord::from_json(&value)
+                    .map_err(|reason| StateError::Damaged { path, reason })
+            })
             .transpose()
     }
 
@@ -356,7 +361,9 @@ impl RunDir {
     pub fn exit(&self) -> Result<Option<ExitRecord>, StateError> {
         let path = self.path.join("exit.json");
         read_json(&path)?
-            .map(|value| ExitRecord::from_json(&value).map_err(|reason| StateError::Damaged { path, reason }))
+            .map(|value| {
+                ExitRecord::from_json(&value).map_err(|reason| StateError::Damaged { path, reason })
+            })
             .transpose()
     }
 
@@ -393,10 +400,8 @@ impl RunDir {
         let alive = self.monitor_alive()?;
         let monitor = self.monitor()?;
         // A monitor that wrote its exit record between our two reads.
-        if !alive {
-            if let Some(exit) = self.exit()? {
-                return Ok(RunState::Exited(exit));
-            }
+        if !alive && let Some(exit) = self.exit()? {
+            return Ok(RunState::Exited(exit));
         }
         Ok(match (alive, monitor) {
             (true, Some(record)) => RunState::Running(record),
@@ -469,7 +474,11 @@ fn check_id(id: &str) -> Result<(), StateError> {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok { Ok(()) } else { Err(StateError::InvalidId(id.to_owned())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::InvalidId(id.to_owned()))
+    }
 }
 
 /// A fresh run id: time, pid and a counter, in hex.
@@ -553,7 +562,9 @@ fn field<'a>(value: &'a Value, name: &str) -> Result<&'a Value, String> {
 }
 
 fn u64_field(value: &Value, name: &str) -> Result<u64, String> {
-    field(value, name)?.as_u64().ok_or_else(|| format!("`{name}` is not a number"))
+    field(value, name)?
+        .as_u64()
+        .ok_or_else(|| format!("`{name}` is not a number"))
 }
 
 fn i32_field(value: &Value, name: &str) -> Result<i32, String> {
@@ -564,11 +575,15 @@ fn i32_field(value: &Value, name: &str) -> Result<i32, String> {
 }
 
 fn bool_field(value: &Value, name: &str) -> Result<bool, String> {
-    field(value, name)?.as_bool().ok_or_else(|| format!("`{name}` is not a boolean"))
+    field(value, name)?
+        .as_bool()
+        .ok_or_else(|| format!("`{name}` is not a boolean"))
 }
 
 fn str_field<'a>(value: &'a Value, name: &str) -> Result<&'a str, String> {
-    field(value, name)?.as_str().ok_or_else(|| format!("`{name}` is not a string"))
+    field(value, name)?
+        .as_str()
+        .ok_or_else(|| format!("`{name}` is not a string"))
 }
 
 impl RunSpec {
@@ -594,7 +609,11 @@ impl RunSpec {
             .as_array()
             .ok_or("`argv` is not a list")?
             .iter()
-            .map(|arg| arg.as_str().map(str::to_owned).ok_or("`argv` holds a non-string"))
+            .map(|arg| {
+                arg.as_str()
+                    .map(str::to_owned)
+                    .ok_or("`argv` holds a non-string")
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if argv.is_empty() {
             return Err("`argv` is empty".to_owned());
@@ -669,7 +688,9 @@ impl ExitRecord {
     fn to_json(&self) -> String {
         let status = match self.status {
             ExitStatus::Code(code) => json!({"code": code}),
-            ExitStatus::Signal(signal) => json!({"signal": signal, "core_dumped": self.core_dumped}),
+            ExitStatus::Signal(signal) => {
+                json!({"signal": signal, "core_dumped": self.core_dumped})
+            }
         };
         json!({
             "layout": LAYOUT_VERSION,
@@ -760,7 +781,10 @@ mod tests {
     #[test]
     fn ids_are_checked() {
         for bad in ["", ".hidden", "a/b", "x y", &"a".repeat(65)] {
-            assert!(matches!(check_id(bad), Err(StateError::InvalidId(_))), "{bad}");
+            assert!(
+                matches!(check_id(bad), Err(StateError::InvalidId(_))),
+                "{bad}"
+            );
         }
         check_id(&new_run_id()).unwrap();
     }

@@ -1,0 +1,117 @@
+//! The state directory: one owner, long paths, damaged files, lost runs.
+
+use std::fs;
+use std::time::Duration;
+
+use logist_core::ExitStatus;
+use logist_monitor::{Client, ClientError, LostReason, Ownership, RunState, StateDir, StateError};
+
+use crate::{DEADLINE, Fixture, alive, read_pid, spec};
+
+#[test]
+fn one_owner_at_a_time() {
+    let fx = Fixture::new();
+    let first = fx.state.lock_owner().unwrap();
+    let second = StateDir::open(fx.state.path()).unwrap().lock_owner();
+    assert!(matches!(second, Err(StateError::Busy { .. })));
+    drop(first);
+    fx.state.lock_owner().unwrap();
+}
+
+#[test]
+fn a_state_directory_of_another_layout_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    fs::write(temp.path().join("layout"), "logist-state 9\n").unwrap();
+    let error = StateDir::open(temp.path()).unwrap_err();
+    assert!(matches!(error, StateError::Damaged { .. }), "{error}");
+}
+
+#[test]
+fn a_socket_path_longer_than_sun_path_still_works() {
+    let temp = tempfile::tempdir().unwrap();
+    let deep = format!("{}/{}", "d".repeat(60), "e".repeat(60));
+    let mut fx = Fixture::in_dir(temp, &deep);
+    let mut spec = spec(&["cat"], Ownership::Durable);
+    spec.stdin_piped = true;
+    let run = fx.start(&spec);
+    assert!(run.path().join("ctl.sock").as_os_str().len() > 108);
+    let mut client = Client::connect(&run).unwrap();
+    client.write_stdin(b"through a long path").unwrap();
+    client.close_stdin().unwrap();
+    let exit = logist_monitor::wait(&run, Some(DEADLINE)).unwrap();
+    assert_eq!(exit.status, ExitStatus::Code(0));
+    assert_eq!(crate::log_by_channel(&run).0, b"through a long path");
+}
+
+#[test]
+fn a_truncated_state_file_damages_only_its_run() {
+    let mut fx = Fixture::new();
+    let good = fx.start(&spec(&["true"], Ownership::Durable));
+    let bad = fx.start(&spec(&["false"], Ownership::Durable));
+    let worse = fx.start(&spec(&["true"], Ownership::Durable));
+    for run in [&good, &bad, &worse] {
+        logist_monitor::wait(run, Some(DEADLINE)).unwrap();
+    }
+    let exit = bad.path().join("exit.json");
+    let text = fs::read(&exit).unwrap();
+    fs::write(&exit, &text[..text.len() / 2]).unwrap();
+    fs::write(worse.path().join("spec.json"), b"{\"layout\":1,\"argv\":").unwrap();
+    let list = fx.state.list().unwrap();
+    assert_eq!(list.len(), 3);
+    for entry in list {
+        if entry.id == good.id() {
+            assert!(
+                matches!(entry.state, Ok(RunState::Exited(ref r)) if r.status == ExitStatus::Code(0))
+            );
+        } else {
+            let error = entry.state.unwrap_err();
+            assert!(matches!(error, StateError::Damaged { .. }), "{error}");
+        }
+    }
+    assert!(matches!(
+        logist_monitor::wait(&bad, Some(DEADLINE)),
+        Err(ClientError::State(StateError::Damaged { .. }))
+    ));
+}
+
+#[test]
+fn a_killed_monitor_makes_the_run_lost_and_its_group_is_stopped_on_adoption() {
+    let mut fx = Fixture::new();
+    let d = fx.temp.path().display().to_string();
+    let script = format!("sleep 300 & echo $! > {d}/bg; exec sleep 300");
+    let run = fx.start(&spec(&["sh", "-c", &script], Ownership::Durable));
+    let background = read_pid(&fx.path("bg"));
+    fx.track(background);
+    let record = run.monitor().unwrap().unwrap();
+    fx.track(record.run_pid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(record.monitor_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    crate::wait_for("the run to be lost", DEADLINE, || {
+        matches!(run.state(), Ok(RunState::Lost { .. }))
+    });
+    match run.state().unwrap() {
+        RunState::Lost { reason, monitor } => {
+            assert_eq!(reason, LostReason::MonitorDied);
+            assert_eq!(monitor, Some(record.clone()));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        logist_monitor::wait(&run, Some(DEADLINE)),
+        Err(ClientError::Lost { .. })
+    ));
+    // The main process dies with its monitor; the rest of its group is
+    // stopped when the run is adopted.
+    crate::wait_for("the main process to die", DEADLINE, || {
+        !alive(record.run_pid)
+    });
+    assert!(alive(background));
+    assert!(run.kill_lost().unwrap());
+    crate::wait_for("the group to die", Duration::from_secs(2), || {
+        !alive(background)
+    });
+    assert!(run.exit().unwrap().is_none(), "no exit status is invented");
+}
