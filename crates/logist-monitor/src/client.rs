@@ -532,9 +532,13 @@ pub fn wait(run: &RunDir, timeout: Option<Duration>) -> Result<ExitRecord, Clien
                     Err(_) => break,
                 }
             },
-            // Not listening yet, or gone: decide by the state next round,
-            // after a short pause so a starting monitor is not spun on.
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            // Gone (the state says how it ended), or not listening yet:
+            // then a short pause so a starting monitor is not spun on.
+            Err(_) => {
+                if matches!(run.state()?, RunState::Starting | RunState::Running(_)) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
         }
     }
 }

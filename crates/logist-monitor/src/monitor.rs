@@ -27,7 +27,7 @@ use nix::unistd::Pid;
 
 use crate::log::{Channel, LogReader, LogWriter};
 use crate::proto::{self, PROTOCOL_VERSION, Reply, Request, SignalTarget, StatusReply};
-use crate::state::{self, ExitRecord, MonitorRecord, RunDir, RunSpec};
+use crate::state::{self, ExitRecord, MonitorRecord, Ownership, RunDir, RunSpec};
 use crate::{sys, tree};
 
 /// The name of the control socket in the run's directory.
@@ -95,7 +95,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 1;
         }
     };
-    let _ = writeln!(ready, "ok {}", monitor.pid);
+    // One write, so the starter gets the whole answer in one read.
+    let _ = ready.write_all(format!("ok {}\n", monitor.pid).as_bytes());
     drop(ready);
     monitor.serve();
     0
@@ -608,8 +609,18 @@ impl Monitor {
         (status, core, raw, ended): (ExitStatus, bool, i32, u64),
         leaked: bool,
     ) {
-        // Everything read so far reaches the disk before the exit record.
-        let _ = self.log.sync();
+        // A durable run's record must survive power loss, and everything
+        // read so far reaches the disk before it. An attached run dies with
+        // its owner, so nothing of it survives a power loss anyway: its
+        // record is atomic for readers but not flushed (fsync is the
+        // largest part of a short run's cost).
+        let sync = match self.spec.ownership {
+            Ownership::Attached => state::Sync::Rename,
+            Ownership::Durable => state::Sync::Disk,
+        };
+        if sync == state::Sync::Disk {
+            let _ = self.log.sync();
+        }
         let record = ExitRecord {
             status,
             core_dumped: core,
@@ -619,7 +630,7 @@ impl Monitor {
             log_end: self.log.end(),
             log_lost_bytes: self.log.lost_bytes(),
         };
-        if let Err(error) = self.run.write_exit(&record) {
+        if let Err(error) = self.run.write_exit(&record, sync) {
             eprintln!(
                 "logist-monitor: writing exit.json: {}",
                 logist_core::error_chain(&error)

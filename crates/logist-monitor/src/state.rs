@@ -194,7 +194,7 @@ impl StateDir {
                 });
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                write_atomic(&layout, LAYOUT_TEXT.as_bytes())?;
+                write_atomic(&layout, LAYOUT_TEXT.as_bytes(), Sync::Disk)?;
             }
             Err(error) => return Err(io_error(&layout, error)),
         }
@@ -264,7 +264,11 @@ impl StateDir {
             id: id.to_owned(),
             path,
         };
-        write_atomic(&run.path.join("spec.json"), spec.to_json().as_bytes())?;
+        write_atomic(
+            &run.path.join("spec.json"),
+            spec.to_json().as_bytes(),
+            Sync::Rename,
+        )?;
         Ok(run)
     }
 
@@ -459,11 +463,19 @@ impl RunDir {
     }
 
     pub(crate) fn write_monitor(&self, record: &MonitorRecord) -> Result<(), StateError> {
-        write_atomic(&self.path.join("monitor.json"), record.to_json().as_bytes())
+        write_atomic(
+            &self.path.join("monitor.json"),
+            record.to_json().as_bytes(),
+            Sync::Rename,
+        )
     }
 
-    pub(crate) fn write_exit(&self, record: &ExitRecord) -> Result<(), StateError> {
-        write_atomic(&self.path.join("exit.json"), record.to_json().as_bytes())
+    pub(crate) fn write_exit(&self, record: &ExitRecord, sync: Sync) -> Result<(), StateError> {
+        write_atomic(
+            &self.path.join("exit.json"),
+            record.to_json().as_bytes(),
+            sync,
+        )
     }
 }
 
@@ -514,9 +526,22 @@ pub fn boot_id() -> io::Result<String> {
         .to_owned())
 }
 
-/// Writes `bytes` to `path` atomically: temporary file, fsync, rename,
-/// fsync of the directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+/// How far [`write_atomic`] makes a file safe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sync {
+    /// Readers see the old file or the new one, never a part, as long as
+    /// the machine stays up (a process crash cannot tear it). For files
+    /// that only matter while the machine is up: after a reboot the run
+    /// they describe is lost anyway.
+    Rename,
+    /// As `Rename`, and the file survives power loss: `fsync` of the file
+    /// before the rename and of the directory after.
+    Disk,
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, renamed over the
+/// target (with `fsync` of the file and the directory for [`Sync::Disk`]).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: Sync) -> Result<(), StateError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(format!(".tmp{}", std::process::id()));
@@ -524,11 +549,16 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> 
     let result = (|| {
         let mut file = File::create(&temp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync == Sync::Disk {
+            file.sync_all()?;
+        }
         fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
+        if sync == Sync::Disk {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
-    result.map_err(|e| {
+    result.map_err(|e: io::Error| {
         let _ = fs::remove_file(&temp);
         io_error(path, e)
     })
