@@ -545,6 +545,37 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_disk_leaves_a_gap_and_the_offsets_stay_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = LogWriter::open(dir.path(), 1 << 20).unwrap();
+        writer.append(Channel::Stdout, b"before ").unwrap();
+        let real = std::mem::replace(
+            &mut writer.file,
+            OpenOptions::new().write(true).open("/dev/full").unwrap(),
+        );
+        writer.append(Channel::Stderr, b"lost").unwrap_err();
+        writer.append(Channel::Stdout, b"also lost").unwrap_err();
+        assert_eq!(writer.lost_bytes(), 13);
+        writer.file = real;
+        writer.append(Channel::Stdout, b"after").unwrap();
+        assert_eq!(writer.end(), 7 + 13 + 5);
+        let chunks = LogReader::new(dir.path()).read(0, 1000).unwrap();
+        let summary: Vec<_> = chunks
+            .iter()
+            .map(|c| (c.channel, c.offset, c.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Channel::Stdout, 0, 7),
+                (Channel::Gap, 7, 13),
+                (Channel::Stdout, 20, 5)
+            ]
+        );
+        assert_eq!(chunks[2].bytes, b"after");
+    }
+
+    #[test]
     fn removed_segments_report_the_earliest_offset() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = LogWriter::open(dir.path(), 40).unwrap();

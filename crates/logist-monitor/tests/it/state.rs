@@ -115,3 +115,24 @@ fn a_killed_monitor_makes_the_run_lost_and_its_group_is_stopped_on_adoption() {
     });
     assert!(run.exit().unwrap().is_none(), "no exit status is invented");
 }
+
+#[test]
+fn a_client_of_another_protocol_version_is_told_and_disconnected() {
+    use std::io::{Read, Write};
+    let mut fx = Fixture::new();
+    let run = fx.start(&spec(&["sleep", "30"], Ownership::Durable));
+    let mut stream = std::os::unix::net::UnixStream::connect(run.path().join("ctl.sock")).unwrap();
+    // Hello (kind 1) with version 99.
+    stream.write_all(&[5, 0, 0, 0, 1, 99, 0, 0, 0]).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let text = String::from_utf8_lossy(&reply[5..]);
+    assert_eq!(reply[4], 66, "an error reply");
+    assert!(
+        text.contains("version 99") && text.contains("speaks 1"),
+        "{text}"
+    );
+    // The run is untouched and still answers a current client.
+    let mut client = Client::connect(&run).unwrap();
+    assert_eq!(client.status().unwrap().exit, None);
+}
