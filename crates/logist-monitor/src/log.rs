@@ -115,7 +115,6 @@ pub struct LogWriter {
     end: u64,
     lost: u64,
     lost_total: u64,
-    scratch: Vec<u8>,
 }
 
 impl LogWriter {
@@ -156,7 +155,6 @@ impl LogWriter {
             end,
             lost: 0,
             lost_total: 0,
-            scratch: Vec::with_capacity(HEADER_LEN + 64 * 1024),
         };
         writer
             .file
@@ -222,16 +220,14 @@ impl LogWriter {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&MAGIC);
-        self.scratch.push(channel.code());
-        self.scratch.push(0);
-        self.scratch
-            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        self.scratch.extend_from_slice(&offset.to_le_bytes());
-        self.scratch.extend_from_slice(&nanos.to_le_bytes());
-        self.scratch.extend_from_slice(payload);
-        if let Err(error) = self.file.write_all(&self.scratch) {
+        let mut header = [0u8; HEADER_LEN];
+        header[..2].copy_from_slice(&MAGIC);
+        header[2] = channel.code();
+        header[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[8..16].copy_from_slice(&offset.to_le_bytes());
+        header[16..24].copy_from_slice(&nanos.to_le_bytes());
+        // One writev: no copy of the payload, and one system call per record.
+        if let Err(error) = write_all_vectored(&mut self.file, &header, payload) {
             // Cut a partial record so the segment stays readable.
             let _ = self.file.set_len(self.segment_len);
             let _ = self.file.seek(SeekFrom::Start(self.segment_len));
@@ -240,6 +236,21 @@ impl LogWriter {
         self.segment_len += record_len;
         Ok(())
     }
+}
+
+/// Writes `header` then `payload`, retrying short writes.
+fn write_all_vectored(file: &mut File, header: &[u8], payload: &[u8]) -> io::Result<()> {
+    let mut slices = [io::IoSlice::new(header), io::IoSlice::new(payload)];
+    let mut slices: &mut [io::IoSlice<'_>] = &mut slices;
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Reads a run's log from any logical offset.

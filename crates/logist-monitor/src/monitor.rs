@@ -32,7 +32,9 @@ use crate::{sys, tree};
 
 /// The name of the control socket in the run's directory.
 pub(crate) const SOCKET_NAME: &str = "ctl.sock";
-const READ_LEN: usize = 64 * 1024;
+const READ_LEN: usize = 128 * 1024;
+/// The size asked of the output pipes (fewer wake-ups per byte).
+const PIPE_LEN: usize = 1 << 20;
 const READS_PER_WAKE: usize = 16;
 const SUBSCRIBER_BUFFER: usize = 256 * 1024;
 const KILL_ROUND: Duration = Duration::from_millis(20);
@@ -332,8 +334,15 @@ impl Monitor {
         }
         // The monitor reaps by pid; std's handle is not needed.
         drop(child);
-        for (_, fd) in &outputs {
+        for (channel, fd) in &outputs {
             set_nonblocking(fd.as_fd()).map_err(|e| setup("setting up the output", &e))?;
+            if *channel != Channel::Pty {
+                // Best effort: the system limit may be lower.
+                let _ = nix::fcntl::fcntl(
+                    fd.as_fd(),
+                    nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_LEN as i32),
+                );
+            }
         }
         if let Some(fd) = &stdin {
             set_nonblocking(fd.as_fd()).map_err(|e| setup("setting up stdin", &e))?;

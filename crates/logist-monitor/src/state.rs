@@ -22,6 +22,7 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -183,7 +184,12 @@ impl StateDir {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StateError> {
         let root = root.into();
         let runs = root.join("runs");
-        fs::create_dir_all(&runs).map_err(|e| io_error(&runs, e))?;
+        // Only the owner may read the runs' output or reach their sockets.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&runs)
+            .map_err(|e| io_error(&runs, e))?;
         let layout = root.join("layout");
         match fs::read_to_string(&layout) {
             Ok(text) if text == LAYOUT_TEXT => {}
@@ -253,7 +259,7 @@ impl StateDir {
     pub(crate) fn create_run(&self, id: &str, spec: &RunSpec) -> Result<RunDir, StateError> {
         check_id(id)?;
         let path = self.root.join("runs").join(id);
-        match fs::create_dir(&path) {
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(StateError::Exists(id.to_owned()));

@@ -136,3 +136,15 @@ fn a_client_of_another_protocol_version_is_told_and_disconnected() {
     let mut client = Client::connect(&run).unwrap();
     assert_eq!(client.status().unwrap().exit, None);
 }
+
+#[test]
+fn run_directories_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut fx = Fixture::new();
+    let run = fx.start(&spec(&["true"], Ownership::Durable));
+    logist_monitor::wait(&run, Some(DEADLINE)).unwrap();
+    for dir in [fx.state.path().join("runs"), run.path().to_owned()] {
+        let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+    }
+}
