@@ -59,10 +59,11 @@ pub enum StateError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Another process owns the state directory.
-    #[error("state directory `{}` is owned by another process", path.display())]
+    /// Another process owns the state directory (or, for a run, its
+    /// monitor still lives).
+    #[error("`{}` is in use by another process", path.display())]
     Busy {
-        /// The state directory.
+        /// The state directory or run directory.
         path: PathBuf,
     },
     /// No run with this id is recorded.

@@ -468,6 +468,21 @@ impl RunDir {
         .is_ok())
     }
 
+    /// Removes the run's directory (log included) once its monitor is
+    /// gone: the run exited, or it is lost and [`RunDir::kill_lost`] has
+    /// been called.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError::Busy`] while the monitor lives (stop the run first),
+    /// [`StateError::Io`] if the files cannot be removed.
+    pub fn remove(self) -> Result<(), StateError> {
+        if self.monitor_alive()? {
+            return Err(StateError::Busy { path: self.path });
+        }
+        fs::remove_dir_all(&self.path).map_err(|e| io_error(&self.path, e))
+    }
+
     pub(crate) fn write_monitor(&self, record: &MonitorRecord) -> Result<(), StateError> {
         write_atomic(
             &self.path.join("monitor.json"),

@@ -148,3 +148,25 @@ fn run_directories_are_private_to_their_owner() {
         assert_eq!(mode, 0o700, "{}", dir.display());
     }
 }
+
+#[test]
+fn a_run_is_removed_only_once_its_monitor_is_gone() {
+    let mut fx = Fixture::new();
+    let run = fx.start(&spec(&["sleep", "30"], Ownership::Durable));
+    let error = run.clone().remove().unwrap_err();
+    assert!(matches!(error, StateError::Busy { .. }), "{error}");
+    Client::connect(&run)
+        .unwrap()
+        .terminate(Some(Duration::ZERO))
+        .unwrap();
+    logist_monitor::wait(&run, Some(DEADLINE)).unwrap();
+    crate::wait_for("the monitor to end", DEADLINE, || {
+        !run.monitor_alive().unwrap()
+    });
+    let id = run.id().to_owned();
+    run.remove().unwrap();
+    assert!(matches!(
+        fx.state.run(&id),
+        Err(StateError::UnknownRun { .. })
+    ));
+}
