@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,7 +21,6 @@ use crate::proto::{self, PROTOCOL_VERSION, Reply, Request, SignalTarget, StatusR
 use crate::state::{
     ExitRecord, Ownership, RunDir, RunSpec, RunState, StateDir, lock_file_exclusive,
 };
-use crate::sys;
 
 /// How to start a monitor: a program, and leading arguments, that end up
 /// calling [`crate::monitor_main`] with the monitor's own arguments.
@@ -108,14 +107,17 @@ fn launch(
     let lock = lock_file_exclusive(&run.path().join("monitor.lock"))?;
     let (ready_read, ready_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| monitor_error(e.into()))?;
-    let owner = match spec.ownership {
+    let (owner_read, owner) = match spec.ownership {
         Ownership::Attached => {
-            Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| monitor_error(e.into()))?)
+            let (read, write) =
+                nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| monitor_error(e.into()))?;
+            (Stdio::from(read), Some(write))
         }
-        Ownership::Durable => None,
+        Ownership::Durable => (Stdio::null(), None),
     };
-    let diagnostics = File::create(run.path().join("monitor.err")).map_err(monitor_error)?;
 
+    // The three descriptors go in the standard slots, so std can start the
+    // monitor with posix_spawn instead of forking this (maybe large) process.
     #[expect(
         clippy::disallowed_methods,
         reason = "starting the monitor is the host runtime's machinery for starting a run"
@@ -125,32 +127,21 @@ fn launch(
         .args(&program.args)
         .arg("--run-dir")
         .arg(run.path())
-        .arg("--ready-fd")
-        .arg(ready_write.as_raw_fd().to_string())
-        .arg("--lock-fd")
-        .arg(lock.as_raw_fd().to_string())
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(diagnostics));
-    let mut keep = vec![ready_write.as_raw_fd(), lock.as_raw_fd()];
-    if let Some((read, _)) = &owner {
-        command.arg("--owner-fd").arg(read.as_raw_fd().to_string());
-        keep.push(read.as_raw_fd());
+        .stdin(owner_read)
+        .stdout(Stdio::from(lock))
+        .stderr(Stdio::from(ready_write));
+    if owner.is_some() {
+        command.arg("--attached");
     }
-    sys::keep_across_exec(&mut command, keep);
     let mut child = command.spawn().map_err(monitor_error)?;
+    // Our copies of the monitor's descriptors go with the command; the
+    // lock stays held through the monitor's copy.
+    drop(command);
     // The monitor forks and its first process exits at once.
     let status = child.wait().map_err(monitor_error)?;
-    drop(command);
-    drop(ready_write);
-    drop(lock);
-    let owner = owner.map(|(read, write)| {
-        drop(read);
-        write
-    });
     let mut message = String::new();
     File::from(ready_read)
         .read_to_string(&mut message)
@@ -184,6 +175,7 @@ fn launch(
     }
     let message = match message.strip_prefix("error ") {
         Some(message) => message.to_owned(),
+        None if !message.is_empty() => message.to_owned(),
         None => {
             let diagnostics =
                 fs::read_to_string(run.path().join("monitor.err")).unwrap_or_default();

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -44,44 +44,59 @@ const MAX_CLIENTS: usize = 128;
 /// The monitor's entry point: parses its arguments, becomes the monitor,
 /// and returns the process's exit code. Call it from a `main` with
 /// `std::env::args_os().skip(1)` (the `logist-monitor` binary does).
+///
+/// The starter passes three descriptors as the standard ones, so that it
+/// can start the monitor with `posix_spawn` (no `fork` of a large owner):
+/// 0 is the owner pipe (attached runs, `--attached`) or `/dev/null`, 1 is
+/// the locked `monitor.lock`, 2 is the ready pipe.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args = match Args::parse(args) {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("logist-monitor: {message}");
+            eprintln!("error {message}");
             return 2;
         }
     };
     // First, while this process has one thread: orphan ourselves.
     if let Err(error) = sys::fork_and_orphan() {
-        eprintln!("logist-monitor: fork: {error}");
+        eprintln!("error fork: {error}");
         return 1;
     }
-    let mut keep = vec![args.ready_fd, args.lock_fd];
-    keep.extend(args.owner_fd);
     let setup = (|| -> io::Result<(File, OwnedFd, Option<OwnedFd>)> {
         nix::unistd::setsid()?;
         nix::sys::prctl::set_child_subreaper(true)?;
+        // Move the three handed-over descriptors out of the standard slots
+        // (close-on-exec, so the run inherits none of them).
+        let high = |fd: BorrowedFd<'_>| -> io::Result<OwnedFd> {
+            sys::adopt_fd(nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3),
+            )?)
+        };
+        let owner = high(io::stdin().as_fd())?;
+        let lock = high(io::stdout().as_fd())?;
+        let ready = File::from(high(io::stderr().as_fd())?);
+        let null = File::options().read(true).write(true).open("/dev/null")?;
+        let diagnostics = File::options()
+            .create(true)
+            .append(true)
+            .open(args.run_dir.join("monitor.err"))?;
+        nix::unistd::dup2_stdin(&null)?;
+        nix::unistd::dup2_stdout(&null)?;
+        nix::unistd::dup2_stderr(&diagnostics)?;
+        drop((null, diagnostics));
+        let owner = args.attached.then_some(owner);
+        let mut keep = vec![ready.as_raw_fd(), lock.as_raw_fd()];
+        keep.extend(owner.as_ref().map(AsRawFd::as_raw_fd));
         sys::close_other_fds(&keep)?;
-        let ready = File::from(sys::adopt_fd(args.ready_fd)?);
-        let lock = sys::adopt_fd(args.lock_fd)?;
-        let owner = args.owner_fd.map(sys::adopt_fd).transpose()?;
-        for fd in [
-            Some(ready.as_fd()),
-            Some(lock.as_fd()),
-            owner.as_ref().map(AsFd::as_fd),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            set_cloexec(fd)?;
-        }
         Ok((ready, lock, owner))
     })();
     let (mut ready, _lock, owner) = match setup {
         Ok(parts) => parts,
         Err(error) => {
-            eprintln!("logist-monitor: setting up: {error}");
+            // Standard error is still the ready pipe, or already the
+            // diagnostics file; either way the starter learns of it.
+            eprintln!("error setting up: {error}");
             return 1;
         }
     };
@@ -106,42 +121,26 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 struct Args {
     run_dir: PathBuf,
-    ready_fd: RawFd,
-    lock_fd: RawFd,
-    owner_fd: Option<RawFd>,
+    attached: bool,
 }
 
 impl Args {
     fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self, String> {
         let mut run_dir = None;
-        let mut ready_fd = None;
-        let mut lock_fd = None;
-        let mut owner_fd = None;
+        let mut attached = false;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
-            let value = args
-                .next()
-                .ok_or_else(|| format!("{} needs a value", flag.to_string_lossy()))?;
-            let fd = || {
-                value
-                    .to_str()
-                    .and_then(|v| v.parse::<RawFd>().ok())
-                    .filter(|&fd| fd > 2)
-                    .ok_or_else(|| format!("bad descriptor {value:?}"))
-            };
             match flag.to_str() {
-                Some("--run-dir") => run_dir = Some(PathBuf::from(&value)),
-                Some("--ready-fd") => ready_fd = Some(fd()?),
-                Some("--lock-fd") => lock_fd = Some(fd()?),
-                Some("--owner-fd") => owner_fd = Some(fd()?),
+                Some("--run-dir") => {
+                    run_dir = Some(PathBuf::from(args.next().ok_or("--run-dir needs a value")?));
+                }
+                Some("--attached") => attached = true,
                 _ => return Err(format!("unknown argument {flag:?}")),
             }
         }
         Ok(Self {
             run_dir: run_dir.ok_or("--run-dir is required")?,
-            ready_fd: ready_fd.ok_or("--ready-fd is required")?,
-            lock_fd: lock_fd.ok_or("--lock-fd is required")?,
-            owner_fd,
+            attached,
         })
     }
 }

@@ -158,23 +158,6 @@ impl RunSetup {
     }
 }
 
-/// Makes the listed descriptors survive `command`'s exec (clears their
-/// close-on-exec flag in the child only).
-pub(crate) fn keep_across_exec(command: &mut Command, fds: Vec<RawFd>) {
-    // SAFETY: the hook calls only fcntl, which is async-signal-safe, on
-    // descriptor numbers copied into the closure.
-    unsafe {
-        command.pre_exec(move || {
-            for &fd in &fds {
-                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
 /// Closes every descriptor of this process from 3 up except `keep`
 /// (descriptors an embedding program leaked would otherwise pin its
 /// resources for as long as the run lives).
