@@ -230,3 +230,42 @@ fn writing_to_a_closed_stdin_is_refused() {
     let exit = logist_monitor::wait(&run, Some(DEADLINE)).unwrap();
     assert_eq!(exit.status, ExitStatus::Signal(15));
 }
+
+#[test]
+fn a_subscriber_gets_every_byte_live_across_rotations_then_the_exit() {
+    let mut fx = Fixture::new();
+    let mut spec = spec(
+        &[
+            "sh",
+            "-c",
+            "head -c 2000000 /dev/urandom; head -c 100000 /dev/urandom >&2; exit 7",
+        ],
+        Ownership::Durable,
+    );
+    spec.segment_bytes = 64 * 1024;
+    let run = fx.start(&spec);
+    let mut subscription = Client::connect(&run).unwrap().subscribe(0).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut next = 0;
+    let exit = loop {
+        match subscription.next(Some(DEADLINE)).unwrap() {
+            Some(Event::Output(chunk)) => {
+                assert_eq!(chunk.offset, next, "contiguous");
+                next += chunk.len();
+                match chunk.channel {
+                    logist_monitor::log::Channel::Stdout => out.extend_from_slice(&chunk.bytes),
+                    logist_monitor::log::Channel::Stderr => err.extend_from_slice(&chunk.bytes),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            Some(Event::Exited { status, log_end }) => break (status, log_end),
+            None => panic!("closed before the exit"),
+        }
+    };
+    assert_eq!(exit, (ExitStatus::Code(7), 2_100_000));
+    assert_eq!(next, 2_100_000);
+    let (disk_out, disk_err, _) = log_by_channel(&run);
+    assert_eq!(checksum(&out), checksum(&disk_out));
+    assert_eq!(checksum(&err), checksum(&disk_err));
+    assert_eq!((out.len(), err.len()), (2_000_000, 100_000));
+}
