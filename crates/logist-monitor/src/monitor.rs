@@ -398,10 +398,15 @@ impl Monitor {
     fn serve(&mut self) {
         loop {
             self.advance();
-            if self.done() {
+            // Once everything is done, one more look without waiting: a
+            // request that is already on its way (a `Subscribe` sent just as
+            // the run ended) is answered rather than cut off.
+            let last_look = self.done();
+            let events = self.poll_once(last_look);
+            let lingered = self.finished_at.is_some_and(|at| at.elapsed() >= LINGER);
+            if last_look && (events.is_empty() || lingered) {
                 break;
             }
-            let events = self.poll_once();
             let mut closed = Vec::new();
             for (tag, revents) in events {
                 if let Tag::Output(i) = tag {
@@ -459,7 +464,7 @@ impl Monitor {
         flushed || finished.elapsed() >= LINGER
     }
 
-    fn poll_once(&mut self) -> Vec<(Tag, PollFlags)> {
+    fn poll_once(&mut self, no_wait: bool) -> Vec<(Tag, PollFlags)> {
         let mut tags = Vec::new();
         let mut fds = Vec::new();
         let input = PollFlags::POLLIN;
@@ -509,7 +514,8 @@ impl Monitor {
         .into_iter()
         .flatten()
         .min();
-        let timeout = match deadline {
+        let timeout = match deadline.filter(|_| !no_wait) {
+            None if no_wait => PollTimeout::ZERO,
             None => PollTimeout::NONE,
             Some(at) => {
                 let ms = at.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1;

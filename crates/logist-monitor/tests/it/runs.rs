@@ -214,7 +214,10 @@ fn reading_through_the_monitor_matches_the_disk() {
     client.close_stdin().unwrap();
     let exit = logist_monitor::wait(&run, Some(DEADLINE)).unwrap();
     assert_eq!(exit.status, ExitStatus::Code(0));
-    // After the exit the monitor is gone; the log is still there.
+    // Once the monitor is gone, only the files answer.
+    crate::wait_for("the monitor to end", DEADLINE, || {
+        !run.monitor_alive().unwrap()
+    });
     assert!(matches!(Client::connect(&run), Err(ClientError::Io { .. })));
     assert_eq!(log_by_channel(&run).0, b"one\n");
 }
@@ -248,7 +251,14 @@ fn a_subscriber_gets_every_byte_live_across_rotations_then_the_exit() {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut next = 0;
     let exit = loop {
-        match subscription.next(Some(DEADLINE)).unwrap() {
+        let event = subscription.next(Some(DEADLINE)).unwrap_or_else(|e| {
+            panic!(
+                "at {next}: {}; {:?}",
+                logist_core::error_chain(&e),
+                run.state()
+            )
+        });
+        match event {
             Some(Event::Output(chunk)) => {
                 assert_eq!(chunk.offset, next, "contiguous");
                 next += chunk.len();

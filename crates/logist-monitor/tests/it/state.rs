@@ -170,3 +170,35 @@ fn a_run_is_removed_only_once_its_monitor_is_gone() {
         Err(StateError::UnknownRun { .. })
     ));
 }
+
+#[test]
+fn sigterm_to_the_monitor_stops_the_run_and_records_it() {
+    let mut fx = Fixture::new();
+    let run = fx.start(&spec(&["sleep", "30"], Ownership::Durable));
+    let record = run.monitor().unwrap().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(record.monitor_pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let exit = logist_monitor::wait(&run, Some(DEADLINE)).unwrap();
+    assert_eq!(exit.status, ExitStatus::Signal(15));
+    crate::wait_for("the monitor to end", DEADLINE, || {
+        !run.monitor_alive().unwrap()
+    });
+}
+
+#[test]
+fn an_id_is_used_once() {
+    let mut fx = Fixture::new();
+    let spec = spec(&["true"], Ownership::Durable);
+    let first =
+        logist_monitor::start(&fx.state, &crate::program(), "same", &spec, &crate::env()).unwrap();
+    fx.adopt(first.run.clone());
+    let second = logist_monitor::start(&fx.state, &crate::program(), "same", &spec, &crate::env());
+    assert!(matches!(
+        second,
+        Err(logist_monitor::StartError::State(StateError::Exists(ref id))) if id == "same"
+    ));
+    logist_monitor::wait(&first.run, Some(DEADLINE)).unwrap();
+}
