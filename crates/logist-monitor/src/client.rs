@@ -429,7 +429,9 @@ impl Client {
 
 impl Subscription {
     /// The next event, waiting at most `timeout` (forever for `None`).
-    /// `Ok(None)` when the monitor closed the connection.
+    /// `Ok(None)` when the monitor closed the connection. A connection
+    /// that ends (or is reset) before [`Event::Exited`] means the monitor
+    /// ended: [`RunDir::state`] and the log on disk then tell the rest.
     ///
     /// # Errors
     ///
