@@ -39,8 +39,13 @@ pub(crate) fn spec(argv: &[&str], ownership: Ownership) -> RunSpec {
     }
 }
 
+/// The runs' environment. The tag lets `cargo xtask ci`'s leak check find
+/// any monitor or run a test left behind.
 pub(crate) fn env() -> Vec<(OsString, OsString)> {
-    vec![("PATH".into(), std::env::var_os("PATH").unwrap_or_default())]
+    vec![
+        ("PATH".into(), std::env::var_os("PATH").unwrap_or_default()),
+        ("LOGIST_TEST_TAG".into(), "logist-monitor".into()),
+    ]
 }
 
 /// A state directory and everything started in it, cleaned up on drop.
@@ -115,6 +120,10 @@ impl Drop for Fixture {
                 let _ = logist_monitor::wait(run, Some(Duration::from_secs(5)));
             }
             let _ = run.kill_lost();
+            let end = Instant::now() + Duration::from_secs(5);
+            while run.monitor_alive().unwrap_or(false) && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         for &pid in &self.pids {
             if alive(pid) {
