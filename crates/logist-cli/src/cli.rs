@@ -46,6 +46,13 @@ pub(crate) struct ServeArgs {
     /// Let the socket file's group connect too (mode 0660 instead of 0600).
     #[arg(long)]
     pub(crate) group_access: bool,
+    /// Serve TCP over TLS with this certificate chain (PEM); clients then
+    /// use tls://HOST:PORT and LOGIST_TLS_CA.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL when stopping a command.
     #[arg(long, value_name = "SECS", value_parser = duration::parse, default_value = "5")]
     pub(crate) grace: Duration,
@@ -180,7 +187,8 @@ pub(crate) struct Shared {
     #[arg(long, value_enum, default_value = "host", value_name = "RUNTIME")]
     pub(crate) runtime: RuntimeKind,
     /// Run it on the `logist serve` server at this address instead
-    /// (unix:PATH, tcp://HOST:PORT); LOGIST_TOKEN is its token.
+    /// (unix:PATH, tcp://HOST:PORT, tls://HOST:PORT); LOGIST_TOKEN is its
+    /// token, LOGIST_TLS_CA the certificate authority for tls://.
     #[arg(
         long,
         value_name = "URL",

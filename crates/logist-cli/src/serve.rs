@@ -1,12 +1,15 @@
 //! `logist serve` (this machine's host runtime served to remote callers)
 //! and `--remote` (run and exec acting on such a server).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use logist_core::{Runtime, error_chain};
 use logist_runtime_host::HostRuntime;
-use logist_runtime_remote::{Address, RemoteRuntime, ServeError, Server};
+use logist_runtime_remote::{
+    Address, RemoteRuntime, ServeError, Server, client_config, server_config,
+};
 
 use crate::CliError;
 use crate::cli::{RuntimeKind, ServeArgs, Shared};
@@ -14,6 +17,9 @@ use crate::signals::Signals;
 
 /// The variable that holds the token of a TCP server, for both sides.
 const TOKEN: &str = "LOGIST_TOKEN";
+
+/// The variable that names the PEM file a client trusts for tls://.
+const TLS_CA: &str = "LOGIST_TLS_CA";
 
 fn address(text: &str, what: &str) -> Result<Address, CliError> {
     text.parse()
@@ -38,9 +44,20 @@ pub(crate) fn remote_runtime(url: &str, shared: &Shared) -> Result<Arc<dyn Runti
         ));
     }
     let address = address(url, "--remote (LOGIST_REMOTE)")?;
+    let tls = matches!(address, Address::Tls(_));
     let mut builder = RemoteRuntime::builder(address);
     if let Some(token) = token() {
         builder = builder.token(token);
+    }
+    if tls {
+        let authority = std::env::var_os(TLS_CA).ok_or_else(|| {
+            CliError::usage(format!(
+                "a tls:// server needs {TLS_CA}: the PEM file of the authority (or certificate) to trust"
+            ))
+        })?;
+        let config = client_config(Path::new(&authority))
+            .map_err(|error| CliError::usage(format!("{TLS_CA}: {}", error_chain(&error))))?;
+        builder = builder.tls(config);
     }
     let runtime = builder.build().map_err(|error| {
         CliError::failed(format!(
@@ -74,7 +91,14 @@ pub(crate) fn serve(args: &ServeArgs, signals: &Signals) -> Result<u8, CliError>
     if args.group_access {
         server = server.socket_mode(0o660);
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let config = server_config(cert, key).map_err(|error| {
+            CliError::usage(format!("--tls-cert/--tls-key: {}", error_chain(&error)))
+        })?;
+        server = server.tls(config);
+    }
     let listener = server.bind(&address).map_err(|error| match error {
+        ServeError::TlsRequired { .. } => CliError::usage(error_chain(&error).to_string()),
         ServeError::TokenRequired { .. } => CliError::usage(format!(
             "{}: set {TOKEN} to a secret the clients share, or listen on unix:PATH",
             error_chain(&error)

@@ -7,12 +7,17 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls::{ClientConnection, ServerConnection, StreamOwned};
+use rustls_pki_types::ServerName;
 
 /// A server's address.
 ///
 /// Written `unix:PATH` for a Unix socket, `tcp://HOST:PORT` or plain
-/// `HOST:PORT` for TCP.
+/// `HOST:PORT` for TCP, `tls://HOST:PORT` for TCP with TLS.
 ///
 /// ```
 /// use logist_runtime_remote::Address;
@@ -32,6 +37,9 @@ pub enum Address {
     Unix(PathBuf),
     /// `HOST:PORT` over TCP (a token is required).
     Tcp(String),
+    /// `HOST:PORT` over TCP with TLS (a token is required; the client
+    /// needs the certificate authority that signed the server's).
+    Tls(String),
 }
 
 /// An address that cannot be parsed.
@@ -59,10 +67,11 @@ impl FromStr for Address {
             }
             return Ok(Address::Unix(PathBuf::from(path)));
         }
-        let host_port = match text.split_once("://") {
-            Some(("tcp", rest)) => rest,
+        let (host_port, tls) = match text.split_once("://") {
+            Some(("tcp", rest)) => (rest, false),
+            Some(("tls", rest)) => (rest, true),
             Some(_) => return Err(error("unknown scheme")),
-            None => text,
+            None => (text, false),
         };
         let Some((host, port)) = host_port.rsplit_once(':') else {
             return Err(error("no port"));
@@ -73,7 +82,11 @@ impl FromStr for Address {
         if port.parse::<u16>().is_err() {
             return Err(error("the port is not a number from 0 to 65535"));
         }
-        Ok(Address::Tcp(host_port.to_owned()))
+        Ok(if tls {
+            Address::Tls(host_port.to_owned())
+        } else {
+            Address::Tcp(host_port.to_owned())
+        })
     }
 }
 
@@ -82,57 +95,102 @@ impl fmt::Display for Address {
         match self {
             Address::Unix(path) => write!(f, "unix:{}", path.display()),
             Address::Tcp(host_port) => write!(f, "tcp://{host_port}"),
+            Address::Tls(host_port) => write!(f, "tls://{host_port}"),
         }
     }
 }
 
-/// A connected byte stream, TCP or Unix.
+/// A connected byte stream: TCP, Unix, or TLS over TCP on either side.
 #[derive(Debug)]
 pub(crate) enum Transport {
     Tcp(TcpStream),
     Unix(UnixStream),
+    TlsClient(Box<StreamOwned<ClientConnection, TcpStream>>),
+    TlsServer(Box<StreamOwned<ServerConnection, TcpStream>>),
+}
+
+/// The host part of `HOST:PORT` (without an IPv6 address's brackets).
+fn host_of(host_port: &str) -> &str {
+    let host = host_port
+        .rsplit_once(':')
+        .map_or(host_port, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+fn connect_tcp(host_port: &str, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = None;
+    for addr in host_port.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                return Ok(stream);
+            }
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the host name has no address")))
 }
 
 impl Transport {
-    /// Connects to `address`, giving up on TCP after `timeout`.
-    pub(crate) fn connect(address: &Address, timeout: Duration) -> io::Result<Self> {
+    /// Connects to `address`, giving up on TCP after `timeout`; `tls` is
+    /// the client configuration for a `tls://` address.
+    pub(crate) fn connect(
+        address: &Address,
+        timeout: Duration,
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> io::Result<Self> {
         match address {
             Address::Unix(path) => UnixStream::connect(path).map(Transport::Unix),
-            Address::Tcp(host_port) => {
-                let mut last = None;
-                for addr in host_port.to_socket_addrs()? {
-                    match TcpStream::connect_timeout(&addr, timeout) {
-                        Ok(stream) => {
-                            stream.set_nodelay(true)?;
-                            return Ok(Transport::Tcp(stream));
-                        }
-                        Err(error) => last = Some(error),
-                    }
-                }
-                Err(last.unwrap_or_else(|| {
-                    io::Error::new(io::ErrorKind::NotFound, "the host name has no address")
-                }))
+            Address::Tcp(host_port) => connect_tcp(host_port, timeout).map(Transport::Tcp),
+            Address::Tls(host_port) => {
+                let Some(config) = tls else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "a tls:// address needs the certificate authority to trust (LOGIST_TLS_CA)",
+                    ));
+                };
+                let name = ServerName::try_from(host_of(host_port).to_owned())
+                    .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+                let connection =
+                    ClientConnection::new(Arc::clone(config), name).map_err(io::Error::other)?;
+                let stream = connect_tcp(host_port, timeout)?;
+                Ok(Transport::TlsClient(Box::new(StreamOwned::new(
+                    connection, stream,
+                ))))
             }
+        }
+    }
+
+    /// The TCP socket under a TCP or TLS stream.
+    fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Transport::Tcp(stream) => Some(stream),
+            Transport::TlsClient(stream) => Some(stream.get_ref()),
+            Transport::TlsServer(stream) => Some(stream.get_ref()),
+            Transport::Unix(_) => None,
         }
     }
 
     pub(crate) fn set_timeouts(&self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Transport::Tcp(stream) => {
+        match (self, self.tcp()) {
+            (Transport::Unix(stream), _) => {
                 stream.set_read_timeout(timeout)?;
                 stream.set_write_timeout(timeout)
             }
-            Transport::Unix(stream) => {
+            (_, Some(stream)) => {
                 stream.set_read_timeout(timeout)?;
                 stream.set_write_timeout(timeout)
             }
+            (_, None) => Ok(()),
         }
     }
 
     fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        match self {
-            Transport::Tcp(stream) => stream.set_nonblocking(nonblocking),
-            Transport::Unix(stream) => stream.set_nonblocking(nonblocking),
+        match (self, self.tcp()) {
+            (Transport::Unix(stream), _) => stream.set_nonblocking(nonblocking),
+            (_, Some(stream)) => stream.set_nonblocking(nonblocking),
+            (_, None) => Ok(()),
         }
     }
 
@@ -149,16 +207,21 @@ impl Transport {
     }
 
     pub(crate) fn shutdown(&self) {
-        let _ = match self {
-            Transport::Tcp(stream) => stream.shutdown(Shutdown::Both),
-            Transport::Unix(stream) => stream.shutdown(Shutdown::Both),
+        let _ = match (self, self.tcp()) {
+            (Transport::Unix(stream), _) => stream.shutdown(Shutdown::Both),
+            (_, Some(stream)) => stream.shutdown(Shutdown::Both),
+            (_, None) => Ok(()),
         };
     }
 
+    /// A second handle on the socket, to shut it down from elsewhere (of a
+    /// TLS stream: its TCP socket).
     pub(crate) fn try_clone(&self) -> io::Result<Self> {
         Ok(match self {
-            Transport::Tcp(stream) => Transport::Tcp(stream.try_clone()?),
             Transport::Unix(stream) => Transport::Unix(stream.try_clone()?),
+            Transport::Tcp(stream) => Transport::Tcp(stream.try_clone()?),
+            Transport::TlsClient(stream) => Transport::Tcp(stream.get_ref().try_clone()?),
+            Transport::TlsServer(stream) => Transport::Tcp(stream.get_ref().try_clone()?),
         })
     }
 }
@@ -168,6 +231,8 @@ impl Read for Transport {
         match self {
             Transport::Tcp(stream) => stream.read(buf),
             Transport::Unix(stream) => stream.read(buf),
+            Transport::TlsClient(stream) => stream.read(buf),
+            Transport::TlsServer(stream) => stream.read(buf),
         }
     }
 }
@@ -177,6 +242,8 @@ impl Write for Transport {
         match self {
             Transport::Tcp(stream) => stream.write(buf),
             Transport::Unix(stream) => stream.write(buf),
+            Transport::TlsClient(stream) => stream.write(buf),
+            Transport::TlsServer(stream) => stream.write(buf),
         }
     }
 
@@ -184,6 +251,8 @@ impl Write for Transport {
         match self {
             Transport::Tcp(stream) => stream.flush(),
             Transport::Unix(stream) => stream.flush(),
+            Transport::TlsClient(stream) => stream.flush(),
+            Transport::TlsServer(stream) => stream.flush(),
         }
     }
 }

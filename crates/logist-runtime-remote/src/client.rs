@@ -6,7 +6,7 @@
 //! [`Error::Unavailable`] after the connect or reply deadline, never hang.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tungstenite::client::IntoClientRequest;
@@ -52,6 +52,7 @@ pub struct RemoteRuntime {
     token: Option<String>,
     connect_timeout: Duration,
     keep_on_drop: bool,
+    tls: Option<Arc<rustls::ClientConfig>>,
     idle: Mutex<Vec<WebSocket<Transport>>>,
     /// What this client spawned, stopped when it is dropped.
     spawned: Mutex<Vec<ProcessId>>,
@@ -74,6 +75,7 @@ pub struct RemoteRuntimeBuilder {
     token: Option<String>,
     connect_timeout: Duration,
     keep_on_drop: bool,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for RemoteRuntimeBuilder {
@@ -90,6 +92,14 @@ impl RemoteRuntimeBuilder {
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
+        self
+    }
+
+    /// The TLS configuration for a `tls://` address (see
+    /// [`client_config`](crate::client_config): the authority to trust).
+    #[must_use]
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
         self
     }
 
@@ -121,6 +131,7 @@ impl RemoteRuntimeBuilder {
             token: self.token,
             connect_timeout: self.connect_timeout,
             keep_on_drop: self.keep_on_drop,
+            tls: self.tls,
             idle: Mutex::new(Vec::new()),
             spawned: Mutex::new(Vec::new()),
             next_key: AtomicU64::new(0),
@@ -151,6 +162,7 @@ impl RemoteRuntime {
             token: None,
             connect_timeout: Duration::from_secs(5),
             keep_on_drop: false,
+            tls: None,
         }
     }
 
@@ -183,13 +195,14 @@ impl RemoteRuntime {
 
     /// A new connection, through the handshake.
     fn dial(&self) -> Result<WebSocket<Transport>, Error> {
-        let stream = Transport::connect(&self.address, self.connect_timeout).map_err(|source| {
-            self.unavailable(
-                format!("cannot connect to the server at {}", self.address),
-                "check that `logist serve` runs there and the address is right",
-                Some(Box::new(source)),
-            )
-        })?;
+        let stream = Transport::connect(&self.address, self.connect_timeout, self.tls.as_ref())
+            .map_err(|source| {
+                self.unavailable(
+                    format!("cannot connect to the server at {}", self.address),
+                    "check that `logist serve` runs there and the address is right",
+                    Some(Box::new(source)),
+                )
+            })?;
         stream
             .set_timeouts(Some(self.connect_timeout + REPLY_MARGIN))
             .map_err(|source| self.lost(source))?;

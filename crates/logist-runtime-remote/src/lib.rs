@@ -49,9 +49,11 @@
 mod address;
 mod client;
 mod server;
+mod tls;
 mod wire;
 
 pub use address::{Address, AddressError};
 pub use client::{RemoteRuntime, RemoteRuntimeBuilder};
 pub use server::{Listener, ServeError, Server, ServerHandle};
+pub use tls::{TlsError, client_config, server_config};
 pub use wire::PROTOCOL;

@@ -55,6 +55,12 @@ pub enum ServeError {
         /// The address that was asked for.
         address: Address,
     },
+    /// A `tls://` address without a certificate and key.
+    #[error("serving on {address} needs a certificate and key (--tls-cert, --tls-key)")]
+    TlsRequired {
+        /// The address that was asked for.
+        address: Address,
+    },
     /// The address cannot be listened on.
     #[error("cannot listen on {address}")]
     Listen {
@@ -74,6 +80,7 @@ pub struct Server {
     runtime: Arc<dyn Runtime>,
     token: Option<Vec<u8>>,
     socket_mode: u32,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -92,7 +99,17 @@ impl Server {
             runtime,
             token: None,
             socket_mode: 0o600,
+            tls: None,
         }
+    }
+
+    /// Serves TCP connections over TLS with this configuration (see
+    /// [`server_config`](crate::server_config)); the address clients use is
+    /// then `tls://HOST:PORT`.
+    #[must_use]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// Requires every connection to present this token
@@ -124,15 +141,25 @@ impl Server {
             source,
         };
         let (socket, bound) = match address {
-            Address::Tcp(host_port) => {
+            Address::Tcp(host_port) | Address::Tls(host_port) => {
                 if self.token.is_none() {
                     return Err(ServeError::TokenRequired {
                         address: address.clone(),
                     });
                 }
+                if matches!(address, Address::Tls(_)) && self.tls.is_none() {
+                    return Err(ServeError::TlsRequired {
+                        address: address.clone(),
+                    });
+                }
                 let listener = TcpListener::bind(host_port.as_str()).map_err(listen_error)?;
                 let local = listener.local_addr().map_err(listen_error)?;
-                (Socket::Tcp(listener), Address::Tcp(local.to_string()))
+                let bound = if self.tls.is_some() {
+                    Address::Tls(local.to_string())
+                } else {
+                    Address::Tcp(local.to_string())
+                };
+                (Socket::Tcp(listener), bound)
             }
             Address::Unix(path) => {
                 let listener = bind_unix(path, self.socket_mode).map_err(listen_error)?;
@@ -143,6 +170,7 @@ impl Server {
             shared: Arc::new(Shared {
                 runtime: self.runtime,
                 token: self.token,
+                tls: self.tls,
                 spawn_keys: Mutex::new(SpawnKeys::default()),
                 connections: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(0),
@@ -190,6 +218,7 @@ impl Socket {
 struct Shared {
     runtime: Arc<dyn Runtime>,
     token: Option<Vec<u8>>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     spawn_keys: Mutex<SpawnKeys>,
     /// Open connections, so that shutting down closes them.
     connections: Mutex<HashMap<u64, Transport>>,
@@ -268,9 +297,18 @@ impl Listener {
     fn accept_loop(self) {
         loop {
             let accepted = match &self.socket {
-                Socket::Tcp(listener) => listener.accept().map(|(stream, _)| {
+                Socket::Tcp(listener) => listener.accept().and_then(|(stream, _)| {
                     let _ = stream.set_nodelay(true);
-                    Transport::Tcp(stream)
+                    match &self.shared.tls {
+                        Some(config) => {
+                            let connection = rustls::ServerConnection::new(Arc::clone(config))
+                                .map_err(io::Error::other)?;
+                            Ok(Transport::TlsServer(Box::new(rustls::StreamOwned::new(
+                                connection, stream,
+                            ))))
+                        }
+                        None => Ok(Transport::Tcp(stream)),
+                    }
                 }),
                 Socket::Unix(listener, _) => {
                     listener.accept().map(|(stream, _)| Transport::Unix(stream))

@@ -12,7 +12,12 @@ use crate::{code, logist, output, wait};
 
 /// A `logist serve` on `listen`, and the address it printed.
 fn serve(guard: &NoSurvivors, listen: &str, token: Option<&str>) -> (Child, String) {
-    let mut command = logist(guard, &["serve", "--listen", listen]);
+    serve_with(guard, &["serve", "--listen", listen], token)
+}
+
+/// `logist ARGS` (a serve command), and the address it printed.
+fn serve_with(guard: &NoSurvivors, args: &[&str], token: Option<&str>) -> (Child, String) {
+    let mut command = logist(guard, args);
     command.env_remove("LOGIST_TOKEN").stderr(Stdio::piped());
     if let Some(token) = token {
         command.env("LOGIST_TOKEN", token);
@@ -149,4 +154,57 @@ fn a_bad_remote_address_is_a_usage_error() {
     let out = output(&guard, &["exec", "--remote", "ftp://x", "--", "true"]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheme"));
+}
+
+#[test]
+fn serve_over_tls_with_the_authority_in_logist_tls_ca() {
+    let guard = NoSurvivors::new();
+    let dir = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+    ];
+    let (server, address) = serve_with(&guard, &args, Some("tls-t0ken"));
+    assert!(address.starts_with("tls://127.0.0.1:"), "{address}");
+
+    let mut command = logist(
+        &guard,
+        &["exec", "--remote", &address, "--", "echo", "secure"],
+    );
+    command
+        .env("LOGIST_TOKEN", "tls-t0ken")
+        .env("LOGIST_TLS_CA", cert);
+    let out = command.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"secure\n");
+
+    let mut command = logist(
+        &guard,
+        &["exec", "--remote", &address, "--", "echo", "secure"],
+    );
+    command
+        .env("LOGIST_TOKEN", "tls-t0ken")
+        .env_remove("LOGIST_TLS_CA");
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LOGIST_TLS_CA"));
+
+    stop(server);
+    drop(guard);
 }

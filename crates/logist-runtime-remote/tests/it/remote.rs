@@ -330,3 +330,82 @@ fn no_server_at_the_address_is_a_typed_error_naming_it() {
         "{text}"
     );
 }
+
+/// A self-signed certificate for 127.0.0.1, written as PEM files.
+fn certificate(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("a self-signed certificate");
+    let cert = dir.join(format!("{name}.pem"));
+    let key = dir.join(format!("{name}.key"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+#[test]
+fn tls_serves_a_client_that_trusts_the_certificate_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "server");
+    let (other, _) = certificate(dir.path(), "other");
+    let server = Server::new(host())
+        .token("tls-token")
+        .tls(logist_runtime_remote::server_config(&cert, &key).unwrap())
+        .bind(&"tls://127.0.0.1:0".parse().unwrap())
+        .unwrap()
+        .spawn();
+    let address = server.address().clone();
+    assert!(
+        address.to_string().starts_with("tls://127.0.0.1:"),
+        "{address}"
+    );
+
+    let remote = RemoteRuntime::builder(address.clone())
+        .token("tls-token")
+        .tls(logist_runtime_remote::client_config(&cert).unwrap())
+        .build()
+        .expect("a client trusting the server's certificate");
+    let id = remote.spawn(&sh("printf 'over tls'")).unwrap();
+    assert_eq!(
+        remote.wait(&id, Some(LONG)).unwrap().logs.bytes(),
+        b"over tls"
+    );
+
+    // Another authority: the certificate is not trusted.
+    let error = RemoteRuntime::builder(address.clone())
+        .token("tls-token")
+        .tls(logist_runtime_remote::client_config(&other).unwrap())
+        .build()
+        .expect_err("an untrusted certificate");
+    let text = error_chain(&error).to_string();
+    assert!(text.to_lowercase().contains("certificate"), "{text}");
+
+    // Plain TCP to a TLS server fails cleanly, and so does tls:// without
+    // an authority to trust.
+    let Address::Tls(host_port) = &address else {
+        unreachable!()
+    };
+    let plain = RemoteRuntime::builder(Address::Tcp(host_port.clone()))
+        .token("tls-token")
+        .connect_timeout(Duration::from_secs(5))
+        .build();
+    assert!(matches!(plain, Err(Error::Unavailable { .. })));
+    let text = error_chain(&RemoteRuntime::builder(address).build().unwrap_err()).to_string();
+    assert!(text.contains("LOGIST_TLS_CA"), "{text}");
+}
+
+#[test]
+fn unreadable_certificates_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let error = logist_runtime_remote::client_config(&missing).unwrap_err();
+    assert!(error_chain(&error).to_string().contains("missing.pem"));
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let error = logist_runtime_remote::server_config(&empty, &empty).unwrap_err();
+    let text = error_chain(&error).to_string();
+    assert!(
+        text.contains("empty.pem") && text.contains("CERTIFICATE"),
+        "{text}"
+    );
+}
