@@ -239,6 +239,15 @@ pub enum CommandProblem {
         /// Position in the argv (0 is the program).
         index: usize,
     },
+    /// An argument is longer than Linux passes to a program
+    /// ([`MAX_ARGUMENT_BYTES`](crate::MAX_ARGUMENT_BYTES)); a prompt this
+    /// large must go on standard input or in a file.
+    ArgumentTooLong {
+        /// Position in the argv (0 is the program).
+        index: usize,
+        /// Its length in bytes.
+        bytes: usize,
+    },
     /// An environment variable name is empty or contains `=` or NUL.
     InvalidEnvName {
         /// The name as given.
@@ -259,6 +268,11 @@ impl fmt::Display for CommandProblem {
             CommandProblem::NulInArgument { index } => {
                 write!(f, "argument {index} contains a NUL byte")
             }
+            CommandProblem::ArgumentTooLong { index, bytes } => write!(
+                f,
+                "argument {index} is {bytes} bytes, over the {} bytes Linux allows in one argument (MAX_ARG_STRLEN); give a prompt this large on standard input or in a file",
+                crate::MAX_ARGUMENT_BYTES
+            ),
             CommandProblem::InvalidEnvName { name } => {
                 write!(
                     f,
@@ -338,6 +352,12 @@ mod tests {
                     name: "API_KEY".into(),
                 },
             },
+            Error::InvalidCommand {
+                problem: CommandProblem::ArgumentTooLong {
+                    index: 5,
+                    bytes: 204_800,
+                },
+            },
             Error::ProgramNotFound {
                 program: "claude".into(),
             },
@@ -399,7 +419,10 @@ mod tests {
 
     #[test]
     fn error_chain_is_one_line_and_says_each_cause_once() {
-        let io = os(io::ErrorKind::NotADirectory, "Not a directory (os error 20)");
+        let io = os(
+            io::ErrorKind::NotADirectory,
+            "Not a directory (os error 20)",
+        );
         let error = Error::WorkingDirectory {
             path: "/etc/passwd".into(),
             source: io,

@@ -165,7 +165,10 @@ mod runtime;
 mod stop;
 
 pub use agent::Agent;
-pub use command::{CommandLine, Environment, PromptOnStdin, SpawnRequest, StdinMode, TerminalSize};
+pub use command::{
+    CommandLine, Environment, MAX_ARGUMENT_BYTES, PromptOnStdin, SpawnRequest, StdinMode,
+    TerminalSize,
+};
 pub use error::{BoxError, CommandProblem, Error, ErrorChain, error_chain};
 pub use output::{Completion, Logs, OutputChunk, OutputRead, Stream};
 pub use process::{ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState, signal_name};
