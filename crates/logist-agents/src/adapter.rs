@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use logist_core::{
-    Agent, Environment, FailureCause, FailurePattern, Pattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, FailureCause, FailurePattern, Pattern, StopSequence, Verdict,
 };
 
 use crate::config::AgentConfig;
@@ -74,6 +74,46 @@ pub trait AgentProgram: Agent {
     /// not a JSON object, [`AgentError::NonUtf8Home`] for a home path that
     /// cannot be passed in the environment.
     fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError>;
+
+    /// Writes what the program needs to honour this configuration in any
+    /// environment, a fresh home included, into `dir`, and returns the
+    /// environment settings that point the program at it, to merge over
+    /// [`env`](Agent::env).
+    ///
+    /// For settings a program reads only from files (Gemini CLI's login
+    /// type, Cline's provider), in a directory the caller creates for one
+    /// run, keeps private and removes afterwards. The caller's own files
+    /// are never written: `home` is the caller's home directory, read by
+    /// adapters that carry the person's own settings over. Without an
+    /// isolated home ([`AgentConfig::home`]) call this once before each
+    /// run; with one, [`prepare_home`](Self::prepare_home) has done it.
+    /// The default writes nothing and sets nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`AgentError::PrepareHome`] when a file cannot be written,
+    /// [`AgentError::NotASettingsFile`] when the person's settings file is
+    /// not a JSON object, [`AgentError::NonUtf8Home`] for a `dir` that
+    /// cannot be passed in the environment.
+    fn prepare_run(&self, dir: &Path, home: Option<&Path>) -> Result<Environment, AgentError> {
+        let _ = (dir, home);
+        Ok(Environment::inherit())
+    }
+
+    /// The same run with the prompt read from the file at `path`, for a
+    /// program that takes a prompt file but no piped stdin (Aider's
+    /// `--message-file`): no size limit, and stdin stays free for the
+    /// program's questions. `None` (the default) when the program has no
+    /// such option. The caller writes the file before the run.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCommand`](logist_core::Error::InvalidCommand) when
+    /// the command line cannot be built.
+    fn prompt_file_cmd(&self, path: &Path) -> Result<Option<CommandLine>, logist_core::Error> {
+        let _ = path;
+        Ok(None)
+    }
 }
 
 /// How far an adapter was checked against the real program.
@@ -236,6 +276,60 @@ pub(crate) fn write_file(agent: &str, path: &Path, contents: &str) -> Result<(),
         path: path.to_owned(),
         source,
     })
+}
+
+/// Builds, in `overlay`, a copy of the program's config directory `own`
+/// (the person's, read and never written) in which `settings_file` is the
+/// person's file with `settings` merged in and every other entry is a
+/// symbolic link to the person's, so their logins and state stay in use.
+/// `own` may not exist.
+pub(crate) fn overlay_config_dir(
+    agent: &str,
+    own: Option<&Path>,
+    overlay: &Path,
+    settings_file: &str,
+    settings: Value,
+) -> Result<(), AgentError> {
+    create_dir(agent, overlay)?;
+    let target = overlay.join(settings_file);
+    if let Some(own) = own {
+        let entries = match fs::read_dir(own) {
+            Ok(entries) => entries.filter_map(Result::ok).collect(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(AgentError::PrepareHome {
+                    agent: agent.to_owned(),
+                    path: own.to_owned(),
+                    source,
+                });
+            }
+        };
+        for entry in entries {
+            let name = entry.file_name();
+            let link = overlay.join(&name);
+            if name == settings_file {
+                let text = fs::read(entry.path()).map_err(|source| AgentError::PrepareHome {
+                    agent: agent.to_owned(),
+                    path: entry.path(),
+                    source,
+                })?;
+                fs::write(&target, text).map_err(|source| AgentError::PrepareHome {
+                    agent: agent.to_owned(),
+                    path: target.clone(),
+                    source,
+                })?;
+            } else {
+                std::os::unix::fs::symlink(entry.path(), &link).map_err(|source| {
+                    AgentError::PrepareHome {
+                        agent: agent.to_owned(),
+                        path: link.clone(),
+                        source,
+                    }
+                })?;
+            }
+        }
+    }
+    merge_settings(agent, &target, settings)
 }
 
 /// Sets `settings` (a JSON object) in the JSON file at `path`, object by

@@ -248,6 +248,14 @@ pub enum CommandProblem {
         /// Its length in bytes.
         bytes: usize,
     },
+    /// The program would misread this prompt given as an argument (an
+    /// adapter's check of a quirk of its program).
+    PromptNotPassable {
+        /// The program's name.
+        program: String,
+        /// How it would misread it, and what to do instead.
+        reason: String,
+    },
     /// An environment variable name is empty or contains `=` or NUL.
     InvalidEnvName {
         /// The name as given.
@@ -273,6 +281,12 @@ impl fmt::Display for CommandProblem {
                 "argument {index} is {bytes} bytes, over the {} bytes Linux allows in one argument (MAX_ARG_STRLEN); give a prompt this large on standard input or in a file",
                 crate::MAX_ARGUMENT_BYTES
             ),
+            CommandProblem::PromptNotPassable { program, reason } => {
+                write!(
+                    f,
+                    "{program} cannot take this prompt as an argument: {reason}"
+                )
+            }
             CommandProblem::InvalidEnvName { name } => {
                 write!(
                     f,
@@ -350,6 +364,12 @@ mod tests {
             Error::InvalidCommand {
                 problem: CommandProblem::NulInEnvValue {
                     name: "API_KEY".into(),
+                },
+            },
+            Error::InvalidCommand {
+                problem: CommandProblem::PromptNotPassable {
+                    program: "cline".into(),
+                    reason: "a one-word prompt is read as a subcommand".into(),
                 },
             },
             Error::InvalidCommand {

@@ -1,6 +1,6 @@
 //! Aider (`aider`, PyPI `aider-chat`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
@@ -24,6 +24,11 @@ adapter! {
     ///
     /// - **Prompt**: the `--message=P` form (argparse keeps `=value` bound
     ///   even when it starts with `-`); positional arguments would be files.
+    ///   Or a prompt file, `--message-file=PATH`
+    ///   ([`prompt_file_cmd`](AgentProgram::prompt_file_cmd)), which has no
+    ///   size limit. Not stdin: Aider reads its startup questions ("Add
+    ///   .aider* to .gitignore?") from stdin before the message, so they
+    ///   would eat the prompt's first lines.
     /// - **Output**: text only. Seen here with 0.86.2: a rejected key (401)
     ///   ends with exit 0, so [`verdict`](Agent::verdict) looks for
     ///   litellm's error names in the last lines and reports a failure when
@@ -123,8 +128,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for Aider {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Aider {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [
             self.program(),
             "--no-pretty",
@@ -146,6 +152,13 @@ impl Agent for Aider {
             argv.extend(["--openai-api-base".into(), url.clone()]);
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Aider {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.push(format!("--message={prompt}"));
         CommandLine::new(argv)
     }
@@ -211,6 +224,14 @@ impl AgentProgram for Aider {
 
     fn verification(&self) -> Verification {
         Verification::EndToEnd { version: "0.86.2" }
+    }
+
+    /// `--message-file=PATH` (seen here with 0.86.2: a 200 KB prompt
+    /// arrives whole).
+    fn prompt_file_cmd(&self, path: &Path) -> Result<Option<CommandLine>, Error> {
+        let mut argv = self.options();
+        argv.push(format!("--message-file={}", path.to_string_lossy()));
+        CommandLine::new(argv).map(Some)
     }
 
     fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, PromptOnStdin,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -20,7 +21,9 @@ use super::adapter;
 adapter! {
     /// Codex CLI, run as `codex exec --json --skip-git-repo-check … -- PROMPT`.
     ///
-    /// - **Prompt**: after `--`.
+    /// - **Prompt**: after `--`; or on stdin
+    ///   ([`prompt_on_stdin`](Agent::prompt_on_stdin)), which has no size
+    ///   limit.
     /// - **Output**: JSON lines (`thread.started`, `item.*`,
     ///   `turn.completed` or `turn.failed`, `error`); only these go to
     ///   stdout, progress goes to stderr. [`verdict`](Agent::verdict) reads
@@ -167,8 +170,9 @@ fn toml_string(text: &str) -> String {
     quoted
 }
 
-impl Agent for Codex {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Codex {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [
             self.program(),
             "exec",
@@ -206,8 +210,22 @@ impl Agent for Codex {
             ]);
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Codex {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
+    }
+
+    /// `exec` with no prompt argument reads the prompt from stdin to its end
+    /// (seen here with 0.169.0: a 200 KB prompt arrives whole).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {

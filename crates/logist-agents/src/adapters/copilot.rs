@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, PromptOnStdin,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -21,7 +22,9 @@ adapter! {
     /// GitHub Copilot CLI, run as `copilot --output-format json … --prompt=PROMPT`.
     ///
     /// - **Prompt**: the `--prompt=P` form (`-p P` misreads a prompt
-    ///   starting with `-` since 1.0.85, github/copilot-cli#4902).
+    ///   starting with `-` since 1.0.85, github/copilot-cli#4902). When the
+    ///   caller can pipe it ([`prompt_on_stdin`](Agent::prompt_on_stdin)),
+    ///   on stdin instead: no option parser at all, no size limit.
     /// - **Output**: JSON lines ending with a `result` event carrying
     ///   `exitCode`; [`verdict`](Agent::verdict) reads it.
     /// - **Base URL** (bring your own key): `COPILOT_PROVIDER_BASE_URL`,
@@ -110,8 +113,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for Copilot {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Copilot {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [
             self.program(),
             "--output-format",
@@ -132,8 +136,23 @@ impl Agent for Copilot {
             argv.extend(["--model".into(), model.clone()]);
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Copilot {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
+    }
+
+    /// With no `--prompt`, a piped stdin is the prompt, read to its end (seen
+    /// here with 1.0.102: a 200 KB prompt arrives whole); there is no option
+    /// parser to misread a prompt starting with `-`.
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {
