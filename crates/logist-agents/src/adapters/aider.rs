@@ -46,7 +46,10 @@ adapter! {
     ///   `OPENROUTER_API_KEY`, `DEEPSEEK_API_KEY`, passed by name.
     /// - **Quiet**: no update check, no release notes, analytics disabled,
     ///   no model warnings, and `LITELLM_LOCAL_MODEL_COST_MAP=True` so that
-    ///   litellm does not download its price list.
+    ///   litellm does not download its price list. `--no-gitignore`: in a
+    ///   git repository Aider would first ask to add `.aider*` to its
+    ///   `.gitignore` (a question under `Ask`, an edit of the person's file
+    ///   under `--yes-always`).
     /// - **Isolation**: `HOME`. [`prepare_home`](AgentProgram::prepare_home)
     ///   also writes a fresh, empty-but-valid model-price cache
     ///   (`~/.aider/caches/model_prices_and_context_window.json`): without
@@ -139,6 +142,7 @@ impl Aider {
             "--no-show-release-notes",
             "--analytics-disable",
             "--no-show-model-warnings",
+            "--no-gitignore",
         ]
         .map(str::to_owned)
         .into();
