@@ -139,6 +139,13 @@ pub const WAITING: &[WaitingText] = &[
         seen_in: "2.x",
         source: "anthropics/claude-code#11671",
     },
+    WaitingText {
+        text: "but you haven't granted it yet",
+        regex: false,
+        dialog: "permission (refused: no terminal to ask on)",
+        seen_in: "2.1.197",
+        source: "seen here: `-p` refuses a tool that needs permission (`tool_result`: \"Claude requested permissions to write to …, but you haven't granted it yet.\")",
+    },
 ];
 
 /// Texts in Claude Code's output that tell why a run failed.

@@ -77,6 +77,13 @@ pub const WAITING: &[WaitingText] = &[
         seen_in: "3.0.68",
         source: "OpenRig activity markers (read from the shipped bundle)",
     },
+    WaitingText {
+        text: "requires approval in a TTY session",
+        regex: false,
+        dialog: "permission (refused: no terminal to ask on)",
+        seen_in: "3.0.65",
+        source: "seen here: `--auto-approve false` without a terminal refuses a tool (\"Tool \\\"editor\\\" requires approval in a TTY session\")",
+    },
 ];
 
 /// Texts in Cline's output that tell why a run failed.
@@ -129,7 +136,12 @@ impl Cline {
         json!({
             "version": 1,
             "lastUsedProvider": "openai-compatible",
-            "providers": {"openai-compatible": {"settings": settings, "tokenSource": "manual"}},
+            // 3.0.65 ignores an entry without `updatedAt`.
+            "providers": {"openai-compatible": {
+                "settings": settings,
+                "updatedAt": "1970-01-01T00:00:00.000Z",
+                "tokenSource": "manual",
+            }},
         })
     }
 }

@@ -83,6 +83,13 @@ pub const WAITING: &[WaitingText] = &[
         seen_in: "1.0.91",
         source: "OpenRig activity markers (read from the shipped bundle)",
     },
+    WaitingText {
+        text: "Permission denied because no interactive user response was available",
+        regex: false,
+        dialog: "permission (refused: no terminal to ask on)",
+        seen_in: "1.0.102",
+        source: "seen here: `--no-ask-user` refuses a tool that needs permission (`tool.execution_complete` error)",
+    },
 ];
 
 /// Texts in Copilot CLI's output that tell why a run failed.

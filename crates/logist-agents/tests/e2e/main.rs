@@ -12,18 +12,19 @@
 //! from `LOGIST_E2E_PATH`; a missing variable fails the test with a message
 //! saying to run `cargo xtask e2e`.
 
+mod cli;
 mod run;
 mod terminal;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use logist_agents::{
-    AgentConfig, AgentProgram, Aider, Approval, ClaudeCode, Codex, Copilot, Gemini, OpenCode,
-    QwenCode,
+    AgentConfig, AgentProgram, Aider, Approval, ClaudeCode, Cline, Codex, Copilot, Gemini,
+    OpenCode, QwenCode,
 };
 use logist_core::{Agent, Environment, Verdict};
 use logist_fake_model::{ANSWER_PREFIX, FakeModel, Script};
@@ -107,6 +108,16 @@ const OPENCODE: Program = Program {
     var: "OPENCODE",
     build: |url, config| {
         Box::new(OpenCode::with_config(
+            config.base_url(format!("{url}/v1")).model(MODEL),
+        ))
+    },
+    writes_with: Approval::FullAuto,
+};
+
+const CLINE: Program = Program {
+    var: "CLINE",
+    build: |url, config| {
+        Box::new(Cline::with_config(
             config.base_url(format!("{url}/v1")).model(MODEL),
         ))
     },
@@ -405,6 +416,10 @@ fn installed_programs_are_the_pinned_versions() {
         (
             OPENCODE,
             (OPENCODE.build)("http://127.0.0.1:9", AgentConfig::new()),
+        ),
+        (
+            CLINE,
+            (CLINE.build)("http://127.0.0.1:9", AgentConfig::new()),
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();
