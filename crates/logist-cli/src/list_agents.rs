@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use logist_agents::{AgentConfig, AgentProgram, installed_version, registry};
+use logist_agents::{AgentConfig, AgentProgram, Verification, installed_version, registry};
 use logist_core::{Agent, Runtime};
 use logist_mock::{MockAgent, Scenario};
 use logist_runtime_host::HostRuntime;
@@ -23,6 +23,8 @@ struct Listing {
     program: String,
     installed: bool,
     version: Result<String, String>,
+    /// The version proven end to end, or why none was.
+    verified: Result<String, String>,
     env: Vec<(String, bool)>,
 }
 
@@ -42,6 +44,7 @@ fn listings() -> Vec<Listing> {
         program: "logist mock-agent (built in)".into(),
         installed: true,
         version: Ok(mock.version().to_owned()),
+        verified: Ok(mock.version().to_owned()),
         env: needed_env(&mock),
     }];
     let runtime = HostRuntime::new().ok();
@@ -84,6 +87,10 @@ fn listings() -> Vec<Listing> {
             program: agent.program().to_owned(),
             installed: installation.is_some_and(|i| i.path.is_some()),
             version,
+            verified: match agent.verification() {
+                Verification::EndToEnd { version } => Ok(version.to_owned()),
+                Verification::DocsOnly { note } => Err(note.to_owned()),
+            },
             env: needed_env(agent.as_ref()),
         });
     }
@@ -126,6 +133,8 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
                     "version": l.version.as_ref().ok(),
                     "version_error": l.version.as_ref().err(),
                     "known_version": known_version(&l.name),
+                    "verified_with": l.verified.as_ref().ok(),
+                    "unverified_because": l.verified.as_ref().err(),
                     "env": l.env.iter().map(|(name, set)| json!({"name": name, "set": set})).collect::<Vec<_>>(),
                 })
             })
@@ -133,8 +142,8 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
         writeln!(out, "{}", serde_json::Value::Array(items))
     } else {
         let mut text = format!(
-            "{:<14} {:<32} {:<10} {:<12} ENVIRONMENT\n",
-            "NAME", "PROGRAM", "INSTALLED", "VERSION"
+            "{:<14} {:<32} {:<10} {:<12} {:<12} ENVIRONMENT\n",
+            "NAME", "PROGRAM", "INSTALLED", "VERSION", "VERIFIED"
         );
         for l in &listings {
             let env: Vec<String> = l
@@ -143,11 +152,13 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
                 .map(|(name, set)| format!("{name} ({})", if *set { "set" } else { "not set" }))
                 .collect();
             text.push_str(&format!(
-                "{:<14} {:<32} {:<10} {:<12} {}\n",
+                "{:<14} {:<32} {:<10} {:<12} {:<12} {}\n",
                 l.name,
                 l.program,
                 if l.installed { "yes" } else { "no" },
                 l.version.as_deref().unwrap_or("-"),
+                // The reason is in `--json` and docs/cli.md.
+                l.verified.as_deref().unwrap_or("unverified"),
                 if env.is_empty() {
                     "-".to_owned()
                 } else {

@@ -152,7 +152,7 @@ impl AgentProgram for Amp {
 
     fn verification(&self) -> Verification {
         Verification::DocsOnly {
-            note: "0.0.1790142911: options parse and the login prompt was seen; never run against a model",
+            note: "on npm (@sourcegraph/amp 0.0.1790142911: options parse, the login prompt was seen), but it talks only to Amp's own service, with no model base URL, so it cannot run offline against the fake model",
         }
     }
 

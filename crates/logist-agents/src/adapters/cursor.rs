@@ -163,7 +163,7 @@ impl AgentProgram for CursorAgent {
 
     fn verification(&self) -> Verification {
         Verification::DocsOnly {
-            note: "public docs and vibe-kanban's executor only; not installable here (download script)",
+            note: "public docs and vibe-kanban's executor only: no registry reached here ships it (npm `cursor-agent` is an unrelated package); it installs by download script and talks only to Cursor's service",
         }
     }
 

@@ -167,7 +167,7 @@ impl AgentProgram for Goose {
 
     fn verification(&self) -> Verification {
         Verification::DocsOnly {
-            note: "public docs only; not installable here (download script)",
+            note: "public docs only: no registry reached here ships it (npm has no Goose CLI; PyPI `goose-ai` is an unrelated package); it installs by download script",
         }
     }
 

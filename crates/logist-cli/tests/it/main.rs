@@ -5,6 +5,7 @@ mod docker;
 mod exit_codes;
 mod help;
 mod output;
+mod prepared;
 mod signals;
 
 use std::io::Read;
