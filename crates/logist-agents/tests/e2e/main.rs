@@ -5,7 +5,9 @@
 //! The one-shot runs here are watched by the sentinel with the adapter's
 //! own stop sequences and failure patterns, neither of which may match a
 //! normal run; [`terminal`] starts the programs interactively on a
-//! pseudo-terminal, where the sentinel must find them waiting.
+//! pseudo-terminal, where the sentinel must find them waiting; [`cli`] runs
+//! them through the `logist` binary as a person would, as root and as an
+//! unprivileged user.
 //!
 //! Built only with `--features e2e`. The program paths come from
 //! `LOGIST_E2E_<PROGRAM>` variables and the `PATH` they need (for Node.js)
