@@ -317,11 +317,26 @@ fn logist_run(cli: Cli, place: &Place, script: Script, options: &[&str]) -> CliR
     }
 }
 
-/// A hostile prompt as the PROMPT argument, after `--`.
+/// A hostile prompt as the PROMPT argument, after `--`, with `--json`
+/// events: none of the adapter's stop sequences or failure patterns may
+/// match the normal run, and nothing may be left running.
 pub(crate) fn reply(cli: Cli, who: As) {
     let place = Place::new(who);
-    let ran = logist_run(cli, &place, Script::Answer, &["--", HOSTILE]);
+    let ran = logist_run(cli, &place, Script::Answer, &["--json", "--", HOSTILE]);
     ran.assert_answered();
+    for line in ran.stdout.lines() {
+        let event: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON event ({e}): {line}\n{}", ran.context));
+        let name = event["event"].as_str().unwrap_or_default();
+        assert!(
+            !matches!(
+                name,
+                "waiting_for_input" | "failure_recognised" | "terminated"
+            ),
+            "{line}\n{}",
+            ran.context
+        );
+    }
     ran.assert_server_saw(HOSTILE);
     assert!(!place.work.join("pwned").exists() && !place.work.join("pwned2").exists());
     // Nothing left behind in the temporary directory.
@@ -428,6 +443,16 @@ pub(crate) fn one_word(cli: Cli, who: As) {
         let ran = logist_run(cli, &place, Script::Answer, &["--", prompt]);
         ran.assert_answered();
         ran.assert_server_saw(prompt);
+        // The provider file holds no key: Cline takes `OPENAI_API_KEY`.
+        let key = caller_env("OPENAI_API_KEY").unwrap();
+        assert!(
+            ran.server.requests().iter().any(|request| request
+                .headers
+                .iter()
+                .any(|(_, value)| value.contains(&key))),
+            "no request carried the key\n{}",
+            ran.context
+        );
     }
 }
 
