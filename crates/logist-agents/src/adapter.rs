@@ -308,15 +308,19 @@ pub(crate) fn overlay_config_dir(
             let name = entry.file_name();
             let link = overlay.join(&name);
             if name == settings_file {
-                let text = fs::read(entry.path()).map_err(|source| AgentError::PrepareHome {
-                    agent: agent.to_owned(),
-                    path: entry.path(),
-                    source,
-                })?;
-                fs::write(&target, text).map_err(|source| AgentError::PrepareHome {
-                    agent: agent.to_owned(),
-                    path: target.clone(),
-                    source,
+                let text =
+                    fs::read_to_string(entry.path()).map_err(|source| AgentError::PrepareHome {
+                        agent: agent.to_owned(),
+                        path: entry.path(),
+                        source,
+                    })?;
+                // Gemini CLI reads its settings with `strip-json-comments`.
+                fs::write(&target, strip_json_comments(&text)).map_err(|source| {
+                    AgentError::PrepareHome {
+                        agent: agent.to_owned(),
+                        path: target.clone(),
+                        source,
+                    }
                 })?;
             } else {
                 std::os::unix::fs::symlink(entry.path(), &link).map_err(|source| {
@@ -330,6 +334,45 @@ pub(crate) fn overlay_config_dir(
         }
     }
     merge_settings(agent, &target, settings)
+}
+
+/// `text` without its `//` and `/* */` comments (outside strings), as
+/// programs that allow comments in their JSON settings read it.
+pub(crate) fn strip_json_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => while chars.next_if(|&next| next != '\n').is_some() {},
+            ('/', Some('*')) => {
+                chars.next();
+                let mut last = ' ';
+                for next in chars.by_ref() {
+                    if last == '*' && next == '/' {
+                        break;
+                    }
+                    last = next;
+                }
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Sets `settings` (a JSON object) in the JSON file at `path`, object by
@@ -458,6 +501,15 @@ mod tests {
             current,
             json!({"a": {"x": 1, "y": 3, "z": 4}, "b": {"n": 1}, "c": "keep"})
         );
+    }
+
+    #[test]
+    fn comments_are_stripped_outside_strings() {
+        let text =
+            "{\n  // a comment\n  \"url\": \"http://h/*x*/\", /* b */ \"q\": \"a\\\"//b\"\n}";
+        let value: Value = serde_json::from_str(&strip_json_comments(text)).unwrap();
+        assert_eq!(value["url"], "http://h/*x*/");
+        assert_eq!(value["q"], "a\"//b");
     }
 
     #[test]
