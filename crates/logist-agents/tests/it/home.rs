@@ -149,11 +149,9 @@ fn gemini_carries_the_persons_settings_over_without_writing_them() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs::create_dir_all(home.join(".gemini/extensions")).unwrap();
-    fs::write(
-        home.join(".gemini/settings.json"),
-        r#"{"ui": {"theme": "x"}}"#,
-    )
-    .unwrap();
+    // Gemini CLI allows comments in its settings.
+    let own = "{\n  // mine\n  \"ui\": {\"theme\": \"x\"} /* too */\n}";
+    fs::write(home.join(".gemini/settings.json"), own).unwrap();
     let run = dir.path().join("run");
     fs::create_dir(&run).unwrap();
     let gemini = Gemini::with_config(AgentConfig::new().base_url("http://127.0.0.1:9"));
@@ -168,7 +166,7 @@ fn gemini_carries_the_persons_settings_over_without_writing_them() {
     assert!(gemini_home.join(".gemini/extensions").is_symlink());
     assert_eq!(
         fs::read_to_string(home.join(".gemini/settings.json")).unwrap(),
-        r#"{"ui": {"theme": "x"}}"#
+        own
     );
     // A settings file that is not a JSON object is a typed error.
     fs::write(home.join(".gemini/settings.json"), "[1]").unwrap();
