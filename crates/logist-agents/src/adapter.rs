@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use logist_core::{
-    Agent, Environment, FailureCause, FailurePattern, Pattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, FailureCause, FailurePattern, Pattern, StopSequence, Verdict,
 };
 
 use crate::config::AgentConfig;
@@ -82,6 +82,46 @@ pub trait AgentProgram: Agent {
     /// not a JSON object, [`AgentError::NonUtf8Home`] for a home path that
     /// cannot be passed in the environment.
     fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError>;
+
+    /// Writes what the program needs to honour this configuration in any
+    /// environment, a fresh home included, into `dir`, and returns the
+    /// environment settings that point the program at it, to merge over
+    /// [`env`](Agent::env).
+    ///
+    /// For settings a program reads only from files (Gemini CLI's login
+    /// type, Cline's provider), in a directory the caller creates for one
+    /// run, keeps private and removes afterwards. The caller's own files
+    /// are never written: `home` is the caller's home directory, read by
+    /// adapters that carry the person's own settings over. Without an
+    /// isolated home ([`AgentConfig::home`]) call this once before each
+    /// run; with one, [`prepare_home`](Self::prepare_home) has done it.
+    /// The default writes nothing and sets nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`AgentError::PrepareHome`] when a file cannot be written,
+    /// [`AgentError::NotASettingsFile`] when the person's settings file is
+    /// not a JSON object, [`AgentError::NonUtf8Home`] for a `dir` that
+    /// cannot be passed in the environment.
+    fn prepare_run(&self, dir: &Path, home: Option<&Path>) -> Result<Environment, AgentError> {
+        let _ = (dir, home);
+        Ok(Environment::inherit())
+    }
+
+    /// The same run with the prompt read from the file at `path`, for a
+    /// program that takes a prompt file but no piped stdin (Aider's
+    /// `--message-file`): no size limit, and stdin stays free for the
+    /// program's questions. `None` (the default) when the program has no
+    /// such option. The caller writes the file before the run.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCommand`](logist_core::Error::InvalidCommand) when
+    /// the command line cannot be built.
+    fn prompt_file_cmd(&self, path: &Path) -> Result<Option<CommandLine>, logist_core::Error> {
+        let _ = path;
+        Ok(None)
+    }
 }
 
 /// [`AgentError::Unsupported`] for a [`resume`](AgentConfig::resume)
@@ -263,6 +303,103 @@ pub(crate) fn write_file(agent: &str, path: &Path, contents: &str) -> Result<(),
     })
 }
 
+/// Builds, in `overlay`, a copy of the program's config directory `own`
+/// (the person's, read and never written) in which `settings_file` is the
+/// person's file with `settings` merged in and every other entry is a
+/// symbolic link to the person's, so their logins and state stay in use.
+/// `own` may not exist.
+pub(crate) fn overlay_config_dir(
+    agent: &str,
+    own: Option<&Path>,
+    overlay: &Path,
+    settings_file: &str,
+    settings: Value,
+) -> Result<(), AgentError> {
+    create_dir(agent, overlay)?;
+    let target = overlay.join(settings_file);
+    if let Some(own) = own {
+        let entries = match fs::read_dir(own) {
+            Ok(entries) => entries.filter_map(Result::ok).collect(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(AgentError::PrepareHome {
+                    agent: agent.to_owned(),
+                    path: own.to_owned(),
+                    source,
+                });
+            }
+        };
+        for entry in entries {
+            let name = entry.file_name();
+            let link = overlay.join(&name);
+            if name == settings_file {
+                let text =
+                    fs::read_to_string(entry.path()).map_err(|source| AgentError::PrepareHome {
+                        agent: agent.to_owned(),
+                        path: entry.path(),
+                        source,
+                    })?;
+                // Gemini CLI reads its settings with `strip-json-comments`.
+                fs::write(&target, strip_json_comments(&text)).map_err(|source| {
+                    AgentError::PrepareHome {
+                        agent: agent.to_owned(),
+                        path: target.clone(),
+                        source,
+                    }
+                })?;
+            } else {
+                std::os::unix::fs::symlink(entry.path(), &link).map_err(|source| {
+                    AgentError::PrepareHome {
+                        agent: agent.to_owned(),
+                        path: link.clone(),
+                        source,
+                    }
+                })?;
+            }
+        }
+    }
+    merge_settings(agent, &target, settings)
+}
+
+/// `text` without its `//` and `/* */` comments (outside strings), as
+/// programs that allow comments in their JSON settings read it.
+pub(crate) fn strip_json_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => while chars.next_if(|&next| next != '\n').is_some() {},
+            ('/', Some('*')) => {
+                chars.next();
+                let mut last = ' ';
+                for next in chars.by_ref() {
+                    if last == '*' && next == '/' {
+                        break;
+                    }
+                    last = next;
+                }
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Sets `settings` (a JSON object) in the JSON file at `path`, object by
 /// object, keeping every other key already there.
 pub(crate) fn merge_settings(agent: &str, path: &Path, settings: Value) -> Result<(), AgentError> {
@@ -389,6 +526,15 @@ mod tests {
             current,
             json!({"a": {"x": 1, "y": 3, "z": 4}, "b": {"n": 1}, "c": "keep"})
         );
+    }
+
+    #[test]
+    fn comments_are_stripped_outside_strings() {
+        let text =
+            "{\n  // a comment\n  \"url\": \"http://h/*x*/\", /* b */ \"q\": \"a\\\"//b\"\n}";
+        let value: Value = serde_json::from_str(&strip_json_comments(text)).unwrap();
+        assert_eq!(value["url"], "http://h/*x*/");
+        assert_eq!(value["q"], "a\"//b");
     }
 
     #[test]

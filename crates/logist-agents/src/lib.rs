@@ -34,25 +34,28 @@
 //! # What was verified
 //!
 //! Claude Code 2.1.197, Codex 0.169.0, Gemini CLI 0.61.0, Qwen Code
-//! 0.15.10, Aider 0.86.2, Copilot CLI 1.0.102 and OpenCode 1.18.33 are run
-//! by the end-to-end tests (`cargo xtask e2e`) offline against
-//! `logist-fake-model`, one-shot under the sentinel (which must not take
-//! their normal output for a prompt). All but OpenCode also run
-//! interactively on a pseudo-terminal, where the sentinel must find them
-//! waiting with the adapter's own stop sequences: it does for all six. The
-//! others say in their docs what was and was not checked
-//! ([`AgentProgram::verification`]).
+//! 0.15.10, Aider 0.86.2, Copilot CLI 1.0.102, OpenCode 1.18.33 and Cline
+//! 3.0.65 are run by the end-to-end tests (`cargo xtask e2e`) offline
+//! against `logist-fake-model`: one-shot under the sentinel (which must not
+//! take their normal output for a prompt), and through the `logist` binary
+//! in a clean environment, as root and as an unprivileged user (a reply to
+//! a hostile prompt, a 200 KB prompt, a file written under `FullAuto`, and
+//! `Ask`). All but OpenCode and Cline also run interactively on a
+//! pseudo-terminal, where the sentinel must find them waiting with the
+//! adapter's own stop sequences. Goose, Amp and Cursor Agent say in their
+//! docs what was and was not checked ([`AgentProgram::verification`]).
 //!
-//! # Known limits
+//! # Large prompts
 //!
-//! OpenCode rewrites a prompt given as an argument, so its adapter gives
-//! the prompt on stdin ([`Agent::prompt_on_stdin`](logist_core::Agent::prompt_on_stdin))
-//! whenever the caller leaves stdin free; on a terminal the argument form
-//! is used, with its quoting. Cline rejects a one-word prompt argument and
-//! runs a subcommand for a prompt equal to its name; whether it reads a
-//! prompt from stdin was not checked, so its adapter has no stdin form.
-//! The other adapters still pass the prompt as an argument, which Linux
-//! caps at 128 KiB.
+//! Every adapter but Aider's gives the prompt on stdin
+//! ([`Agent::prompt_on_stdin`](logist_core::Agent::prompt_on_stdin))
+//! whenever the caller leaves stdin free: no size limit, no option parser.
+//! Aider takes a prompt file ([`AgentProgram::prompt_file_cmd`]). The
+//! argument form ([`Agent::cmd`](logist_core::Agent::cmd), for a terminal
+//! or an answering policy) is capped by Linux at 131071 bytes, and a longer
+//! prompt is a typed error naming the limit. OpenCode rewrites an argument
+//! prompt (its words quoted); Cline rejects a one-word argument prompt and
+//! runs a subcommand for one naming it, so its `cmd` refuses those.
 
 mod adapter;
 mod adapters;

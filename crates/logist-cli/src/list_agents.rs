@@ -23,9 +23,9 @@ struct Listing {
     program: String,
     installed: bool,
     version: Result<String, String>,
+    /// The version proven end to end, or why none was.
+    verified: Result<String, String>,
     env: Vec<(String, bool)>,
-    /// What was checked against the real program: `None` for the mock.
-    verification: Option<Verification>,
 }
 
 /// The names `--agent` accepts.
@@ -44,8 +44,8 @@ fn listings() -> Vec<Listing> {
         program: "logist mock-agent (built in)".into(),
         installed: true,
         version: Ok(mock.version().to_owned()),
+        verified: Ok(mock.version().to_owned()),
         env: needed_env(&mock),
-        verification: None,
     }];
     let runtime = HostRuntime::new().ok();
     let adapters: Vec<(&str, Box<dyn AgentProgram>)> = registry::names()
@@ -87,8 +87,11 @@ fn listings() -> Vec<Listing> {
             program: agent.program().to_owned(),
             installed: installation.is_some_and(|i| i.path.is_some()),
             version,
+            verified: match agent.verification() {
+                Verification::EndToEnd { version } => Ok(version.to_owned()),
+                Verification::DocsOnly { note } => Err(note.to_owned()),
+            },
             env: needed_env(agent.as_ref()),
-            verification: Some(agent.verification()),
         });
     }
     listings
@@ -115,15 +118,6 @@ fn known_version(name: &str) -> Option<String> {
         .map(|agent| agent.version().to_owned())
 }
 
-/// The program version the end-to-end tests run the adapter with, if they
-/// do.
-fn verified_with(verification: Option<Verification>) -> Option<String> {
-    match verification {
-        Some(Verification::EndToEnd { version }) => Some(version.to_owned()),
-        _ => None,
-    }
-}
-
 /// Prints the list.
 pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
     let listings = listings();
@@ -139,11 +133,8 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
                     "version": l.version.as_ref().ok(),
                     "version_error": l.version.as_ref().err(),
                     "known_version": known_version(&l.name),
-                    "verified_with": verified_with(l.verification),
-                    "verification_note": match l.verification {
-                        Some(Verification::DocsOnly { note }) => Some(note),
-                        _ => None,
-                    },
+                    "verified_with": l.verified.as_ref().ok(),
+                    "unverified_because": l.verified.as_ref().err(),
                     "env": l.env.iter().map(|(name, set)| json!({"name": name, "set": set})).collect::<Vec<_>>(),
                 })
             })
@@ -160,19 +151,14 @@ pub(crate) fn list(args: &AgentsArgs) -> Result<u8, CliError> {
                 .iter()
                 .map(|(name, set)| format!("{name} ({})", if *set { "set" } else { "not set" }))
                 .collect();
-            let verified = match l.verification {
-                None => "built in".to_owned(),
-                Some(verification) => {
-                    verified_with(Some(verification)).unwrap_or_else(|| "unverified".to_owned())
-                }
-            };
             text.push_str(&format!(
                 "{:<14} {:<32} {:<10} {:<12} {:<14} {}\n",
                 l.name,
                 l.program,
                 if l.installed { "yes" } else { "no" },
                 l.version.as_deref().unwrap_or("-"),
-                verified,
+                // The reason is in `--json` and docs/cli.md.
+                l.verified.as_deref().unwrap_or("unverified"),
                 if env.is_empty() {
                     "-".to_owned()
                 } else {

@@ -7,6 +7,7 @@
 mod cli;
 mod duration;
 mod exit;
+mod home;
 mod input;
 mod interaction;
 mod interrupt;

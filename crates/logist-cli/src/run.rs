@@ -15,6 +15,7 @@ use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy, Run, RunOptions, Sentinel};
 
 use crate::cli::{self, ExecArgs, GenericQuestions, OnInput, RunArgs, RuntimeKind, Shared};
+use crate::home;
 use crate::interaction::{Attached, Interaction};
 use crate::interrupt::Interrupt;
 use crate::questions::Questions;
@@ -30,13 +31,14 @@ const CLEAN_ENV_KEEPS: [&str; 7] = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "T
 
 /// `logist run`.
 pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
-    let agent = build_agent(&args)?;
+    let prompt = prompt(&args)?;
+    // The run's prepared files live until the run is over.
+    let (agent, _run_dir) = build_agent(&args, &prompt)?;
     // In a container, `--program` is a host file mounted into it.
     let mount = match args.shared.runtime {
         RuntimeKind::Docker => args.program.as_deref(),
         RuntimeKind::Host => None,
     };
-    let prompt = prompt(&args)?;
     check_on_input(&args.shared, !agent.stop_sequences().is_empty())?;
     supervise(
         agent,
@@ -136,7 +138,10 @@ fn program_path(args: &RunArgs) -> Result<Option<String>, CliError> {
     }
 }
 
-fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
+fn build_agent(
+    args: &RunArgs,
+    prompt: &str,
+) -> Result<(Arc<dyn Agent>, Option<home::RunDir>), CliError> {
     let program = program_path(args)?;
     let agent: Tailored = match args.agent.as_str() {
         "mock" => {
@@ -198,10 +203,12 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
                 )),
                 other => CliError::usage(error_chain(&other).to_string()),
             })?;
-            return Ok(Arc::new(tailor(adapter, &args.shared)));
+            let on_host = args.shared.runtime == RuntimeKind::Host;
+            let prepared = home::prepare(adapter, prompt, on_host)?;
+            return Ok((Arc::new(tailor(prepared.agent, &args.shared)), prepared.dir));
         }
     };
-    Ok(Arc::new(agent.extra_args(args.agent_args.clone())))
+    Ok((Arc::new(agent.extra_args(args.agent_args.clone())), None))
 }
 
 /// The command that runs the mock agent embedded in this binary.

@@ -8,12 +8,18 @@ use std::time::Duration;
 use crate::error::{CommandProblem, Error};
 use crate::process::Labels;
 
+/// The longest single argument Linux passes to a program, in bytes:
+/// `MAX_ARG_STRLEN` (32 pages of 4 KiB, 128 KiB) less the terminating NUL.
+/// A longer one makes `execve` fail with `E2BIG`, whatever the total size.
+pub const MAX_ARGUMENT_BYTES: usize = 128 * 1024 - 1;
+
 /// A program and its arguments, executed directly (never through a shell).
 ///
 /// Every element is passed to the program literally: a prompt that starts
 /// with `-`, holds quotes, newlines or `$(...)` stays one argument and is
 /// never re-split or expanded. Construction checks what the operating system
-/// cannot accept (an empty argv, an empty program name, a NUL byte), so a
+/// cannot accept (an empty argv, an empty program name, a NUL byte, one
+/// argument longer than [`MAX_ARGUMENT_BYTES`]), so a
 /// `CommandLine` in hand is always spawnable as far as its text goes.
 ///
 /// ```
@@ -39,7 +45,8 @@ impl CommandLine {
     /// # Errors
     ///
     /// [`Error::InvalidCommand`] when the argv is empty, the program name is
-    /// empty, or any element contains a NUL byte.
+    /// empty, any element contains a NUL byte, or one is longer than
+    /// [`MAX_ARGUMENT_BYTES`].
     pub fn new<I, S>(argv: I) -> Result<Self, Error>
     where
         I: IntoIterator<Item = S>,
@@ -52,7 +59,15 @@ impl CommandLine {
             Some(_) => argv
                 .iter()
                 .position(|arg| arg.contains('\0'))
-                .map(|index| CommandProblem::NulInArgument { index }),
+                .map(|index| CommandProblem::NulInArgument { index })
+                .or_else(|| {
+                    argv.iter()
+                        .position(|arg| arg.len() > MAX_ARGUMENT_BYTES)
+                        .map(|index| CommandProblem::ArgumentTooLong {
+                            index,
+                            bytes: argv[index].len(),
+                        })
+                }),
         };
         match problem {
             Some(problem) => Err(Error::InvalidCommand { problem }),
@@ -507,6 +522,16 @@ mod tests {
         assert_eq!(
             problem(vec!["echo", "ok", "a\0b"]),
             CommandProblem::NulInArgument { index: 2 }
+        );
+        let longest = "x".repeat(MAX_ARGUMENT_BYTES);
+        assert!(CommandLine::new(["echo", longest.as_str()]).is_ok());
+        let over = format!("{longest}y");
+        assert_eq!(
+            problem(vec!["agent", "--", over.as_str()]),
+            CommandProblem::ArgumentTooLong {
+                index: 2,
+                bytes: MAX_ARGUMENT_BYTES + 1
+            }
         );
     }
 

@@ -239,6 +239,23 @@ pub enum CommandProblem {
         /// Position in the argv (0 is the program).
         index: usize,
     },
+    /// An argument is longer than Linux passes to a program
+    /// ([`MAX_ARGUMENT_BYTES`](crate::MAX_ARGUMENT_BYTES)); a prompt this
+    /// large must go on standard input or in a file.
+    ArgumentTooLong {
+        /// Position in the argv (0 is the program).
+        index: usize,
+        /// Its length in bytes.
+        bytes: usize,
+    },
+    /// The program would misread this prompt given as an argument (an
+    /// adapter's check of a quirk of its program).
+    PromptNotPassable {
+        /// The program's name.
+        program: String,
+        /// How it would misread it, and what to do instead.
+        reason: String,
+    },
     /// An environment variable name is empty or contains `=` or NUL.
     InvalidEnvName {
         /// The name as given.
@@ -258,6 +275,17 @@ impl fmt::Display for CommandProblem {
             CommandProblem::EmptyProgram => f.write_str("the program name is empty"),
             CommandProblem::NulInArgument { index } => {
                 write!(f, "argument {index} contains a NUL byte")
+            }
+            CommandProblem::ArgumentTooLong { index, bytes } => write!(
+                f,
+                "argument {index} is {bytes} bytes, over the {} bytes Linux allows in one argument (MAX_ARG_STRLEN); give a prompt this large on standard input or in a file",
+                crate::MAX_ARGUMENT_BYTES
+            ),
+            CommandProblem::PromptNotPassable { program, reason } => {
+                write!(
+                    f,
+                    "{program} cannot take this prompt as an argument: {reason}"
+                )
             }
             CommandProblem::InvalidEnvName { name } => {
                 write!(
@@ -336,6 +364,18 @@ mod tests {
             Error::InvalidCommand {
                 problem: CommandProblem::NulInEnvValue {
                     name: "API_KEY".into(),
+                },
+            },
+            Error::InvalidCommand {
+                problem: CommandProblem::PromptNotPassable {
+                    program: "cline".into(),
+                    reason: "a one-word prompt is read as a subcommand".into(),
+                },
+            },
+            Error::InvalidCommand {
+                problem: CommandProblem::ArgumentTooLong {
+                    index: 5,
+                    bytes: 204_800,
                 },
             },
             Error::ProgramNotFound {

@@ -78,7 +78,10 @@ mod runtime;
 mod stop;
 
 pub use agent::Agent;
-pub use command::{CommandLine, Environment, PromptOnStdin, SpawnRequest, StdinMode, TerminalSize};
+pub use command::{
+    CommandLine, Environment, MAX_ARGUMENT_BYTES, PromptOnStdin, SpawnRequest, StdinMode,
+    TerminalSize,
+};
 pub use error::{BoxError, CommandProblem, Error, ErrorChain, error_chain};
 pub use format::OutputFormat;
 pub use output::{Completion, Logs, OutputChunk, OutputRead, Stream};

@@ -19,6 +19,9 @@ pub enum ToolShape {
     PathAndFileText,
     /// `{"filePath": <absolute path>, "content": <text>}`.
     FilePathAndContent,
+    /// `{"path": <absolute path>, "new_text": <text>}` (Cline's `editor`,
+    /// which creates a missing file).
+    PathAndNewText,
     /// `{"cmd": "<shell command that writes the file>"}` (Codex's
     /// `exec_command`).
     ShellCmd,
@@ -65,6 +68,12 @@ pub const TOOLS: &[(&str, &str, ToolShape, &str)] = &[
         "write",
         ToolShape::FilePathAndContent,
         "OpenCode 1.18.33",
+    ),
+    (
+        "chat-completions",
+        "editor",
+        ToolShape::PathAndNewText,
+        "Cline 3.0.65",
     ),
     (
         "responses",
@@ -149,6 +158,7 @@ pub(crate) fn decide(script: &Script, api: Api, conversation: &Conversation) -> 
                 ToolShape::FilePathAndContent => {
                     json!({"filePath": path_text, "content": content})
                 }
+                ToolShape::PathAndNewText => json!({"path": path_text, "new_text": content}),
                 ToolShape::ShellCmd => json!({"cmd": command}),
                 ToolShape::ShellArgv => json!({"command": ["bash", "-lc", command]}),
             };

@@ -1,6 +1,6 @@
 //! Aider (`aider`, PyPI `aider-chat`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
@@ -25,6 +25,11 @@ adapter! {
     ///
     /// - **Prompt**: the `--message=P` form (argparse keeps `=value` bound
     ///   even when it starts with `-`); positional arguments would be files.
+    ///   Or a prompt file, `--message-file=PATH`
+    ///   ([`prompt_file_cmd`](AgentProgram::prompt_file_cmd)), which has no
+    ///   size limit. Not stdin: Aider reads its startup questions ("Add
+    ///   .aider* to .gitignore?") from stdin before the message, so they
+    ///   would eat the prompt's first lines.
     /// - **Output**: text only. Seen here with 0.86.2: a rejected key (401)
     ///   ends with exit 0, so [`verdict`](Agent::verdict) looks for
     ///   litellm's error names in the last lines and reports a failure when
@@ -42,7 +47,10 @@ adapter! {
     ///   `OPENROUTER_API_KEY`, `DEEPSEEK_API_KEY`, passed by name.
     /// - **Quiet**: no update check, no release notes, analytics disabled,
     ///   no model warnings, and `LITELLM_LOCAL_MODEL_COST_MAP=True` so that
-    ///   litellm does not download its price list.
+    ///   litellm does not download its price list. `--no-gitignore`: in a
+    ///   git repository Aider would first ask to add `.aider*` to its
+    ///   `.gitignore` (a question under `Ask`, an edit of the person's file
+    ///   under `--yes-always`).
     /// - **Isolation**: `HOME`. [`prepare_home`](AgentProgram::prepare_home)
     ///   also writes a fresh, empty-but-valid model-price cache
     ///   (`~/.aider/caches/model_prices_and_context_window.json`): without
@@ -124,8 +132,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for Aider {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Aider {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [
             self.program(),
             "--no-pretty",
@@ -134,6 +143,7 @@ impl Agent for Aider {
             "--no-show-release-notes",
             "--analytics-disable",
             "--no-show-model-warnings",
+            "--no-gitignore",
         ]
         .map(str::to_owned)
         .into();
@@ -147,6 +157,13 @@ impl Agent for Aider {
             argv.extend(["--openai-api-base".into(), url.clone()]);
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Aider {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.push(format!("--message={prompt}"));
         CommandLine::new(argv)
     }
@@ -216,6 +233,14 @@ impl AgentProgram for Aider {
 
     fn verification(&self) -> Verification {
         Verification::EndToEnd { version: "0.86.2" }
+    }
+
+    /// `--message-file=PATH` (seen here with 0.86.2: a 200 KB prompt
+    /// arrives whole).
+    fn prompt_file_cmd(&self, path: &Path) -> Result<Option<CommandLine>, Error> {
+        let mut argv = self.options();
+        argv.push(format!("--message-file={}", path.to_string_lossy()));
+        CommandLine::new(argv).map(Some)
     }
 
     fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
-    StopSequence, Verdict,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -21,7 +21,9 @@ adapter! {
     /// Amp, run as `amp --no-color --stream-json … --execute=PROMPT`.
     ///
     /// - **Prompt**: the `--execute=P` form (its value is optional, so the
-    ///   `=` keeps a prompt starting with `-` bound to it).
+    ///   `=` keeps a prompt starting with `-` bound to it); or on stdin
+    ///   with a bare `--execute` ([`prompt_on_stdin`](Agent::prompt_on_stdin)),
+    ///   as vibe-kanban gives it.
     /// - **Output**: `--stream-json` (Claude Code's event format, ending
     ///   with `result`); [`verdict`](Agent::verdict) reads it.
     /// - **Base URL**: `AMP_URL`, the Amp service (there is no model
@@ -73,8 +75,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for Amp {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Amp {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [self.program(), "--no-color", "--stream-json"]
             .map(str::to_owned)
             .into();
@@ -82,8 +85,24 @@ impl Agent for Amp {
             argv.push("--dangerously-allow-all".into());
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Amp {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.push(format!("--execute={prompt}"));
         CommandLine::new(argv)
+    }
+
+    /// `--execute` with no value reads the prompt from a piped stdin, as
+    /// vibe-kanban's executor gives it (not run here against a model).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let mut argv = self.options();
+        argv.push("--execute".into());
+        let command = CommandLine::new(argv)?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {
@@ -137,7 +156,7 @@ impl AgentProgram for Amp {
 
     fn verification(&self) -> Verification {
         Verification::DocsOnly {
-            note: "0.0.1790142911: options parse and the login prompt was seen; never run against a model",
+            note: "on npm (@sourcegraph/amp 0.0.1790142911: options parse, the login prompt was seen), but it talks only to Amp's own service, with no model base URL, so it cannot run offline against the fake model",
         }
     }
 

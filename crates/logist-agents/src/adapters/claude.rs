@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
-    StopSequence, Verdict,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -21,7 +21,9 @@ adapter! {
     /// … -- PROMPT`.
     ///
     /// - **Prompt**: after `--`, so a prompt starting with `-` is not read
-    ///   as an option.
+    ///   as an option; or, when the caller can pipe it
+    ///   ([`prompt_on_stdin`](Agent::prompt_on_stdin)), on stdin, which has
+    ///   no size limit.
     /// - **Output**: stream-json (one JSON event per line, ending with a
     ///   `result` event); [`verdict`](Agent::verdict) reads that event,
     ///   since Claude Code can exit 0 with `"is_error": true`.
@@ -29,7 +31,8 @@ adapter! {
     ///   (`http://127.0.0.1:8080`).
     /// - **Approval**: `--permission-mode default | acceptEdits |
     ///   bypassPermissions`. Claude Code refuses `bypassPermissions` when
-    ///   run as root.
+    ///   run as root unless `IS_SANDBOX=1`, which `FullAuto` sets (full-auto
+    ///   is meant for sandboxes, and containers run agents as root).
     /// - **Keys**: `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`,
     ///   `CLAUDE_CODE_OAUTH_TOKEN`, passed by name.
     /// - **Quiet**: auto-updater, telemetry, error reporting, non-essential
@@ -136,6 +139,13 @@ pub const WAITING: &[WaitingText] = &[
         seen_in: "2.x",
         source: "anthropics/claude-code#11671",
     },
+    WaitingText {
+        text: "but you haven't granted it yet",
+        regex: false,
+        dialog: "permission (refused: no terminal to ask on)",
+        seen_in: "2.1.197",
+        source: "seen here: `-p` refuses a tool that needs permission (`tool_result`: \"Claude requested permissions to write to …, but you haven't granted it yet.\")",
+    },
 ];
 
 /// Texts in Claude Code's output that tell why a run failed.
@@ -208,8 +218,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for ClaudeCode {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl ClaudeCode {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = vec![
             self.program().to_owned(),
             "-p".into(),
@@ -230,8 +241,22 @@ impl Agent for ClaudeCode {
             argv.push(format!("--resume={session}"));
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for ClaudeCode {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
+    }
+
+    /// `-p` with no prompt argument reads the prompt from a piped stdin to
+    /// its end (seen here with 2.1.197: a 200 KB prompt arrives whole).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {
@@ -254,6 +279,13 @@ impl Agent for ClaudeCode {
         }
         if self.config.home.is_some() {
             env = env.unset("CLAUDE_CONFIG_DIR");
+        }
+        if self.config.approval == Approval::FullAuto {
+            // Claude Code refuses `bypassPermissions` as root unless
+            // `IS_SANDBOX=1` (2.1.197: "--dangerously-skip-permissions cannot
+            // be used with root/sudo privileges"). Full-auto is for
+            // sandboxes, and containers run agents as root.
+            env = env.set("IS_SANDBOX", "1");
         }
         env
     }

@@ -1,17 +1,17 @@
 //! Cline CLI (`cline`, npm `cline`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
-    StopSequence, Verdict,
+    Agent, CommandLine, CommandProblem, Environment, Error, FailureCause, FailurePattern,
+    OutputFormat, PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, check_resume, classify,
-    create_home, event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
+    AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_home,
+    event_type, failure_patterns, last_json_line, merge_settings, pass_all, stop_sequences,
 };
 use crate::config::Approval;
 use crate::error::AgentError;
@@ -19,29 +19,40 @@ use crate::error::AgentError;
 use super::adapter;
 
 adapter! {
-    /// Cline CLI, run as `cline --json --auto-approve <bool> … -- PROMPT`.
+    /// Cline CLI, run as `cline --auto-approve <bool> …` with the prompt on
+    /// stdin, or `cline --json --auto-approve <bool> … -- PROMPT`.
     ///
-    /// - **Prompt**: positional after `--`. **Caveat seen here with
-    ///   3.0.65**: a one-word prompt is rejected ("Unknown command or
-    ///   unquoted prompt", exit 1) and a prompt equal to a subcommand name
-    ///   (`auth`, `config`, …) would run that subcommand.
-    /// - **Output**: `--json` (JSON lines ending with `run_result`, or
-    ///   `run_aborted`); [`verdict`](Agent::verdict) reads them.
-    /// - **Base URL**: not supported. Cline keeps the provider, its base
-    ///   URL **and its API key** in `~/.cline/data/settings/providers.json`
-    ///   (written by `cline auth -p openai -k KEY -b URL -m MODEL`);
-    ///   writing that file would copy the key, so the adapter refuses a
-    ///   base URL ([`validate`](AgentProgram::validate)). Run `cline auth`
-    ///   in the isolated home instead.
+    /// - **Prompt**: on stdin ([`prompt_on_stdin`](Agent::prompt_on_stdin))
+    ///   whenever the caller can pipe it: 3.0.65 takes any prompt there. As
+    ///   an argument it **rejects a one-word prompt** ("Prompt text must be
+    ///   passed as a single quoted argument", exit 1) and **runs a
+    ///   subcommand** for a prompt naming one (`auth`, `config`, …), after
+    ///   `--` too, so [`cmd`](Agent::cmd) refuses a prompt without
+    ///   whitespace with a typed error.
+    /// - **Output**: with an argument prompt, `--json` (JSON lines ending
+    ///   with `run_result`, or `run_aborted`), which
+    ///   [`verdict`](Agent::verdict) reads; 3.0.65 refuses `--json` with a
+    ///   piped prompt, so the stdin form prints text and its exit status
+    ///   counts.
+    /// - **Base URL**: an OpenAI-compatible provider with that base URL
+    ///   (and the model, if set) in a provider settings file without the
+    ///   key, which Cline reads from `OPENAI_API_KEY`: in the isolated home
+    ///   ([`prepare_home`](AgentProgram::prepare_home)), or per run through
+    ///   `CLINE_PROVIDER_SETTINGS_PATH`
+    ///   ([`prepare_run`](AgentProgram::prepare_run)). Without a base URL
+    ///   Cline uses what `cline auth` stored.
     /// - **Approval**: `--auto-approve false` for `Ask` and `AutoEdit`
     ///   (Cline has no edits-only switch), `--auto-approve true` for
     ///   `FullAuto`.
     /// - **Isolation**: `HOME` (Cline keeps everything in `~/.cline`).
     ///
-    /// Run here with 3.0.65 against the fake model server after `cline
-    /// auth` (reply, dash prompt); not part of the end-to-end tests.
+    /// Verified end to end with 3.0.65 offline (reply, hostile prompt,
+    /// one-word prompt, 200 KB prompt, file written by a tool call).
     Cline
 }
+
+/// Where Cline 3.0.65 keeps its provider settings, under the home.
+const PROVIDERS_FILE: &str = ".cline/data/settings/providers.json";
 
 /// Texts Cline shows when it waits for a human.
 pub const WAITING: &[WaitingText] = &[
@@ -65,6 +76,13 @@ pub const WAITING: &[WaitingText] = &[
         dialog: "question",
         seen_in: "3.0.68",
         source: "OpenRig activity markers (read from the shipped bundle)",
+    },
+    WaitingText {
+        text: "requires approval in a TTY session",
+        regex: false,
+        dialog: "permission (refused: no terminal to ask on)",
+        seen_in: "3.0.65",
+        source: "seen here: `--auto-approve false` without a terminal refuses a tool (\"Tool \\\"editor\\\" requires approval in a TTY session\")",
     },
 ];
 
@@ -90,22 +108,72 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for Cline {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Cline {
+    /// The argv without the prompt and without `--json`.
+    fn options(&self) -> Vec<String> {
         let auto = if self.config.approval == Approval::FullAuto {
             "true"
         } else {
             "false"
         };
-        let mut argv: Vec<String> = [self.program(), "--json", "--auto-approve", auto]
+        let mut argv: Vec<String> = [self.program(), "--auto-approve", auto]
             .map(str::to_owned)
             .into();
         if let Some(model) = &self.config.model {
             argv.extend(["-m".into(), model.clone()]);
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+
+    /// The provider settings for a base URL: an OpenAI-compatible provider
+    /// without a key (Cline reads `OPENAI_API_KEY`).
+    fn provider_settings(&self, url: &str) -> Value {
+        let mut settings = json!({"provider": "openai-compatible", "baseUrl": url});
+        if let Some(model) = &self.config.model {
+            settings["model"] = json!(model);
+        }
+        json!({
+            "version": 1,
+            "lastUsedProvider": "openai-compatible",
+            // 3.0.65 ignores an entry without `updatedAt`.
+            "providers": {"openai-compatible": {
+                "settings": settings,
+                "updatedAt": "1970-01-01T00:00:00.000Z",
+                "tokenSource": "manual",
+            }},
+        })
+    }
+}
+
+impl Agent for Cline {
+    /// Refuses a prompt without whitespace: 3.0.65 rejects a one-word
+    /// prompt argument ("Prompt text must be passed as a single quoted
+    /// argument", exit 1), and one naming a subcommand (`auth`, `config`,
+    /// …) runs that subcommand, `--` or not.
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        if !prompt.trim().contains(char::is_whitespace) {
+            return Err(Error::InvalidCommand {
+                problem: CommandProblem::PromptNotPassable {
+                    program: "cline".into(),
+                    reason: "Cline 3.0.65 rejects a one-word prompt argument and runs a subcommand for one that names it; give it on stdin (no --pty, --on-input fail)".into(),
+                },
+            });
+        }
+        let mut argv = self.options();
+        argv.insert(1, "--json".into());
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
+    }
+
+    /// A piped stdin is the prompt, read to its end, whatever it holds: one
+    /// word, a subcommand's name, 200 KB (seen here with 3.0.65). Without
+    /// `--json`, which 3.0.65 refuses with a piped prompt ("JSON output
+    /// mode requires a prompt argument"), so there is no
+    /// [`verdict`](Agent::verdict) for this form: the exit status counts.
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {
@@ -170,24 +238,35 @@ impl AgentProgram for Cline {
     }
 
     fn verification(&self) -> Verification {
-        Verification::DocsOnly {
-            note: "3.0.65 answered the fake model server by hand after `cline auth` (reply, dash prompt); one-word prompts are rejected",
-        }
-    }
-
-    fn validate(&self) -> Result<(), AgentError> {
-        check_resume(self)?;
-        match self.config.base_url {
-            Some(_) => Err(AgentError::Unsupported {
-                agent: self.name().to_owned(),
-                setting: "base URL",
-                reason: "Cline stores the base URL with the API key in its settings; run `cline auth --baseurl` in the home directory",
-            }),
-            None => Ok(()),
-        }
+        Verification::EndToEnd { version: "3.0.65" }
     }
 
     fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError> {
-        create_home(self.name(), &self.config)
+        let Some(home) = create_home(self.name(), &self.config)? else {
+            return Ok(None);
+        };
+        if let Some(url) = &self.config.base_url {
+            merge_settings(
+                self.name(),
+                &home.join(PROVIDERS_FILE),
+                self.provider_settings(url),
+            )?;
+        }
+        Ok(Some(home))
+    }
+
+    /// With a base URL and no isolated home: a per-run provider settings
+    /// file, named by `CLINE_PROVIDER_SETTINGS_PATH`; the rest of the
+    /// person's `~/.cline` stays in use.
+    fn prepare_run(&self, dir: &Path, _home: Option<&Path>) -> Result<Environment, AgentError> {
+        let (Some(url), None) = (&self.config.base_url, &self.config.home) else {
+            return Ok(Environment::inherit());
+        };
+        let path = dir.join("cline-providers.json");
+        let Some(text) = path.to_str() else {
+            return Err(AgentError::NonUtf8Home { path });
+        };
+        merge_settings(self.name(), &path, self.provider_settings(url))?;
+        Ok(Environment::inherit().set("CLINE_PROVIDER_SETTINGS_PATH", text))
     }
 }

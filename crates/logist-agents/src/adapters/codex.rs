@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
-    StopSequence, Verdict,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -21,7 +21,9 @@ use super::adapter;
 adapter! {
     /// Codex CLI, run as `codex exec --json --skip-git-repo-check … -- PROMPT`.
     ///
-    /// - **Prompt**: after `--`.
+    /// - **Prompt**: after `--`; or on stdin
+    ///   ([`prompt_on_stdin`](Agent::prompt_on_stdin)), which has no size
+    ///   limit.
     /// - **Output**: JSON lines (`thread.started`, `item.*`,
     ///   `turn.completed` or `turn.failed`, `error`); only these go to
     ///   stdout, progress goes to stderr. [`verdict`](Agent::verdict) reads
@@ -168,8 +170,9 @@ fn toml_string(text: &str) -> String {
     quoted
 }
 
-impl Agent for Codex {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Codex {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [
             self.program(),
             "exec",
@@ -207,6 +210,13 @@ impl Agent for Codex {
             ]);
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Codex {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         // `exec resume [SESSION_ID] [PROMPT]`: the options above are
         // `exec`'s and stay before the subcommand.
         match &self.config.resume {
@@ -216,6 +226,18 @@ impl Agent for Codex {
             None => argv.extend(["--".into(), prompt.into()]),
         }
         CommandLine::new(argv)
+    }
+
+    /// `exec` with no prompt argument reads the prompt from stdin to its end
+    /// (seen here with 0.169.0: a 200 KB prompt arrives whole).
+    /// A resumed session takes its prompt as an argument (the form that was
+    /// verified).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        if self.config.resume.is_some() {
+            return Ok(None);
+        }
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {

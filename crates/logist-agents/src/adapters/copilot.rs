@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
-    StopSequence, Verdict,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -22,7 +22,9 @@ adapter! {
     /// GitHub Copilot CLI, run as `copilot --output-format json … --prompt=PROMPT`.
     ///
     /// - **Prompt**: the `--prompt=P` form (`-p P` misreads a prompt
-    ///   starting with `-` since 1.0.85, github/copilot-cli#4902).
+    ///   starting with `-` since 1.0.85, github/copilot-cli#4902). When the
+    ///   caller can pipe it ([`prompt_on_stdin`](Agent::prompt_on_stdin)),
+    ///   on stdin instead: no option parser at all, no size limit.
     /// - **Output**: JSON lines ending with a `result` event carrying
     ///   `exitCode`; [`verdict`](Agent::verdict) reads it.
     /// - **Base URL** (bring your own key): `COPILOT_PROVIDER_BASE_URL`,
@@ -81,6 +83,13 @@ pub const WAITING: &[WaitingText] = &[
         seen_in: "1.0.91",
         source: "OpenRig activity markers (read from the shipped bundle)",
     },
+    WaitingText {
+        text: "Permission denied because no interactive user response was available",
+        regex: false,
+        dialog: "permission (refused: no terminal to ask on)",
+        seen_in: "1.0.102",
+        source: "seen here: `--no-ask-user` refuses a tool that needs permission (`tool.execution_complete` error)",
+    },
 ];
 
 /// Texts in Copilot CLI's output that tell why a run failed.
@@ -111,8 +120,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for Copilot {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Copilot {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [
             self.program(),
             "--output-format",
@@ -136,8 +146,23 @@ impl Agent for Copilot {
             argv.push(format!("--resume={session}"));
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Copilot {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
+    }
+
+    /// With no `--prompt`, a piped stdin is the prompt, read to its end (seen
+    /// here with 1.0.102: a 200 KB prompt arrives whole); there is no option
+    /// parser to misread a prompt starting with `-`.
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {

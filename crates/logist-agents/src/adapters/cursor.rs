@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
-    StopSequence, Verdict,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -22,7 +22,8 @@ adapter! {
     /// --trust … -- PROMPT`.
     ///
     /// - **Prompt**: positional after `--` (standard option parsing; not
-    ///   verified).
+    ///   verified); or on stdin ([`prompt_on_stdin`](Agent::prompt_on_stdin)),
+    ///   as vibe-kanban gives it.
     /// - **Output**: stream-json in Claude Code's format (a final `result`
     ///   with `is_error`); [`verdict`](Agent::verdict) reads it.
     /// - **Base URL**: not supported (Cursor talks to its own service).
@@ -85,8 +86,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for CursorAgent {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl CursorAgent {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [
             self.program(),
             "-p",
@@ -106,8 +108,22 @@ impl Agent for CursorAgent {
             argv.push(format!("--resume={session}"));
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for CursorAgent {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
+    }
+
+    /// `-p` with no prompt reads it from a piped stdin, as vibe-kanban's
+    /// executor gives it (not run here).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {
@@ -158,7 +174,7 @@ impl AgentProgram for CursorAgent {
 
     fn verification(&self) -> Verification {
         Verification::DocsOnly {
-            note: "public docs and vibe-kanban's executor only; not installable here (download script)",
+            note: "public docs and vibe-kanban's executor only: no registry reached here ships it (npm `cursor-agent` is an unrelated package); it installs by download script and talks only to Cursor's service",
         }
     }
 

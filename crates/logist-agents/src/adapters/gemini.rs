@@ -1,17 +1,18 @@
 //! Gemini CLI (`gemini`, npm `@google/gemini-cli`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
-    StopSequence, Verdict,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
     AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_home,
-    event_type, failure_patterns, last_json_line, merge_settings, pass_all, stop_sequences,
+    event_type, failure_patterns, last_json_line, merge_settings, overlay_config_dir, pass_all,
+    stop_sequences,
 };
 use crate::config::Approval;
 use crate::error::AgentError;
@@ -23,7 +24,9 @@ adapter! {
     /// … --prompt=PROMPT`.
     ///
     /// - **Prompt**: the `--prompt=P` form, which keeps a prompt starting
-    ///   with `-` bound to the option (`-- P` breaks headless mode).
+    ///   with `-` bound to the option (`-- P` breaks headless mode); or
+    ///   on stdin ([`prompt_on_stdin`](Agent::prompt_on_stdin)), which has
+    ///   no size limit.
     /// - **Output**: stream-json (`init`, `message`, `tool_use`,
     ///   `tool_result`, `error`, `result` with `status`);
     ///   [`verdict`](Agent::verdict) reads the `result` event.
@@ -31,7 +34,10 @@ adapter! {
     ///   `/v1beta` (`http://127.0.0.1:8080`). Gemini CLI then also needs
     ///   `security.auth.selectedType = "gemini-api-key"` in its settings,
     ///   or it picks the `gateway` login and exits 41: the isolated home
-    ///   written by [`prepare_home`](AgentProgram::prepare_home) has it.
+    ///   written by [`prepare_home`](AgentProgram::prepare_home) has it,
+    ///   and without one [`prepare_run`](AgentProgram::prepare_run) gives
+    ///   the run its own `GEMINI_CLI_HOME` holding the person's settings
+    ///   with that key added.
     /// - **Approval**: `--approval-mode default | auto_edit | yolo`; in
     ///   headless mode "ask" means the tool call is refused.
     /// - **Trust**: `--skip-trust` (without it a fresh folder exits 55).
@@ -152,8 +158,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for Gemini {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Gemini {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mode = match self.config.approval {
             Approval::Ask => "default",
             Approval::AutoEdit => "auto_edit",
@@ -176,8 +183,22 @@ impl Agent for Gemini {
             argv.push(format!("--resume={session}"));
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Gemini {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
+    }
+
+    /// With no prompt option, a piped stdin is the prompt, read to its end
+    /// (seen here with 0.61.0: a 200 KB prompt arrives whole).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {
@@ -272,5 +293,31 @@ impl AgentProgram for Gemini {
             }),
         )?;
         Ok(Some(home))
+    }
+
+    /// With a base URL and no isolated home: a per-run `GEMINI_CLI_HOME`
+    /// whose `.gemini/settings.json` is the person's (if any) with
+    /// `security.auth.selectedType = "gemini-api-key"`, every other entry of
+    /// their `~/.gemini` linked in. Gemini CLI 0.61.0 reads the login type
+    /// only from settings files (its system-defaults file must be owned by
+    /// root), and without it `GOOGLE_GEMINI_BASE_URL` selects the `gateway`
+    /// login, which exits 41.
+    fn prepare_run(&self, dir: &Path, home: Option<&Path>) -> Result<Environment, AgentError> {
+        if self.config.base_url.is_none() || self.config.home.is_some() {
+            return Ok(Environment::inherit());
+        }
+        let gemini_home = dir.join("gemini-home");
+        let Some(text) = gemini_home.to_str() else {
+            return Err(AgentError::NonUtf8Home { path: gemini_home });
+        };
+        let own = home.map(|home| home.join(".gemini"));
+        overlay_config_dir(
+            self.name(),
+            own.as_deref(),
+            &gemini_home.join(".gemini"),
+            "settings.json",
+            json!({"security": {"auth": {"selectedType": "gemini-api-key"}}}),
+        )?;
+        Ok(Environment::inherit().set("GEMINI_CLI_HOME", text))
     }
 }

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, PromptOnStdin,
+    StopSequence,
 };
 
 use crate::adapter::{
@@ -19,7 +20,8 @@ adapter! {
     /// Goose, run as `goose run --no-session … --text=PROMPT`.
     ///
     /// - **Prompt**: the `--text=P` form (clap keeps `=value` bound even
-    ///   when it starts with `-`).
+    ///   when it starts with `-`); or on stdin with `-i -`
+    ///   ([`prompt_on_stdin`](Agent::prompt_on_stdin)), per Goose's docs.
     /// - **Output**: text; no [`verdict`](Agent::verdict).
     /// - **Base URL**: `GOOSE_PROVIDER=openai` with `OPENAI_HOST` = the URL
     ///   **without** `/v1` (Goose appends `OPENAI_BASE_PATH`, by default
@@ -84,14 +86,32 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for Goose {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl Goose {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = [self.program(), "run", "--no-session"]
             .map(str::to_owned)
             .into();
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for Goose {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.push(format!("--text={prompt}"));
         CommandLine::new(argv)
+    }
+
+    /// `run -i -` reads the instructions from stdin (Goose's docs: "Use `-`
+    /// for stdin"; not run here).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let mut argv = self.options();
+        argv.push("-i".into());
+        argv.push("-".into());
+        let command = CommandLine::new(argv)?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {
@@ -147,7 +167,7 @@ impl AgentProgram for Goose {
 
     fn verification(&self) -> Verification {
         Verification::DocsOnly {
-            note: "public docs only; not installable here (download script)",
+            note: "public docs only: no registry reached here ships it (npm has no Goose CLI; PyPI `goose-ai` is an unrelated package); it installs by download script",
         }
     }
 

@@ -74,6 +74,13 @@ pub const WAITING: &[WaitingText] = &[
         seen_in: "1.0.39",
         source: "anomalyco/opencode#4023",
     },
+    WaitingText {
+        text: r"permission requested: .+; auto-rejecting",
+        regex: true,
+        dialog: "permission (refused: no terminal to ask on)",
+        seen_in: "1.18.33",
+        source: "seen here: `run` refuses a tool that needs permission (stderr: \"permission requested: edit (hello.txt); auto-rejecting\"); anomalyco/opencode#41513",
+    },
 ];
 
 /// Texts in OpenCode's output that tell why a run failed.

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use logist_core::{
     Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
-    StopSequence, Verdict,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -26,7 +26,9 @@ adapter! {
     ///   deprecated in favour of a positional prompt, but the positional
     ///   form cannot carry a prompt starting with `-` (after `--` it is
     ///   ignored: "No input provided via stdin", exit 1), so the option is
-    ///   the only dash-safe argv form.
+    ///   the only dash-safe argv form. When the caller can pipe it
+    ///   ([`prompt_on_stdin`](Agent::prompt_on_stdin)) the prompt goes on
+    ///   stdin instead: no deprecated option, no size limit.
     /// - **Output**: stream-json in Claude Code's format (a final `result`
     ///   event with `is_error`); [`verdict`](Agent::verdict) reads it. Seen
     ///   here with 0.15.10: an API error (401) ends with exit 0 and a
@@ -150,8 +152,9 @@ pub const FAILURES: &[FailureText] = &[
     },
 ];
 
-impl Agent for QwenCode {
-    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+impl QwenCode {
+    /// The argv without the prompt.
+    fn options(&self) -> Vec<String> {
         let mut argv: Vec<String> = vec![self.program().to_owned()];
         if self.config.base_url.is_some() {
             argv.extend(["--auth-type".into(), "openai".into()]);
@@ -169,8 +172,22 @@ impl Agent for QwenCode {
             argv.push(format!("--resume={session}"));
         }
         argv.extend(self.config.extra_args.iter().cloned());
+        argv
+    }
+}
+
+impl Agent for QwenCode {
+    fn cmd(&self, prompt: &str) -> Result<CommandLine, Error> {
+        let mut argv = self.options();
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
+    }
+
+    /// With no prompt, a piped stdin is the prompt, read to its end (seen here
+    /// with 0.15.10: a 200 KB prompt arrives whole).
+    fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
+        let command = CommandLine::new(self.options())?;
+        Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
     fn env(&self) -> Environment {

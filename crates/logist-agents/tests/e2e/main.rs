@@ -5,7 +5,9 @@
 //! The one-shot runs here are watched by the sentinel with the adapter's
 //! own stop sequences and failure patterns, neither of which may match a
 //! normal run; [`terminal`] starts the programs interactively on a
-//! pseudo-terminal, where the sentinel must find them waiting.
+//! pseudo-terminal, where the sentinel must find them waiting; [`cli`] runs
+//! them through the `logist` binary as a person would, as root and as an
+//! unprivileged user.
 //!
 //! Built only with `--features e2e`. The program paths come from
 //! `LOGIST_E2E_<PROGRAM>` variables and the `PATH` they need (for Node.js)
@@ -13,19 +15,20 @@
 //! saying to run `cargo xtask e2e`.
 
 mod binary;
+mod cli;
 mod events;
 mod run;
 mod terminal;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use logist_agents::{
-    AgentConfig, AgentProgram, Aider, Approval, ClaudeCode, Codex, Copilot, Gemini, OpenCode,
-    QwenCode,
+    AgentConfig, AgentProgram, Aider, Approval, ClaudeCode, Cline, Codex, Copilot, Gemini,
+    OpenCode, QwenCode,
 };
 use logist_core::{Agent, Environment, Verdict};
 use logist_fake_model::{ANSWER_PREFIX, FakeModel, Script};
@@ -109,6 +112,16 @@ const OPENCODE: Program = Program {
     var: "OPENCODE",
     build: |url, config| {
         Box::new(OpenCode::with_config(
+            config.base_url(format!("{url}/v1")).model(MODEL),
+        ))
+    },
+    writes_with: Approval::FullAuto,
+};
+
+const CLINE: Program = Program {
+    var: "CLINE",
+    build: |url, config| {
+        Box::new(Cline::with_config(
             config.base_url(format!("{url}/v1")).model(MODEL),
         ))
     },
@@ -514,6 +527,10 @@ fn installed_programs_are_the_pinned_versions() {
         (
             OPENCODE,
             (OPENCODE.build)("http://127.0.0.1:9", AgentConfig::new()),
+        ),
+        (
+            CLINE,
+            (CLINE.build)("http://127.0.0.1:9", AgentConfig::new()),
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,8 @@ use std::fs;
 use serde_json::{Value, json};
 
 use logist_agents::{
-    AgentConfig, AgentError, AgentProgram, Aider, ClaudeCode, Codex, Gemini, QwenCode, registry,
+    AgentConfig, AgentError, AgentProgram, Aider, ClaudeCode, Cline, Codex, Gemini, QwenCode,
+    registry,
 };
 
 fn read_json(path: &std::path::Path) -> Value {
@@ -103,4 +104,76 @@ fn broken_settings_and_unwritable_homes_are_typed_errors() {
     assert!(matches!(error, AgentError::PrepareHome { .. }), "{error}");
     assert!(error.to_string().starts_with("cannot prepare `"), "{error}");
     assert!(std::error::Error::source(&error).is_some());
+}
+
+#[test]
+fn cline_gets_its_provider_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AgentConfig::new()
+        .base_url("http://127.0.0.1:9/v1")
+        .model("m");
+    // Per run: a file named in the environment, the home untouched.
+    let run = dir.path().join("run");
+    fs::create_dir(&run).unwrap();
+    let env = Cline::with_config(config.clone())
+        .prepare_run(&run, Some(dir.path()))
+        .unwrap();
+    let path = &env.vars()["CLINE_PROVIDER_SETTINGS_PATH"];
+    let settings = read_json(std::path::Path::new(path));
+    let provider = &settings["providers"]["openai-compatible"];
+    assert_eq!(provider["settings"]["baseUrl"], "http://127.0.0.1:9/v1");
+    assert_eq!(provider["settings"]["model"], "m");
+    assert!(provider["settings"].get("apiKey").is_none());
+    assert_eq!(settings["lastUsedProvider"], "openai-compatible");
+    // In an isolated home: the file Cline keeps there, and nothing per run.
+    let home = dir.path().join("home");
+    let isolated = Cline::with_config(config.home(&home));
+    isolated.prepare_home().unwrap();
+    let settings = read_json(&home.join(".cline/data/settings/providers.json"));
+    assert_eq!(settings["lastUsedProvider"], "openai-compatible");
+    assert!(isolated.prepare_run(&run, None).unwrap().vars().is_empty());
+}
+
+#[test]
+fn prepare_run_writes_nothing_without_a_base_url() {
+    let dir = tempfile::tempdir().unwrap();
+    for agent in registry::all() {
+        let env = agent.prepare_run(dir.path(), None).unwrap();
+        assert!(env.vars().is_empty(), "{}", agent.name());
+    }
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn gemini_carries_the_persons_settings_over_without_writing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir_all(home.join(".gemini/extensions")).unwrap();
+    // Gemini CLI allows comments in its settings.
+    let own = "{\n  // mine\n  \"ui\": {\"theme\": \"x\"} /* too */\n}";
+    fs::write(home.join(".gemini/settings.json"), own).unwrap();
+    let run = dir.path().join("run");
+    fs::create_dir(&run).unwrap();
+    let gemini = Gemini::with_config(AgentConfig::new().base_url("http://127.0.0.1:9"));
+    let env = gemini.prepare_run(&run, Some(&home)).unwrap();
+    let gemini_home = std::path::PathBuf::from(&env.vars()["GEMINI_CLI_HOME"]);
+    let settings = read_json(&gemini_home.join(".gemini/settings.json"));
+    assert_eq!(settings["ui"]["theme"], "x");
+    assert_eq!(
+        settings["security"]["auth"]["selectedType"],
+        "gemini-api-key"
+    );
+    assert!(gemini_home.join(".gemini/extensions").is_symlink());
+    assert_eq!(
+        fs::read_to_string(home.join(".gemini/settings.json")).unwrap(),
+        own
+    );
+    // A settings file that is not a JSON object is a typed error.
+    fs::write(home.join(".gemini/settings.json"), "[1]").unwrap();
+    let run = dir.path().join("run2");
+    fs::create_dir(&run).unwrap();
+    assert!(matches!(
+        gemini.prepare_run(&run, Some(&home)),
+        Err(AgentError::NotASettingsFile { .. })
+    ));
 }

@@ -51,7 +51,8 @@ fn unknown_names_and_unsupported_settings_are_typed_errors() {
         "no agent named `vim` (known: claude-code, codex, gemini, qwen, aider, copilot, opencode, cline, goose, amp, cursor-agent)"
     );
     let with_url = AgentConfig::new().base_url("http://127.0.0.1:1");
-    for name in ["cline", "cursor-agent"] {
+    {
+        let name = "cursor-agent";
         let error = registry::get(name, with_url.clone()).err().unwrap();
         assert!(
             matches!(

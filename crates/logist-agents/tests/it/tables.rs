@@ -154,6 +154,24 @@ fn stop_sequences_match_the_dialogs_they_describe() {
         ("codex", "Would you like to run the following command?"),
         ("gemini", "● 1. Yes, allow once\n  2. Yes, allow always"),
         ("amp", "Would you like to log in to Amp? [(y)es, (n)o]: "),
+        // Headless refusals of a tool that needs permission (`--approval
+        // ask` without a terminal), recorded here from the real programs.
+        (
+            "claude-code",
+            r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"Claude requested permissions to write to /tmp/w/hello.txt, but you haven't granted it yet.","is_error":true}]}}"#,
+        ),
+        (
+            "copilot",
+            r#"{"type":"tool.execution_complete","data":{"success":false,"error":{"message":"Permission denied because no interactive user response was available. Retry in an interactive session"}}}"#,
+        ),
+        (
+            "opencode",
+            "! permission requested: edit (hello.txt); auto-rejecting\n",
+        ),
+        (
+            "cline",
+            r#"   ⎿ error: {"error":"Tool \"editor\" requires approval in a TTY session -- NOT a tool or system failure."}"#,
+        ),
     ];
     for (name, screen) in screens {
         let (stops, _) = sentinel_finds(name, screen.as_bytes(), false);

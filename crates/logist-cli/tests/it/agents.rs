@@ -32,6 +32,21 @@ fn lists_every_agent_with_what_it_needs() {
             "{expected} missing from {names:?}"
         );
     }
+    // Proven end to end, or unverified with the reason.
+    let by_name = |name: &str| list.iter().find(|a| a["name"] == name).unwrap();
+    for name in ["claude-code", "aider", "cline"] {
+        assert!(by_name(name)["verified_with"].is_string(), "{name}");
+    }
+    for name in ["goose", "amp", "cursor-agent"] {
+        let agent = by_name(name);
+        assert!(agent["verified_with"].is_null(), "{name}");
+        assert!(
+            agent["unverified_because"]
+                .as_str()
+                .is_some_and(|reason| reason.contains("registry") || reason.contains("npm")),
+            "{name}: {agent}"
+        );
+    }
     let mock = &list[0];
     assert_eq!(
         (mock["installed"].as_bool(), mock["version"].as_str()),

@@ -6,6 +6,7 @@ mod exit_codes;
 mod help;
 mod input;
 mod output;
+mod prepared;
 mod questions;
 mod remote;
 mod signals;
