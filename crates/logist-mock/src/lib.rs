@@ -79,6 +79,7 @@
 //! # Ok::<(), logist_core::Error>(())
 //! ```
 
+pub mod acp;
 mod agent;
 mod args;
 mod error;
@@ -89,6 +90,7 @@ mod scenario;
 mod script;
 pub mod testing;
 
+pub use acp::{ACP_AUTH_METHOD, ACP_MEMORY_PREFIX, ACP_NOISE, ACP_REPLY_PREFIX};
 pub use agent::{Lookup, MockAgent, locate_program};
 pub use args::{Parsed, USAGE, parse_args, program_script};
 pub use error::{ArgsError, BuildError, LocateError, ParseScenarioError};
