@@ -3,7 +3,8 @@
 //! command line.
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailurePattern, PromptOnStdin, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailurePattern, OutputFormat, PromptOnStdin,
+    StopSequence, Verdict,
 };
 
 /// An agent adjusted by the command line: `argv[0]` replaced (the embedded
@@ -92,6 +93,9 @@ impl Agent for Tailored {
     }
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         self.inner.verdict(stdout_tail)
+    }
+    fn output_format(&self) -> OutputFormat {
+        self.inner.output_format()
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::command::{CommandLine, Environment, PromptOnStdin};
 use crate::error::Error;
+use crate::format::OutputFormat;
 use crate::stop::{FailurePattern, StopSequence, Verdict};
 
 /// A coding-agent program: how to turn a prompt into a command line, what
@@ -112,5 +113,15 @@ pub trait Agent: Send + Sync {
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         let _ = stdout_tail;
         None
+    }
+
+    /// The form the program prints its run in on stdout, for a parser
+    /// that turns it into events (`logist-events`). The default,
+    /// [`OutputFormat::Text`], promises nothing beyond text.
+    ///
+    /// An adapter that names a JSON format must run the program in that
+    /// mode in [`cmd`](Self::cmd) and [`prompt_on_stdin`](Self::prompt_on_stdin).
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::Text
     }
 }

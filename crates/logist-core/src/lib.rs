@@ -159,6 +159,7 @@
 mod agent;
 mod command;
 mod error;
+mod format;
 mod output;
 mod process;
 mod runtime;
@@ -167,6 +168,7 @@ mod stop;
 pub use agent::Agent;
 pub use command::{CommandLine, Environment, PromptOnStdin, SpawnRequest, StdinMode, TerminalSize};
 pub use error::{BoxError, CommandProblem, Error, ErrorChain, error_chain};
+pub use format::OutputFormat;
 pub use output::{Completion, Logs, OutputChunk, OutputRead, Stream};
 pub use process::{ExitStatus, Labels, ProcessId, ProcessInfo, ProcessState, signal_name};
 pub use runtime::Runtime;

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -193,6 +194,10 @@ impl Agent for Aider {
             cause,
             message: line.to_owned(),
         })
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::AiderText
     }
 }
 

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -272,6 +273,10 @@ impl Agent for ClaudeCode {
 
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         result_verdict(stdout_tail, FAILURES)
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::ClaudeStreamJson
     }
 }
 

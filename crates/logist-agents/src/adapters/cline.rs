@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -148,6 +149,10 @@ impl Agent for Cline {
             cause: classify(&message, FAILURES),
             message,
         })
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::ClineJson
     }
 }
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -252,6 +253,10 @@ impl Agent for Codex {
             .to_owned();
         let cause = classify(&message, FAILURES);
         Some(Verdict::Failed { cause, message })
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::CodexJson
     }
 }
 

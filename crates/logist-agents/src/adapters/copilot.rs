@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -201,6 +202,10 @@ impl Agent for Copilot {
             }
             None => None,
         }
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::CopilotJson
     }
 }
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -225,6 +226,10 @@ impl Agent for Gemini {
             .to_owned();
         let cause = classify(&message, FAILURES);
         Some(Verdict::Failed { cause, message })
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::GeminiStreamJson
     }
 }
 

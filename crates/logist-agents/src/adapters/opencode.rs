@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, PromptOnStdin,
-    StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailureCause, FailurePattern, OutputFormat,
+    PromptOnStdin, StopSequence, Verdict,
 };
 
 use crate::adapter::{
@@ -212,6 +212,10 @@ impl Agent for OpenCode {
             cause: classify(&message, FAILURES),
             message,
         })
+    }
+
+    fn output_format(&self) -> OutputFormat {
+        OutputFormat::OpenCodeJson
     }
 }
 
