@@ -838,10 +838,7 @@ fn inbound(frame: Frame) -> Inbound {
                 }),
             }
         }
-        Frame::Oversized { head, len } => Inbound::Event(AcpEvent::Oversized {
-            head_len: head.len(),
-            len,
-        }),
+        Frame::Oversized { head, len } => Inbound::Event(AcpEvent::Oversized { head, len }),
         Frame::Unterminated(line) => Inbound::Event(AcpEvent::Noise {
             line,
             reason: "unterminated line at the end of the output",

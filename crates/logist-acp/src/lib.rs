@@ -24,6 +24,7 @@
 //! crate: see `docs/acp.md` for why.
 
 mod client;
+mod convert;
 mod error;
 mod framing;
 mod policy;
@@ -31,6 +32,7 @@ mod rpc;
 mod session;
 
 pub use client::{AcpClient, AcpConfig, Canceller, PROTOCOL_VERSION};
+pub use convert::{error_events, session_event, turn_end_event};
 pub use error::{AcpError, Limit, Stopped};
 pub use framing::{Frame, LineFramer};
 pub use policy::{

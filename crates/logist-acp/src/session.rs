@@ -184,7 +184,7 @@ pub enum AcpEvent {
     /// A line longer than the bound; it was discarded after its head.
     Oversized {
         /// Its first bytes (at most the line bound).
-        head_len: usize,
+        head: Vec<u8>,
         /// Its full length.
         len: u64,
     },

@@ -73,7 +73,7 @@ fn a_100_mib_line_is_discarded_after_its_head_and_the_session_goes_on() {
     let big = turn(&mut client, &id, "big 100M");
     assert_eq!(big.result.as_ref().unwrap(), &StopReason::EndTurn);
     let oversized = big.events.iter().find_map(|e| match e {
-        AcpEvent::Oversized { head_len, len } => Some((*head_len, *len)),
+        AcpEvent::Oversized { head, len } => Some((head.len(), *len)),
         _ => None,
     });
     let (head_len, len) = oversized.expect("an oversized event");

@@ -72,6 +72,22 @@ fn an_allowed_write_writes_the_file() {
         turn.kinds(),
         ["tool_call", "tool_call_update", "agent_message_chunk"]
     );
+    let kinds: Vec<&str> = turn
+        .events
+        .iter()
+        .flat_map(AcpEvent::to_events)
+        .map(|event| event.kind())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "tool_call",
+            "permission",
+            "permission_decision",
+            "tool_result",
+            "message"
+        ]
+    );
 }
 
 #[test]
