@@ -157,6 +157,12 @@ impl Agent for OpenCode {
         CommandLine::new(argv)
     }
 
+    /// `opencode acp`: native ACP (a subcommand in 1.18.33). The model
+    /// and extra arguments of `opencode run` do not apply to it.
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        CommandLine::new([self.program(), "acp"]).map(Some)
+    }
+
     /// `run` with no message reads the message from a piped stdin,
     /// unchanged (no quoting of its words).
     fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
