@@ -38,6 +38,16 @@ pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
         RuntimeKind::Host => None,
     };
     let prompt = prompt(&args)?;
+    if args.acp.acp {
+        return crate::acp::run(
+            agent.as_ref(),
+            &prompt,
+            &args.shared,
+            &args.acp,
+            mount,
+            signals,
+        );
+    }
     supervise(agent, &prompt, &args.shared, mount, signals)
 }
 
@@ -184,7 +194,7 @@ fn tailor(agent: Box<dyn Agent>, shared: &Shared) -> Tailored {
     Tailored::new(agent).env(overrides)
 }
 
-fn base_env(shared: &Shared) -> Environment {
+pub(crate) fn base_env(shared: &Shared) -> Environment {
     let mut env = if shared.clean_env {
         CLEAN_ENV_KEEPS
             .iter()
@@ -230,7 +240,10 @@ fn log_dir(path: &Path) -> Result<PathBuf, CliError> {
     Ok(dir)
 }
 
-fn build_runtime(shared: &Shared, program: Option<&Path>) -> Result<Arc<dyn Runtime>, CliError> {
+pub(crate) fn build_runtime(
+    shared: &Shared,
+    program: Option<&Path>,
+) -> Result<Arc<dyn Runtime>, CliError> {
     if shared.runtime != RuntimeKind::Docker && shared.image.is_some() {
         return Err(CliError::usage("--image needs --runtime docker"));
     }
