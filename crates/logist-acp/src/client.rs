@@ -156,6 +156,8 @@ pub struct AcpClient {
     policy: PermissionPolicy,
     agent: AgentInfo,
     closed: bool,
+    /// Set when the policy answered [`Answer::Cancel`].
+    cancel_turn: bool,
 }
 
 /// How a call ends when a limit passes.
@@ -236,6 +238,7 @@ impl AcpClient {
             policy,
             agent: AgentInfo::from_result(Value::Null),
             closed: false,
+            cancel_turn: false,
         };
         let params = json!({
             "protocolVersion": PROTOCOL_VERSION,
@@ -567,6 +570,14 @@ impl AcpClient {
                             (answer, _) => answer,
                         };
                     }
+                    // The policy answered `Answer::Cancel`: cancel the turn.
+                    if std::mem::take(&mut self.cancel_turn)
+                        && let (Some(session), None) = (call.session, cancelling)
+                    {
+                        self.send_cancel(session)?;
+                        on_event(AcpEvent::Cancelling { limit: None });
+                        cancelling = Some((None, Instant::now() + self.config.cancel_grace));
+                    }
                 }
                 Ok(Inbound::Event(event)) => on_event(event),
                 Ok(Inbound::Cancel(session)) => {
@@ -709,7 +720,7 @@ impl AcpClient {
             }
             Message::Request { id, method, params } if method == "session/request_permission" => {
                 let request = PermissionRequest::from_params(&params);
-                let answer = if cancelling {
+                let answer = if cancelling || self.cancel_turn {
                     // The spec: on cancel, answer every pending request `cancelled`.
                     None
                 } else {
@@ -719,6 +730,9 @@ impl AcpClient {
                     return Err(AcpError::PermissionPending {
                         request: Box::new(request),
                     });
+                }
+                if answer == Some(Answer::Cancel) {
+                    self.cancel_turn = true;
                 }
                 let chosen = answer.and_then(|answer| request.pick(answer).cloned());
                 let outcome = match &chosen {
@@ -731,7 +745,7 @@ impl AcpClient {
                 )?;
                 on_event(AcpEvent::Permission {
                     request,
-                    answer: answer.unwrap_or(Answer::Reject),
+                    answer: answer.unwrap_or(Answer::Cancel),
                     chosen,
                 });
                 Ok(None)

@@ -149,7 +149,7 @@ impl PermissionRequest {
             Answer::AllowOnce => &["allow_once", "allow_always", "reject_once", "reject_always"],
             Answer::AllowAlways => &["allow_always", "allow_once", "reject_once", "reject_always"],
             Answer::Reject => &["reject_once", "reject_always"],
-            Answer::Wait => &[],
+            Answer::Wait | Answer::Cancel => &[],
         };
         order
             .iter()
@@ -170,6 +170,9 @@ pub enum Answer {
     /// [`AcpError::PermissionPending`](crate::AcpError::PermissionPending),
     /// leaving the request unanswered (the caller ends the session).
     Wait,
+    /// Answer `cancelled` and cancel the turn (`session/cancel`); the turn
+    /// ends with the stop reason `cancelled`.
+    Cancel,
 }
 
 impl fmt::Display for Answer {
@@ -179,13 +182,14 @@ impl fmt::Display for Answer {
             Answer::AllowAlways => "allow always",
             Answer::Reject => "reject",
             Answer::Wait => "wait",
+            Answer::Cancel => "cancel",
         })
     }
 }
 
 /// The text is not an answer (`allow`, `allow-always`, `deny`, `ask`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown permission answer `{0}` (expected allow, allow-always, deny or wait)")]
+#[error("unknown permission answer `{0}` (expected allow, allow-always, deny, wait or cancel)")]
 pub struct UnknownAnswer(pub String);
 
 impl FromStr for Answer {
@@ -197,6 +201,7 @@ impl FromStr for Answer {
             "allow-always" | "allow_always" => Ok(Answer::AllowAlways),
             "deny" | "reject" => Ok(Answer::Reject),
             "wait" => Ok(Answer::Wait),
+            "cancel" => Ok(Answer::Cancel),
             other => Err(UnknownAnswer(other.to_owned())),
         }
     }

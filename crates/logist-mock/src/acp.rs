@@ -6,7 +6,7 @@
 //! | prompt | what the turn does | stop reason |
 //! |---|---|---|
 //! | anything else | streams [`ACP_REPLY_PREFIX`] + the prompt in three chunks, then [`ACP_MEMORY_PREFIX`] + the session's earlier prompts joined by ` \| ` when there are any | `end_turn` |
-//! | `write PATH TEXT` | a `tool_call` (kind `edit`), a permission request (allow once, allow always, reject); when allowed writes TEXT to PATH (relative to the session's cwd) and completes the call, else fails it | `end_turn` |
+//! | `write PATH TEXT` | a `tool_call` (kind `edit`), a permission request (allow once, allow always, reject); when allowed writes TEXT to PATH (relative to the session's cwd) and completes the call, else fails it | `end_turn` (`cancelled` when the permission was answered `cancelled`) |
 //! | `fail` | a `tool_call` (kind `execute`) whose update is `failed` | `end_turn` |
 //! | `wait` | one chunk, then waits for `session/cancel` | `cancelled` |
 //! | `silent` | nothing; never answers, ignores `session/cancel` | — |
@@ -311,7 +311,9 @@ impl Agent {
                     .nth(2)
                     .unwrap_or("")
                     .to_owned();
-                self.write_tool(index, session, &path, &body)?;
+                if self.write_tool(index, session, &path, &body)? {
+                    return Ok(Some("cancelled"));
+                }
             }
             "fail" => {
                 update(
@@ -427,7 +429,7 @@ impl Agent {
         session: &str,
         path: &str,
         body: &str,
-    ) -> Result<(), Abort> {
+    ) -> Result<bool, Abort> {
         let call = "call-write";
         update(
             session,
@@ -474,7 +476,12 @@ impl Agent {
             session,
             json!({"sessionUpdate": "tool_call_update", "toolCallId": call, "status": status, "content": [{"type": "content", "content": {"type": "text", "text": text}}]}),
         )?;
-        chunk(session, "agent_message_chunk", &text)
+        // A permission answered `cancelled` ends the turn as cancelled.
+        if outcome.get("outcome") == Some(&json!("cancelled")) {
+            return Ok(true);
+        }
+        chunk(session, "agent_message_chunk", &text)?;
+        Ok(false)
     }
 
     /// Reads until `session/cancel` for `session`, answering other requests

@@ -294,3 +294,28 @@ fn an_unknown_session_is_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_cancel_answer_cancels_the_turn_at_a_permission_request() {
+    let runtime = runtime();
+    let mut client = start(&runtime, &[], policy(Answer::Cancel), config());
+    let dir = tempfile::tempdir().unwrap();
+    let id = session(&mut client, dir.path());
+    let cancelled = turn(&mut client, &id, "write c.txt x");
+    assert_eq!(cancelled.result.as_ref().unwrap(), &StopReason::Cancelled);
+    assert!(!dir.path().join("c.txt").exists());
+    assert!(
+        cancelled
+            .events
+            .contains(&AcpEvent::Cancelling { limit: None })
+    );
+    let chosen = cancelled.events.iter().find_map(|event| match event {
+        AcpEvent::Permission { answer, chosen, .. } => Some((*answer, chosen.clone())),
+        _ => None,
+    });
+    assert_eq!(chosen, Some((Answer::Cancel, None)), "answered cancelled");
+    assert_eq!(
+        turn(&mut client, &id, "again").result.unwrap(),
+        StopReason::EndTurn
+    );
+}
