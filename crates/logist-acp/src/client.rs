@@ -350,8 +350,8 @@ impl AcpClient {
     }
 
     /// Continues a session in a new process: `session/resume` where the
-    /// agent offers it, else `session/load` (its replay goes to `on_event`
-    /// as history).
+    /// agent offers it, else (or when the agent answers "method not found"
+    /// to it) `session/load`, whose replay goes to `on_event` as history.
     ///
     /// # Errors
     ///
@@ -362,10 +362,18 @@ impl AcpClient {
         cwd: &Path,
         on_event: impl FnMut(AcpEvent),
     ) -> Result<(), AcpError> {
-        if self.agent.resume_session {
-            self.resume_session(session_id, cwd)
-        } else {
-            self.load_session(session_id, cwd, on_event)
+        if !self.agent.resume_session {
+            return self.load_session(session_id, cwd, on_event);
+        }
+        match self.resume_session(session_id, cwd) {
+            // Some agents advertise `resume` without implementing it (Qwen
+            // Code 0.15.10): fall back to `load` when they offer that.
+            Err(AcpError::Refused { source, .. })
+                if source.code == METHOD_NOT_FOUND && self.agent.load_session =>
+            {
+                self.load_session(session_id, cwd, on_event)
+            }
+            other => other,
         }
     }
 
