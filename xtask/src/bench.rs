@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: runs the runtime workloads W1–W6 (`docs/benchmarks.md`)
+//! `cargo xtask bench`: runs the runtime workloads W1–W8 (`docs/benchmarks.md`)
 //! against each runtime and, in the same run, against the plain
 //! `std::process` baseline; prints one table and writes the same as JSON.
 //!
@@ -35,7 +35,7 @@ usage: cargo xtask bench [--quick] [--runtime host|docker|all] [--json PATH]
   --quick     small sizes, 3 repetitions, targets shown but not judged
   --runtime   the runtime(s) to measure against the baseline (default: host)
   --json      where to write the results (default: target/bench/latest.json)
-  --only      run only these workloads (W1 W2 W3 W4a W4b W4c W5 W6)
+  --only      run only these workloads (W1 W2 W3 W4a W4b W4c W5 W6 W7 W8)
   --reps      repetitions per figure (default: 5, or 3 with --quick)
 ";
 
@@ -146,7 +146,9 @@ impl Job {
     }
 }
 
-const JOB_WORKLOADS: &[&str] = &["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6"];
+const JOB_WORKLOADS: &[&str] = &[
+    "W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7", "W8",
+];
 
 /// The jobs for `runtime`. A container costs a few hundred milliseconds
 /// to start, so the Docker runtime runs fewer spawns and children, and
@@ -188,6 +190,10 @@ fn plan(quick: bool, runtime: &str) -> Vec<Job> {
     jobs.push(job("W5", "prompt", Param::Count(runs)));
     let largest = *sizes.last().expect("at least one size");
     jobs.push(job("W6", "tail", Param::File(largest)));
+    // The ACP client on the mock agent's ACP mode (a host program).
+    let updates = if quick { 200 } else { 1000 };
+    jobs.push(job("W7", "acp_latency", Param::Count(updates)));
+    jobs.push(job("W8", "acp_silent", Param::None));
     jobs
 }
 
@@ -267,6 +273,15 @@ const SPECS: &[Spec] = &[
     spec("W4c", "terminate_ms", "terminate", "ms", Target::Info),
     spec("W5", "p50_ms", "p50", "ms", Target::Info),
     spec("W5", "p99_ms", "p99", "ms", Target::BeyondSpawn(10.0)),
+    spec("W7", "p50_ms", "update p50", "ms", Target::Info),
+    spec("W7", "p99_ms", "update p99", "ms", Target::Median(5.0)),
+    spec(
+        "W8",
+        "cpu_ms_per_s",
+        "silent CPU",
+        "ms/s",
+        Target::Ratio(1.5),
+    ),
     spec(
         "W6",
         "us_per_tail",
@@ -304,6 +319,8 @@ fn expected_figures(workload: &str) -> Vec<&'static str> {
         "W4c" => vec!["survivors", "terminate_ms"],
         "W5" => vec!["p50_ms", "p99_ms"],
         "W6" => vec!["us_per_tail"],
+        "W7" => vec!["p50_ms", "p99_ms"],
+        "W8" => vec!["cpu_ms_per_s"],
         _ => vec![],
     };
     keys.extend(ALWAYS);
@@ -450,6 +467,10 @@ fn build() -> Result<PathBuf> {
             "--locked",
             "--package",
             "logist-bench",
+            // W7 and W8 run the mock agent's ACP mode, found next to
+            // logist-bench.
+            "--package",
+            "logist-mock",
             "--message-format=json-render-diagnostics",
         ])
         .stderr(Stdio::inherit())
@@ -904,7 +925,7 @@ mod tests {
         assert_eq!(quick.json, Path::new("x.json"));
         let error = |text| options(text).unwrap_err().to_string();
         assert!(error("--runtime podman").starts_with("unknown runtime `podman`"));
-        assert!(error("--only W7").starts_with("unknown workload `W7`"));
+        assert!(error("--only W9").starts_with("unknown workload `W9`"));
         assert!(error("--reps 0").contains("at least 1"));
         assert!(error("--json").starts_with("`--json` needs a value"));
     }
@@ -959,9 +980,16 @@ mod tests {
         assert_eq!(verdict("W4a", "ms_until_dead"), true);
         assert_eq!(verdict("W4c", "survivors"), false);
         assert_eq!(verdict("W5", "p99_ms"), true);
+        assert_eq!(verdict("W7", "p99_ms"), true);
+        assert_eq!(verdict("W8", "cpu_ms_per_s"), false);
         assert_eq!(verdict("W2", "mb_per_s"), Value::Null);
         let all = jobs.iter().map(|job| job.workload).collect::<Vec<_>>();
-        assert_eq!(all, ["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6"]);
+        assert_eq!(
+            all,
+            [
+                "W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7", "W8"
+            ]
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! {"workload":"W2","impl":"host","figures":{"wall_s":0.05,"mb_per_s":1342.2,"peak_rss_mib":19.4,"peak_threads":2}}
 //! ```
 
+mod acp;
 mod baseline;
 mod data;
 mod probe;
@@ -45,7 +46,8 @@ usage: logist-bench <workload> <impl> [--count N] [--file PATH]
        logist-bench check <RUNTIME>
 
 workloads: W1 (--count spawns), W2 (--file), W3 (--count children),
-           W4a, W4b, W4c, W5 (--count runs), W6 (--file)
+           W4a, W4b, W4c, W5 (--count runs), W6 (--file),
+           W7 (--count ACP updates), W8 (a silent ACP turn)
 impl:      baseline, or a runtime: host, docker
 ";
 
@@ -108,9 +110,10 @@ impl Run {
         let mut figures = if self.implementation == "baseline" {
             self.baseline()?
         } else {
-            let runtime = runtimes::open(&self.implementation)?;
+            let runtime: std::sync::Arc<dyn logist_core::Runtime> =
+                runtimes::open(&self.implementation)?.into();
             probe::checkpoint();
-            let figures = self.on_runtime(&*runtime)?;
+            let figures = self.on_runtime(&runtime)?;
             probe::checkpoint();
             figures
         };
@@ -120,7 +123,8 @@ impl Run {
         Ok(figures)
     }
 
-    fn on_runtime(&self, rt: &dyn logist_core::Runtime) -> Result<Figures> {
+    fn on_runtime(&self, runtime: &std::sync::Arc<dyn logist_core::Runtime>) -> Result<Figures> {
+        let rt = &**runtime;
         match self.workload.as_str() {
             "W1" => workloads::spawn_wait(rt, self.count()?),
             "W2" => workloads::throughput(rt, self.file()?),
@@ -130,6 +134,8 @@ impl Run {
             "W4c" => workloads::terminate_tree(rt),
             "W5" => workloads::prompt(rt, self.count()?),
             "W6" => workloads::tail(rt, self.file()?),
+            "W7" => acp::acp_latency(std::sync::Arc::clone(runtime), self.count()?),
+            "W8" => acp::acp_silent(std::sync::Arc::clone(runtime)),
             other => bail!("unknown workload `{other}`"),
         }
     }
@@ -144,6 +150,8 @@ impl Run {
             "W4c" => baseline::terminate_tree(),
             "W5" => baseline::prompt(self.count()?),
             "W6" => baseline::tail(self.file()?),
+            "W7" => acp::baseline_latency(self.count()?),
+            "W8" => acp::baseline_silent(),
             other => bail!("unknown workload `{other}`"),
         }
     }
