@@ -158,6 +158,8 @@ pub struct AcpClient {
     closed: bool,
     /// Set when the policy answered [`Answer::Cancel`].
     cancel_turn: bool,
+    /// Set once [`shutdown`](Self::shutdown) terminated the tree.
+    terminated: bool,
 }
 
 /// How a call ends when a limit passes.
@@ -239,6 +241,7 @@ impl AcpClient {
             agent: AgentInfo::from_result(Value::Null),
             closed: false,
             cancel_turn: false,
+            terminated: false,
         };
         let params = json!({
             "protocolVersion": PROTOCOL_VERSION,
@@ -433,8 +436,8 @@ impl AcpClient {
     }
 
     /// Ends the connection: closes the agent's stdin, gives it the cancel
-    /// grace period to exit, then terminates its tree. Returns its exit
-    /// status.
+    /// grace period to exit, then terminates its tree (and whatever it left
+    /// running). Returns its exit status.
     ///
     /// # Errors
     ///
@@ -458,7 +461,9 @@ impl AcpClient {
                 source,
             }),
         };
-        self.closed = true;
+        // Whatever the agent left running in its tree goes too.
+        let _ = self.terminate();
+        self.terminated = true;
         status
     }
 
@@ -550,7 +555,7 @@ impl AcpClient {
             let wait = match cancelling {
                 Some((_, until)) => until.saturating_duration_since(now),
                 None => self
-                    .next_limit(call.limits, start, last_message, now)
+                    .next_limit(call.limits, start, last_message)
                     .map_or(Duration::MAX, |(_, at)| at.saturating_duration_since(now)),
             };
             let inbound = if wait == Duration::MAX {
@@ -619,7 +624,7 @@ impl AcpClient {
                     }
                     None => {
                         let Some((limit, _)) =
-                            self.next_limit(call.limits, start, last_message, Instant::now())
+                            self.next_limit(call.limits, start, last_message)
                         else {
                             continue;
                         };
@@ -654,7 +659,6 @@ impl AcpClient {
         limits: Limits,
         start: Instant,
         last_message: Instant,
-        _now: Instant,
     ) -> Option<(Limit, Instant)> {
         let idle = limits
             .inactivity
@@ -781,7 +785,9 @@ impl AcpClient {
 
 impl Drop for AcpClient {
     fn drop(&mut self) {
-        if !self.closed {
+        // Also after the agent exited: whatever it left running in its
+        // tree goes with it (`terminate` is quick when nothing is left).
+        if !self.terminated {
             let _ = self.runtime.terminate(&self.id, false);
         }
         // The reader ends when the output does, which terminating ensures;
