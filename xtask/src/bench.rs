@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: runs the runtime workloads W1–W8 (`docs/benchmarks.md`)
+//! `cargo xtask bench`: runs the runtime workloads W1–W9 (`docs/benchmarks.md`)
 //! against each runtime and, in the same run, against the plain
 //! `std::process` baseline; prints one table and writes the same as JSON.
 //!
@@ -35,7 +35,7 @@ usage: cargo xtask bench [--quick] [--runtime host|docker|all] [--json PATH]
   --quick     small sizes, 3 repetitions, targets shown but not judged
   --runtime   the runtime(s) to measure against the baseline (default: host)
   --json      where to write the results (default: target/bench/latest.json)
-  --only      run only these workloads (W1 W2 W3 W4a W4b W4c W5 W6 W7 W8)
+  --only      run only these workloads (W1 W2 W3 W4a W4b W4c W5 W6 W7 W8 W9)
   --reps      repetitions per figure (default: 5, or 3 with --quick)
 ";
 
@@ -147,7 +147,7 @@ impl Job {
 }
 
 const JOB_WORKLOADS: &[&str] = &[
-    "W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7", "W8",
+    "W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7", "W8", "W9",
 ];
 
 /// The jobs for `runtime`. A container costs a few hundred milliseconds
@@ -190,10 +190,15 @@ fn plan(quick: bool, runtime: &str) -> Vec<Job> {
     jobs.push(job("W5", "prompt", Param::Count(runs)));
     let largest = *sizes.last().expect("at least one size");
     jobs.push(job("W6", "tail", Param::File(largest)));
+    jobs.push(job(
+        "W7",
+        "parse",
+        Param::Count(if quick { 16 } else { 256 }),
+    ));
     // The ACP client on the mock agent's ACP mode (a host program).
     let updates = if quick { 200 } else { 1000 };
-    jobs.push(job("W7", "acp_latency", Param::Count(updates)));
-    jobs.push(job("W8", "acp_silent", Param::None));
+    jobs.push(job("W8", "acp_latency", Param::Count(updates)));
+    jobs.push(job("W9", "acp_silent", Param::None));
     jobs
 }
 
@@ -210,6 +215,8 @@ enum Target {
     Worst(f64),
     /// The median at most this many ms beyond W1's runtime µs per spawn.
     BeyondSpawn(f64),
+    /// The median at least this.
+    AtLeast(f64),
 }
 
 impl Target {
@@ -220,6 +227,7 @@ impl Target {
             Target::Median(max) => format!("≤ {} {unit}", number(max)),
             Target::Worst(max) => format!("worst ≤ {} {unit}", number(max)),
             Target::BeyondSpawn(ms) => format!("≤ W1 + {ms} ms"),
+            Target::AtLeast(min) => format!("≥ {} {unit}", number(min)),
         }
     }
 }
@@ -273,10 +281,10 @@ const SPECS: &[Spec] = &[
     spec("W4c", "terminate_ms", "terminate", "ms", Target::Info),
     spec("W5", "p50_ms", "p50", "ms", Target::Info),
     spec("W5", "p99_ms", "p99", "ms", Target::BeyondSpawn(10.0)),
-    spec("W7", "p50_ms", "update p50", "ms", Target::Info),
-    spec("W7", "p99_ms", "update p99", "ms", Target::Median(5.0)),
+    spec("W8", "p50_ms", "update p50", "ms", Target::Info),
+    spec("W8", "p99_ms", "update p99", "ms", Target::Median(5.0)),
     spec(
-        "W8",
+        "W9",
         "cpu_ms_per_s",
         "silent CPU",
         "ms/s",
@@ -289,6 +297,15 @@ const SPECS: &[Spec] = &[
         "µs",
         Target::Median(1000.0),
     ),
+    spec(
+        "W7",
+        "mb_per_cpu_s",
+        "parsed per CPU second",
+        "MB/s",
+        Target::AtLeast(200.0),
+    ),
+    spec("W7", "mb_per_s", "parsed per second", "MB/s", Target::Info),
+    spec("W7", "wall_s", "wall time", "s", Target::Info),
 ];
 
 const fn spec(
@@ -319,8 +336,9 @@ fn expected_figures(workload: &str) -> Vec<&'static str> {
         "W4c" => vec!["survivors", "terminate_ms"],
         "W5" => vec!["p50_ms", "p99_ms"],
         "W6" => vec!["us_per_tail"],
-        "W7" => vec!["p50_ms", "p99_ms"],
-        "W8" => vec!["cpu_ms_per_s"],
+        "W7" => vec!["wall_s", "mb_per_s", "cpu_ms", "mb_per_cpu_s"],
+        "W8" => vec!["p50_ms", "p99_ms"],
+        "W9" => vec!["cpu_ms_per_s"],
         _ => vec![],
     };
     keys.extend(ALWAYS);
@@ -687,6 +705,7 @@ fn rows_for(jobs: &[Job], runtimes: &[String], results: &Results, judged: bool) 
                     (Target::Ratio(max), _) => ratio.map(|ratio| ratio <= max),
                     (Target::Median(max), Some((median, _, _))) => Some(median <= max),
                     (Target::Worst(max), Some((_, _, worst))) => Some(worst <= max),
+                    (Target::AtLeast(min), Some((median, _, _))) => Some(median >= min),
                     (Target::BeyondSpawn(ms), Some((median, _, _))) => {
                         spawn_us(runtime).map(|us| median <= us / 1000.0 + ms)
                     }
@@ -925,7 +944,7 @@ mod tests {
         assert_eq!(quick.json, Path::new("x.json"));
         let error = |text| options(text).unwrap_err().to_string();
         assert!(error("--runtime podman").starts_with("unknown runtime `podman`"));
-        assert!(error("--only W9").starts_with("unknown workload `W9`"));
+        assert!(error("--only W10").starts_with("unknown workload `W10`"));
         assert!(error("--reps 0").contains("at least 1"));
         assert!(error("--json").starts_with("`--json` needs a value"));
     }
@@ -980,14 +999,16 @@ mod tests {
         assert_eq!(verdict("W4a", "ms_until_dead"), true);
         assert_eq!(verdict("W4c", "survivors"), false);
         assert_eq!(verdict("W5", "p99_ms"), true);
-        assert_eq!(verdict("W7", "p99_ms"), true);
-        assert_eq!(verdict("W8", "cpu_ms_per_s"), false);
+        assert_eq!(verdict("W8", "p99_ms"), true);
+        assert_eq!(verdict("W9", "cpu_ms_per_s"), false);
         assert_eq!(verdict("W2", "mb_per_s"), Value::Null);
+        // 2 MB/s of parsing is far below 200.
+        assert_eq!(verdict("W7", "mb_per_cpu_s"), false);
         let all = jobs.iter().map(|job| job.workload).collect::<Vec<_>>();
         assert_eq!(
             all,
             [
-                "W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7", "W8"
+                "W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7", "W8", "W9"
             ]
         );
     }

@@ -180,6 +180,19 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     }
 
     let tests_started = Instant::now();
+    // The tests also run the agents through the `logist` binary.
+    run(cargo().args([
+        "build",
+        "--package",
+        "logist-cli",
+        "--bin",
+        "logist",
+        "--locked",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let logist = target.join("debug").join("logist");
     let path = format!("{}:/usr/local/bin:/usr/bin:/bin", node_dir.display());
     let mut test = if succeeds(cargo().args(["nextest", "--version"])) {
         let mut command = cargo();
@@ -212,7 +225,9 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         ]);
         command
     };
-    test.args(&filters).env("LOGIST_E2E_PATH", &path);
+    test.args(&filters)
+        .env("LOGIST_E2E_PATH", &path)
+        .env("LOGIST_E2E_LOGIST", &logist);
     for (var, program) in &programs {
         test.env(format!("LOGIST_E2E_{var}"), program);
     }

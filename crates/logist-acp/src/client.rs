@@ -623,8 +623,7 @@ impl AcpClient {
                         });
                     }
                     None => {
-                        let Some((limit, _)) =
-                            self.next_limit(call.limits, start, last_message)
+                        let Some((limit, _)) = self.next_limit(call.limits, start, last_message)
                         else {
                             continue;
                         };

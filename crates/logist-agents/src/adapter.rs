@@ -45,16 +45,24 @@ pub trait AgentProgram: Agent {
     /// people choosing an agent.
     fn verification(&self) -> Verification;
 
+    /// Whether the program can continue an earlier session
+    /// ([`AgentConfig::resume`]); the default is no.
+    fn resumes(&self) -> bool {
+        false
+    }
+
     /// Checks that the program can honour every setting of the
     /// configuration. [`cmd`](Agent::cmd) and [`env`](Agent::env) skip a
     /// setting the program has no way to take; this says so instead.
-    /// [`registry::get`](crate::registry::get) calls it.
+    /// [`registry::get`](crate::registry::get) calls it. The default
+    /// checks [`AgentConfig::resume`] against [`resumes`](Self::resumes);
+    /// an adapter that overrides it calls [`check_resume`] too.
     ///
     /// # Errors
     ///
     /// [`AgentError::Unsupported`] naming the setting.
     fn validate(&self) -> Result<(), AgentError> {
-        Ok(())
+        check_resume(self)
     }
 
     /// Writes what the program needs in the isolated home directory
@@ -74,6 +82,23 @@ pub trait AgentProgram: Agent {
     /// not a JSON object, [`AgentError::NonUtf8Home`] for a home path that
     /// cannot be passed in the environment.
     fn prepare_home(&self) -> Result<Option<PathBuf>, AgentError>;
+}
+
+/// [`AgentError::Unsupported`] for a [`resume`](AgentConfig::resume)
+/// setting the program cannot honour.
+///
+/// # Errors
+///
+/// [`AgentError::Unsupported`] naming the `resume` setting.
+pub fn check_resume<A: AgentProgram + ?Sized>(agent: &A) -> Result<(), AgentError> {
+    if agent.config().resume.is_some() && !agent.resumes() {
+        return Err(AgentError::Unsupported {
+            agent: agent.name().to_owned(),
+            setting: "resume",
+            reason: "the program has no way to continue a session from the command line",
+        });
+    }
+    Ok(())
 }
 
 /// How far an adapter was checked against the real program.

@@ -77,6 +77,12 @@ pub struct AgentConfig {
     /// with [`AgentProgram::prepare_home`](crate::AgentProgram::prepare_home)
     /// before the first run.
     pub home: Option<PathBuf>,
+    /// The id of an earlier session to continue (the `id` of its
+    /// `session` event), through the program's own flag (`--resume`,
+    /// `exec resume`, `--session`). An adapter whose program cannot
+    /// continue a session refuses it in
+    /// [`validate`](crate::AgentProgram::validate).
+    pub resume: Option<String>,
 }
 
 impl AgentConfig {
@@ -129,6 +135,13 @@ impl AgentConfig {
         S: Into<String>,
     {
         self.extra_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Continues the session with this id.
+    #[must_use]
+    pub fn resume(mut self, session: impl Into<String>) -> Self {
+        self.resume = Some(session.into());
         self
     }
 

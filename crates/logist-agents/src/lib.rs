@@ -61,7 +61,7 @@ mod error;
 pub mod registry;
 mod version;
 
-pub use adapter::{AgentProgram, FailureText, Verification, WaitingText};
+pub use adapter::{AgentProgram, FailureText, Verification, WaitingText, check_resume};
 pub use adapters::aider::Aider;
 pub use adapters::amp::Amp;
 pub use adapters::claude::ClaudeCode;

@@ -1,10 +1,10 @@
-//! W7 and W8: the ACP client (`logist-acp`) on the mock agent's ACP mode.
+//! W8 and W9: the ACP client (`logist-acp`) on the mock agent's ACP mode.
 //!
-//! - **W7** (`acp_latency`): the mock writes `--count` message chunks, each
+//! - **W8** (`acp_latency`): the mock writes `--count` message chunks, each
 //!   stamped with the Unix time of its write (`stamp N 2`); the caller's
 //!   callback takes the difference to its own clock on arrival. p50 and p99
 //!   in milliseconds.
-//! - **W8** (`acp_silent`): a turn the agent keeps open without a word
+//! - **W9** (`acp_silent`): a turn the agent keeps open without a word
 //!   (`wait`) for [`SILENCE`]; the CPU time this process spent meanwhile,
 //!   per second of silence, then the turn is cancelled.
 //!
@@ -27,7 +27,7 @@ use crate::Figures;
 use crate::probe::CpuClock;
 use crate::workloads::percentiles;
 
-/// How long W8 keeps the turn silent.
+/// How long W9 keeps the turn silent.
 pub(crate) const SILENCE: Duration = Duration::from_secs(2);
 
 /// The mock agent program, found as `logist-mock` finds it (next to this
@@ -60,7 +60,7 @@ fn delay_ms(update: &Value) -> Option<f64> {
     Some(now.saturating_sub(sent) as f64 / 1e6)
 }
 
-/// W7 on a runtime.
+/// W8 on a runtime.
 pub(crate) fn acp_latency(rt: Arc<dyn Runtime>, count: usize) -> Result<Figures> {
     let (mut client, session) = start(rt)?;
     let mut delays = Vec::with_capacity(count);
@@ -84,7 +84,7 @@ pub(crate) fn acp_latency(rt: Arc<dyn Runtime>, count: usize) -> Result<Figures>
     Ok(percentiles(delays))
 }
 
-/// W8 on a runtime.
+/// W9 on a runtime.
 pub(crate) fn acp_silent(rt: Arc<dyn Runtime>) -> Result<Figures> {
     let (mut client, session) = start(rt)?;
     let canceller = client.canceller(&session);
@@ -176,7 +176,7 @@ impl Drop for Plain {
     }
 }
 
-/// W7's baseline.
+/// W8's baseline.
 pub(crate) fn baseline_latency(count: usize) -> Result<Figures> {
     let (mut plain, session) = Plain::start()?;
     plain.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "session/prompt", "params": {"sessionId": session, "prompt": [{"type": "text", "text": format!("stamp {count} 2")}]}}))?;
@@ -198,7 +198,7 @@ pub(crate) fn baseline_latency(count: usize) -> Result<Figures> {
     Ok(percentiles(delays))
 }
 
-/// W8's baseline: a blocking line read costs nothing while nothing comes.
+/// W9's baseline: a blocking line read costs nothing while nothing comes.
 pub(crate) fn baseline_silent() -> Result<Figures> {
     let (mut plain, session) = Plain::start()?;
     plain.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "session/prompt", "params": {"sessionId": session, "prompt": [{"type": "text", "text": "wait"}]}}))?;

@@ -16,6 +16,7 @@
 mod acp;
 mod baseline;
 mod data;
+mod parse;
 mod probe;
 mod runtimes;
 mod workloads;
@@ -47,7 +48,8 @@ usage: logist-bench <workload> <impl> [--count N] [--file PATH]
 
 workloads: W1 (--count spawns), W2 (--file), W3 (--count children),
            W4a, W4b, W4c, W5 (--count runs), W6 (--file),
-           W7 (--count ACP updates), W8 (a silent ACP turn)
+           W7 (--count MiB of recorded stream-json to parse),
+           W8 (--count ACP updates), W9 (a silent ACP turn)
 impl:      baseline, or a runtime: host, docker
 ";
 
@@ -134,8 +136,10 @@ impl Run {
             "W4c" => workloads::terminate_tree(rt),
             "W5" => workloads::prompt(rt, self.count()?),
             "W6" => workloads::tail(rt, self.file()?),
-            "W7" => acp::acp_latency(std::sync::Arc::clone(runtime), self.count()?),
-            "W8" => acp::acp_silent(std::sync::Arc::clone(runtime)),
+            // Parsing runs in this process whatever the runtime.
+            "W7" => parse::events(self.count()?),
+            "W8" => acp::acp_latency(std::sync::Arc::clone(runtime), self.count()?),
+            "W9" => acp::acp_silent(std::sync::Arc::clone(runtime)),
             other => bail!("unknown workload `{other}`"),
         }
     }
@@ -150,8 +154,9 @@ impl Run {
             "W4c" => baseline::terminate_tree(),
             "W5" => baseline::prompt(self.count()?),
             "W6" => baseline::tail(self.file()?),
-            "W7" => acp::baseline_latency(self.count()?),
-            "W8" => acp::baseline_silent(),
+            "W7" => parse::baseline(self.count()?),
+            "W8" => acp::baseline_latency(self.count()?),
+            "W9" => acp::baseline_silent(),
             other => bail!("unknown workload `{other}`"),
         }
     }
@@ -246,10 +251,10 @@ mod tests {
         assert_eq!(error("W1 host --fast 1"), "unknown option `--fast`");
         let run = parse(&args("W1 host")).unwrap();
         assert_eq!(run.count().unwrap_err().to_string(), "W1 needs `--count N`");
-        let run = parse(&args("W9 baseline")).unwrap();
+        let run = parse(&args("W10 baseline")).unwrap();
         assert_eq!(
             run.execute().unwrap_err().to_string(),
-            "unknown workload `W9`"
+            "unknown workload `W10`"
         );
     }
 

@@ -63,6 +63,10 @@ pub(crate) struct RunArgs {
     /// An extra argument for the agent program (repeatable).
     #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) agent_args: Vec<String>,
+    /// Continue the agent's earlier session with this id (the `session`
+    /// event's id, shown in the closing summary).
+    #[arg(long, value_name = "ID")]
+    pub(crate) resume: Option<String>,
     /// Use this executable instead of the program found on PATH.
     #[arg(long, value_name = "PATH")]
     pub(crate) program: Option<PathBuf>,
@@ -183,9 +187,15 @@ pub(crate) struct Shared {
     /// Write every byte of its output to this file.
     #[arg(long, value_name = "PATH")]
     pub(crate) log_file: Option<PathBuf>,
-    /// Print newline-delimited JSON events on stdout instead of the output.
+    /// Print newline-delimited JSON events on stdout instead of the output:
+    /// the agent's own events (message, tool_call, usage, …) parsed from
+    /// its structured output, and the run's.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Pass the agent program's output through byte for byte instead of
+    /// showing its structured output readably.
+    #[arg(long, conflicts_with = "json")]
+    pub(crate) raw: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod report;
 mod run;
 mod signals;
 mod tailored;
+mod view;
 
 use std::process::ExitCode;
 

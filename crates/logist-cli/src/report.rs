@@ -12,6 +12,8 @@ use logist_core::{ExitStatus, Runtime, Stream};
 use logist_sentinel::{Event, Outcome};
 use serde_json::{Value, json};
 
+use crate::view::View;
+
 /// Show the status line after this much silence.
 const QUIET_AFTER: Duration = Duration::from_secs(2);
 
@@ -27,10 +29,12 @@ pub(crate) struct Reporter {
     /// Leftover descendants were already reported.
     leftovers_reported: bool,
     status: Option<StatusLine>,
+    /// How the program's stdout is shown.
+    view: View,
 }
 
 impl Reporter {
-    pub(crate) fn new(json: bool, stop_on_prompt: bool) -> Self {
+    pub(crate) fn new(json: bool, stop_on_prompt: bool, view: View) -> Self {
         let status = io::stderr().is_terminal().then(StatusLine::start);
         Self {
             json,
@@ -40,6 +44,7 @@ impl Reporter {
             stopping: None,
             leftovers_reported: false,
             status,
+            view,
         }
     }
 
@@ -63,7 +68,9 @@ impl Reporter {
                 if let Some(status) = &self.status {
                     status.output();
                 }
-                if self.json {
+                if chunk.stream == Stream::Stdout && self.view.stdout(&chunk.data) {
+                    // Parsed and shown by the view.
+                } else if self.json {
                     let mut line = json!({
                         "event": "output",
                         "stream": chunk.stream.as_str(),
@@ -156,6 +163,7 @@ impl Reporter {
 
     /// The last word: the `outcome` event, and the summary line on stderr.
     pub(crate) fn finish(&mut self, outcome: &Outcome, code: u8) {
+        self.view.finish();
         if let Some(status) = self.status.take() {
             status.stop();
         }
@@ -178,11 +186,14 @@ impl Reporter {
             line["error"] = error.to_string().into();
         }
         self.json_line(line);
-        let summary = format!(
+        let mut summary = format!(
             "logist: {outcome}; exit {code} after {:.2}s, {} bytes of output",
             duration.as_secs_f64(),
             self.bytes
         );
+        if let Some(agent) = self.view.summary() {
+            summary = format!("{summary}\nlogist: {agent}");
+        }
         write_stderr(summary.as_bytes(), true);
     }
 
@@ -190,9 +201,7 @@ impl Reporter {
         if !self.json {
             return;
         }
-        let mut stdout = io::stdout().lock();
-        // A closed stdout only ends our printing, never the supervision.
-        let _ = writeln!(stdout, "{value}").and_then(|()| stdout.flush());
+        crate::view::print_json(value);
     }
 
     fn note(&self, text: &str) {

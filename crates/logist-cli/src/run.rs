@@ -17,6 +17,7 @@ use crate::cli::{self, ExecArgs, OnInput, RunArgs, RuntimeKind, Shared};
 use crate::report::Reporter;
 use crate::signals::Signals;
 use crate::tailored::{Exec, Tailored};
+use crate::view::{Mode, View};
 use crate::{CliError, exit};
 
 /// Variables a `--clean-env` run still gets, so ordinary programs work.
@@ -115,6 +116,7 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
                 (args.model.is_some(), "--model"),
                 (args.base_url.is_some(), "--base-url"),
                 (args.approval.is_some(), "--approval"),
+                (args.resume.is_some(), "--resume"),
             ] {
                 if given {
                     return Err(CliError::usage(format!(
@@ -151,6 +153,9 @@ fn build_agent(args: &RunArgs) -> Result<Arc<dyn Agent>, CliError> {
             }
             if let Some(url) = &args.base_url {
                 config = config.base_url(url);
+            }
+            if let Some(session) = &args.resume {
+                config = config.resume(session);
             }
             if let Some(approval) = args.approval {
                 config = config.approval(match approval {
@@ -372,7 +377,13 @@ fn supervise(
         );
     }
 
-    let mut reporter = Reporter::new(shared.json, shared.on_input == OnInput::Fail);
+    let mode = match (shared.json, shared.raw) {
+        (true, _) => Mode::Json,
+        (false, true) => Mode::Raw,
+        (false, false) => Mode::Readable,
+    };
+    let view = View::new(agent.output_format(), mode);
+    let mut reporter = Reporter::new(shared.json, shared.on_input == OnInput::Fail, view);
     for event in run.by_ref() {
         if let (Event::Started { id }, Some(path)) = (&event, &shared.log_file) {
             let written = log_dir(path)?.join(format!("{id}.log"));

@@ -7,7 +7,10 @@
 //! `docs/events.md`. Each [`Event`] serializes as one JSON object tagged
 //! with `"event"`.
 
+mod dialects;
 mod event;
+mod framing;
+mod parser;
 
 pub use event::{
     Cost, Decider, ErrorEvent, Event, FileChange, FileChangeKind, Message, Outcome, Permission,
@@ -15,3 +18,8 @@ pub use event::{
     RawReason, Role, SCHEMA_VERSION, Session, StopReason, Thought, ToolCall, ToolKind, ToolResult,
     ToolStatus, TurnEnd, Usage,
 };
+pub use parser::{DEFAULT_MAX_LINE, Parser};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -88,6 +88,18 @@ pub enum Script {
     },
 }
 
+/// The token counts the server reported in one answer to a model call,
+/// as its usage fields said them (Anthropic `input_tokens`/`output_tokens`,
+/// OpenAI `prompt_tokens`/`completion_tokens` or `input_tokens`/
+/// `output_tokens`, Gemini `promptTokenCount`/`candidatesTokenCount`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SentUsage {
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens, the last count the answer gave.
+    pub output_tokens: u64,
+}
+
 /// A request the server received, as it arrived.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedRequest {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::conversation::{Api, decide};
 use crate::http::{self, ChunkedResponse, ReadError, Request};
-use crate::{FakeModelError, RecordedRequest, Script, anthropic, gemini, openai};
+use crate::{FakeModelError, RecordedRequest, Script, SentUsage, anthropic, gemini, openai};
 
 /// A running fake model server. Stops (closing every connection and
 /// joining its threads) when dropped.
@@ -28,6 +28,7 @@ pub struct FakeModel {
 struct Shared {
     script: Script,
     requests: Mutex<Vec<RecordedRequest>>,
+    usage: Mutex<Vec<SentUsage>>,
     connections: Mutex<Vec<(TcpStream, JoinHandle<()>)>>,
     stopping: AtomicBool,
     next_id: AtomicU64,
@@ -75,6 +76,7 @@ impl FakeModel {
         let shared = Arc::new(Shared {
             script,
             requests: Mutex::new(Vec::new()),
+            usage: Mutex::new(Vec::new()),
             connections: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
@@ -108,6 +110,12 @@ impl FakeModel {
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// The token counts sent in every answer that reported usage, oldest
+    /// first: what a program's own usage report should add up to.
+    pub fn usage_sent(&self) -> Vec<SentUsage> {
+        lock(&self.shared.usage).clone()
     }
 }
 
@@ -188,6 +196,9 @@ fn serve_requests(stream: TcpStream, shared: &Shared) {
         let close = request.wants_close() || shared.stopping.load(Ordering::SeqCst);
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         let response = route(&request, &shared.script, id);
+        if let Some(usage) = usage_of(&response) {
+            lock(&shared.usage).push(usage);
+        }
         if write(&mut writer, &request, response, close).is_err() || close {
             return;
         }
@@ -286,6 +297,64 @@ pub(crate) fn sse_event(name: Option<&str>, data: &Value) -> Vec<u8> {
 /// One server-sent event with only a `data:` line.
 pub(crate) fn sse_data(data: &Value) -> Vec<u8> {
     format!("data: {data}\n\n").into_bytes()
+}
+
+/// The usage an answer reports: the input count it gives and the last
+/// output count (Anthropic streams say 1 at the start, the total at the
+/// end). `None` for answers without usage fields (errors, model lists).
+fn usage_of(response: &Response) -> Option<SentUsage> {
+    fn find(value: &Value, usage: &mut Option<SentUsage>) {
+        let Value::Object(map) = value else {
+            if let Value::Array(items) = value {
+                items.iter().for_each(|item| find(item, usage));
+            }
+            return;
+        };
+        for (key, value) in map {
+            let (input, output) = match key.as_str() {
+                "usage" => (
+                    value
+                        .get("input_tokens")
+                        .or_else(|| value.get("prompt_tokens")),
+                    value
+                        .get("output_tokens")
+                        .or_else(|| value.get("completion_tokens")),
+                ),
+                "usageMetadata" => (
+                    value.get("promptTokenCount"),
+                    value.get("candidatesTokenCount"),
+                ),
+                _ => {
+                    find(value, usage);
+                    continue;
+                }
+            };
+            let entry = usage.get_or_insert_with(SentUsage::default);
+            if let Some(input) = input.and_then(Value::as_u64) {
+                entry.input_tokens = input;
+            }
+            if let Some(output) = output.and_then(Value::as_u64) {
+                entry.output_tokens = output;
+            }
+        }
+    }
+    let payloads: Vec<Value> = match response {
+        Response::Full {
+            status: 200, body, ..
+        } => serde_json::from_slice(body).into_iter().collect(),
+        Response::Full { .. } => Vec::new(),
+        Response::Events(events) => events
+            .iter()
+            .flat_map(|event| event.split(|&byte| byte == b'\n'))
+            .filter_map(|line| line.strip_prefix(b"data: "))
+            .filter_map(|data| serde_json::from_slice(data).ok())
+            .collect(),
+    };
+    let mut usage = None;
+    payloads
+        .iter()
+        .for_each(|payload| find(payload, &mut usage));
+    usage
 }
 
 /// A plausible token count for usage fields: a quarter of the JSON length.

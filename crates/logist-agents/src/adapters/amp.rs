@@ -8,8 +8,8 @@ use logist_core::{
 };
 
 use crate::adapter::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, create_home, failure_patterns,
-    pass_all, stop_sequences,
+    AgentProgram, FailureText, Verification, WaitingText, base_env, check_resume, create_home,
+    failure_patterns, pass_all, stop_sequences,
 };
 use crate::config::Approval;
 use crate::error::AgentError;
@@ -142,6 +142,7 @@ impl AgentProgram for Amp {
     }
 
     fn validate(&self) -> Result<(), AgentError> {
+        check_resume(self)?;
         match self.config.model {
             Some(_) => Err(AgentError::Unsupported {
                 agent: self.name().to_owned(),

@@ -226,6 +226,9 @@ impl Agent for ClaudeCode {
             Approval::FullAuto => "bypassPermissions",
         };
         argv.extend(["--permission-mode".into(), mode.into()]);
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
@@ -296,6 +299,10 @@ impl AgentProgram for ClaudeCode {
 
     fn default_program(&self) -> &'static str {
         "claude"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

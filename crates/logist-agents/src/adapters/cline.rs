@@ -10,8 +10,8 @@ use logist_core::{
 };
 
 use crate::adapter::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, classify, create_home,
-    event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
+    AgentProgram, FailureText, Verification, WaitingText, base_env, check_resume, classify,
+    create_home, event_type, failure_patterns, last_json_line, pass_all, stop_sequences,
 };
 use crate::config::Approval;
 use crate::error::AgentError;
@@ -186,6 +186,7 @@ impl AgentProgram for Cline {
     }
 
     fn validate(&self) -> Result<(), AgentError> {
+        check_resume(self)?;
         match self.config.base_url {
             Some(_) => Err(AgentError::Unsupported {
                 agent: self.name().to_owned(),

@@ -207,7 +207,14 @@ impl Agent for Codex {
             ]);
         }
         argv.extend(self.config.extra_args.iter().cloned());
-        argv.extend(["--".into(), prompt.into()]);
+        // `exec resume [SESSION_ID] [PROMPT]`: the options above are
+        // `exec`'s and stay before the subcommand.
+        match &self.config.resume {
+            Some(session) => {
+                argv.extend(["resume".into(), "--".into(), session.clone(), prompt.into()])
+            }
+            None => argv.extend(["--".into(), prompt.into()]),
+        }
         CommandLine::new(argv)
     }
 
@@ -275,6 +282,10 @@ impl AgentProgram for Codex {
 
     fn default_program(&self) -> &'static str {
         "codex"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

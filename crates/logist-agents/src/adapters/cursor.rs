@@ -8,8 +8,8 @@ use logist_core::{
 };
 
 use crate::adapter::{
-    AgentProgram, FailureText, Verification, WaitingText, base_env, create_home, failure_patterns,
-    pass_all, stop_sequences,
+    AgentProgram, FailureText, Verification, WaitingText, base_env, check_resume, create_home,
+    failure_patterns, pass_all, stop_sequences,
 };
 use crate::config::Approval;
 use crate::error::AgentError;
@@ -102,6 +102,9 @@ impl Agent for CursorAgent {
         if let Some(model) = &self.config.model {
             argv.extend(["--model".into(), model.clone()]);
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
@@ -145,6 +148,10 @@ impl AgentProgram for CursorAgent {
         "cursor-agent"
     }
 
+    fn resumes(&self) -> bool {
+        true
+    }
+
     fn waiting_texts(&self) -> &'static [WaitingText] {
         WAITING
     }
@@ -156,6 +163,7 @@ impl AgentProgram for CursorAgent {
     }
 
     fn validate(&self) -> Result<(), AgentError> {
+        check_resume(self)?;
         match self.config.base_url {
             Some(_) => Err(AgentError::Unsupported {
                 agent: self.name().to_owned(),

@@ -172,6 +172,9 @@ impl Agent for Gemini {
         if let Some(model) = &self.config.model {
             argv.extend(["--model".into(), model.clone()]);
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
@@ -253,6 +256,10 @@ impl AgentProgram for Gemini {
 
     fn default_program(&self) -> &'static str {
         "gemini"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

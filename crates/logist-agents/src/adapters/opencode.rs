@@ -149,6 +149,9 @@ impl OpenCode {
             (Some(model), None) => argv.extend(["-m".into(), model.clone()]),
             (None, None) => {}
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--session={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv
     }
@@ -238,6 +241,10 @@ impl AgentProgram for OpenCode {
 
     fn default_program(&self) -> &'static str {
         "opencode"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

@@ -165,6 +165,9 @@ impl Agent for QwenCode {
         if let Some(model) = &self.config.model {
             argv.extend(["--model".into(), model.clone()]);
         }
+        if let Some(session) = &self.config.resume {
+            argv.push(format!("--resume={session}"));
+        }
         argv.extend(self.config.extra_args.iter().cloned());
         argv.push(format!("--prompt={prompt}"));
         CommandLine::new(argv)
@@ -235,6 +238,10 @@ impl AgentProgram for QwenCode {
 
     fn default_program(&self) -> &'static str {
         "qwen"
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn waiting_texts(&self) -> &'static [WaitingText] {

@@ -13,6 +13,8 @@
 //! saying to run `cargo xtask e2e`.
 
 mod acp;
+mod binary;
+mod events;
 mod run;
 mod terminal;
 
@@ -164,11 +166,27 @@ fn run_program(
     work: &Path,
     home: &Path,
 ) -> Ran {
+    run_session(program, script, approval, prompt, work, home, None)
+}
+
+/// [`run_program`], continuing the session `resume` when given.
+fn run_session(
+    program: Program,
+    script: Script,
+    approval: Approval,
+    prompt: &str,
+    work: &Path,
+    home: &Path,
+    resume: Option<&str>,
+) -> Ran {
     let server = FakeModel::start_with(script).expect("fake model server starts");
-    let config = AgentConfig::new()
+    let mut config = AgentConfig::new()
         .program(program_path(program))
         .approval(approval)
         .home(home);
+    if let Some(session) = resume {
+        config = config.resume(session);
+    }
     let adapter = (program.build)(server.url(), config);
     adapter.validate().expect("configuration is supported");
     adapter.prepare_home().expect("home is prepared");
@@ -280,8 +298,10 @@ fn check_reply(program: Program) {
         &work,
         &home,
     );
+    events::capture(&ran, events::Kind::Reply);
     ran.assert_succeeded();
     ran.assert_server_saw(HOSTILE);
+    events::check(&ran, events::Kind::Reply);
     assert!(!work.join("pwned").exists() && !work.join("pwned2").exists());
 }
 
@@ -299,11 +319,100 @@ fn check_write(program: Program) {
     };
     let prompt = "Create hello.txt";
     let ran = run_program(program, script, program.writes_with, prompt, &work, &home);
+    events::capture(&ran, events::Kind::Write);
     ran.assert_succeeded();
     ran.assert_server_saw(prompt);
     let written = fs::read_to_string(&target)
         .unwrap_or_else(|e| panic!("{} not written ({e})\n{}", target.display(), ran.context()));
     assert_eq!(written.trim_end_matches('\n'), content, "{}", ran.context());
+    events::check(&ran, events::Kind::Write);
+}
+
+/// The resume test: a second run given the first run's session id (from
+/// its `session` event) continues it: the model receives the first
+/// prompt again, as conversation history.
+fn check_resume(program: Program) {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, home) = (dir.path().join("work"), dir.path().join("home"));
+    fs::create_dir_all(&work).unwrap();
+    let first = "Remember the word LOGIST-FIRST-PROMPT";
+    let ran = run_program(program, Script::Answer, Approval::Ask, first, &work, &home);
+    ran.assert_succeeded();
+    let session = events::session_id(&ran);
+    let second = "Which word did I ask you to remember?";
+    let resumed = run_session(
+        program,
+        Script::Answer,
+        Approval::Ask,
+        second,
+        &work,
+        &home,
+        Some(&session),
+    );
+    resumed.assert_succeeded();
+    resumed.assert_server_saw(second);
+    resumed.assert_server_saw(first);
+    assert_eq!(
+        events::session_id(&resumed),
+        session,
+        "the resumed run reports the same session\n{}",
+        resumed.context()
+    );
+}
+
+/// A write the program's own settings refuse (`Approval::Ask` in print
+/// mode): no file, and the refusal reported as a permission decision.
+#[test]
+fn claude_code_reports_a_refused_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, home) = (dir.path().join("work"), dir.path().join("home"));
+    fs::create_dir_all(&work).unwrap();
+    let target = work.join("hello.txt");
+    let script = Script::WriteFile {
+        path: target.clone(),
+        content: "never written".to_owned(),
+    };
+    let ran = run_program(
+        CLAUDE,
+        script,
+        Approval::Ask,
+        "Create hello.txt",
+        &work,
+        &home,
+    );
+    events::capture_as(&ran, "claude-code-denied");
+    assert!(!target.exists(), "{}", ran.context());
+    events::check_denied(&ran);
+}
+
+#[test]
+fn claude_code_resumes_a_session() {
+    check_resume(CLAUDE);
+}
+
+#[test]
+fn codex_resumes_a_session() {
+    check_resume(CODEX);
+}
+
+#[test]
+fn gemini_resumes_a_session() {
+    check_resume(GEMINI);
+}
+
+#[test]
+fn qwen_resumes_a_session() {
+    check_resume(QWEN);
+}
+
+#[test]
+fn copilot_resumes_a_session() {
+    check_resume(COPILOT);
+}
+
+#[test]
+fn opencode_resumes_a_session() {
+    check_resume(OPENCODE);
 }
 
 #[test]

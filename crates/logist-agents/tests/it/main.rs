@@ -6,7 +6,9 @@
 mod acp;
 mod home;
 mod registry;
+mod resume;
 mod snapshots;
+mod support;
 mod tables;
 mod verdicts;
 mod version;

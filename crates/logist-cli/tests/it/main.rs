@@ -7,6 +7,7 @@ mod exit_codes;
 mod help;
 mod output;
 mod signals;
+mod view;
 
 use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};

@@ -54,6 +54,21 @@ fn anthropic_streams_the_answer() {
     assert_eq!(data[0]["message"]["model"], "claude-x");
     assert_eq!(data[3]["delta"]["text"], format!("LOGIST-FAKE-OK {PROMPT}"));
     assert_eq!(data[5]["delta"]["stop_reason"], "end_turn");
+    // The usage recorded is the stream's: input at the start, the final
+    // output count at the end.
+    let sent = server.usage_sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].input_tokens,
+        data[0]["message"]["usage"]["input_tokens"]
+            .as_u64()
+            .unwrap()
+    );
+    assert_eq!(
+        sent[0].output_tokens,
+        data[5]["usage"]["output_tokens"].as_u64().unwrap()
+    );
+    assert!(sent[0].output_tokens > 1);
 }
 
 #[test]
@@ -116,6 +131,15 @@ fn chat_completions_stream_with_usage_and_done() {
     assert_eq!(data[2]["choices"][0]["finish_reason"], "stop");
     assert!(data[3]["usage"]["total_tokens"].as_u64().unwrap() > 0);
     assert_eq!(data[3]["choices"], json!([]));
+    let sent = server.usage_sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].input_tokens, sent[0].output_tokens),
+        (
+            data[3]["usage"]["prompt_tokens"].as_u64().unwrap(),
+            data[3]["usage"]["completion_tokens"].as_u64().unwrap()
+        )
+    );
 }
 
 #[test]
