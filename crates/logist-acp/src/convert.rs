@@ -2,10 +2,11 @@
 //! or more [`Event`]s, plus the session, the end of a turn and a failed
 //! turn.
 //!
-//! Update kinds the model has no place for (`available_commands_update`,
-//! `current_mode_update`, `session_info_update`, …) become
-//! [`RawReason::Unknown`] raw events carrying the update's JSON, so nothing
-//! the agent said is dropped.
+//! The mapping is the one `docs/events.md` documents ("From the Agent
+//! Client Protocol"). Update kinds the model has no place for
+//! (`available_commands_update`, `current_mode_update`,
+//! `session_info_update`, …) give no event; the [`AcpEvent`] still carries
+//! them for a caller that wants them.
 
 use serde_json::Value;
 
@@ -40,7 +41,7 @@ impl AcpEvent {
     /// ```
     pub fn to_events(&self) -> Vec<Event> {
         match self {
-            AcpEvent::Update { update, .. } => vec![update_event(update)],
+            AcpEvent::Update { update, .. } => update_events(update),
             AcpEvent::Permission {
                 request, chosen, ..
             } => permission_events(request, chosen.as_ref()),
@@ -109,12 +110,18 @@ pub fn error_events(error: &AcpError) -> Vec<Event> {
         AcpError::Timeout { .. } | AcpError::CancelIgnored => EventStop::Cancelled,
         _ => EventStop::Error,
     };
+    let code = match error {
+        AcpError::Refused { source, .. } | AcpError::AuthRequired { source, .. } => {
+            Some(source.code.to_string())
+        }
+        _ => None,
+    };
     vec![
         Event::Error(ErrorEvent {
             message: logist_core::error_chain(error).to_string(),
             cause,
+            code,
             fatal: true,
-            ..ErrorEvent::default()
         }),
         Event::TurnEnd(TurnEnd {
             reason,
@@ -131,10 +138,10 @@ fn text(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn update_event(update: &SessionUpdate) -> Event {
+fn update_events(update: &SessionUpdate) -> Vec<Event> {
     let body = &update.update;
     let chunk = update.text().map(str::to_owned);
-    match (update.kind.as_str(), chunk) {
+    let event = match (update.kind.as_str(), chunk) {
         ("agent_message_chunk", Some(text_)) => Event::Message(Message {
             role: Role::Assistant,
             text: text_,
@@ -152,23 +159,25 @@ fn update_event(update: &SessionUpdate) -> Event {
             delta: true,
         }),
         ("tool_call", _) => Event::ToolCall(tool_call(body)),
-        ("tool_call_update", _) => match status(body) {
-            Some(status @ (ToolStatus::Completed | ToolStatus::Failed)) => {
-                let output = content_text(body);
-                Event::ToolResult(ToolResult {
-                    id: text(body, "toolCallId").unwrap_or_default(),
-                    status,
-                    error: (status == ToolStatus::Failed)
-                        .then(|| output.clone())
-                        .flatten(),
-                    output: (status == ToolStatus::Completed)
-                        .then_some(output)
-                        .flatten(),
-                    files: diffs(body),
-                })
-            }
-            _ => Event::ToolCall(tool_call(body)),
-        },
+        ("tool_call_update", _) => {
+            let call = Event::ToolCall(tool_call(body));
+            let Some(status @ (ToolStatus::Completed | ToolStatus::Failed)) = status(body) else {
+                return vec![call];
+            };
+            let output = content_text(body).or_else(|| raw_output(body));
+            let result = Event::ToolResult(ToolResult {
+                id: text(body, "toolCallId").unwrap_or_default(),
+                status,
+                error: (status == ToolStatus::Failed)
+                    .then(|| output.clone())
+                    .flatten(),
+                output: (status == ToolStatus::Completed)
+                    .then_some(output)
+                    .flatten(),
+                files: diffs(body),
+            });
+            return vec![call, result];
+        }
         ("plan", _) => Event::Plan(Plan {
             entries: body
                 .get("entries")
@@ -187,11 +196,20 @@ fn update_event(update: &SessionUpdate) -> Event {
             }),
             ..Usage::default()
         }),
-        _ => {
-            let mut data = serde_json::to_vec(body).unwrap_or_default();
-            data.push(b'\n');
-            raw(RawReason::Unknown, data)
-        }
+        // Updates the model has no place for (`available_commands_update`,
+        // `current_mode_update`, `session_info_update`, …) give no event
+        // (docs/events.md); the `AcpEvent` itself still carries them.
+        _ => return Vec::new(),
+    };
+    vec![event]
+}
+
+/// A tool call's `rawOutput` as text, when it has one.
+fn raw_output(body: &Value) -> Option<String> {
+    match body.get("rawOutput")? {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
     }
 }
 
@@ -333,34 +351,46 @@ mod tests {
     use super::*;
 
     #[track_caller]
-    fn check(update: Value, expected: Value) {
+    fn check(update: Value, expected: &[Value]) {
         let update = SessionUpdate::from_params(&json!({"sessionId": "s", "update": update}));
         let events = AcpEvent::Update {
             update,
             history: false,
         }
         .to_events();
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].to_json(), expected);
+        let events: Vec<Value> = events.iter().map(Event::to_json).collect();
+        assert_eq!(events, expected);
     }
 
     #[test]
     fn tool_calls_and_their_results() {
         check(
             json!({"sessionUpdate": "tool_call", "toolCallId": "t", "title": "Write a", "kind": "edit", "status": "pending", "rawInput": {"path": "a"}}),
-            json!({"event": "tool_call", "id": "t", "name": "Write a", "kind": "edit", "input": {"path": "a"}, "status": "pending"}),
+            &[
+                json!({"event": "tool_call", "id": "t", "name": "Write a", "kind": "edit", "input": {"path": "a"}, "status": "pending"}),
+            ],
         );
         check(
             json!({"sessionUpdate": "tool_call_update", "toolCallId": "t", "status": "failed", "content": [{"type": "content", "content": {"type": "text", "text": "denied"}}]}),
-            json!({"event": "tool_result", "id": "t", "status": "failed", "output": null, "error": "denied"}),
+            &[
+                json!({"event": "tool_call", "id": "t", "name": "", "kind": "other", "input": null, "status": "failed"}),
+                json!({"event": "tool_result", "id": "t", "status": "failed", "output": null, "error": "denied"}),
+            ],
+        );
+        check(
+            json!({"sessionUpdate": "tool_call_update", "toolCallId": "t", "status": "completed", "rawOutput": {"exit": 0}, "content": [{"type": "diff", "path": "/w/a", "oldText": null, "newText": "x"}]}),
+            &[
+                json!({"event": "tool_call", "id": "t", "name": "", "kind": "other", "input": null, "status": "completed"}),
+                json!({"event": "tool_result", "id": "t", "status": "completed", "output": "{\"exit\":0}", "error": null, "files": [{"path": "/w/a", "kind": "added"}]}),
+            ],
         );
     }
 
     #[test]
-    fn unknown_updates_are_kept_raw() {
+    fn updates_without_a_counterpart_give_no_event() {
         check(
             json!({"sessionUpdate": "current_mode_update", "currentModeId": "x"}),
-            json!({"event": "raw", "reason": "unknown", "data": "{\"currentModeId\":\"x\",\"sessionUpdate\":\"current_mode_update\"}\n"}),
+            &[],
         );
     }
 
@@ -368,7 +398,9 @@ mod tests {
     fn usage_reports_the_context_window() {
         check(
             json!({"sessionUpdate": "usage_update", "used": 10, "size": 100, "cost": {"amount": 0.5, "currency": "USD"}}),
-            json!({"event": "usage", "input_tokens": null, "output_tokens": null, "cached_input_tokens": null, "context_used": 10, "context_size": 100, "cost": {"amount": 0.5, "currency": "USD"}, "cumulative": false}),
+            &[
+                json!({"event": "usage", "input_tokens": null, "output_tokens": null, "cached_input_tokens": null, "context_used": 10, "context_size": 100, "cost": {"amount": 0.5, "currency": "USD"}, "cumulative": false}),
+            ],
         );
     }
 }

@@ -253,17 +253,27 @@ impl Printer {
                     .write_all(message.text.as_bytes())
                     .and_then(|()| out.flush());
             }
-            Event::ToolCall(call) => note(&format!(
-                "tool {} {}{}",
-                serde_json::to_value(call.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                call.name,
-                call.key_argument()
-                    .map(|arg| format!(" ({arg})"))
-                    .unwrap_or_default()
-            )),
+            // A status change without a title adds nothing to the line of
+            // the call and the line of its result.
+            Event::ToolCall(call)
+                if !call.name.is_empty()
+                    && !matches!(
+                        call.status,
+                        logist_events::ToolStatus::Completed | logist_events::ToolStatus::Failed
+                    ) =>
+            {
+                note(&format!(
+                    "tool {} {}{}",
+                    serde_json::to_value(call.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    call.name,
+                    call.key_argument()
+                        .map(|arg| format!(" ({arg})"))
+                        .unwrap_or_default()
+                ))
+            }
             Event::ToolResult(result) => note(&format!(
                 "tool {}: {}",
                 result.id,

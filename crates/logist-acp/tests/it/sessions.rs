@@ -84,6 +84,7 @@ fn an_allowed_write_writes_the_file() {
             "tool_call",
             "permission",
             "permission_decision",
+            "tool_call",
             "tool_result",
             "message"
         ]
