@@ -1,6 +1,7 @@
 //! The ACP client against the mock agent's ACP mode on the host runtime.
 
 mod hostile;
+mod runtimes;
 mod sessions;
 
 use std::path::Path;
