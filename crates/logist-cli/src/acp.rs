@@ -1,16 +1,15 @@
 //! `logist run --acp`: the agent in its Agent Client Protocol mode, driven
 //! by `logist-acp` instead of watched on its screen. Permission requests
 //! are answered by `--on-permission`; the reply streams to stdout (or, with
-//! `--json`, every event of the `logist-events` model, one JSON line each).
+//! `--json`, every event of the `logist-events` model, one JSON line each,
+//! with its `time` as in print mode).
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
-use serde_json::Value;
 
 use logist_acp::{
     AcpClient, AcpConfig, AcpError, AcpEvent, Answer, Limit, PermissionPolicy, PermissionRequest,
@@ -229,15 +228,8 @@ impl Printer {
     fn events(&self, events: &[Event]) {
         for event in events {
             if self.json {
-                let mut value = event.to_json();
-                if let Value::Object(map) = &mut value {
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                    map.insert("time_ms".into(), now.into());
-                }
-                let mut out = io::stdout().lock();
-                let _ = writeln!(out, "{value}").and_then(|()| out.flush());
+                // The same lines, with the same `time`, as print mode's.
+                crate::view::print_json(event.to_json());
             } else {
                 self.readable(event);
             }

@@ -70,7 +70,11 @@ fn json_prints_events_with_a_time() {
         kinds,
         ["session", "message", "message", "message", "turn_end"]
     );
-    assert!(events.iter().all(|e| e["time_ms"].is_u64()));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["time"].as_str().is_some_and(|t| t.ends_with('Z')))
+    );
     assert_eq!(events[4]["reason"], "end_turn");
 }
 
