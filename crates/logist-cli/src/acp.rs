@@ -57,12 +57,14 @@ pub(crate) enum OnPermission {
     Ask,
 }
 
-/// Runs `prompt` as one ACP turn of `agent` and returns the exit code.
+/// Runs `prompt` as one ACP turn of `agent` (in a new session, or in the
+/// session `resume` names) and returns the exit code.
 pub(crate) fn run(
     agent: &dyn Agent,
     prompt: &str,
     shared: &Shared,
     acp: &AcpArgs,
+    resume: Option<&str>,
     mount: Option<&Path>,
     signals: &Signals,
 ) -> Result<u8, CliError> {
@@ -112,7 +114,15 @@ pub(crate) fn run(
         Ok(client) => client,
         Err(error) => return Ok(printer.failed(&error, None)),
     };
-    let session = match client.new_session(&cwd) {
+    // `--resume ID` continues the session through ACP (`session/resume`,
+    // else `session/load`, whose replayed history is not shown again).
+    let session = match resume {
+        Some(id) => client
+            .continue_session(id, &cwd, |_| {})
+            .map(|()| id.to_owned()),
+        None => client.new_session(&cwd),
+    };
+    let session = match session {
         Ok(session) => session,
         Err(error) => return Ok(printer.failed(&error, None)),
     };

@@ -45,6 +45,7 @@ pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
             &prompt,
             &args.shared,
             &args.acp,
+            args.resume.as_deref(),
             mount,
             signals,
         );

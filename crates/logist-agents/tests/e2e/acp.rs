@@ -450,3 +450,140 @@ fn list_files(dir: &Path) -> Vec<String> {
     }
     files
 }
+
+/// `logist run --acp` (the binary, `LOGIST_E2E_LOGIST`): a write allowed by
+/// `--on-permission allow` (events: session, tool call, permission and
+/// its decision, result, reply, end of turn; the file written), then one
+/// refused by `deny` in the same session continued with `--resume` (no
+/// file, exit 0).
+fn check_acp_binary(program: Program) {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, home) = (dir.path().join("work"), dir.path().join("home"));
+    fs::create_dir_all(&work).unwrap();
+    let run = |server: &FakeModel, flags: &[&str], prompt: &str| -> (String, String) {
+        let adapter = (program.build)(server.url(), AgentConfig::new().home(&home));
+        adapter.prepare_home().expect("home is prepared");
+        let config = adapter.config();
+        let logist = std::env::var("LOGIST_E2E_LOGIST")
+            .expect("LOGIST_E2E_LOGIST is not set: run `cargo xtask e2e`");
+        let mut argv: Vec<String> = vec![
+            logist,
+            "run".into(),
+            "--agent".into(),
+            adapter.name().into(),
+            "--program".into(),
+            program_path(program),
+            "--cwd".into(),
+            work.to_string_lossy().into_owned(),
+            "--timeout".into(),
+            "120".into(),
+            "--acp".into(),
+        ];
+        if let Some(url) = &config.base_url {
+            argv.extend(["--base-url".into(), url.clone()]);
+        }
+        if let Some(model) = &config.model {
+            argv.extend(["--model".into(), model.clone()]);
+        }
+        argv.extend(flags.iter().map(|flag| (*flag).to_owned()));
+        argv.extend(["--".into(), prompt.to_owned()]);
+        let env: BTreeMap<String, String> = Environment::clean()
+            .pass("PATH")
+            .set("HOME", home.to_string_lossy())
+            .set("TERM", "dumb")
+            .set("LANG", "C.UTF-8")
+            .merge(&adapter.env())
+            .resolve_with([], caller_env);
+        let (status, stdout, stderr) = run::run_agent(&argv, &env, &work, TIMEOUT);
+        assert!(
+            status.success(),
+            "logist run --acp: {status:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            tail(&stdout),
+            tail(&stderr)
+        );
+        (stdout, stderr)
+    };
+
+    let target = work.join("hello.txt");
+    let server = FakeModel::start_with(Script::WriteFile {
+        path: target.clone(),
+        content: "written by logist --acp".to_owned(),
+    })
+    .unwrap();
+    let (stdout, stderr) = run(
+        &server,
+        &["--json", "--on-permission", "allow"],
+        "Create hello.txt",
+    );
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{stderr}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    for kind in [
+        "session",
+        "tool_call",
+        "permission",
+        "permission_decision",
+        "tool_result",
+        "message",
+        "turn_end",
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "no {kind} event: {kinds:?}\n{stderr}"
+        );
+    }
+    assert!(events.iter().all(|e| e["time"].is_string()));
+    assert_eq!(
+        fs::read_to_string(&target).unwrap_or_default().trim_end(),
+        "written by logist --acp",
+        "{stderr}"
+    );
+    let session = events
+        .iter()
+        .find(|e| e["event"] == "session")
+        .and_then(|e| e["id"].as_str())
+        .unwrap()
+        .to_owned();
+
+    fs::remove_file(&target).unwrap();
+    let server = FakeModel::start_with(Script::WriteFile {
+        path: target.clone(),
+        content: "refused".to_owned(),
+    })
+    .unwrap();
+    let (stdout, stderr) = run(
+        &server,
+        &["--on-permission", "deny", "--resume", &session],
+        "Create hello.txt again",
+    );
+    assert!(
+        !target.exists(),
+        "written although denied\n{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("permission for"), "{stderr}");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.contains_string("Create hello.txt")
+                && r.contains_string("Create hello.txt again")),
+        "the resumed session lost the first turn\n{stderr}"
+    );
+}
+
+#[test]
+fn qwen_through_logist_acp() {
+    check_acp_binary(QWEN);
+}
+
+#[test]
+fn opencode_through_logist_acp() {
+    check_acp_binary(OPENCODE);
+}
+
+#[test]
+fn copilot_through_logist_acp() {
+    check_acp_binary(COPILOT);
+}
