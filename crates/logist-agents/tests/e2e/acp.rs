@@ -453,9 +453,9 @@ fn list_files(dir: &Path) -> Vec<String> {
 
 /// `logist run --acp` (the binary, `LOGIST_E2E_LOGIST`): a write allowed by
 /// `--on-permission allow` (events: session, tool call, permission and
-/// its decision, result, reply, end of turn; the file written), then one
-/// refused by `deny` in the same session continued with `--resume` (no
-/// file, exit 0).
+/// its decision, result, reply, end of turn; the file written), one
+/// refused by `deny` (no file, exit 0), and the first session continued
+/// with `--resume` (the model sees its turn).
 fn check_acp_binary(program: Program) {
     let dir = tempfile::tempdir().unwrap();
     let (work, home) = (dir.path().join("work"), dir.path().join("home"));
@@ -553,22 +553,21 @@ fn check_acp_binary(program: Program) {
         content: "refused".to_owned(),
     })
     .unwrap();
-    let (stdout, stderr) = run(
-        &server,
-        &["--on-permission", "deny", "--resume", &session],
-        "Create hello.txt again",
-    );
+    let (stdout, stderr) = run(&server, &["--on-permission", "deny"], "Create hello.txt");
     assert!(
         !target.exists(),
         "written although denied\n{stdout}\n{stderr}"
     );
     assert!(stderr.contains("permission for"), "{stderr}");
+
+    // The first session continued in a new process: the model sees its turn.
+    let server = FakeModel::start_with(Script::Answer).unwrap();
+    let (stdout, stderr) = run(&server, &["--resume", &session], "And now say hello");
+    assert!(stdout.contains(ANSWER_PREFIX), "{stdout}\n{stderr}");
     assert!(
-        server
-            .requests()
-            .iter()
-            .any(|r| r.contains_string("Create hello.txt")
-                && r.contains_string("Create hello.txt again")),
+        server.requests().iter().any(
+            |r| r.contains_string("Create hello.txt") && r.contains_string("And now say hello")
+        ),
         "the resumed session lost the first turn\n{stderr}"
     );
 }
