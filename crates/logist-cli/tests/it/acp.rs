@@ -118,3 +118,53 @@ fn memory_is_per_process() {
     let (stdout, _) = check(&["again"], 0);
     assert!(!stdout.contains(ACP_MEMORY_PREFIX));
 }
+
+#[test]
+fn ask_on_a_terminal_lets_the_person_decide() {
+    use logist_core::{CommandLine, ExitStatus, Runtime, SpawnRequest, TerminalSize};
+    use logist_runtime_host::HostRuntime;
+
+    let guard = NoSurvivors::new();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = HostRuntime::new().unwrap();
+    let command = CommandLine::new([
+        crate::LOGIST,
+        "run",
+        "--agent",
+        "mock",
+        "--acp",
+        "--cwd",
+        dir.path().to_str().unwrap(),
+        "write a.txt decided",
+    ])
+    .unwrap();
+    let request = guard.tag_request(SpawnRequest::new(command).terminal(TerminalSize {
+        rows: 24,
+        cols: 200,
+    }));
+    let id = runtime.spawn(&request).unwrap();
+    let mut seen = Vec::new();
+    let mut from = 0;
+    while !String::from_utf8_lossy(&seen).contains("[N]o: ") {
+        let read = runtime.read_output(&id, from, Some(crate::LONG)).unwrap();
+        assert!(
+            !read.is_empty() || !read.finished,
+            "ended without asking: {}",
+            text(&seen)
+        );
+        from = read.next;
+        seen.extend(read.chunks.into_iter().flat_map(|chunk| chunk.data));
+    }
+    runtime.write_stdin(&id, b"y\n").unwrap();
+    let done = runtime.wait(&id, Some(crate::LONG)).unwrap();
+    assert_eq!(done.status, ExitStatus::Code(0), "{}", done.logs.text());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "decided"
+    );
+    assert!(
+        done.logs
+            .text()
+            .contains("permission for call-write: allow_once")
+    );
+}
