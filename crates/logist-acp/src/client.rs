@@ -9,7 +9,7 @@
 //! in the runtime's own bounded buffer rather than in memory here.
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -104,8 +104,9 @@ impl AcpConfig {
 enum Inbound {
     Message(Message),
     Event(AcpEvent),
-    /// A [`Canceller`] asks to cancel this session's turn.
-    Cancel(String),
+    /// A [`Canceller`] asked to cancel (the request itself is in the
+    /// client's `cancel_requests`; this only wakes the loop).
+    Cancel,
     /// The output ended.
     Closed,
     /// The runtime failed to read.
@@ -117,6 +118,7 @@ enum Inbound {
 #[derive(Clone, Debug)]
 pub struct Canceller {
     inbound: SyncSender<Inbound>,
+    requests: Arc<Mutex<Vec<String>>>,
     session_id: String,
 }
 
@@ -127,13 +129,18 @@ impl std::fmt::Debug for Inbound {
 }
 
 impl Canceller {
-    /// Asks the running turn to cancel. Returns false when the client is
-    /// gone or its queue is full (a cancel is then already on its way or
-    /// pointless).
+    /// Asks the running turn to cancel. The request is recorded even when
+    /// the client's queue is full (a flood of updates), and acted on at the
+    /// next message. Returns false when the client is gone.
     pub fn cancel(&self) -> bool {
-        self.inbound
-            .try_send(Inbound::Cancel(self.session_id.clone()))
-            .is_ok()
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(self.session_id.clone());
+        !matches!(
+            self.inbound.try_send(Inbound::Cancel),
+            Err(TrySendError::Disconnected(_))
+        )
     }
 }
 
@@ -160,6 +167,8 @@ pub struct AcpClient {
     cancel_turn: bool,
     /// Set once [`shutdown`](Self::shutdown) terminated the tree.
     terminated: bool,
+    /// Sessions a [`Canceller`] asked to cancel.
+    cancel_requests: Arc<Mutex<Vec<String>>>,
 }
 
 /// How a call ends when a limit passes.
@@ -242,6 +251,7 @@ impl AcpClient {
             closed: false,
             cancel_turn: false,
             terminated: false,
+            cancel_requests: Arc::new(Mutex::new(Vec::new())),
         };
         let params = json!({
             "protocolVersion": PROTOCOL_VERSION,
@@ -401,6 +411,11 @@ impl AcpClient {
         text: &str,
         mut on_event: impl FnMut(AcpEvent),
     ) -> Result<StopReason, AcpError> {
+        // A cancel asked for before this turn began was for an earlier one.
+        self.cancel_requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         let id = self.send_request(
             "session/prompt",
             json!({"sessionId": session_id, "prompt": [{"type": "text", "text": text}]}),
@@ -431,6 +446,7 @@ impl AcpClient {
     pub fn canceller(&self, session_id: &str) -> Canceller {
         Canceller {
             inbound: self.inbound_tx.clone(),
+            requests: Arc::clone(&self.cancel_requests),
             session_id: session_id.to_owned(),
         }
     }
@@ -551,6 +567,20 @@ impl AcpClient {
             if self.closed {
                 return Err(self.exited(call.method));
             }
+            let requested = std::mem::take(
+                &mut *self
+                    .cancel_requests
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            if let Some(session) = call.session
+                && cancelling.is_none()
+                && requested.iter().any(|id| id == session)
+            {
+                self.send_cancel(session)?;
+                on_event(AcpEvent::Cancelling { limit: None });
+                cancelling = Some((None, Instant::now() + self.config.cancel_grace));
+            }
             let now = Instant::now();
             let wait = match cancelling {
                 Some((_, until)) => until.saturating_duration_since(now),
@@ -593,13 +623,8 @@ impl AcpClient {
                     }
                 }
                 Ok(Inbound::Event(event)) => on_event(event),
-                Ok(Inbound::Cancel(session)) => {
-                    if call.session == Some(session.as_str()) && cancelling.is_none() {
-                        self.send_cancel(&session)?;
-                        on_event(AcpEvent::Cancelling { limit: None });
-                        cancelling = Some((None, Instant::now() + self.config.cancel_grace));
-                    }
-                }
+                // The request is taken at the top of the loop.
+                Ok(Inbound::Cancel) => {}
                 Ok(Inbound::Closed) | Err(RecvTimeoutError::Disconnected) => {
                     self.closed = true;
                 }
