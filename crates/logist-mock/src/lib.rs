@@ -41,6 +41,11 @@
 //! Every scenario is one [`Script`] ([`Options::script`]); the program and
 //! [`MockRuntime`] play the same scripts, so they cannot drift apart.
 //!
+//! With `--acp` first (`logist-mock-agent --acp [--auth] [--state DIR]`)
+//! the program speaks the Agent Client Protocol instead, each prompt's
+//! first word choosing the turn's behaviour: see [`acp`]. Only the program
+//! has this mode; [`MockRuntime`] does not play it.
+//!
 //! # Finding the program
 //!
 //! [`MockAgent`] runs the program given to [`MockAgent::program`], else
