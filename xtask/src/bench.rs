@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: runs the runtime workloads W1–W7 (`docs/benchmarks.md`)
+//! `cargo xtask bench`: runs the runtime workloads W1–W9 (`docs/benchmarks.md`)
 //! against each runtime and, in the same run, against the plain
 //! `std::process` baseline; prints one table and writes the same as JSON.
 //!
@@ -35,7 +35,7 @@ usage: cargo xtask bench [--quick] [--runtime host|docker|all] [--json PATH]
   --quick     small sizes, 3 repetitions, targets shown but not judged
   --runtime   the runtime(s) to measure against the baseline (default: host)
   --json      where to write the results (default: target/bench/latest.json)
-  --only      run only these workloads (W1 W2 W3 W4a W4b W4c W5 W6 W7)
+  --only      run only these workloads (W1 W2 W3 W4a W4b W4c W5 W6 W7 W8 W9)
   --reps      repetitions per figure (default: 5, or 3 with --quick)
 ";
 
@@ -146,7 +146,9 @@ impl Job {
     }
 }
 
-const JOB_WORKLOADS: &[&str] = &["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7"];
+const JOB_WORKLOADS: &[&str] = &[
+    "W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7", "W8", "W9",
+];
 
 /// The jobs for `runtime`. A container costs a few hundred milliseconds
 /// to start, so the Docker runtime runs fewer spawns and children, and
@@ -193,6 +195,10 @@ fn plan(quick: bool, runtime: &str) -> Vec<Job> {
         "parse",
         Param::Count(if quick { 16 } else { 256 }),
     ));
+    // The ACP client on the mock agent's ACP mode (a host program).
+    let updates = if quick { 200 } else { 1000 };
+    jobs.push(job("W8", "acp_latency", Param::Count(updates)));
+    jobs.push(job("W9", "acp_silent", Param::None));
     jobs
 }
 
@@ -275,6 +281,15 @@ const SPECS: &[Spec] = &[
     spec("W4c", "terminate_ms", "terminate", "ms", Target::Info),
     spec("W5", "p50_ms", "p50", "ms", Target::Info),
     spec("W5", "p99_ms", "p99", "ms", Target::BeyondSpawn(10.0)),
+    spec("W8", "p50_ms", "update p50", "ms", Target::Info),
+    spec("W8", "p99_ms", "update p99", "ms", Target::Median(5.0)),
+    spec(
+        "W9",
+        "cpu_ms_per_s",
+        "silent CPU",
+        "ms/s",
+        Target::Ratio(1.5),
+    ),
     spec(
         "W6",
         "us_per_tail",
@@ -322,6 +337,8 @@ fn expected_figures(workload: &str) -> Vec<&'static str> {
         "W5" => vec!["p50_ms", "p99_ms"],
         "W6" => vec!["us_per_tail"],
         "W7" => vec!["wall_s", "mb_per_s", "cpu_ms", "mb_per_cpu_s"],
+        "W8" => vec!["p50_ms", "p99_ms"],
+        "W9" => vec!["cpu_ms_per_s"],
         _ => vec![],
     };
     keys.extend(ALWAYS);
@@ -468,6 +485,10 @@ fn build() -> Result<PathBuf> {
             "--locked",
             "--package",
             "logist-bench",
+            // W7 and W8 run the mock agent's ACP mode, found next to
+            // logist-bench.
+            "--package",
+            "logist-mock",
             "--message-format=json-render-diagnostics",
         ])
         .stderr(Stdio::inherit())
@@ -923,7 +944,7 @@ mod tests {
         assert_eq!(quick.json, Path::new("x.json"));
         let error = |text| options(text).unwrap_err().to_string();
         assert!(error("--runtime podman").starts_with("unknown runtime `podman`"));
-        assert!(error("--only W8").starts_with("unknown workload `W8`"));
+        assert!(error("--only W10").starts_with("unknown workload `W10`"));
         assert!(error("--reps 0").contains("at least 1"));
         assert!(error("--json").starts_with("`--json` needs a value"));
     }
@@ -978,13 +999,17 @@ mod tests {
         assert_eq!(verdict("W4a", "ms_until_dead"), true);
         assert_eq!(verdict("W4c", "survivors"), false);
         assert_eq!(verdict("W5", "p99_ms"), true);
+        assert_eq!(verdict("W8", "p99_ms"), true);
+        assert_eq!(verdict("W9", "cpu_ms_per_s"), false);
         assert_eq!(verdict("W2", "mb_per_s"), Value::Null);
         // 2 MB/s of parsing is far below 200.
         assert_eq!(verdict("W7", "mb_per_cpu_s"), false);
         let all = jobs.iter().map(|job| job.workload).collect::<Vec<_>>();
         assert_eq!(
             all,
-            ["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7"]
+            [
+                "W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W6", "W7", "W8", "W9"
+            ]
         );
     }
 

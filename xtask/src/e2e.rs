@@ -97,6 +97,17 @@ const NPM_PROGRAMS: &[NpmProgram] = &[
         bin: "opencode",
         min_node: 18,
     },
+    // The ACP bridge for Codex, which has no ACP mode of its own
+    // (`Codex::acp_command`); no `engines` field. Claude Code's bridge,
+    // `@agentclientprotocol/claude-agent-acp` 0.101.0, needs Node.js >= 22
+    // (its `engines`), newer than `NODE_FALLBACK`, so it is not pinned yet.
+    NpmProgram {
+        var: "CODEX_ACP",
+        package: "@agentclientprotocol/codex-acp",
+        version: "2.6.0",
+        bin: "codex-acp",
+        min_node: 18,
+    },
 ];
 
 /// The cache when the default one is in a directory other users cannot

@@ -80,6 +80,15 @@ pub use config::{AgentConfig, Approval};
 pub use error::{AgentError, VersionError};
 pub use version::{installed_version, parse_version};
 
+/// The program of the ACP bridge for Codex, npm `@agentclientprotocol/codex-acp`
+/// ([`Codex`]'s [`acp_command`](logist_core::Agent::acp_command)).
+pub const CODEX_ACP_PROGRAM: &str = "codex-acp";
+
+/// The program of the ACP bridge for Claude Code, npm
+/// `@agentclientprotocol/claude-agent-acp` ([`ClaudeCode`]'s
+/// [`acp_command`](logist_core::Agent::acp_command)).
+pub const CLAUDE_ACP_PROGRAM: &str = "claude-agent-acp";
+
 /// The waiting-for-input and failure tables of each program, as data.
 pub mod tables {
     pub use crate::adapters::aider::{FAILURES as AIDER_FAILURES, WAITING as AIDER_WAITING};

@@ -13,6 +13,7 @@
 //! {"workload":"W2","impl":"host","figures":{"wall_s":0.05,"mb_per_s":1342.2,"peak_rss_mib":19.4,"peak_threads":2}}
 //! ```
 
+mod acp;
 mod baseline;
 mod data;
 mod parse;
@@ -47,7 +48,8 @@ usage: logist-bench <workload> <impl> [--count N] [--file PATH]
 
 workloads: W1 (--count spawns), W2 (--file), W3 (--count children),
            W4a, W4b, W4c, W5 (--count runs), W6 (--file),
-           W7 (--count MiB of recorded stream-json to parse)
+           W7 (--count MiB of recorded stream-json to parse),
+           W8 (--count ACP updates), W9 (a silent ACP turn)
 impl:      baseline, or a runtime: host, docker
 ";
 
@@ -110,9 +112,10 @@ impl Run {
         let mut figures = if self.implementation == "baseline" {
             self.baseline()?
         } else {
-            let runtime = runtimes::open(&self.implementation)?;
+            let runtime: std::sync::Arc<dyn logist_core::Runtime> =
+                runtimes::open(&self.implementation)?.into();
             probe::checkpoint();
-            let figures = self.on_runtime(&*runtime)?;
+            let figures = self.on_runtime(&runtime)?;
             probe::checkpoint();
             figures
         };
@@ -122,7 +125,8 @@ impl Run {
         Ok(figures)
     }
 
-    fn on_runtime(&self, rt: &dyn logist_core::Runtime) -> Result<Figures> {
+    fn on_runtime(&self, runtime: &std::sync::Arc<dyn logist_core::Runtime>) -> Result<Figures> {
+        let rt = &**runtime;
         match self.workload.as_str() {
             "W1" => workloads::spawn_wait(rt, self.count()?),
             "W2" => workloads::throughput(rt, self.file()?),
@@ -134,6 +138,8 @@ impl Run {
             "W6" => workloads::tail(rt, self.file()?),
             // Parsing runs in this process whatever the runtime.
             "W7" => parse::events(self.count()?),
+            "W8" => acp::acp_latency(std::sync::Arc::clone(runtime), self.count()?),
+            "W9" => acp::acp_silent(std::sync::Arc::clone(runtime)),
             other => bail!("unknown workload `{other}`"),
         }
     }
@@ -149,6 +155,8 @@ impl Run {
             "W5" => baseline::prompt(self.count()?),
             "W6" => baseline::tail(self.file()?),
             "W7" => parse::baseline(self.count()?),
+            "W8" => acp::baseline_latency(self.count()?),
+            "W9" => acp::baseline_silent(),
             other => bail!("unknown workload `{other}`"),
         }
     }
@@ -243,10 +251,10 @@ mod tests {
         assert_eq!(error("W1 host --fast 1"), "unknown option `--fast`");
         let run = parse(&args("W1 host")).unwrap();
         assert_eq!(run.count().unwrap_err().to_string(), "W1 needs `--count N`");
-        let run = parse(&args("W9 baseline")).unwrap();
+        let run = parse(&args("W10 baseline")).unwrap();
         assert_eq!(
             run.execute().unwrap_err().to_string(),
-            "unknown workload `W9`"
+            "unknown workload `W10`"
         );
     }
 

@@ -102,6 +102,8 @@ pub(crate) struct RunArgs {
     pub(crate) prompt_file: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) shared: Shared,
+    #[command(flatten)]
+    pub(crate) acp: crate::acp::AcpArgs,
     /// The prompt, given to the agent literally: as one argument, or on its
     /// standard input for programs that read it there.
     /// A prompt that starts with a dash goes after `--`.

@@ -4,6 +4,7 @@
 //! command, `logist-sentinel` watches it, `logist-agents` and `logist-mock`
 //! know the agents. See `logist --help` for the interface and exit codes.
 
+mod acp;
 mod cli;
 mod duration;
 mod exit;

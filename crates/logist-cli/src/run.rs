@@ -39,6 +39,17 @@ pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
         RuntimeKind::Docker => args.program.as_deref(),
         RuntimeKind::Host => None,
     };
+    if args.acp.acp {
+        return crate::acp::run(
+            agent.as_ref(),
+            &prompt,
+            &args.shared,
+            &args.acp,
+            args.resume.as_deref(),
+            mount,
+            signals,
+        );
+    }
     check_on_input(&args.shared, !agent.stop_sequences().is_empty())?;
     supervise(
         agent,
@@ -237,7 +248,7 @@ fn tailor(agent: Box<dyn Agent>, shared: &Shared) -> Tailored {
     Tailored::new(agent).env(overrides)
 }
 
-fn base_env(shared: &Shared) -> Environment {
+pub(crate) fn base_env(shared: &Shared) -> Environment {
     let mut env = if shared.clean_env {
         CLEAN_ENV_KEEPS
             .iter()
@@ -283,7 +294,10 @@ fn log_dir(path: &Path) -> Result<PathBuf, CliError> {
     Ok(dir)
 }
 
-fn build_runtime(shared: &Shared, program: Option<&Path>) -> Result<Arc<dyn Runtime>, CliError> {
+pub(crate) fn build_runtime(
+    shared: &Shared,
+    program: Option<&Path>,
+) -> Result<Arc<dyn Runtime>, CliError> {
     if let Some(url) = &shared.remote {
         return crate::serve::remote_runtime(url, shared);
     }

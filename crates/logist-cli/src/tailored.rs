@@ -76,6 +76,12 @@ impl Agent for Tailored {
             piped.input,
         )))
     }
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        self.inner
+            .acp_command()?
+            .map(|command| self.tailor(command))
+            .transpose()
+    }
     fn env(&self) -> Environment {
         self.inner.env().merge(&self.env)
     }

@@ -73,6 +73,19 @@ pub trait Agent: Send + Sync {
         Ok(None)
     }
 
+    /// The argv that starts the program in its Agent Client Protocol mode
+    /// (JSON-RPC over stdin and stdout; prompts then arrive as
+    /// `session/prompt` requests, not in argv), for programs that have one:
+    /// `gemini --acp`, `opencode acp`, a bridge such as `codex-acp`. `None`
+    /// (the default) means the program speaks no ACP.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCommand`] when the command line cannot be built.
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        Ok(None)
+    }
+
     /// The environment the program needs, to be merged into the caller's
     /// choice with [`Environment::merge`] (the base, inherit or clean, is
     /// the caller's; only what this sets, passes and unsets is used). API

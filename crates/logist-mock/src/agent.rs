@@ -186,6 +186,12 @@ impl Agent for MockAgent {
         Ok(Some(PromptOnStdin::new(CommandLine::new(argv)?, prompt)))
     }
 
+    /// `[program, "--acp"]`: the program's ACP mode, where each prompt's
+    /// first word picks the turn's behaviour (see [`crate::acp`]).
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        CommandLine::new([self.program_arg(), "--acp".to_owned()]).map(Some)
+    }
+
     /// `NO_COLOR=1`, and [`API_KEY_ENV`] passed through by name.
     fn env(&self) -> Environment {
         Environment::inherit()

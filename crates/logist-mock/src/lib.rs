@@ -41,6 +41,11 @@
 //! Every scenario is one [`Script`] ([`Options::script`]); the program and
 //! [`MockRuntime`] play the same scripts, so they cannot drift apart.
 //!
+//! With `--acp` first (`logist-mock-agent --acp [--auth] [--state DIR]`)
+//! the program speaks the Agent Client Protocol instead, each prompt's
+//! first word choosing the turn's behaviour: see [`acp`]. Only the program
+//! has this mode; [`MockRuntime`] does not play it.
+//!
 //! # Finding the program
 //!
 //! [`MockAgent`] runs the program given to [`MockAgent::program`], else
@@ -78,6 +83,7 @@
 //! # Ok::<(), logist_core::Error>(())
 //! ```
 
+pub mod acp;
 mod agent;
 mod args;
 mod error;
@@ -87,6 +93,7 @@ mod runtime;
 mod scenario;
 mod script;
 
+pub use acp::{ACP_AUTH_METHOD, ACP_MEMORY_PREFIX, ACP_NOISE, ACP_REPLY_PREFIX};
 pub use agent::{Lookup, MockAgent, locate_program};
 pub use args::{Parsed, USAGE, parse_args, program_script};
 pub use error::{ArgsError, LocateError, ParseScenarioError};

@@ -40,6 +40,10 @@ enum Stop {
 /// this program again (the binary, plus any subcommand before the
 /// arguments), used by the `tree` scenario for its grandchildren.
 pub fn run(args: impl IntoIterator<Item = OsString>, relaunch: &[OsString]) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if crate::acp::is_acp(&args) {
+        return crate::acp::run(&args[1..]);
+    }
     let script = program_script(args);
     let relaunch = Relaunch(relaunch);
     match play(script.steps(), &relaunch) {

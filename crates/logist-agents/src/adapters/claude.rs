@@ -259,6 +259,15 @@ impl Agent for ClaudeCode {
         Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
+    /// `claude-agent-acp`: Claude Code has no ACP mode of its own; the
+    /// bridge npm `@agentclientprotocol/claude-agent-acp` (0.101.0, over the
+    /// Claude Agent SDK) speaks it.
+    /// [`CLAUDE_ACP_PROGRAM`](crate::CLAUDE_ACP_PROGRAM) is looked up on
+    /// `PATH`.
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        CommandLine::new([crate::CLAUDE_ACP_PROGRAM]).map(Some)
+    }
+
     fn env(&self) -> Environment {
         let mut env = base_env(&self.config)
             .set("DISABLE_AUTOUPDATER", "1")

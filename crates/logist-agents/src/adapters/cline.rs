@@ -176,6 +176,16 @@ impl Agent for Cline {
         Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
+    /// `cline --acp [-m M] [EXTRA…]`: native ACP (in 3.0.65's help).
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        let mut argv: Vec<String> = vec![self.program().to_owned(), "--acp".into()];
+        if let Some(model) = &self.config.model {
+            argv.extend(["-m".into(), model.clone()]);
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        CommandLine::new(argv).map(Some)
+    }
+
     fn env(&self) -> Environment {
         pass_all(
             base_env(&self.config),

@@ -240,6 +240,14 @@ impl Agent for Codex {
         Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
+    /// `codex-acp`: Codex has no ACP mode of its own; the bridge npm
+    /// `@agentclientprotocol/codex-acp` (2.6.0, which runs the Codex app
+    /// server) speaks it. [`CODEX_ACP_PROGRAM`](crate::CODEX_ACP_PROGRAM)
+    /// is looked up on `PATH`.
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        CommandLine::new([crate::CODEX_ACP_PROGRAM]).map(Some)
+    }
+
     fn env(&self) -> Environment {
         let mut env = pass_all(base_env(&self.config), &["OPENAI_API_KEY", "CODEX_API_KEY"]);
         if let Some(home) = &self.config.home {

@@ -165,6 +165,24 @@ impl Agent for Copilot {
         Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
+    /// `copilot --acp --no-auto-update --disable-client-telemetry
+    /// [--model M] [EXTRA…]`: native ACP over stdio (in 1.0.102's help).
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        let mut argv: Vec<String> = [
+            self.program(),
+            "--acp",
+            "--no-auto-update",
+            "--disable-client-telemetry",
+        ]
+        .map(str::to_owned)
+        .into();
+        if let Some(model) = &self.config.model {
+            argv.extend(["--model".into(), model.clone()]);
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        CommandLine::new(argv).map(Some)
+    }
+
     fn env(&self) -> Environment {
         let mut env = pass_all(
             base_env(&self.config).set("COPILOT_AUTO_UPDATE", "false"),

@@ -201,6 +201,19 @@ impl Agent for Gemini {
         Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
+    /// `gemini --acp --skip-trust [--model M] [EXTRA…]`: native ACP (the
+    /// `--acp` flag is in 0.61.0's help; permissions come as ACP requests).
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        let mut argv: Vec<String> = [self.program(), "--acp", "--skip-trust"]
+            .map(str::to_owned)
+            .into();
+        if let Some(model) = &self.config.model {
+            argv.extend(["--model".into(), model.clone()]);
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        CommandLine::new(argv).map(Some)
+    }
+
     fn env(&self) -> Environment {
         let mut env = pass_all(
             base_env(&self.config),

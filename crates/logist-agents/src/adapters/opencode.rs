@@ -125,12 +125,16 @@ impl OpenCode {
                 .model
                 .clone()
                 .unwrap_or_else(|| "default".into());
+            // The model to use where no `-m` can say it (`opencode acp`).
+            config["model"] = json!(format!("logist/{model}"));
             config["provider"] = json!({"logist": {
                 "npm": "@ai-sdk/openai-compatible",
                 "name": "logist",
                 "options": {"baseURL": url, "apiKey": "{env:OPENAI_API_KEY}"},
                 "models": {model: {}},
             }});
+        } else if let Some(model) = &self.config.model {
+            config["model"] = json!(model);
         }
         config
     }
@@ -165,6 +169,14 @@ impl Agent for OpenCode {
         let mut argv = self.run_argv();
         argv.extend(["--".into(), prompt.into()]);
         CommandLine::new(argv)
+    }
+
+    /// `opencode acp`: native ACP (a subcommand in 1.18.33). It takes no
+    /// `-m`: the model comes from the inline configuration's `model` (set
+    /// with a base URL), and the extra arguments of `opencode run` do not
+    /// apply to it.
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        CommandLine::new([self.program(), "acp"]).map(Some)
     }
 
     /// `run` with no message reads the message from a piped stdin,

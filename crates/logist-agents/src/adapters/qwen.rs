@@ -190,6 +190,20 @@ impl Agent for QwenCode {
         Ok(Some(PromptOnStdin::new(command, prompt)))
     }
 
+    /// `qwen --acp [--auth-type openai] [--model M] [EXTRA…]`: native ACP
+    /// (`--acp` is in 0.15.10's help; `--experimental-acp` is deprecated).
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        let mut argv: Vec<String> = vec![self.program().to_owned(), "--acp".into()];
+        if self.config.base_url.is_some() {
+            argv.extend(["--auth-type".into(), "openai".into()]);
+        }
+        if let Some(model) = &self.config.model {
+            argv.extend(["--model".into(), model.clone()]);
+        }
+        argv.extend(self.config.extra_args.iter().cloned());
+        CommandLine::new(argv).map(Some)
+    }
+
     fn env(&self) -> Environment {
         let mut env = pass_all(
             base_env(&self.config),

@@ -14,6 +14,7 @@
 //! from `LOGIST_E2E_PATH`; a missing variable fails the test with a message
 //! saying to run `cargo xtask e2e`.
 
+mod acp;
 mod binary;
 mod cli;
 mod events;

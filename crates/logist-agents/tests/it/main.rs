@@ -3,6 +3,7 @@
 //! the registry, version probing through a scripted runtime, and home
 //! preparation.
 
+mod acp;
 mod home;
 mod registry;
 mod resume;

@@ -90,5 +90,11 @@ fn the_support_table_is_true() {
             ),
             "row of {name}: print mode, resume, usage, cost"
         );
+        let acp = match agent.acp_command().unwrap() {
+            None => "no",
+            Some(command) if command.program().ends_with("-acp") => "yes (bridge)",
+            Some(_) => "yes",
+        };
+        assert_eq!(row[5], acp, "row of {name}: ACP");
     }
 }

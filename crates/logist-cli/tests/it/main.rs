@@ -1,5 +1,6 @@
 //! Tests of the `logist` binary, run as a user runs it.
 
+mod acp;
 mod agents;
 mod docker;
 mod exit_codes;
