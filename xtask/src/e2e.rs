@@ -145,30 +145,43 @@ const AIDER_VERSION: &str = "0.86.2";
 /// `Requires-Python: <3.13,>=3.10`.
 const AIDER_PYTHON: ((u32, u32), (u32, u32)) = ((3, 10), (3, 13));
 
-/// Entry point: `cargo xtask e2e [--cache DIR] [--install-only] [-- FILTER...]`.
-pub(crate) fn main(args: &[String]) -> Result<()> {
-    let mut cache = std::env::var_os("LOGIST_E2E_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target").join("e2e-programs"));
-    let mut install_only = false;
-    let mut filters: Vec<String> = Vec::new();
+/// What `cargo xtask e2e` was asked to do.
+struct Options {
+    cache: PathBuf,
+    install_only: bool,
+    filters: Vec<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Options> {
+    let mut options = Options {
+        cache: std::env::var_os("LOGIST_E2E_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target").join("e2e-programs")),
+        install_only: false,
+        filters: Vec::new(),
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--cache" => cache = args.next().context("--cache needs a directory")?.into(),
-            "--install-only" => install_only = true,
-            "--" => filters.extend(args.by_ref().cloned()),
+            "--cache" => options.cache = args.next().context("--cache needs a directory")?.into(),
+            "--install-only" => options.install_only = true,
+            "--" => options.filters.extend(args.by_ref().cloned()),
             other => bail!(
                 "unknown argument `{other}`\nusage: cargo xtask e2e [--cache DIR] [--install-only] [-- TEST-FILTER...]"
             ),
         }
     }
+    Ok(options)
+}
+
+/// The cache as an absolute path every user can read (the programs also
+/// run as an unprivileged user), created.
+fn usable_cache(cache: PathBuf) -> Result<PathBuf> {
     let cache = if cache.is_absolute() {
         cache
     } else {
         std::env::current_dir()?.join(cache)
     };
-    // The programs also run as an unprivileged user, who must reach them.
     let cache = if std::env::var_os("LOGIST_E2E_CACHE").is_none()
         && !readable_by_everyone(&cache.join("x"))
         && is_root()
@@ -182,18 +195,19 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         cache
     };
     fs::create_dir_all(&cache).with_context(|| format!("cannot create {}", cache.display()))?;
+    Ok(cache)
+}
 
-    let started = Instant::now();
-    let node_dir = ensure_node(&cache)?;
-    // The installs are independent and mostly wait on the network and the
-    // disk: run them side by side, each logging to its own file.
+/// Installs every pinned program side by side (the installs mostly wait
+/// on the network and the disk), each logging to its own file; returns
+/// each program's `LOGIST_E2E_<VAR>` name and path.
+fn install_all(cache: &Path, node_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let npm_path = format!(
         "{}:{}",
         node_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let results: Vec<(String, Result<PathBuf>)> = std::thread::scope(|scope| {
-        let cache = &cache;
         let npm_path = &npm_path;
         let npm = NPM_PROGRAMS.iter().map(|program| {
             let handle = scope.spawn(move || install_npm(cache, program, npm_path));
@@ -214,7 +228,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
             })
             .collect()
     });
-    let mut programs: Vec<(String, PathBuf)> = Vec::new();
+    let mut programs = Vec::new();
     let mut failures = Vec::new();
     for (var, result) in results {
         match result {
@@ -227,16 +241,38 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         "installing the agent programs failed:\n{}",
         failures.join("\n")
     );
-    let installed = started.elapsed();
-    eprintln!(
-        "xtask e2e: programs ready in {:.1}s",
-        installed.as_secs_f64()
-    );
-    if install_only {
-        return Ok(());
-    }
+    Ok(programs)
+}
 
-    let tests_started = Instant::now();
+/// The test command: nextest when installed, else cargo test.
+fn test_command() -> Command {
+    let mut command = cargo();
+    if succeeds(cargo().args(["nextest", "--version"])) {
+        command.args(["nextest", "run"]);
+    } else {
+        eprintln!("cargo-nextest not found; using cargo test");
+        command.arg("test");
+    }
+    command.args([
+        "--package",
+        "logist-agents",
+        "--features",
+        "e2e",
+        "--test",
+        "e2e",
+        "--locked",
+        "--no-fail-fast",
+    ]);
+    command
+}
+
+/// Runs the end-to-end tests against `programs`.
+fn run_tests(
+    cache: &Path,
+    node_dir: &Path,
+    programs: &[(String, PathBuf)],
+    filters: &[String],
+) -> Result<()> {
     // The matrix runs the `logist` binary as root and as an unprivileged
     // user: a copy it can reach (the workspace may be in a private
     // directory), and the user.
@@ -251,46 +287,36 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         .with_context(|| format!("cannot copy logist to {}", logist.display()))?;
     let user = ensure_user()?;
     let path = format!("{}:/usr/local/bin:/usr/bin:/bin", node_dir.display());
-    let mut test = if succeeds(cargo().args(["nextest", "--version"])) {
-        let mut command = cargo();
-        command.args([
-            "nextest",
-            "run",
-            "--package",
-            "logist-agents",
-            "--features",
-            "e2e",
-            "--test",
-            "e2e",
-            "--locked",
-            "--no-fail-fast",
-        ]);
-        command
-    } else {
-        eprintln!("cargo-nextest not found; using cargo test");
-        let mut command = cargo();
-        command.args([
-            "test",
-            "--package",
-            "logist-agents",
-            "--features",
-            "e2e",
-            "--test",
-            "e2e",
-            "--locked",
-            "--no-fail-fast",
-        ]);
-        command
-    };
-    test.args(&filters)
+    let mut test = test_command();
+    test.args(filters)
         .env("LOGIST_E2E_PATH", &path)
         .env("LOGIST_E2E_LOGIST", &logist)
         .env("LOGIST_E2E_USER", &user);
-    for (var, program) in &programs {
+    for (var, program) in programs {
         test.env(format!("LOGIST_E2E_{var}"), program);
     }
     let result = run(&mut test);
     let _ = fs::remove_dir_all(&bin_dir);
+    result
+}
+
+/// Entry point: `cargo xtask e2e [--cache DIR] [--install-only] [-- FILTER...]`.
+pub(crate) fn main(args: &[String]) -> Result<()> {
+    let options = parse_args(args)?;
+    let cache = usable_cache(options.cache)?;
+    let started = Instant::now();
+    let node_dir = ensure_node(&cache)?;
+    let programs = install_all(&cache, &node_dir)?;
+    let installed = started.elapsed();
+    eprintln!(
+        "xtask e2e: programs ready in {:.1}s",
+        installed.as_secs_f64()
+    );
+    if options.install_only {
+        return Ok(());
+    }
+    let tests_started = Instant::now();
+    let result = run_tests(&cache, &node_dir, &programs, &options.filters);
     eprintln!(
         "xtask e2e: install {:.1}s, tests {:.1}s (build included), total {:.1}s",
         installed.as_secs_f64(),
