@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use logist_agents::AgentProgram;
 use logist_core::{
-    Agent, CommandLine, Environment, Error, FailurePattern, PromptOnStdin, StopSequence, Verdict,
+    Agent, CommandLine, Environment, Error, FailurePattern, OutputFormat, PromptOnStdin,
+    StopSequence, Verdict,
 };
 
 use crate::CliError;
@@ -179,6 +180,12 @@ impl Agent for PreparedAgent {
     }
     fn verdict(&self, stdout_tail: &[u8]) -> Option<Verdict> {
         self.inner.verdict(stdout_tail)
+    }
+    fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
+        self.inner.acp_command()
+    }
+    fn output_format(&self) -> OutputFormat {
+        self.inner.output_format()
     }
 }
 

@@ -22,9 +22,6 @@ use crate::address::{Address, Transport};
 use crate::server::{MAX_BLOCK, MAX_MESSAGE};
 use crate::wire::{self, PROTOCOL, Reply, Request, WireSpawn, millis};
 
-/// Extra time a reply may take beyond what the request itself may block.
-const REPLY_MARGIN: Duration = Duration::from_secs(15);
-
 /// How long `terminate` may take on the server: the grace period plus the
 /// tree's teardown.
 const TERMINATE_LIMIT: Duration = Duration::from_secs(300);
@@ -51,6 +48,7 @@ pub struct RemoteRuntime {
     address: Address,
     token: Option<String>,
     connect_timeout: Duration,
+    reply_margin: Duration,
     keep_on_drop: bool,
     tls: Option<Arc<rustls::ClientConfig>>,
     idle: Mutex<Vec<WebSocket<Transport>>>,
@@ -74,6 +72,7 @@ pub struct RemoteRuntimeBuilder {
     address: Address,
     token: Option<String>,
     connect_timeout: Duration,
+    reply_margin: Duration,
     keep_on_drop: bool,
     tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -110,6 +109,15 @@ impl RemoteRuntimeBuilder {
         self
     }
 
+    /// How long a reply may take beyond what its request may block on the
+    /// server (15 s); past it the call fails with `Error::Unavailable` (a
+    /// stopped or unreachable server).
+    #[must_use]
+    pub fn reply_timeout(mut self, margin: Duration) -> Self {
+        self.reply_margin = margin;
+        self
+    }
+
     /// Leaves the processes this client started running when it is
     /// dropped (false: dropping stops them, as every runtime does).
     #[must_use]
@@ -130,6 +138,7 @@ impl RemoteRuntimeBuilder {
             address: self.address,
             token: self.token,
             connect_timeout: self.connect_timeout,
+            reply_margin: self.reply_margin,
             keep_on_drop: self.keep_on_drop,
             tls: self.tls,
             idle: Mutex::new(Vec::new()),
@@ -161,6 +170,7 @@ impl RemoteRuntime {
             address,
             token: None,
             connect_timeout: Duration::from_secs(5),
+            reply_margin: Duration::from_secs(15),
             keep_on_drop: false,
             tls: None,
         }
@@ -204,7 +214,7 @@ impl RemoteRuntime {
                 )
             })?;
         stream
-            .set_timeouts(Some(self.connect_timeout + REPLY_MARGIN))
+            .set_timeouts(Some(self.connect_timeout + self.reply_margin))
             .map_err(|source| self.lost(source))?;
         let mut request = "ws://logist/"
             .into_client_request()
@@ -286,7 +296,7 @@ impl RemoteRuntime {
             let (mut socket, pooled) = self.checkout()?;
             let exchanged = socket
                 .get_ref()
-                .set_timeouts(Some(blocks + REPLY_MARGIN))
+                .set_timeouts(Some(blocks + self.reply_margin))
                 .map_err(tungstenite::Error::Io)
                 .and_then(|()| exchange(&mut socket, &message));
             match exchanged {

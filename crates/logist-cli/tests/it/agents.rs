@@ -89,7 +89,7 @@ fn says_which_program_version_each_adapter_was_verified_with() {
     assert!(
         unverified
             .iter()
-            .all(|a| a["verification_note"].is_string()),
+            .all(|a| a["unverified_because"].is_string()),
         "an unverified adapter says why: {unverified:?}"
     );
 

@@ -208,3 +208,92 @@ fn serve_over_tls_with_the_authority_in_logist_tls_ca() {
     stop(server);
     drop(guard);
 }
+
+#[test]
+fn one_orchestrator_drives_several_servers_and_stopping_one_affects_only_its_runs() {
+    use std::time::{Duration, Instant};
+
+    use logist_core::{CommandLine, Error, Runtime};
+    use logist_runtime_remote::RemoteRuntime;
+
+    let guard = NoSurvivors::new();
+    // Three machines: three loopback addresses, each with its own server.
+    let mut machines = Vec::new();
+    for host in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
+        let (server, address) = serve(&guard, &format!("{host}:0"), Some("fleet-token"));
+        let runtime = RemoteRuntime::builder(address.parse().unwrap())
+            .token("fleet-token")
+            .connect_timeout(Duration::from_secs(2))
+            .reply_timeout(Duration::from_secs(1))
+            .build()
+            .expect("connect");
+        machines.push((server, runtime));
+    }
+    // `exec`: a server killed by SIGKILL takes only its direct children
+    // with it (the parent-death signal); grandchildren need the monitor of
+    // durable runs, not wired in yet (docs/remote.md).
+    let sleeper = guard.request(CommandLine::new(["sh", "-c", "echo up; exec sleep 300"]).unwrap());
+    let runs: Vec<_> = machines
+        .iter()
+        .map(|(_, runtime)| runtime.spawn(&sleeper).expect("spawn"))
+        .collect();
+    let echo = |runtime: &RemoteRuntime, text: &str| -> Result<Vec<u8>, Error> {
+        let id = runtime.spawn(&guard.request(CommandLine::new(["echo", text]).unwrap()))?;
+        Ok(runtime.wait(&id, Some(crate::LONG))?.logs.into_bytes())
+    };
+
+    // SIGSTOP the second machine's server: its calls fail with a typed
+    // error after the deadline, never hang; the others keep serving.
+    let stopped = Pid::from_raw(machines[1].0.id() as i32);
+    kill(stopped, Signal::SIGSTOP).unwrap();
+    let started = Instant::now();
+    let error = machines[1]
+        .1
+        .is_alive(&runs[1])
+        .expect_err("a stopped server");
+    assert!(matches!(error, Error::Unavailable { .. }), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    for index in [0, 2] {
+        assert_eq!(
+            echo(&machines[index].1, "still here").unwrap(),
+            b"still here\n"
+        );
+        assert!(machines[index].1.is_alive(&runs[index]).unwrap());
+    }
+    kill(stopped, Signal::SIGCONT).unwrap();
+    assert!(
+        machines[1].1.is_alive(&runs[1]).unwrap(),
+        "it serves again once continued"
+    );
+
+    // SIGKILL it: its runs die with it (they are not durable), the other
+    // machines' runs are untouched, and calls to it fail at once.
+    let (mut killed, runtime) = machines.remove(1);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(matches!(
+        runtime.is_alive(&runs[1]),
+        Err(Error::Unavailable { .. })
+    ));
+    drop(runtime);
+    for (index, (_, runtime)) in machines.iter().enumerate() {
+        let run = &runs[if index == 0 { 0 } else { 2 }];
+        assert!(runtime.is_alive(run).unwrap());
+        assert_eq!(
+            runtime
+                .read_output(run, 0, Some(crate::LONG))
+                .unwrap()
+                .chunks[0]
+                .data,
+            b"up\n"
+        );
+        assert!(runtime.terminate(run, true).unwrap());
+    }
+    for (server, runtime) in machines {
+        drop(runtime);
+        stop(server);
+    }
+    // The killed server's sleeper died with it (parent-death signal); the
+    // guard fails the test if anything survived.
+    drop(guard);
+}

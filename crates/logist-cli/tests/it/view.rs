@@ -151,7 +151,11 @@ fn streamed_text_without_a_final_newline_ends_its_line() {
 
 #[test]
 fn a_refused_tool_call_and_the_refusal_are_shown() {
-    let out = run("claude-code", "claude-code-denied.out", &[]);
+    let out = run(
+        "claude-code",
+        "claude-code-denied.out",
+        &["--on-input", "wait"],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
