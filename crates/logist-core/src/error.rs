@@ -399,7 +399,10 @@ mod tests {
 
     #[test]
     fn error_chain_is_one_line_and_says_each_cause_once() {
-        let io = os(io::ErrorKind::NotADirectory, "Not a directory (os error 20)");
+        let io = os(
+            io::ErrorKind::NotADirectory,
+            "Not a directory (os error 20)",
+        );
         let error = Error::WorkingDirectory {
             path: "/etc/passwd".into(),
             source: io,

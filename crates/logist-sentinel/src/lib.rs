@@ -151,11 +151,14 @@ mod driver;
 mod error;
 mod matcher;
 mod observer;
+mod screen;
 
 pub use driver::{CancelHandle, Launch, Run, RunOptions, Sentinel};
 pub use error::{PatternError, PatternList};
 pub use matcher::{Match, REGEX_WINDOW};
-pub use observer::{Action, Event, Observer, OnPrompt, Outcome, Policy, VERDICT_TAIL_LINES};
+pub use observer::{
+    Action, DEFAULT_SETTLE, Event, Observer, OnPrompt, Outcome, Policy, VERDICT_TAIL_LINES,
+};
 
 /// The README's example, compiled as a doc test so that it stays true.
 #[cfg(doctest)]

@@ -20,7 +20,7 @@ use logist_core::{
 };
 use logist_mock::testing::{NoSurvivors, Survivor};
 use logist_runtime_host::HostRuntime;
-use logist_sentinel::{Event, Match, Outcome, Policy, RunOptions, Sentinel};
+use logist_sentinel::{DEFAULT_SETTLE, Event, Match, Outcome, Policy, RunOptions, Sentinel};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,7 +215,17 @@ pub(crate) fn watch(
     let mut options = RunOptions::new()
         .env(guard.tag_env(Environment::clean()))
         .cwd(cwd)
-        .policy(Policy::new().timeout(timeout))
+        .policy(
+            Policy::new()
+                .timeout(timeout)
+                // On pipes, a prompt counts only when the program stays at
+                // it (Aider answers some questions itself).
+                .settle(if terminal.is_none() {
+                    DEFAULT_SETTLE
+                } else {
+                    Duration::ZERO
+                }),
+        )
         .grace(Duration::from_secs(2));
     if let Some(size) = terminal {
         options = options.terminal(size);

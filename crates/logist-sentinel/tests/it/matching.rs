@@ -487,3 +487,88 @@ fn huge_output_goes_through_in_linear_time() {
     assert_eq!(found, [format!(r#"#0 stdout {}..{end} "[y/N]""#, end - 5)]);
     eprintln!("{megabytes} MiB through the observer in {took:?}");
 }
+
+/// A settle window of 500 ms, failing on prompts.
+fn settling() -> Policy {
+    Policy::new().settle(std::time::Duration::from_millis(500))
+}
+
+#[test]
+fn a_settled_prompt_is_reported_when_the_window_ends() {
+    let mut h = Harness::new(&[lit("[y/N]")], &[], settling());
+    h.at(100).out(b"Proceed? [y/N]: ");
+    assert_eq!(h.prompts().len(), 0, "not before the window ends");
+    assert_eq!(h.deadline_ms(), Some(600));
+    h.at(599);
+    assert_eq!(h.prompts().len(), 0);
+    h.at(600);
+    assert_eq!(h.prompts().len(), 1);
+    assert_eq!(h.actions, [logist_sentinel::Action::Terminate]);
+}
+
+#[test]
+fn a_program_that_answers_itself_was_not_waiting() {
+    // Aider 0.86.2 with stdin at its end: the question, then at once the
+    // rest of its output, on the question's line.
+    let stops = [re(r"\[(Yes|No)\]: ")];
+    let question = b"Add .aider* to .gitignore (recommended)? (Y)es/(N)o [Yes]: ";
+    let mut h = Harness::new(&stops, &[], settling());
+    h.at(0)
+        .out(question)
+        .at(10)
+        .out(b"Added .aider* to .gitignore\n");
+    h.at(2_000);
+    assert_eq!(h.prompts().len(), 0);
+    assert!(h.actions.is_empty());
+    // The same in one read.
+    let mut h = Harness::new(&stops, &[], settling());
+    h.out(&[&question[..], b"Added .aider* to .gitignore\n"].concat());
+    h.at(2_000);
+    assert_eq!(h.prompts().len(), 0);
+    // Escape sequences and white space after it are no going on.
+    let mut h = Harness::new(&stops, &[], settling());
+    h.out(question).at(100).out(b"\x1b[?25h  ").at(600);
+    assert_eq!(h.prompts().len(), 1);
+}
+
+#[test]
+fn a_settle_window_ends_with_the_output() {
+    let mut h = Harness::new(&[lit("[y/N]")], &[], settling());
+    h.out(b"Proceed? [y/N]: ")
+        .exit(ExitStatus::Code(0))
+        .verdict(None);
+    assert_eq!(h.prompts().len(), 0);
+    assert!(h.outcome().is_success(), "{}", h.outcome());
+}
+
+#[test]
+fn on_a_terminal_the_screen_decides() {
+    use logist_core::TerminalSize;
+    let size = TerminalSize { rows: 24, cols: 80 };
+    let stops = [lit("Do you want to proceed?")];
+    // Words placed at their columns, right to left: the stream never has
+    // the question in order, the screen does.
+    let drawn = b"\x1b[3;16Hproceed?\x1b[3;13Hto\x1b[3;8Hwant\x1b[3;4Hyou\x1b[3;1HDo";
+    let mut h = Harness::on_terminal(&stops, settling().on_prompt(OnPrompt::Wait), size);
+    h.at(0).out(drawn);
+    assert_eq!(h.deadline_ms(), Some(500));
+    h.at(500);
+    assert_eq!(h.prompts().len(), 1);
+    // Redrawn the same: still the one question.
+    h.at(1_000).out(drawn).at(1_500);
+    assert_eq!(h.prompts().len(), 1);
+    // A dialog erased before the program went quiet was not waited at.
+    let mut h = Harness::on_terminal(&stops, settling(), size);
+    h.at(0)
+        .out(b"Do you want to proceed?")
+        .at(100)
+        .out(b"\x1b[2J\x1b[Hworking")
+        .at(2_000);
+    assert_eq!(h.prompts().len(), 0);
+    // A dialog with more lines drawn after the question is still one.
+    let mut h = Harness::on_terminal(&stops, settling(), size);
+    h.at(0)
+        .out(b"Do you want to proceed?\r\n> 1. Yes\r\n  2. No\r\n")
+        .at(500);
+    assert_eq!(h.prompts().len(), 1);
+}
