@@ -218,13 +218,10 @@ pub(crate) fn watch(
         .policy(
             Policy::new()
                 .timeout(timeout)
-                // On pipes, a prompt counts only when the program stays at
-                // it (Aider answers some questions itself).
-                .settle(if terminal.is_none() {
-                    DEFAULT_SETTLE
-                } else {
-                    Duration::ZERO
-                }),
+                // A prompt counts only when the program stays at it (Aider
+                // answers some questions itself); on a terminal, when the
+                // screen shows it once the program is quiet.
+                .settle(DEFAULT_SETTLE),
         )
         .grace(Duration::from_secs(2));
     if let Some(size) = terminal {
