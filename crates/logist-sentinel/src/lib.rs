@@ -82,18 +82,22 @@
 //! A stop sequence in the output does not prove the program waits: Aider
 //! with its standard input at its end prints `Add .aider* to .gitignore
 //! (recommended)? (Y)es/(N)o [Yes]:`, answers itself at once and goes on.
-//! With a settle window ([`Policy::settle`]; zero by default,
-//! [`DEFAULT_SETTLE`] = 500 ms recommended) a stop sequence found in the
-//! stream is only a candidate:
+//! With a settle window ([`Policy::settle`], [`DEFAULT_SETTLE`] = 500 ms by
+//! default; zero reports at once, from the stream alone) a stop sequence
+//! found in the stream is only a candidate, and the idle timer waits for
+//! its verdict:
 //!
-//! - **On pipes** the program went on, and the candidate is dropped, when
-//!   it prints visible text after the match (not escape sequences, not
-//!   white space) — except the rest of the prompt's own line written in the
-//!   same read (`Proceed? [y/N]: ` matched by `[y/N]`). The candidate is
-//!   reported when the window has passed since the last output that drew
-//!   it; a prompt still pending when the output ends is dropped. A prompt
-//!   followed by a line feed and more text (a two-line question ending in
-//!   `> `) therefore counts only if a stop sequence matches its last line.
+//! - **On pipes** a prompt is the last line a program prints before it
+//!   reads. The program went on, and the candidate is dropped, once both
+//!   visible text (not escape sequences, not white space) and a line feed
+//!   have followed the match: Aider's `[Yes]: Added .aider* to
+//!   .gitignore⏎`. Text on the prompt's own line alone is taken for the
+//!   rest of the question (`Proceed? [y/N]: ` matched by `[y/N]`, however
+//!   its writes were cut). The candidate is reported when the window has
+//!   passed since the last output that drew it; one still pending when the
+//!   output ends is dropped. A question followed by a line feed and more
+//!   text (a two-line question ending in `> `) therefore counts only if a
+//!   stop sequence matches its last line.
 //! - **On a pseudo-terminal** ([`RunOptions::terminal`], or
 //!   [`Observer::terminal`]) standard output is also drawn on a terminal
 //!   screen (the `vt100` crate). Once the program has been quiet for the

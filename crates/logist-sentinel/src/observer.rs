@@ -21,8 +21,8 @@ use crate::screen::Screen;
 /// [`verdict`](logist_core::Agent::verdict) is given.
 pub const VERDICT_TAIL_LINES: usize = 20;
 
-/// The recommended settle window ([`Policy::settle`]): how long a program
-/// must stay at a matched prompt before it counts as waiting, 500 ms.
+/// The default settle window ([`Policy::settle`]): how long a program must
+/// stay at a matched prompt before it counts as waiting, 500 ms.
 ///
 /// Long enough for a program that prints a question and answers it itself
 /// (Aider with its standard input at its end prints the rest of its output
@@ -92,7 +92,7 @@ pub struct Policy {
     /// keeps asking cannot loop forever. 3 by default.
     pub max_answers: usize,
     /// How long the program must stay at a matched prompt before it counts
-    /// as waiting; zero (none) by default, [`DEFAULT_SETTLE`] recommended. A program that prints
+    /// as waiting; [`DEFAULT_SETTLE`] by default. A program that prints
     /// visible text after the prompt within this window (on pipes), or
     /// whose screen no longer shows a stop sequence once it has been quiet
     /// this long (on a terminal), was not waiting: the match is dropped.
@@ -108,15 +108,14 @@ impl Default for Policy {
             idle_timeout: None,
             on_prompt: OnPrompt::Fail,
             max_answers: 3,
-            settle: Duration::ZERO,
+            settle: DEFAULT_SETTLE,
         }
     }
 }
 
 impl Policy {
-    /// No timeouts, fail on prompts, at most 3 answers, prompts reported
-    /// at once (no settle window: callers opt in with
-    /// [`settle`](Self::settle), [`DEFAULT_SETTLE`] recommended).
+    /// No timeouts, fail on prompts, at most 3 answers, prompts settle for
+    /// [`DEFAULT_SETTLE`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -448,6 +447,10 @@ pub struct Observer {
     candidates: Vec<Match>,
     /// Where the last of them, or its latest redraw, ends.
     prompt_end: u64,
+    /// Visible text came after `prompt_end` (on pipes).
+    text_after_prompt: bool,
+    /// A line feed came after `prompt_end` (on pipes).
+    line_after_prompt: bool,
     /// When the first of them was found.
     found_at: Option<Instant>,
     /// The prompt the screen showed at the last settle, by its key.
@@ -515,6 +518,8 @@ impl Observer {
             screen: None,
             candidates: Vec::new(),
             prompt_end: 0,
+            text_after_prompt: false,
+            line_after_prompt: false,
             found_at: None,
             shown: None,
             output_end: 0,
@@ -608,14 +613,9 @@ impl Observer {
         {
             screen.process(&chunk.data);
         }
-        let stop_end = hits
-            .iter()
-            .filter(|hit| hit.set == STOP)
-            .map(|hit| hit.matched.end)
-            .max();
         self.handle_hits(&mut hits, now);
         self.hits = hits;
-        self.schedule_settle(chunk, stop_end, visible, now);
+        self.schedule_settle(chunk, visible, now);
     }
 
     /// The runtime discarded `bytes` bytes of output before they could be
@@ -653,10 +653,10 @@ impl Observer {
             return;
         }
         if self.settle_at.is_some_and(|at| at <= now) {
+            // The timers are looked at on the next tick, after the driver
+            // has acted on the prompt (an answer restarts the idle timer).
             self.settle(now);
-            if self.reason.is_some() {
-                return;
-            }
+            return;
         }
         let timeout_at = self.timeout_at();
         let idle_at = self.idle_at();
@@ -804,7 +804,9 @@ impl Observer {
     }
 
     fn idle_at(&self) -> Option<Instant> {
-        if self.waiting {
+        // Waiting for a person is not hanging; nor is a prompt being
+        // settled (the settle deadline decides first).
+        if self.waiting || !self.candidates.is_empty() {
             return None;
         }
         self.last_activity?.checked_add(self.policy.idle_timeout?)
@@ -824,6 +826,8 @@ impl Observer {
                     }
                     if !self.candidates.is_empty() {
                         self.prompt_end = hit.matched.end;
+                        self.text_after_prompt = false;
+                        self.line_after_prompt = false;
                     }
                 }
                 STOP if self.policy.settle.is_zero() => self.prompt(hit.matched, now),
@@ -831,6 +835,8 @@ impl Observer {
                     if self.reason.is_none() {
                         self.found_at.get_or_insert(now);
                         self.prompt_end = hit.matched.end;
+                        self.text_after_prompt = false;
+                        self.line_after_prompt = false;
                         self.candidates.push(hit.matched);
                     }
                 }
@@ -852,38 +858,35 @@ impl Observer {
     /// After output at `now` whose visible text ended at `visible`:
     /// drops the prompts the program went on from and sets when the rest
     /// settle.
-    fn schedule_settle(
-        &mut self,
-        chunk: &OutputChunk,
-        stop_end: Option<u64>,
-        visible: Option<u64>,
-        now: Instant,
-    ) {
+    fn schedule_settle(&mut self, chunk: &OutputChunk, visible: Option<u64>, now: Instant) {
         if self.reason.is_some() || self.policy.settle.is_zero() {
             return;
         }
         let settle = self.policy.settle;
         match &self.screen {
             None => {
-                // On pipes a prompt is the last thing a program prints
-                // before it reads: visible text after it means it went on,
-                // unless it came with the prompt, on the prompt's line (the
-                // rest of the question: `Proceed? [y/N]: `).
-                let went_on = match (visible, stop_end) {
-                    (Some(visible), Some(end)) => {
-                        let after =
-                            usize::try_from(end.saturating_sub(chunk.offset)).unwrap_or(usize::MAX);
-                        visible > end
-                            && chunk
-                                .data
-                                .get(after..)
-                                .is_some_and(|rest| rest.contains(&b'\n'))
+                // On pipes a prompt is the last line a program prints
+                // before it reads: visible text after it and a line feed
+                // after it mean it went on. Text on the prompt's own line
+                // alone may be the rest of the question (`Proceed? [y/N]: `
+                // matched by `[y/N]`, however the writes were cut).
+                if !self.candidates.is_empty() {
+                    let end = self.prompt_end;
+                    if visible.is_some_and(|visible| visible > end) {
+                        self.text_after_prompt = true;
                     }
-                    (Some(visible), None) => visible > self.prompt_end,
-                    (None, _) => false,
-                };
-                if went_on && !self.candidates.is_empty() {
-                    self.unsettle();
+                    let after =
+                        usize::try_from(end.saturating_sub(chunk.offset)).unwrap_or(usize::MAX);
+                    if chunk
+                        .data
+                        .get(after..)
+                        .is_some_and(|rest| rest.contains(&b'\n'))
+                    {
+                        self.line_after_prompt = true;
+                    }
+                    if self.text_after_prompt && self.line_after_prompt {
+                        self.unsettle();
+                    }
                 }
                 if self.candidates.is_empty() {
                     self.settle_at = None;

@@ -9,6 +9,12 @@ use logist_core::{
 };
 use logist_sentinel::{Action, Event, Match, Observer, OnPrompt, Outcome, Policy};
 
+/// A policy that reports prompts at once, as the stream shows them (no
+/// settle window): for tests of matching and of the policies themselves.
+pub(crate) fn immediate() -> Policy {
+    Policy::new().settle(Duration::ZERO)
+}
+
 /// An observer under test, with a clock the test moves by hand and a log of
 /// everything it said.
 pub(crate) struct Harness {
