@@ -109,6 +109,10 @@ fn cursor_move(final_byte: u8, first: u16) -> Move {
 impl Scrubber {
     /// Scrubs `data`, which starts at `offset` in the combined output,
     /// handing each piece to `sink` in order.
+    ///
+    /// Each state has its own step, which reads from the start of the
+    /// slice it is given and returns how many bytes it consumed (zero when
+    /// the byte must be read again in the state it moved to).
     pub(crate) fn feed<'a>(
         &mut self,
         data: &'a [u8],
@@ -118,140 +122,176 @@ impl Scrubber {
         let mut i = 0;
         while i < data.len() {
             let at = offset + i as u64;
-            match self.state {
-                State::Ground => {
-                    let run = data[i..]
-                        .iter()
-                        .position(|&b| !is_text(b))
-                        .unwrap_or(data.len() - i);
-                    if run > 0 {
-                        self.redraw_if_pending(sink);
-                        sink(Piece::Text {
-                            bytes: &data[i..i + run],
-                            offset: at,
-                        });
-                        i += run;
-                    } else {
-                        self.control(data[i], at, sink);
-                        i += 1;
-                    }
-                }
-                State::Escape => {
-                    let b = data[i];
-                    match b {
-                        b'[' => {
-                            self.state = State::Csi {
-                                first: 0,
-                                in_first: true,
-                            }
-                        }
-                        b']' | b'P' | b'X' | b'^' | b'_' => self.state = State::String { len: 0 },
-                        0x20..=0x2f => self.state = State::EscapeIntermediate,
-                        0x30..=0x7e => self.state = State::Ground,
-                        0x80..=0xff => {
-                            // Not a sequence after all: the byte is text.
-                            self.state = State::Ground;
-                            continue;
-                        }
-                        _ => self.control_in_sequence(b, at, sink),
-                    }
-                    i += 1;
-                }
-                State::EscapeIntermediate => {
-                    let b = data[i];
-                    match b {
-                        0x20..=0x2f => {}
-                        0x30..=0x7e => self.state = State::Ground,
-                        0x80..=0xff => {
-                            self.state = State::Ground;
-                            continue;
-                        }
-                        _ => self.control_in_sequence(b, at, sink),
-                    }
-                    i += 1;
-                }
-                State::Csi { first, in_first } => {
-                    let b = data[i];
-                    match b {
-                        b'0'..=b'9' if in_first => {
-                            let digit = u16::from(b - b'0');
-                            self.state = State::Csi {
-                                first: first.saturating_mul(10).saturating_add(digit),
-                                in_first,
-                            };
-                        }
-                        0x20..=0x3f => {
-                            self.state = State::Csi {
-                                first,
-                                in_first: false,
-                            };
-                        }
-                        0x40..=0x7e => {
-                            self.state = State::Ground;
-                            match cursor_move(b, first) {
-                                Move::Redraw => {
-                                    self.pending_cr = false;
-                                    sink(Piece::Redraw);
-                                }
-                                // Programs that place words with cursor
-                                // moves (Claude Code puts each word of a
-                                // dialog at its column) leave a gap a
-                                // reader sees as a space.
-                                Move::Gap => {
-                                    self.redraw_if_pending(sink);
-                                    sink(Piece::Text {
-                                        bytes: b" ",
-                                        offset: at,
-                                    });
-                                }
-                                Move::None => {}
-                            }
-                        }
-                        0x80..=0xff => {
-                            self.state = State::Ground;
-                            continue;
-                        }
-                        _ => self.control_in_sequence(b, at, sink),
-                    }
-                    i += 1;
-                }
-                State::String { len } => {
-                    let budget = MAX_STRING - len;
-                    let rest = &data[i..];
-                    let limit = rest.len().min(budget);
-                    match rest[..limit]
-                        .iter()
-                        .position(|&b| matches!(b, 0x07 | 0x1b | 0x18 | 0x1a))
-                    {
-                        Some(end) => {
-                            self.state = match rest[end] {
-                                0x1b => State::StringEscape,
-                                _ => State::Ground,
-                            };
-                            i += end + 1;
-                        }
-                        None if limit == budget => {
-                            // Too long to be a real string: give up on it.
-                            self.state = State::Ground;
-                            i += limit;
-                        }
-                        None => {
-                            self.state = State::String { len: len + limit };
-                            i += limit;
-                        }
-                    }
-                }
-                State::StringEscape => {
-                    if data[i] == b'\\' {
-                        self.state = State::Ground;
-                        i += 1;
-                    } else {
-                        // The string ended without ST; this ESC starts a
-                        // new sequence with the current byte.
-                        self.state = State::Escape;
-                    }
-                }
+            let rest = &data[i..];
+            i += match self.state {
+                State::Ground => self.ground(rest, at, sink),
+                State::Escape => self.escape(rest[0], at, sink),
+                State::EscapeIntermediate => self.escape_intermediate(rest[0], at, sink),
+                State::Csi { first, in_first } => self.csi(rest[0], first, in_first, at, sink),
+                State::String { len } => self.string(rest, len),
+                State::StringEscape => self.string_escape(rest[0]),
+            };
+        }
+    }
+
+    /// Plain text: a run of text bytes as one piece, or one control byte.
+    fn ground<'a>(&mut self, data: &'a [u8], at: u64, sink: &mut impl FnMut(Piece<'a>)) -> usize {
+        let run = data.iter().position(|&b| !is_text(b)).unwrap_or(data.len());
+        if run == 0 {
+            self.control(data[0], at, sink);
+            return 1;
+        }
+        self.redraw_if_pending(sink);
+        sink(Piece::Text {
+            bytes: &data[..run],
+            offset: at,
+        });
+        run
+    }
+
+    /// The byte after `ESC`.
+    fn escape<'a>(&mut self, b: u8, at: u64, sink: &mut impl FnMut(Piece<'a>)) -> usize {
+        match b {
+            b'[' => {
+                self.state = State::Csi {
+                    first: 0,
+                    in_first: true,
+                };
             }
+            b']' | b'P' | b'X' | b'^' | b'_' => self.state = State::String { len: 0 },
+            0x20..=0x2f => self.state = State::EscapeIntermediate,
+            0x30..=0x7e => self.state = State::Ground,
+            0x80..=0xff => {
+                // Not a sequence after all: the byte is text.
+                self.state = State::Ground;
+                return 0;
+            }
+            _ => self.control_in_sequence(b, at, sink),
+        }
+        1
+    }
+
+    /// A byte after `ESC` and intermediate bytes.
+    fn escape_intermediate<'a>(
+        &mut self,
+        b: u8,
+        at: u64,
+        sink: &mut impl FnMut(Piece<'a>),
+    ) -> usize {
+        match b {
+            0x20..=0x2f => {}
+            0x30..=0x7e => self.state = State::Ground,
+            0x80..=0xff => {
+                self.state = State::Ground;
+                return 0;
+            }
+            _ => self.control_in_sequence(b, at, sink),
+        }
+        1
+    }
+
+    /// A byte inside `ESC [ ...`: parameters, intermediates, or the final
+    /// byte, which may move the cursor.
+    fn csi<'a>(
+        &mut self,
+        b: u8,
+        first: u16,
+        in_first: bool,
+        at: u64,
+        sink: &mut impl FnMut(Piece<'a>),
+    ) -> usize {
+        match b {
+            b'0'..=b'9' if in_first => {
+                let digit = u16::from(b - b'0');
+                self.state = State::Csi {
+                    first: first.saturating_mul(10).saturating_add(digit),
+                    in_first,
+                };
+            }
+            0x20..=0x3f => {
+                self.state = State::Csi {
+                    first,
+                    in_first: false,
+                };
+            }
+            0x40..=0x7e => {
+                self.state = State::Ground;
+                self.cursor_moved(b, first, at, sink);
+            }
+            0x80..=0xff => {
+                self.state = State::Ground;
+                return 0;
+            }
+            _ => self.control_in_sequence(b, at, sink),
+        }
+        1
+    }
+
+    /// The pieces a CSI sequence's final byte stands for.
+    fn cursor_moved<'a>(
+        &mut self,
+        final_byte: u8,
+        first: u16,
+        at: u64,
+        sink: &mut impl FnMut(Piece<'a>),
+    ) {
+        match cursor_move(final_byte, first) {
+            Move::Redraw => {
+                self.pending_cr = false;
+                sink(Piece::Redraw);
+            }
+            // Programs that place words with cursor moves (Claude Code puts
+            // each word of a dialog at its column) leave a gap a reader
+            // sees as a space.
+            Move::Gap => {
+                self.redraw_if_pending(sink);
+                sink(Piece::Text {
+                    bytes: b" ",
+                    offset: at,
+                });
+            }
+            Move::None => {}
+        }
+    }
+
+    /// Inside an OSC, DCS, SOS, PM or APC string, `len` bytes swallowed
+    /// so far: swallows up to its end, or gives up on it after
+    /// [`MAX_STRING`] bytes.
+    fn string(&mut self, data: &[u8], len: usize) -> usize {
+        let budget = MAX_STRING - len;
+        let limit = data.len().min(budget);
+        match data[..limit]
+            .iter()
+            .position(|&b| matches!(b, 0x07 | 0x1b | 0x18 | 0x1a))
+        {
+            Some(end) => {
+                self.state = match data[end] {
+                    0x1b => State::StringEscape,
+                    _ => State::Ground,
+                };
+                end + 1
+            }
+            None if limit == budget => {
+                // Too long to be a real string: give up on it.
+                self.state = State::Ground;
+                limit
+            }
+            None => {
+                self.state = State::String { len: len + limit };
+                limit
+            }
+        }
+    }
+
+    /// After `ESC` inside a string: `\` ends it (ST); anything else
+    /// starts a new sequence with this byte.
+    fn string_escape(&mut self, b: u8) -> usize {
+        if b == b'\\' {
+            self.state = State::Ground;
+            1
+        } else {
+            self.state = State::Escape;
+            0
         }
     }
 

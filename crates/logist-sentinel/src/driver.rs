@@ -184,11 +184,15 @@ impl RunOptions {
     ///
     /// A [`PatternError`] naming the first pattern that cannot be used.
     pub fn observer(&self, agent: &dyn Agent) -> Result<Observer, PatternError> {
-        Observer::new(
+        let observer = Observer::new(
             &agent.stop_sequences(),
             &agent.failure_patterns(),
             self.policy.clone(),
-        )
+        )?;
+        match self.terminal {
+            Some(size) => observer.terminal(size),
+            None => Ok(observer),
+        }
     }
 }
 

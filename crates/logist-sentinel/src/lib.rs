@@ -51,8 +51,8 @@
 //!   empty text, matches nothing, or needs more than [`REGEX_WINDOW`] bytes
 //!   is refused.
 //! - **Which match is reported.** In each list, the match that *ends*
-//!   first is reported, at once, from the chunk that completes it (no
-//!   settle delay); at equal ends, the one listed first; one whose end
+//!   first is found from the chunk that completes it (and reported at
+//!   once without a settle window, see below); at equal ends, the one listed first; one whose end
 //!   depends on what follows (`$`, `\b`) is decided when the next byte
 //!   arrives and ranks after those ending at the same place. The search then
 //!   goes on after the end of that match: matches of one list never overlap,
@@ -76,6 +76,49 @@
 //!   [`REGEX_WINDOW`] bytes) per chunk, and are located exactly only when
 //!   that search says something matches. Old output is never re-scanned and
 //!   memory stays bounded.
+//!
+//! # Settling: is the program really waiting?
+//!
+//! A stop sequence in the output does not prove the program waits: Aider
+//! with its standard input at its end prints `Add .aider* to .gitignore
+//! (recommended)? (Y)es/(N)o [Yes]:`, answers itself at once and goes on.
+//! With a settle window ([`Policy::settle`], [`DEFAULT_SETTLE`] = 500 ms by
+//! default; zero reports at once, from the stream alone) a stop sequence
+//! found in the stream is only a candidate, and the idle timer waits for
+//! its verdict:
+//!
+//! - **On pipes** a prompt is the last line a program prints before it
+//!   reads. The program went on, and the candidate is dropped, once both
+//!   visible text (not escape sequences, not white space) and a line feed
+//!   have followed the match: Aider's `[Yes]: Added .aider* to
+//!   .gitignore⏎`. Text on the prompt's own line alone is taken for the
+//!   rest of the question (`Proceed? [y/N]: ` matched by `[y/N]`, however
+//!   its writes were cut). The candidate is reported when the window has
+//!   passed since the last output that drew it; one still pending when the
+//!   output ends is dropped. A question followed by a line feed and more
+//!   text (a two-line question ending in `> `) therefore counts only if a
+//!   stop sequence matches its last line.
+//! - **On a pseudo-terminal** ([`RunOptions::terminal`], or
+//!   [`Observer::terminal`]) standard output is also drawn on a terminal
+//!   screen (the `vt100` crate). Once the program has been quiet for the
+//!   window after drawing (or, if it keeps drawing, four windows after a
+//!   candidate was found), the screen's text is searched for the stop
+//!   sequences, rows as a person reads them (a row the terminal wrapped
+//!   goes on into the next; a row ends at its last character or at the
+//!   cursor). The lowest match on the screen is the prompt, whatever escape
+//!   sequences drew it; a dialog erased before the program went quiet is
+//!   not. A prompt found on the screen with no candidate in the stream
+//!   (words placed by cursor moves) is reported with `start` and `end` at
+//!   the end of the output read so far. Found again at the next quiet
+//!   moment on the same row with the same text before it, and not drawn
+//!   anew in the stream, it is the prompt still shown: not reported again
+//!   (under [`OnPrompt::Wait`] the agent still counts as waiting).
+//!
+//! A silent agent still costs nothing: the window is one more deadline,
+//! set only after output, and the screen is searched once per quiet moment,
+//! not per chunk. Whether the process is blocked reading its input (Linux's
+//! `/proc/PID/wchan`) is not consulted: runtimes own the processes and the
+//! [`Runtime`](logist_core::Runtime) trait does not say it.
 //!
 //! Offsets in [`Match`] are positions in the runtime's combined output (as
 //! in [`OutputChunk::offset`](logist_core::OutputChunk::offset)): `start` is
@@ -151,11 +194,14 @@ mod driver;
 mod error;
 mod matcher;
 mod observer;
+mod screen;
 
 pub use driver::{CancelHandle, Launch, Run, RunOptions, Sentinel};
 pub use error::{PatternError, PatternList};
 pub use matcher::{Match, REGEX_WINDOW};
-pub use observer::{Action, Event, Observer, OnPrompt, Outcome, Policy, VERDICT_TAIL_LINES};
+pub use observer::{
+    Action, DEFAULT_SETTLE, Event, Observer, OnPrompt, Outcome, Policy, VERDICT_TAIL_LINES,
+};
 
 /// The README's example, compiled as a doc test so that it stays true.
 #[cfg(doctest)]

@@ -645,19 +645,20 @@ impl Scanner {
     }
 
     /// Feeds output of `stream` starting at `offset` in the combined output.
-    /// Matches are appended to `hits` in the order of their end. Returns true
-    /// when the output held visible text (not only escape sequences and
-    /// white space); always false once no list is searched any more.
+    /// Matches are appended to `hits` in the order of their end. Returns
+    /// where the output's visible text (not escape sequences, not white
+    /// space) ends: the offset just after its last visible byte, `None`
+    /// when it had none; always `None` once no list is searched any more.
     pub(crate) fn feed(
         &mut self,
         stream: Stream,
         offset: u64,
         data: &[u8],
         hits: &mut Vec<Hit>,
-    ) -> bool {
+    ) -> Option<u64> {
         if self.sets.iter().all(|slot| !slot.active) {
             // Nothing left to look for (and so nobody waits for visible text).
-            return false;
+            return None;
         }
         let first_hit = hits.len();
         let history = self.history;
@@ -672,13 +673,15 @@ impl Scanner {
             shown,
         } = state;
         let stream = *stream;
-        let mut visible = false;
+        let mut visible = None;
         scrubber.feed(data, offset, &mut |piece| match piece {
             Piece::Text {
                 mut bytes,
                 mut offset,
             } => {
-                visible |= bytes.iter().any(|b| !b.is_ascii_whitespace());
+                if let Some(last) = bytes.iter().rposition(|b| !b.is_ascii_whitespace()) {
+                    visible = Some(offset + last as u64 + 1);
+                }
                 let column = line.end() - *line_start;
                 for slot in shown.iter_mut() {
                     if slot.as_ref().is_some_and(|s| !s.agrees(column, bytes)) {

@@ -10,15 +10,30 @@ use std::time::{Duration, Instant};
 
 use logist_core::{
     Error, ExitStatus, FailureCause, FailurePattern, OutputChunk, Pattern, ProcessId, StopSequence,
-    Verdict,
+    Stream, TerminalSize, Verdict,
 };
 
 use crate::error::{PatternError, PatternList};
 use crate::matcher::{Hit, Match, PatternSet, Scanner};
+use crate::screen::Screen;
 
 /// How many lines of standard output the agent's
 /// [`verdict`](logist_core::Agent::verdict) is given.
 pub const VERDICT_TAIL_LINES: usize = 20;
+
+/// The default settle window ([`Policy::settle`]): how long a program must
+/// stay at a matched prompt before it counts as waiting, 500 ms.
+///
+/// Long enough for a program that prints a question and answers it itself
+/// (Aider with its standard input at its end prints the rest of its output
+/// within milliseconds, even on a loaded machine) to show it goes on; short
+/// next to the time a person takes to read a question.
+pub const DEFAULT_SETTLE: Duration = Duration::from_millis(500);
+
+/// A program that keeps drawing after a prompt on a terminal (a spinner, a
+/// clock) is judged by its screen at the latest after this many settle
+/// windows from the match.
+const SETTLE_CAP: u32 = 4;
 
 /// What to do when the agent waits for input.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,6 +59,8 @@ pub enum OnPrompt {
     Answer(String),
 }
 
+// Settling is described on `Policy::settle` and in the crate docs.
+
 /// Limits and the prompt policy for one run.
 ///
 /// ```
@@ -54,7 +71,8 @@ pub enum OnPrompt {
 ///     .timeout(Duration::from_secs(600))
 ///     .idle_timeout(Duration::from_secs(60))
 ///     .on_prompt(OnPrompt::Answer("y\n".into()))
-///     .max_answers(2);
+///     .max_answers(2)
+///     .settle(Duration::from_millis(300));
 /// assert_eq!(policy.max_answers, 2);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +91,14 @@ pub struct Policy {
     /// Most answers written under [`OnPrompt::Answer`], so an agent that
     /// keeps asking cannot loop forever. 3 by default.
     pub max_answers: usize,
+    /// How long the program must stay at a matched prompt before it counts
+    /// as waiting; [`DEFAULT_SETTLE`] by default. A program that prints
+    /// visible text after the prompt within this window (on pipes), or
+    /// whose screen no longer shows a stop sequence once it has been quiet
+    /// this long (on a terminal), was not waiting: the match is dropped.
+    /// Zero reports a prompt at once, from the chunk that completes it, as
+    /// the stream shows it (no screen model).
+    pub settle: Duration,
 }
 
 impl Default for Policy {
@@ -82,12 +108,14 @@ impl Default for Policy {
             idle_timeout: None,
             on_prompt: OnPrompt::Fail,
             max_answers: 3,
+            settle: DEFAULT_SETTLE,
         }
     }
 }
 
 impl Policy {
-    /// No timeouts, fail on prompts, at most 3 answers.
+    /// No timeouts, fail on prompts, at most 3 answers, prompts settle for
+    /// [`DEFAULT_SETTLE`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -117,6 +145,13 @@ impl Policy {
     #[must_use]
     pub fn max_answers(mut self, max: usize) -> Self {
         self.max_answers = max;
+        self
+    }
+
+    /// Sets the settle window; zero reports prompts at once.
+    #[must_use]
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
         self
     }
 }
@@ -404,6 +439,27 @@ const FAILURE: usize = 1;
 /// ```
 pub struct Observer {
     scanner: Scanner,
+    /// The stop sequences, kept to search a terminal's screen for.
+    stops: Vec<StopSequence>,
+    /// The terminal's screen, on a pseudo-terminal with a settle window.
+    screen: Option<Screen>,
+    /// Prompts matched in the stream and not settled yet, in order.
+    candidates: Vec<Match>,
+    /// Where the last of them, or its latest redraw, ends.
+    prompt_end: u64,
+    /// Visible text came after `prompt_end` (on pipes).
+    text_after_prompt: bool,
+    /// A line feed came after `prompt_end` (on pipes).
+    line_after_prompt: bool,
+    /// When the first of them was found.
+    found_at: Option<Instant>,
+    /// The prompt the screen showed at the last settle, by its key.
+    shown: Option<(usize, usize, String)>,
+    /// Where the output read so far ends.
+    output_end: u64,
+    /// When the settle window ends: the prompts (or, on a terminal, the
+    /// screen) are judged then.
+    settle_at: Option<Instant>,
     causes: Vec<FailureCause>,
     policy: Policy,
     phase: Phase,
@@ -458,6 +514,16 @@ impl Observer {
         let failure = PatternSet::new(PatternList::FailurePatterns, &failure_list)?;
         Ok(Self {
             scanner: Scanner::new(vec![stop, failure]),
+            stops: stop_sequences.to_vec(),
+            screen: None,
+            candidates: Vec::new(),
+            prompt_end: 0,
+            text_after_prompt: false,
+            line_after_prompt: false,
+            found_at: None,
+            shown: None,
+            output_end: 0,
+            settle_at: None,
             causes: failure_patterns
                 .iter()
                 .map(|failure| failure.cause)
@@ -484,6 +550,24 @@ impl Observer {
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The agent runs on a pseudo-terminal of `size`: its standard output
+    /// is also drawn on a terminal screen, and with a settle window
+    /// ([`Policy::settle`]) the stop sequences are searched on that screen
+    /// once the agent has been quiet for the window, so a prompt counts
+    /// when a person would see it, whatever escape sequences drew it. With
+    /// no settle window this changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// A [`PatternError`] if the stop sequences cannot be compiled (they
+    /// were already, by [`new`](Self::new), so in practice never).
+    pub fn terminal(mut self, size: TerminalSize) -> Result<Self, PatternError> {
+        if !self.policy.settle.is_zero() {
+            self.screen = Some(Screen::new(size, &self.stops)?);
+        }
+        Ok(self)
     }
 
     /// The agent was spawned at `now`: the timers start.
@@ -513,17 +597,25 @@ impl Observer {
             return;
         }
         self.last_activity = Some(now);
+        self.output_end = self.output_end.max(chunk.offset + chunk.data.len() as u64);
         self.events.push_back(Event::Output(chunk.clone()));
         let mut hits = std::mem::take(&mut self.hits);
         let visible = self
             .scanner
             .feed(chunk.stream, chunk.offset, &chunk.data, &mut hits);
-        if self.waiting && visible {
+        if self.waiting && visible.is_some() {
             // The agent got its input from someone and goes on.
             self.waiting = false;
         }
+        if chunk.stream == Stream::Stdout
+            && self.reason.is_none()
+            && let Some(screen) = &mut self.screen
+        {
+            screen.process(&chunk.data);
+        }
         self.handle_hits(&mut hits, now);
         self.hits = hits;
+        self.schedule_settle(chunk, visible, now);
     }
 
     /// The runtime discarded `bytes` bytes of output before they could be
@@ -543,6 +635,8 @@ impl Observer {
             return;
         }
         self.output_ended = true;
+        // A prompt not settled yet was not waited at: the program is gone.
+        self.unsettle();
         let mut hits = std::mem::take(&mut self.hits);
         self.scanner.finish(&mut hits);
         // A prompt at the very end of the output cannot be answered any
@@ -552,9 +646,16 @@ impl Observer {
         self.hits = hits;
     }
 
-    /// Time passed: fires the idle and overall timeouts when they are due.
+    /// Time passed: settles prompts and fires the idle and overall
+    /// timeouts when they are due.
     pub fn tick(&mut self, now: Instant) {
         if self.phase != Phase::Running || self.reason.is_some() {
+            return;
+        }
+        if self.settle_at.is_some_and(|at| at <= now) {
+            // The timers are looked at on the next tick, after the driver
+            // has acted on the prompt (an answer restarts the idle timer).
+            self.settle(now);
             return;
         }
         let timeout_at = self.timeout_at();
@@ -585,10 +686,10 @@ impl Observer {
         if self.phase != Phase::Running || self.reason.is_some() {
             return None;
         }
-        match (self.timeout_at(), self.idle_at()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.timeout_at(), self.idle_at(), self.settle_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The answer asked for by [`Action::Write`] was written at `now`.
@@ -703,7 +804,9 @@ impl Observer {
     }
 
     fn idle_at(&self) -> Option<Instant> {
-        if self.waiting {
+        // Waiting for a person is not hanging; nor is a prompt being
+        // settled (the settle deadline decides first).
+        if self.waiting || !self.candidates.is_empty() {
             return None;
         }
         self.last_activity?.checked_add(self.policy.idle_timeout?)
@@ -715,11 +818,28 @@ impl Observer {
                 STOP if hit.repeat => {
                     // The same prompt redrawn: still waiting, not asking
                     // again.
-                    if self.reason.is_none() && self.policy.on_prompt == OnPrompt::Wait {
+                    if self.reason.is_none()
+                        && self.policy.on_prompt == OnPrompt::Wait
+                        && self.candidates.is_empty()
+                    {
                         self.waiting = true;
                     }
+                    if !self.candidates.is_empty() {
+                        self.prompt_end = hit.matched.end;
+                        self.text_after_prompt = false;
+                        self.line_after_prompt = false;
+                    }
                 }
-                STOP => self.prompt(hit.matched, now),
+                STOP if self.policy.settle.is_zero() => self.prompt(hit.matched, now),
+                STOP => {
+                    if self.reason.is_none() {
+                        self.found_at.get_or_insert(now);
+                        self.prompt_end = hit.matched.end;
+                        self.text_after_prompt = false;
+                        self.line_after_prompt = false;
+                        self.candidates.push(hit.matched);
+                    }
+                }
                 _ => {
                     if self.cause.is_none() {
                         let cause = self.causes[hit.matched.index];
@@ -733,6 +853,111 @@ impl Observer {
                 }
             }
         }
+    }
+
+    /// After output at `now` whose visible text ended at `visible`:
+    /// drops the prompts the program went on from and sets when the rest
+    /// settle.
+    fn schedule_settle(&mut self, chunk: &OutputChunk, visible: Option<u64>, now: Instant) {
+        if self.reason.is_some() || self.policy.settle.is_zero() {
+            return;
+        }
+        let settle = self.policy.settle;
+        match &self.screen {
+            None => {
+                // On pipes a prompt is the last line a program prints
+                // before it reads: visible text after it and a line feed
+                // after it mean it went on. Text on the prompt's own line
+                // alone may be the rest of the question (`Proceed? [y/N]: `
+                // matched by `[y/N]`, however the writes were cut).
+                if !self.candidates.is_empty() {
+                    let end = self.prompt_end;
+                    if visible.is_some_and(|visible| visible > end) {
+                        self.text_after_prompt = true;
+                    }
+                    let after =
+                        usize::try_from(end.saturating_sub(chunk.offset)).unwrap_or(usize::MAX);
+                    if chunk
+                        .data
+                        .get(after..)
+                        .is_some_and(|rest| rest.contains(&b'\n'))
+                    {
+                        self.line_after_prompt = true;
+                    }
+                    if self.text_after_prompt && self.line_after_prompt {
+                        self.unsettle();
+                    }
+                }
+                if self.candidates.is_empty() {
+                    self.settle_at = None;
+                } else if self.settle_at.is_none() || visible.is_some() {
+                    self.settle_at = now.checked_add(settle);
+                }
+            }
+            Some(screen) => {
+                // On a terminal the screen is judged once the program has
+                // drawn it: after a quiet settle window, or at the latest
+                // a few windows after the match, if it keeps drawing.
+                if !screen.dirty && self.candidates.is_empty() {
+                    return;
+                }
+                let quiet = now.checked_add(settle);
+                let cap = self
+                    .found_at
+                    .and_then(|found| found.checked_add(settle * SETTLE_CAP));
+                self.settle_at = match (quiet, cap) {
+                    (Some(quiet), Some(cap)) => Some(quiet.min(cap)),
+                    (quiet, cap) => quiet.or(cap),
+                };
+            }
+        }
+    }
+
+    /// Forgets the prompts not settled yet.
+    fn unsettle(&mut self) {
+        self.candidates.clear();
+        self.found_at = None;
+        self.settle_at = None;
+    }
+
+    /// The settle window passed: the prompts found are confirmed (on a
+    /// terminal, if the screen shows one).
+    fn settle(&mut self, now: Instant) {
+        let candidates = std::mem::take(&mut self.candidates);
+        self.unsettle();
+        let Some(screen) = &mut self.screen else {
+            for matched in candidates {
+                self.prompt(matched, now);
+            }
+            return;
+        };
+        let Some(found) = screen.search() else {
+            self.shown = None;
+            return;
+        };
+        // Shown as before and not drawn anew in the stream: the prompt the
+        // program still waits at.
+        let repeat = candidates.is_empty() && self.shown.as_ref() == Some(&found.key);
+        self.shown = Some(found.key);
+        if repeat {
+            if self.policy.on_prompt == OnPrompt::Wait {
+                self.waiting = true;
+            }
+            return;
+        }
+        let matched = match candidates
+            .into_iter()
+            .find(|matched| matched.index == found.matched.index)
+        {
+            Some(matched) => matched,
+            None => Match {
+                stream: Stream::Stdout,
+                start: self.output_end,
+                end: self.output_end,
+                ..found.matched
+            },
+        };
+        self.prompt(matched, now);
     }
 
     fn prompt(&mut self, matched: Match, now: Instant) {
@@ -772,6 +997,7 @@ impl Observer {
         }
         self.reason = Some(reason);
         self.waiting = false;
+        self.unsettle();
         self.scanner.deactivate(STOP);
         self.actions.push_back(Action::Terminate);
     }

@@ -99,6 +99,18 @@ const AIDER: Program = Program {
     },
     writes_with: Approval::AutoEdit,
 };
+/// Aider in a git repository: no `--no-git`.
+const AIDER_IN_GIT: Program = Program {
+    var: "AIDER",
+    build: |url, config| {
+        Box::new(Aider::with_config(
+            config
+                .base_url(format!("{url}/v1"))
+                .model(format!("openai/{MODEL}")),
+        ))
+    },
+    writes_with: Approval::AutoEdit,
+};
 const COPILOT: Program = Program {
     var: "COPILOT",
     build: |url, config| {
@@ -476,6 +488,42 @@ fn aider_answers_a_hostile_prompt() {
 #[test]
 fn aider_writes_a_file() {
     check_write(AIDER);
+}
+
+/// Aider in a git repository whose `.gitignore` lacks `.aider*` asks
+/// `Add .aider* to .gitignore (recommended)? (Y)es/(N)o [Yes]:`, and with
+/// standard input at its end answers itself at once and goes on. The
+/// question matches Aider's stop sequences, but the program never waits
+/// there: the sentinel's settle window must not take it for waiting.
+#[test]
+fn aider_answering_its_own_question_is_not_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, home) = (dir.path().join("work"), dir.path().join("home"));
+    fs::create_dir_all(&work).unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let env = BTreeMap::from([("PATH".to_owned(), path)]);
+    let (status, stdout, stderr) = run::run_agent(
+        &["git".to_owned(), "init".to_owned(), "--quiet".to_owned()],
+        &env,
+        &work,
+        TIMEOUT,
+    );
+    assert_eq!(status, run::Status::Code(0), "git init: {stdout}{stderr}");
+    fs::write(work.join(".gitignore"), "target/\n").unwrap();
+    let ran = run_program(
+        AIDER_IN_GIT,
+        Script::Answer,
+        Approval::Ask,
+        "Say hello",
+        &work,
+        &home,
+    );
+    assert!(
+        ran.watched.stdout.contains("Add .aider* to .gitignore"),
+        "Aider did not ask about .gitignore, so this test shows nothing\n{}",
+        ran.context()
+    );
+    ran.assert_succeeded();
 }
 
 #[test]

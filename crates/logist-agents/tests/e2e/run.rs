@@ -19,7 +19,7 @@ use logist_core::{
     PromptOnStdin, Runtime, SpawnRequest, StopSequence, Stream, TerminalSize, Verdict,
 };
 use logist_runtime_host::HostRuntime;
-use logist_sentinel::{Event, Match, Outcome, Policy, RunOptions, Sentinel};
+use logist_sentinel::{DEFAULT_SETTLE, Event, Match, Outcome, Policy, RunOptions, Sentinel};
 use logist_testing::{NoSurvivors, Survivor};
 
 /// How a run ended.
@@ -215,7 +215,14 @@ pub(crate) fn watch(
     let mut options = RunOptions::new()
         .env(guard.tag_env(Environment::clean()))
         .cwd(cwd)
-        .policy(Policy::new().timeout(timeout))
+        .policy(
+            Policy::new()
+                .timeout(timeout)
+                // A prompt counts only when the program stays at it (Aider
+                // answers some questions itself); on a terminal, when the
+                // screen shows it once the program is quiet.
+                .settle(DEFAULT_SETTLE),
+        )
         .grace(Duration::from_secs(2));
     if let Some(size) = terminal {
         options = options.terminal(size);

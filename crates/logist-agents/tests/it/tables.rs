@@ -10,8 +10,8 @@ use std::time::Instant;
 use regex::Regex;
 
 use logist_agents::registry;
-use logist_core::{OutputChunk, Pattern, ProcessId, Stream};
-use logist_sentinel::{Event, Observer, OnPrompt, Policy};
+use logist_core::{OutputChunk, Pattern, ProcessId, Stream, TerminalSize};
+use logist_sentinel::{DEFAULT_SETTLE, Event, Observer, OnPrompt, Policy};
 
 /// Normal output of verified programs, recorded with the versions pinned in
 /// `cargo xtask e2e` (stdout then stderr).
@@ -27,13 +27,21 @@ const NORMAL_OUTPUT: &[(&str, &str)] = &[
 /// What the sentinel reports for `output` with `agent`'s stop sequences
 /// and failure patterns: the texts of the stop sequences and of the
 /// failure patterns it found. `ended` tells whether the output is over (a
-/// finished run) or the program is still there (a prompt on screen, where
-/// nothing follows the last byte yet).
+/// finished run) or the program is still there, on a terminal of 50 rows
+/// and 200 columns (a prompt on screen, where nothing follows the last byte
+/// yet; found once the settle window has passed).
 fn sentinel_finds(agent: &str, output: &[u8], ended: bool) -> (Vec<String>, Vec<String>) {
     let agent = registry::get(agent, Default::default()).unwrap();
     let policy = Policy::new().on_prompt(OnPrompt::Wait);
     let mut observer =
         Observer::new(&agent.stop_sequences(), &agent.failure_patterns(), policy).unwrap();
+    if !ended {
+        let size = TerminalSize {
+            rows: 50,
+            cols: 200,
+        };
+        observer = observer.terminal(size).unwrap();
+    }
     let now = Instant::now();
     observer.spawned(ProcessId::new("sample"), now);
     observer.output(
@@ -46,6 +54,8 @@ fn sentinel_finds(agent: &str, output: &[u8], ended: bool) -> (Vec<String>, Vec<
     );
     if ended {
         observer.output_ended(now);
+    } else {
+        observer.tick(now + DEFAULT_SETTLE);
     }
     let (mut stops, mut failures) = (Vec::new(), Vec::new());
     while let Some(event) = observer.poll_event() {
@@ -174,7 +184,9 @@ fn stop_sequences_match_the_dialogs_they_describe() {
         ),
     ];
     for (name, screen) in screens {
-        let (stops, _) = sentinel_finds(name, screen.as_bytes(), false);
+        // As a terminal receives it: each line back at column 1.
+        let drawn = screen.replace('\n', "\r\n");
+        let (stops, _) = sentinel_finds(name, drawn.as_bytes(), false);
         assert!(!stops.is_empty(), "{name}: nothing matches {screen:?}");
     }
 }

@@ -4,8 +4,10 @@
 use std::time::Instant;
 
 use logist_core::{OutputChunk, ProcessId, StopSequence, Stream};
-use logist_sentinel::{Event, Match, Observer, OnPrompt, Policy};
+use logist_sentinel::{Event, Match, Observer, OnPrompt};
 use proptest::prelude::*;
+
+use crate::support::immediate;
 
 /// Pieces of output, chosen to build prompts, break them, and surround them
 /// with terminal noise.
@@ -49,7 +51,7 @@ fn stop_sequences() -> Vec<StopSequence> {
 /// Feeds `chunks` to an observer that waits on every prompt, and returns
 /// the prompts.
 fn prompts(stops: &[StopSequence], chunks: &[OutputChunk]) -> Vec<Match> {
-    let mut observer = Observer::new(stops, &[], Policy::new().on_prompt(OnPrompt::Wait)).unwrap();
+    let mut observer = Observer::new(stops, &[], immediate().on_prompt(OnPrompt::Wait)).unwrap();
     let now = Instant::now();
     observer.spawned(ProcessId::new("prop"), now);
     let mut found = Vec::new();

@@ -9,7 +9,7 @@ use logist_core::{
 };
 use logist_sentinel::{Event, Observer, OnPrompt, Policy, REGEX_WINDOW};
 
-use crate::support::{Harness, render_match, rendered_prompts};
+use crate::support::{Harness, immediate, render_match, rendered_prompts};
 
 fn lit(text: &str) -> StopSequence {
     StopSequence::literal(text)
@@ -243,18 +243,14 @@ fn a_prompt_drawn_again_after_anything_else_is_a_new_one() {
 
 #[test]
 fn a_gap_in_the_output_ends_a_redrawn_prompt() {
-    let mut h = Harness::new(
-        &[lit("[y/N]")],
-        &[],
-        Policy::new().on_prompt(OnPrompt::Wait),
-    );
+    let mut h = Harness::new(&[lit("[y/N]")], &[], immediate().on_prompt(OnPrompt::Wait));
     h.out(b"Proceed? [y/N]").missed(10).out(b"\rProceed? [y/N]");
     assert_eq!(h.prompts().len(), 2);
 }
 
 #[test]
 fn a_redrawn_prompt_keeps_the_idle_timer_suspended() {
-    let policy = Policy::new()
+    let policy = immediate()
         .on_prompt(OnPrompt::Wait)
         .idle_timeout(std::time::Duration::from_secs(5));
     let mut h = Harness::new(&[lit("[y/N]")], &[], policy);
@@ -274,7 +270,7 @@ fn a_redrawn_prompt_is_answered_once() {
     let mut h = Harness::new(
         &[lit("[y/N]")],
         &[],
-        Policy::new().on_prompt(OnPrompt::Answer("y\n".into())),
+        immediate().on_prompt(OnPrompt::Answer("y\n".into())),
     );
     h.out(b"Proceed? [y/N]\rProceed? [y/N]").written();
     h.out(b"\rProceed? [y/N]");
@@ -316,7 +312,7 @@ fn regexes_see_one_line() {
 #[test]
 fn trailing_assertions_are_decided_by_the_next_byte() {
     let stops = [re(r"\bcode 4\d\d\b")];
-    let mut harness = Harness::new(&stops, &[], Policy::new().on_prompt(OnPrompt::Wait));
+    let mut harness = Harness::new(&stops, &[], immediate().on_prompt(OnPrompt::Wait));
     harness.out(b"error code 429");
     assert_eq!(harness.prompts(), [], "`429` might go on as `4290`");
     harness.out(b" (rate limited)");
@@ -368,7 +364,7 @@ fn bytes_that_are_not_utf8_next_to_a_prompt() {
 #[test]
 fn streams_are_matched_separately() {
     let stops = [lit("[y/N]")];
-    let mut harness = Harness::new(&stops, &[], Policy::new().on_prompt(OnPrompt::Wait));
+    let mut harness = Harness::new(&stops, &[], immediate().on_prompt(OnPrompt::Wait));
     // A prompt on stdout interrupted by stderr output is still found.
     harness
         .out(b"Continue? [y/")
@@ -383,7 +379,7 @@ fn streams_are_matched_separately() {
 #[test]
 fn no_match_spans_missed_output() {
     let stops = [lit("[y/N]")];
-    let mut harness = Harness::new(&stops, &[], Policy::new().on_prompt(OnPrompt::Wait));
+    let mut harness = Harness::new(&stops, &[], immediate().on_prompt(OnPrompt::Wait));
     harness.out(b"[y/").missed(100).out(b"N] [y/N]");
     let found: Vec<String> = harness.prompts().iter().map(render_match).collect();
     assert_eq!(found, [r#"#0 stdout 106..111 "[y/N]""#]);
@@ -400,7 +396,7 @@ fn failure_patterns_use_the_same_matcher_and_report_the_first() {
         FailurePattern::new(FailureCause::AuthFailed, re(r"(?i)invalid api key")),
         FailurePattern::new(FailureCause::RateLimited, re(r"\b429\b")),
     ];
-    let mut harness = Harness::new(&[], &failures, Policy::new());
+    let mut harness = Harness::new(&[], &failures, immediate());
     harness
         .err(b"HTTP 4")
         .err(b"29")
@@ -425,7 +421,7 @@ fn a_trailing_assertion_at_the_end_of_the_output_is_decided_by_the_end() {
         FailureCause::RateLimited,
         re(r"\b429\b"),
     )];
-    let mut harness = Harness::new(&[], &failures, Policy::new());
+    let mut harness = Harness::new(&[], &failures, immediate());
     harness.err(b"status 429");
     harness.exit(ExitStatus::Code(1));
     assert!(
@@ -461,7 +457,7 @@ fn huge_output_goes_through_in_linear_time() {
         FailureCause::RateLimited,
         re(r"\b429\b"),
     )];
-    let policy = Policy::new().on_prompt(OnPrompt::Wait);
+    let policy = immediate().on_prompt(OnPrompt::Wait);
     let mut observer = Observer::new(&stops, &failures, policy).unwrap();
 
     let started = Instant::now();
@@ -486,4 +482,110 @@ fn huge_output_goes_through_in_linear_time() {
     let end = output.len() as u64;
     assert_eq!(found, [format!(r#"#0 stdout {}..{end} "[y/N]""#, end - 5)]);
     eprintln!("{megabytes} MiB through the observer in {took:?}");
+}
+
+/// A settle window of 500 ms, failing on prompts.
+fn settling() -> Policy {
+    immediate().settle(std::time::Duration::from_millis(500))
+}
+
+#[test]
+fn a_settled_prompt_is_reported_when_the_window_ends() {
+    let mut h = Harness::new(&[lit("[y/N]")], &[], settling());
+    h.at(100).out(b"Proceed? [y/N]: ");
+    assert_eq!(h.prompts().len(), 0, "not before the window ends");
+    assert_eq!(h.deadline_ms(), Some(600));
+    h.at(599);
+    assert_eq!(h.prompts().len(), 0);
+    h.at(600);
+    assert_eq!(h.prompts().len(), 1);
+    assert_eq!(h.actions, [logist_sentinel::Action::Terminate]);
+}
+
+#[test]
+fn a_program_that_answers_itself_was_not_waiting() {
+    // Aider 0.86.2 with stdin at its end: the question, then at once the
+    // rest of its output, on the question's line.
+    let stops = [re(r"\[(Yes|No)\]: ")];
+    let question = b"Add .aider* to .gitignore (recommended)? (Y)es/(N)o [Yes]: ";
+    let mut h = Harness::new(&stops, &[], settling());
+    h.at(0)
+        .out(question)
+        .at(10)
+        .out(b"Added .aider* to .gitignore\n");
+    h.at(2_000);
+    assert_eq!(h.prompts().len(), 0);
+    assert!(h.actions.is_empty());
+    // The same in one read.
+    let mut h = Harness::new(&stops, &[], settling());
+    h.out(&[&question[..], b"Added .aider* to .gitignore\n"].concat());
+    h.at(2_000);
+    assert_eq!(h.prompts().len(), 0);
+    // Escape sequences and white space after it are no going on.
+    let mut h = Harness::new(&stops, &[], settling());
+    h.out(question).at(100).out(b"\x1b[?25h  ").at(600);
+    assert_eq!(h.prompts().len(), 1);
+}
+
+#[test]
+fn a_settle_window_ends_with_the_output() {
+    let mut h = Harness::new(&[lit("[y/N]")], &[], settling());
+    h.out(b"Proceed? [y/N]: ")
+        .exit(ExitStatus::Code(0))
+        .verdict(None);
+    assert_eq!(h.prompts().len(), 0);
+    assert!(h.outcome().is_success(), "{}", h.outcome());
+}
+
+#[test]
+fn on_a_terminal_the_screen_decides() {
+    use logist_core::TerminalSize;
+    let size = TerminalSize { rows: 24, cols: 80 };
+    let stops = [lit("Do you want to proceed?")];
+    // Words placed at their columns, right to left: the stream never has
+    // the question in order, the screen does.
+    let drawn = b"\x1b[3;16Hproceed?\x1b[3;13Hto\x1b[3;8Hwant\x1b[3;4Hyou\x1b[3;1HDo";
+    let mut h = Harness::on_terminal(&stops, settling().on_prompt(OnPrompt::Wait), size);
+    h.at(0).out(drawn);
+    assert_eq!(h.deadline_ms(), Some(500));
+    h.at(500);
+    assert_eq!(h.prompts().len(), 1);
+    // Redrawn the same: still the one question.
+    h.at(1_000).out(drawn).at(1_500);
+    assert_eq!(h.prompts().len(), 1);
+    // A dialog erased before the program went quiet was not waited at.
+    let mut h = Harness::on_terminal(&stops, settling(), size);
+    h.at(0)
+        .out(b"Do you want to proceed?")
+        .at(100)
+        .out(b"\x1b[2J\x1b[Hworking")
+        .at(2_000);
+    assert_eq!(h.prompts().len(), 0);
+    // A dialog with more lines drawn after the question is still one.
+    let mut h = Harness::on_terminal(&stops, settling(), size);
+    h.at(0)
+        .out(b"Do you want to proceed?\r\n> 1. Yes\r\n  2. No\r\n")
+        .at(500);
+    assert_eq!(h.prompts().len(), 1);
+}
+
+#[test]
+fn a_question_drawn_in_many_writes_settles_once() {
+    // One byte per write, the rest of the question after the match
+    // included: still one question, answered once.
+    let policy = settling()
+        .on_prompt(OnPrompt::Answer("y\n".into()))
+        .idle_timeout(std::time::Duration::from_millis(200));
+    let mut h = Harness::new(&[lit("[y/N]")], &[], policy);
+    for (ms, byte) in (0..).step_by(10).zip(b"Proceed? [y/N]: ".chunks(1)) {
+        h.at(ms).out(byte);
+    }
+    // Settling, the idle timer does not fire.
+    h.at(300);
+    assert!(h.actions.is_empty());
+    h.at(650);
+    assert_eq!(h.actions, [logist_sentinel::Action::Write(b"y\n".to_vec())]);
+    h.written();
+    assert_eq!(h.prompts().len(), 1);
+    assert_eq!(h.deadline_ms(), Some(850));
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use logist_core::{
     Error, ExitStatus, FailureCause, FailurePattern, Pattern, ProcessId, StopSequence, Verdict,
 };
-use logist_sentinel::{Action, Event, Observer, OnPrompt, Outcome, Policy};
+use logist_sentinel::{Action, Event, Observer, OnPrompt, Outcome};
 
-use crate::support::Harness;
+use crate::support::{Harness, immediate};
 
 const SIGTERM: ExitStatus = ExitStatus::Signal(15);
 
@@ -23,7 +23,7 @@ fn secs(s: u64) -> Duration {
 
 #[test]
 fn fail_on_prompt_terminates_and_reports_waiting_for_input() {
-    let mut h = Harness::new(&prompt(), &[], Policy::new());
+    let mut h = Harness::new(&prompt(), &[], immediate());
     h.at(100)
         .out(b"Overwrite file.txt? [y/N] ")
         .at(150)
@@ -46,7 +46,7 @@ fn fail_on_prompt_terminates_and_reports_waiting_for_input() {
 
 #[test]
 fn only_the_first_prompt_counts_once_the_agent_is_being_stopped() {
-    let mut h = Harness::new(&prompt(), &[], Policy::new());
+    let mut h = Harness::new(&prompt(), &[], immediate());
     h.out(b"a [y/N] b [y/N]").out(b" c [y/N]");
     assert_eq!(h.prompts().len(), 1);
     assert_eq!(h.actions, [Action::Terminate]);
@@ -54,7 +54,7 @@ fn only_the_first_prompt_counts_once_the_agent_is_being_stopped() {
 
 #[test]
 fn wait_keeps_watching_and_suspends_the_idle_timer() {
-    let policy = Policy::new()
+    let policy = immediate()
         .on_prompt(OnPrompt::Wait)
         .idle_timeout(secs(5))
         .timeout(secs(60));
@@ -81,7 +81,7 @@ fn wait_keeps_watching_and_suspends_the_idle_timer() {
 
 #[test]
 fn wait_still_times_out_overall() {
-    let policy = Policy::new().on_prompt(OnPrompt::Wait).timeout(secs(10));
+    let policy = immediate().on_prompt(OnPrompt::Wait).timeout(secs(10));
     let mut h = Harness::new(&prompt(), &[], policy);
     h.at(1_000).out(b"[y/N]").at(9_999);
     assert!(h.actions.is_empty());
@@ -93,7 +93,7 @@ fn wait_still_times_out_overall() {
 
 #[test]
 fn answer_writes_then_keeps_watching_up_to_the_bound() {
-    let policy = Policy::new()
+    let policy = immediate()
         .on_prompt(OnPrompt::Answer("y\n".into()))
         .max_answers(2)
         .idle_timeout(secs(5));
@@ -131,7 +131,7 @@ fn prompts_found_before_the_answer_is_written_share_it() {
         StopSequence::literal("Do you want to proceed?"),
         StopSequence::literal("No, and tell Claude"),
     ];
-    let policy = Policy::new().on_prompt(OnPrompt::Answer("1".into()));
+    let policy = immediate().on_prompt(OnPrompt::Answer("1".into()));
     let mut h = Harness::new(&stops, &[], policy);
     h.out(b"Do you want to proceed?\n\xe2\x9d\xaf 1. Yes\n  2. No, and tell Claude what to do\n");
     assert_eq!(h.prompts().len(), 2);
@@ -145,7 +145,7 @@ fn prompts_found_before_the_answer_is_written_share_it() {
 
 #[test]
 fn zero_answers_allowed_is_fail() {
-    let policy = Policy::new()
+    let policy = immediate()
         .on_prompt(OnPrompt::Answer("y\n".into()))
         .max_answers(0);
     let mut h = Harness::new(&prompt(), &[], policy);
@@ -155,7 +155,7 @@ fn zero_answers_allowed_is_fail() {
 
 #[test]
 fn an_answer_that_cannot_be_written_fails_the_run() {
-    let policy = Policy::new().on_prompt(OnPrompt::Answer("yes\n".into()));
+    let policy = immediate().on_prompt(OnPrompt::Answer("yes\n".into()));
     let mut h = Harness::new(&prompt(), &[], policy);
     h.at(5).out(b"Sure? [y/N]");
     h.write_failed(Error::StdinClosed {
@@ -176,7 +176,7 @@ fn an_answer_that_cannot_be_written_fails_the_run() {
 
 #[test]
 fn overall_timeout() {
-    let mut h = Harness::new(&[], &[], Policy::new().timeout(secs(10)));
+    let mut h = Harness::new(&[], &[], immediate().timeout(secs(10)));
     assert_eq!(h.deadline_ms(), Some(10_000));
     // Output does not move the overall deadline.
     h.at(9_000).out(b"busy\n");
@@ -199,7 +199,7 @@ fn overall_timeout() {
 
 #[test]
 fn idle_timeout_counts_from_the_last_output() {
-    let mut h = Harness::new(&[], &[], Policy::new().idle_timeout(secs(5)));
+    let mut h = Harness::new(&[], &[], immediate().idle_timeout(secs(5)));
     h.at(3_000).out(b"\x1b[?25l");
     // Escape sequences are output too.
     assert_eq!(h.deadline_ms(), Some(8_000));
@@ -219,7 +219,7 @@ fn idle_timeout_counts_from_the_last_output() {
 
 #[test]
 fn when_both_timers_are_due_the_earlier_deadline_wins() {
-    let policy = Policy::new().timeout(secs(10)).idle_timeout(secs(4));
+    let policy = immediate().timeout(secs(10)).idle_timeout(secs(4));
     // Idle at 4s comes first, but the tick arrives late, at 11s.
     let mut h = Harness::new(&[], &[], policy.clone());
     h.at(11_000);
@@ -236,7 +236,7 @@ fn huge_limits_mean_no_deadline() {
     let mut h = Harness::new(
         &[],
         &[],
-        Policy::new()
+        immediate()
             .timeout(Duration::MAX)
             .idle_timeout(Duration::MAX),
     );
@@ -247,7 +247,7 @@ fn huge_limits_mean_no_deadline() {
 
 #[test]
 fn a_clean_exit_asks_for_the_verdict() {
-    let mut h = Harness::new(&prompt(), &[], Policy::new().timeout(secs(60)));
+    let mut h = Harness::new(&prompt(), &[], immediate().timeout(secs(60)));
     h.at(500)
         .out(b"all done\n")
         .at(600)
@@ -277,7 +277,7 @@ fn failure_patterns() -> Vec<FailurePattern> {
 
 #[test]
 fn a_failed_exit_carries_the_first_recognised_cause() {
-    let mut h = Harness::new(&[], &failure_patterns(), Policy::new());
+    let mut h = Harness::new(&[], &failure_patterns(), immediate());
     h.err(b"HTTP 401 Unauthorized\n")
         .err(b"Rate limit reached\n");
     h.exit(ExitStatus::Code(2));
@@ -302,7 +302,7 @@ fn a_failed_exit_carries_the_first_recognised_cause() {
 
 #[test]
 fn a_failed_exit_without_a_cause() {
-    let mut h = Harness::new(&[], &failure_patterns(), Policy::new());
+    let mut h = Harness::new(&[], &failure_patterns(), immediate());
     h.out(b"segfault\n").exit(ExitStatus::Signal(11));
     assert!(matches!(
         h.outcome(),
@@ -320,7 +320,7 @@ fn a_failed_exit_without_a_cause() {
 
 #[test]
 fn a_recognised_cause_does_not_fail_a_successful_run() {
-    let mut h = Harness::new(&[], &failure_patterns(), Policy::new());
+    let mut h = Harness::new(&[], &failure_patterns(), immediate());
     h.out(b"rate limit hit, retrying... ok\n")
         .exit(ExitStatus::Code(0));
     h.verdict(None);
@@ -333,7 +333,7 @@ fn a_recognised_cause_does_not_fail_a_successful_run() {
 
 #[test]
 fn a_failed_verdict_overrides_exit_code_zero() {
-    let mut h = Harness::new(&[], &failure_patterns(), Policy::new());
+    let mut h = Harness::new(&[], &failure_patterns(), immediate());
     h.out(br#"{"type":"result","is_error":true,"result":"Invalid API key"}"#);
     h.exit(ExitStatus::Code(0)).verdict(Some(Verdict::Failed {
         cause: Some(FailureCause::AuthFailed),
@@ -353,7 +353,7 @@ fn a_failed_verdict_overrides_exit_code_zero() {
         "failed: exit code 0, but the agent reported a failure: Invalid API key (auth_failed)"
     );
     // Without a cause in the verdict, the recognised one is used.
-    let mut h = Harness::new(&[], &failure_patterns(), Policy::new());
+    let mut h = Harness::new(&[], &failure_patterns(), immediate());
     h.out(b"Rate limit exceeded\n").exit(ExitStatus::Code(0));
     h.verdict(Some(Verdict::Failed {
         cause: None,
@@ -370,7 +370,7 @@ fn a_failed_verdict_overrides_exit_code_zero() {
 
 #[test]
 fn cancellation_terminates_and_reports_cancelled() {
-    let mut h = Harness::new(&prompt(), &[], Policy::new().idle_timeout(secs(5)));
+    let mut h = Harness::new(&prompt(), &[], immediate().idle_timeout(secs(5)));
     h.at(1_000).out(b"working\n").cancelled();
     assert_eq!(h.actions, [Action::Terminate]);
     assert_eq!(h.deadline_ms(), None);
@@ -386,7 +386,7 @@ fn cancellation_terminates_and_reports_cancelled() {
 
 #[test]
 fn the_first_reason_to_stop_wins() {
-    let mut h = Harness::new(&prompt(), &[], Policy::new().timeout(secs(1)));
+    let mut h = Harness::new(&prompt(), &[], immediate().timeout(secs(1)));
     h.at(1_000).cancelled().out(b"[y/N]").exit(SIGTERM);
     assert!(
         matches!(h.outcome(), Outcome::TimedOut { .. }),
@@ -398,7 +398,7 @@ fn the_first_reason_to_stop_wins() {
 
 #[test]
 fn failure_to_start() {
-    let mut observer = Observer::new(&prompt(), &[], Policy::new().timeout(secs(1))).unwrap();
+    let mut observer = Observer::new(&prompt(), &[], immediate().timeout(secs(1))).unwrap();
     observer.failed_to_start(Error::ProgramNotFound {
         program: "claude".into(),
     });
@@ -420,7 +420,7 @@ fn failure_to_start() {
 
 #[test]
 fn a_runtime_failure_ends_the_run() {
-    let mut h = Harness::new(&prompt(), &[], Policy::new().timeout(secs(1)));
+    let mut h = Harness::new(&prompt(), &[], immediate().timeout(secs(1)));
     h.out(b"x");
     h.observer.runtime_failed(Error::io(
         "reading the output of `agent-1`",
@@ -435,7 +435,7 @@ fn a_runtime_failure_ends_the_run() {
 
 #[test]
 fn inputs_after_the_end_are_ignored() {
-    let mut h = Harness::new(&prompt(), &[], Policy::new().timeout(secs(1)));
+    let mut h = Harness::new(&prompt(), &[], immediate().timeout(secs(1)));
     h.exit(ExitStatus::Code(3));
     let before = h.log().to_owned();
     h.out(b"[y/N]")
@@ -457,7 +457,7 @@ fn inputs_after_the_end_are_ignored() {
 #[test]
 fn a_prompt_at_the_very_end_of_the_output_is_not_answered() {
     let stops = [StopSequence::regex(r"\? \[y/N\]$")];
-    let policy = Policy::new().on_prompt(OnPrompt::Answer("y\n".into()));
+    let policy = immediate().on_prompt(OnPrompt::Answer("y\n".into()));
     let mut h = Harness::new(&stops, &[], policy);
     h.out(b"Sure? [y/N]").exit(ExitStatus::Code(0));
     assert!(h.prompts().is_empty());

@@ -480,7 +480,10 @@ fn an_answer_to_an_agent_that_already_left_fails_the_run() {
         "leaver",
         stops(&[Pattern::literal("[y/N]")]),
     ));
-    let mut run = start(&runtime, agent, options(answer_yes()), "x");
+    // At once: the agent leaves right after asking, within any settle
+    // window (which would rightly not count the question).
+    let policy = answer_yes().settle(std::time::Duration::ZERO);
+    let mut run = start(&runtime, agent, options(policy), "x");
     let id = run.id().unwrap().clone();
     until(&mut run, |event| {
         matches!(event, Event::WaitingForInput { .. })

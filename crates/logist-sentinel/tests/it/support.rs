@@ -9,6 +9,12 @@ use logist_core::{
 };
 use logist_sentinel::{Action, Event, Match, Observer, OnPrompt, Outcome, Policy};
 
+/// A policy that reports prompts at once, as the stream shows them (no
+/// settle window): for tests of matching and of the policies themselves.
+pub(crate) fn immediate() -> Policy {
+    Policy::new().settle(Duration::ZERO)
+}
+
 /// An observer under test, with a clock the test moves by hand and a log of
 /// everything it said.
 pub(crate) struct Harness {
@@ -24,7 +30,21 @@ pub(crate) struct Harness {
 impl Harness {
     /// An observer spawned at time 0.
     pub(crate) fn new(stops: &[StopSequence], failures: &[FailurePattern], policy: Policy) -> Self {
-        let observer = Observer::new(stops, failures, policy).unwrap();
+        Self::of(Observer::new(stops, failures, policy).unwrap())
+    }
+
+    /// An observer of a run on a pseudo-terminal of `size`, spawned at
+    /// time 0.
+    pub(crate) fn on_terminal(
+        stops: &[StopSequence],
+        policy: Policy,
+        size: logist_core::TerminalSize,
+    ) -> Self {
+        let observer = Observer::new(stops, &[], policy).unwrap();
+        Self::of(observer.terminal(size).unwrap())
+    }
+
+    fn of(observer: Observer) -> Self {
         let t0 = Instant::now();
         let mut harness = Self {
             observer,
@@ -199,7 +219,11 @@ fn render_event(event: &Event, t0: Instant) -> String {
 /// The prompts found when `chunks` are written in order to an observer that
 /// waits on every prompt.
 pub(crate) fn prompts_in(stops: &[StopSequence], chunks: &[&[u8]]) -> Vec<Match> {
-    let mut harness = Harness::new(stops, &[], Policy::new().on_prompt(OnPrompt::Wait));
+    // Matching alone: prompts are reported at once, as the stream shows them.
+    let policy = Policy::new()
+        .on_prompt(OnPrompt::Wait)
+        .settle(Duration::ZERO);
+    let mut harness = Harness::new(stops, &[], policy);
     for chunk in chunks {
         harness.out(chunk);
     }
