@@ -108,6 +108,7 @@ fn outcomes_and_exit_codes_are_the_same_in_a_container() {
                 &mock,
                 "--scenario",
                 "interactive",
+                "--pty",
                 "x",
             ],
             122,

@@ -63,11 +63,29 @@ fn exit_zero_with_a_failure_reported_by_the_agent_is_1() {
 
 #[test]
 fn waiting_for_input_is_122() {
+    // On a terminal the question blocks; on a pipe at end of file the mock
+    // gives up at once, which is not waiting (below).
     let stderr = check(
-        &["run", "--agent", "mock", "--scenario", "interactive", "x"],
+        &[
+            "run",
+            "--agent",
+            "mock",
+            "--scenario",
+            "interactive",
+            "--pty",
+            "x",
+        ],
         122,
     );
     assert!(stderr.contains("waiting for input"), "{stderr}");
+    // The same question on a pipe at end of file: the mock answers itself
+    // (cancels) and exits 1 at once, as Aider answers its own questions.
+    // It was never waiting, so its own exit code stands.
+    let stderr = check(
+        &["run", "--agent", "mock", "--scenario", "interactive", "x"],
+        1,
+    );
+    assert!(!stderr.contains("waiting for input"), "{stderr}");
     check(
         &[
             "exec",

@@ -251,6 +251,7 @@ fn json_events_for_waiting_failed_and_hung_runs() {
             "mock",
             "--scenario",
             "interactive",
+            "--pty",
             "--json",
             "x",
         ],

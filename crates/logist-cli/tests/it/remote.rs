@@ -106,6 +106,7 @@ fn exec_through_a_unix_socket_server_keeps_exit_codes_bytes_and_timeouts() {
             "mock",
             "--scenario",
             "interactive",
+            "--pty",
             "Apply it",
         ],
     );
@@ -227,7 +228,7 @@ fn one_orchestrator_drives_several_servers_and_stopping_one_affects_only_its_run
             .reply_timeout(Duration::from_secs(1))
             .build()
             .expect("connect");
-        machines.push((server, runtime));
+        machines.push((logist_testing::KillOnDrop::new(server), runtime));
     }
     // `exec`: a server killed by SIGKILL takes only its direct children
     // with it (the parent-death signal); grandchildren need the monitor of
@@ -246,6 +247,9 @@ fn one_orchestrator_drives_several_servers_and_stopping_one_affects_only_its_run
     // error after the deadline, never hang; the others keep serving.
     let stopped = Pid::from_raw(machines[1].0.id() as i32);
     kill(stopped, Signal::SIGSTOP).unwrap();
+    crate::eventually("the server is stopped", || {
+        logist_testing::Stat::of(stopped.as_raw() as u32).is_some_and(|stat| stat.state == 'T')
+    });
     let started = Instant::now();
     let error = machines[1]
         .1
@@ -271,6 +275,7 @@ fn one_orchestrator_drives_several_servers_and_stopping_one_affects_only_its_run
     let (mut killed, runtime) = machines.remove(1);
     killed.kill().unwrap();
     killed.wait().unwrap();
+    drop(killed);
     assert!(matches!(
         runtime.is_alive(&runs[1]),
         Err(Error::Unavailable { .. })
@@ -289,9 +294,14 @@ fn one_orchestrator_drives_several_servers_and_stopping_one_affects_only_its_run
         );
         assert!(runtime.terminate(run, true).unwrap());
     }
-    for (server, runtime) in machines {
+    for (mut server, runtime) in machines {
         drop(runtime);
-        stop(server);
+        kill(Pid::from_raw(server.id() as i32), Signal::SIGTERM).unwrap();
+        assert_eq!(
+            wait(&mut server).code(),
+            Some(0),
+            "serve exits 0 when stopped"
+        );
     }
     // The killed server's sleeper died with it (parent-death signal); the
     // guard fails the test if anything survived.
