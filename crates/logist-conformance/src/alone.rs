@@ -29,11 +29,10 @@ const DEADLINE: Duration = Duration::from_secs(1800);
 /// it; a fixture that expands checks one by one calls it the same way:
 ///
 /// ```no_run
-/// # fn my_fixture() -> &'static dyn logist_conformance::Fixture { unimplemented!() }
-/// #[test]
-/// fn resources_return_after_many_spawns() {
+/// # use logist_conformance::Fixture;
+/// fn resources_return_after_many_spawns(fixture: &dyn Fixture) {
 ///     if logist_conformance::alone(module_path!(), "resources_return_after_many_spawns") {
-///         logist_conformance::checks::process::resources_return_after_many_spawns(my_fixture());
+///         logist_conformance::checks::process::resources_return_after_many_spawns(fixture);
 ///     }
 /// }
 /// ```
