@@ -165,7 +165,7 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use logist_core::{ExitStatus, OutputChunk, ProcessId, StopSequence, Stream};
-//! use logist_sentinel::{Action, Event, Observer, OnPrompt, Outcome, Policy};
+//! use logist_sentinel::{Action, DEFAULT_SETTLE, Event, Observer, OnPrompt, Outcome, Policy};
 //!
 //! let stops = [StopSequence::regex(r"\[[yY]/[nN]\]")];
 //! let policy = Policy::new().on_prompt(OnPrompt::Answer("y\n".into()));
@@ -176,8 +176,12 @@
 //!     &OutputChunk { stream: Stream::Stdout, offset: 0, data: b"Apply patch? [Y/n] ".to_vec() },
 //!     t0,
 //! );
+//! // A prompt counts once the program stayed at it for the settle window.
+//! assert_eq!(observer.poll_action(), None);
+//! let settled = t0 + DEFAULT_SETTLE;
+//! observer.tick(settled);
 //! assert_eq!(observer.poll_action(), Some(Action::Write(b"y\n".to_vec())));
-//! observer.written(t0);
+//! observer.written(settled);
 //! observer.exited(ExitStatus::Code(0), t0 + Duration::from_secs(1));
 //! assert_eq!(observer.poll_action(), Some(Action::FetchVerdict { lines: 20 }));
 //! observer.verdict(None);

@@ -413,7 +413,7 @@ const FAILURE: usize = 1;
 /// ```
 /// use std::time::{Duration, Instant};
 /// use logist_core::{OutputChunk, ProcessId, StopSequence, Stream};
-/// use logist_sentinel::{Action, Event, Observer, Policy};
+/// use logist_sentinel::{Action, DEFAULT_SETTLE, Event, Observer, Policy};
 ///
 /// let stops = [StopSequence::literal("[y/N]")];
 /// let mut observer = Observer::new(&stops, &[], Policy::new().timeout(Duration::from_secs(60)))?;
@@ -425,6 +425,9 @@ const FAILURE: usize = 1;
 /// let chunk = |offset, data: &[u8]| OutputChunk { stream: Stream::Stdout, offset, data: data.to_vec() };
 /// observer.output(&chunk(0, b"Overwrite? [y"), start);
 /// observer.output(&chunk(13, b"/\x1b[1mN\x1b[0m]"), start);
+/// // It counts as waiting once the program stayed at it for the settle
+/// // window.
+/// observer.tick(start + DEFAULT_SETTLE);
 ///
 /// let waiting = std::iter::from_fn(|| observer.poll_event())
 ///     .find_map(|event| match event {
