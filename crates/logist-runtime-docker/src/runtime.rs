@@ -544,7 +544,8 @@ impl Runtime for DockerRuntime {
 
     fn resize_terminal(&self, id: &ProcessId, size: TerminalSize) -> Result<(), Error> {
         let container = self.containers.get(id)?;
-        if !container.on_terminal {
+        // No terminal, or nobody left on it.
+        if !container.on_terminal || !container.record.is_alive() {
             return Err(Error::StdinClosed { id: id.clone() });
         }
         let resize = format!(

@@ -561,7 +561,8 @@ impl Runtime for HostRuntime {
         let process = self.processes.get(id)?;
         let stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
         match stdin.as_ref() {
-            Some(master) if process.on_terminal => {
+            // An exited program's terminal has nobody left to resize.
+            Some(master) if process.on_terminal && process.record.is_alive() => {
                 sys::set_window_size(master.as_raw_fd(), size.rows, size.cols)
                     .map_err(|error| Error::io(format!("resizing the terminal of `{id}`"), error))
             }
