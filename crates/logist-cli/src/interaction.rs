@@ -25,6 +25,11 @@ pub(crate) struct Interaction {
     pub(crate) relay_stdin: bool,
     /// Watch for generic questions.
     pub(crate) generic_questions: bool,
+    /// A matched prompt counts at once, without the settle window: the
+    /// person asked to be asked (`run --approval ask`), so a permission
+    /// question or a headless refusal is what they want to hear about, even
+    /// when the program goes on or ends right after it.
+    pub(crate) prompts_at_once: bool,
 }
 
 impl Interaction {

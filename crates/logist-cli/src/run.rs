@@ -4,6 +4,7 @@
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use logist_agents::{AgentConfig, AgentError, Approval, registry};
 use logist_core::{
@@ -57,7 +58,10 @@ pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
         &args.shared,
         mount,
         signals,
-        Interaction::default(),
+        Interaction {
+            prompts_at_once: args.approval == Some(cli::Approval::Ask),
+            ..Interaction::default()
+        },
     )
 }
 
@@ -128,6 +132,7 @@ pub(crate) fn exec(args: ExecArgs, signals: &Signals) -> Result<u8, CliError> {
         Interaction {
             relay_stdin: true,
             generic_questions,
+            prompts_at_once: false,
         },
     )
 }
@@ -449,8 +454,12 @@ fn reporter(shared: &Shared, keyboard: bool, view: View) -> Reporter {
 
 /// The sentinel's options for this run.
 fn run_options(shared: &Shared, interaction: Interaction, keyboard: bool) -> RunOptions {
+    let mut policy = policy(shared);
+    if interaction.prompts_at_once {
+        policy = policy.settle(Duration::ZERO);
+    }
     let mut options = RunOptions::new()
-        .policy(policy(shared))
+        .policy(policy)
         .env(base_env(shared))
         .grace(shared.grace);
     if let Some(dir) = &shared.cwd {

@@ -98,6 +98,11 @@ fn check_binary(program: Program) {
     let dir = tempfile::tempdir().unwrap();
     let (work, home) = (dir.path().join("work"), dir.path().join("home"));
     fs::create_dir_all(&work).unwrap();
+    // A person who has run Gemini CLI before has its session store; `logist`
+    // links it into the per-run home, so a session outlives the run. On a
+    // first run ever it does not, and `--resume` finds nothing (a known
+    // defect of the per-run home, in the closing note).
+    fs::create_dir_all(home.join(".gemini").join("tmp")).unwrap();
     let target = work.join("hello.txt");
     let content = "written through logist";
 

@@ -102,11 +102,14 @@ const AIDER: Program = Program {
 /// Aider in a git repository: no `--no-git`.
 const AIDER_IN_GIT: Program = Program {
     var: "AIDER",
+    // The adapter passes `--no-gitignore`; `--gitignore` after it brings
+    // back Aider's question about `.gitignore`, which this program is for.
     build: |url, config| {
         Box::new(Aider::with_config(
             config
                 .base_url(format!("{url}/v1"))
-                .model(format!("openai/{MODEL}")),
+                .model(format!("openai/{MODEL}"))
+                .arg("--gitignore"),
         ))
     },
     writes_with: Approval::AutoEdit,
