@@ -228,6 +228,19 @@ impl Transport {
 
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // A signal (SIGCHLD in a supervisor) interrupting a read is no
+        // failure: tungstenite does not retry, so this does.
+        loop {
+            match self.read_once(buf) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Transport {
+    fn read_once(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Tcp(stream) => stream.read(buf),
             Transport::Unix(stream) => stream.read(buf),
@@ -239,11 +252,11 @@ impl Read for Transport {
 
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Tcp(stream) => stream.write(buf),
-            Transport::Unix(stream) => stream.write(buf),
-            Transport::TlsClient(stream) => stream.write(buf),
-            Transport::TlsServer(stream) => stream.write(buf),
+        loop {
+            match self.write_once(buf) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
         }
     }
 
@@ -253,6 +266,17 @@ impl Write for Transport {
             Transport::Unix(stream) => stream.flush(),
             Transport::TlsClient(stream) => stream.flush(),
             Transport::TlsServer(stream) => stream.flush(),
+        }
+    }
+}
+
+impl Transport {
+    fn write_once(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(stream) => stream.write(buf),
+            Transport::Unix(stream) => stream.write(buf),
+            Transport::TlsClient(stream) => stream.write(buf),
+            Transport::TlsServer(stream) => stream.write(buf),
         }
     }
 }
