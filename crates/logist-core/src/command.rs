@@ -419,6 +419,13 @@ pub struct SpawnRequest {
     /// Grace period between SIGTERM and SIGKILL for this process; `None`
     /// means the runtime's default.
     pub grace: Option<Duration>,
+    /// The run outlives the runtime instance that started it and can be
+    /// adopted by a later instance on the same state (a durable run). When
+    /// `false` (the default) the run is *attached*: it is stopped, whole
+    /// tree, when its owner goes away. A runtime that cannot keep a run
+    /// beyond its owner refuses a durable request with
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
+    pub durable: bool,
 }
 
 impl SpawnRequest {
@@ -434,6 +441,7 @@ impl SpawnRequest {
             stdin: StdinMode::Null,
             terminal: None,
             grace: None,
+            durable: false,
         }
     }
 
@@ -441,6 +449,14 @@ impl SpawnRequest {
     #[must_use]
     pub fn env(mut self, env: Environment) -> Self {
         self.env = env;
+        self
+    }
+
+    /// Makes the run durable (it outlives its owner) or attached; see
+    /// [`SpawnRequest::durable`](SpawnRequest#structfield.durable).
+    #[must_use]
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
         self
     }
 

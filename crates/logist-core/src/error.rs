@@ -99,6 +99,16 @@ pub enum Error {
         id: ProcessId,
     },
 
+    /// The run's supervisor died without recording how the run ended, so
+    /// its exit status is unknown (see [`ProcessState::Lost`](crate::ProcessState::Lost)).
+    #[error("process `{id}` was lost: {reason}; its exit status is unknown")]
+    Lost {
+        /// The process concerned.
+        id: ProcessId,
+        /// Why, for example "its monitor died" or "the machine rebooted".
+        reason: String,
+    },
+
     /// The runtime cannot do this at all (for example a pseudo-terminal in
     /// a runtime that has none).
     #[error("the {runtime} runtime does not support {feature}")]

@@ -165,6 +165,11 @@ pub enum ProcessState {
     Running,
     /// The main process exited with this status.
     Exited(ExitStatus),
+    /// The process that supervised the run died without recording how the
+    /// run ended (a durable run's monitor was killed, or the machine
+    /// rebooted): its exit status is unknown and is never invented.
+    /// [`Runtime::wait`](crate::Runtime::wait) answers [`Error::Lost`](crate::Error::Lost).
+    Lost,
 }
 
 /// What a runtime knows about one of its processes.

@@ -126,6 +126,9 @@ pub(crate) struct WireSpawn {
     pub(crate) piped_stdin: bool,
     pub(crate) terminal: Option<(u16, u16)>,
     pub(crate) grace_ms: Option<u64>,
+    /// Absent from older clients: attached.
+    #[serde(default)]
+    pub(crate) durable: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,8 +159,12 @@ pub(crate) struct WireInfo {
     pub(crate) pid: Option<u32>,
     pub(crate) argv: Vec<String>,
     pub(crate) labels: Labels,
-    /// `None` while running.
+    /// `None` while running (or lost).
     pub(crate) exited: Option<WireStatus>,
+    /// The run's supervisor died without recording its end; absent from
+    /// older servers.
+    #[serde(default)]
+    pub(crate) lost: bool,
     /// Nanoseconds since the Unix epoch.
     pub(crate) started_at_ns: u64,
 }
@@ -259,6 +266,7 @@ impl WireSpawn {
             piped_stdin: request.stdin == StdinMode::Piped,
             terminal: request.terminal.map(|size| (size.rows, size.cols)),
             grace_ms: request.grace.map(millis),
+            durable: request.durable,
         }
     }
 
@@ -287,7 +295,7 @@ impl WireSpawn {
         if let Some(grace) = self.grace_ms {
             request = request.grace(Duration::from_millis(grace));
         }
-        Ok(request)
+        Ok(request.durable(self.durable))
     }
 }
 
@@ -341,9 +349,10 @@ impl From<&ProcessInfo> for WireInfo {
             argv: info.command.argv().to_vec(),
             labels: info.labels.clone(),
             exited: match info.state {
-                ProcessState::Running => None,
+                ProcessState::Running | ProcessState::Lost => None,
                 ProcessState::Exited(status) => Some(status.into()),
             },
+            lost: info.state == ProcessState::Lost,
             started_at_ns,
         }
     }
@@ -356,9 +365,11 @@ impl WireInfo {
             self.pid,
             CommandLine::new(self.argv)?,
             self.labels,
-            self.exited.map_or(ProcessState::Running, |status| {
-                ProcessState::Exited(status.into())
-            }),
+            match (self.exited, self.lost) {
+                (Some(status), _) => ProcessState::Exited(status.into()),
+                (None, true) => ProcessState::Lost,
+                (None, false) => ProcessState::Running,
+            },
             UNIX_EPOCH + Duration::from_nanos(self.started_at_ns),
         ))
     }
@@ -497,6 +508,11 @@ impl WireError {
                 wire.id = Some(id.to_string());
                 "stdin_closed"
             }
+            Error::Lost { id, reason } => {
+                wire.id = Some(id.to_string());
+                wire.detail = Some(reason.clone());
+                "lost"
+            }
             Error::Unsupported { runtime, feature } => {
                 wire.name = Some(runtime.clone());
                 wire.detail = Some(feature.clone());
@@ -571,6 +587,10 @@ impl WireError {
             },
             "still_running" => Error::StillRunning { id: id() },
             "stdin_closed" => Error::StdinClosed { id: id() },
+            "lost" => Error::Lost {
+                id: id(),
+                reason: detail(),
+            },
             "unsupported" => Error::Unsupported {
                 runtime: name(),
                 feature: detail(),
@@ -718,6 +738,10 @@ mod tests {
             Error::unsupported("host", "pseudo-terminals"),
             Error::StdinClosed {
                 id: ProcessId::new("host-9"),
+            },
+            Error::Lost {
+                id: ProcessId::new("host-9"),
+                reason: "its monitor died".into(),
             },
         ];
         for error in errors {
