@@ -29,18 +29,19 @@ use serde_json::{Value, json};
 use crate::shell::{cargo, cmd, root};
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--quick] [--runtime host|docker|all] [--json PATH]
+usage: cargo xtask bench [--quick] [--runtime host|docker|remote|all] [--json PATH]
                          [--only W1,W2,...] [--reps N]
 
   --quick     small sizes, 3 repetitions, targets shown but not judged
-  --runtime   the runtime(s) to measure against the baseline (default: host)
+  --runtime   the runtime(s) to measure against the baseline (default: host);
+              remote also measures host in the same run, its local reference
   --json      where to write the results (default: target/bench/latest.json)
   --only      run only these workloads (W1 W2 W3 W4a W4b W4c W5 W6 W7 W8 W9)
   --reps      repetitions per figure (default: 5, or 3 with --quick)
 ";
 
 /// Every runtime `logist-bench` may know, in the order `all` runs them.
-const RUNTIMES: &[&str] = &["host", "docker"];
+const RUNTIMES: &[&str] = &["host", "docker", "remote"];
 /// How long one `logist-bench` run may take before it counts as hung.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 const MIB: u64 = 1024 * 1024;
@@ -161,6 +162,30 @@ fn plan(quick: bool, runtime: &str) -> Vec<Job> {
         name,
         param,
     };
+    if runtime == "remote" {
+        // Issue 18's figures: spawn+wait and throughput over loopback TCP,
+        // and 1,000 concurrent runs over one server.
+        let (spawns, sizes, children): (usize, &[u64], &[usize]) = if quick {
+            (100, &[16], &[50])
+        } else {
+            (500, &[64, 256], &[100, 1000])
+        };
+        let mut jobs = vec![job("W1", "spawn_wait", Param::Count(spawns))];
+        jobs.extend(
+            sizes
+                .iter()
+                .map(|&mib| job("W2", "throughput", Param::File(mib))),
+        );
+        jobs.extend(children.iter().map(|&n| job("W3", "many", Param::Count(n))));
+        jobs.push(job("W4a", "terminate_polite", Param::None));
+        jobs.push(job("W4c", "terminate_tree", Param::None));
+        jobs.push(job(
+            "W5",
+            "prompt",
+            Param::Count(if quick { 20 } else { 100 }),
+        ));
+        return jobs;
+    }
     if runtime == "docker" {
         let count = if quick { 5 } else { 20 };
         return vec![
@@ -217,6 +242,9 @@ enum Target {
     BeyondSpawn(f64),
     /// The median at least this.
     AtLeast(f64),
+    /// The median at most this many ms beyond the host runtime's median in
+    /// the same run (the remote runtime's local reference).
+    BeyondLocal(f64),
 }
 
 impl Target {
@@ -228,6 +256,7 @@ impl Target {
             Target::Worst(max) => format!("worst ≤ {} {unit}", number(max)),
             Target::BeyondSpawn(ms) => format!("≤ W1 + {ms} ms"),
             Target::AtLeast(min) => format!("≥ {} {unit}", number(min)),
+            Target::BeyondLocal(ms) => format!("≤ host + {ms} ms"),
         }
     }
 }
@@ -324,6 +353,33 @@ const fn spec(
     }
 }
 
+/// The target of `spec` on `runtime`. The remote runtime is judged on
+/// issue 18's figures only: spawn+wait at most 2 ms beyond the host
+/// runtime's, at least 500 MB/s, no survivor of a terminated tree; the
+/// rest is shown.
+fn target_for(runtime: &str, spec: &Spec) -> Target {
+    if runtime != "remote" {
+        return spec.target;
+    }
+    match (spec.workload, spec.key) {
+        ("W1", "us_per_spawn_wait") => Target::BeyondLocal(2.0),
+        ("W2", "mb_per_s") => Target::AtLeast(500.0),
+        ("W4c", "survivors") => Target::Worst(0.0),
+        _ => Target::Info,
+    }
+}
+
+/// The implementations one runtime's jobs run: the std baseline, the
+/// runtime, and for `remote` the host runtime it is compared with.
+fn implementations(runtime: &str) -> Vec<String> {
+    let mut names = vec!["baseline".to_owned()];
+    if runtime == "remote" {
+        names.push("host".to_owned());
+    }
+    names.push(runtime.to_owned());
+    names
+}
+
 /// Every figure every run reports, shown in the table or not.
 const ALWAYS: &[&str] = &["peak_rss_mib", "peak_threads"];
 
@@ -392,7 +448,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
                     .is_none_or(|only| only.iter().any(|w| w == job.workload))
             })
             .collect();
-        let implementations = vec!["baseline".to_owned(), runtime.clone()];
+        let implementations = implementations(runtime);
         let results = measure(&bench, &jobs, &implementations, &data_dir, options.reps)?;
         // The targets are written for processes on this machine.
         let judged = !options.quick && runtime != "docker";
@@ -696,11 +752,13 @@ fn rows_for(jobs: &[Job], runtimes: &[String], results: &Results, judged: bool) 
                 };
                 let value = of(runtime).and_then(|s| summary(s));
                 let base = of("baseline").and_then(|s| summary(s));
+                let local = of("host").and_then(|s| summary(s));
+                let target = target_for(runtime, spec);
                 let ratio = match (value, base) {
                     (Some((v, _, _)), Some((b, _, _))) if b > 0.0 => Some(v / b),
                     _ => None,
                 };
-                let pass = match (spec.target, value) {
+                let pass = match (target, value) {
                     (Target::Info, _) | (_, None) => None,
                     (Target::Ratio(max), _) => ratio.map(|ratio| ratio <= max),
                     (Target::Median(max), Some((median, _, _))) => Some(median <= max),
@@ -708,6 +766,10 @@ fn rows_for(jobs: &[Job], runtimes: &[String], results: &Results, judged: bool) 
                     (Target::AtLeast(min), Some((median, _, _))) => Some(median >= min),
                     (Target::BeyondSpawn(ms), Some((median, _, _))) => {
                         spawn_us(runtime).map(|us| median <= us / 1000.0 + ms)
+                    }
+                    // µs per spawn against the host's µs per spawn.
+                    (Target::BeyondLocal(ms), Some((median, _, _))) => {
+                        local.map(|(host, _, _)| median <= host + ms * 1000.0)
                     }
                 };
                 rows.push(json!({
@@ -722,8 +784,9 @@ fn rows_for(jobs: &[Job], runtimes: &[String], results: &Results, judged: bool) 
                     "value": stats_json(of(runtime)),
                     "baseline": stats_json(of("baseline")),
                     "ratio": ratio,
-                    "target": spec.target.describe(spec.unit),
-                    "judged": judged && !matches!(spec.target, Target::Info),
+                    "local": if runtime == "remote" { stats_json(of("host")) } else { Value::Null },
+                    "target": target.describe(spec.unit),
+                    "judged": judged && !matches!(target, Target::Info),
                     "pass": pass,
                 }));
             }
@@ -939,7 +1002,7 @@ mod tests {
         assert!(default.json.ends_with("target/bench/latest.json"));
         let quick = options("--quick --runtime all --only W1,W6 --json x.json").unwrap();
         assert_eq!((quick.quick, quick.reps), (true, 3));
-        assert_eq!(quick.runtimes, ["host", "docker"]);
+        assert_eq!(quick.runtimes, ["host", "docker", "remote"]);
         assert_eq!(quick.only.unwrap(), ["W1", "W6"]);
         assert_eq!(quick.json, Path::new("x.json"));
         let error = |text| options(text).unwrap_err().to_string();
@@ -977,6 +1040,55 @@ mod tests {
             }
         }
         results
+    }
+
+    #[test]
+    fn the_remote_runtime_is_judged_against_the_host_in_the_same_run() {
+        let jobs = plan(false, "remote");
+        assert_eq!(implementations("remote"), ["baseline", "host", "remote"]);
+        let mut results = Results::default();
+        for (index, job) in jobs.iter().enumerate() {
+            // µs per spawn: host 1000, remote 2900 (within 2 ms), baseline 500;
+            // MB/s: 600 (at least 500).
+            for (implementation, v) in [("baseline", 500.0), ("host", 1000.0), ("remote", 2900.0)] {
+                let samples = results
+                    .samples
+                    .entry(index)
+                    .or_default()
+                    .entry(implementation.to_owned())
+                    .or_default();
+                for key in expected_figures(job.workload) {
+                    let value = if key == "mb_per_s" { 600.0 } else { v };
+                    samples.insert(key.to_owned(), vec![value; 3]);
+                }
+            }
+        }
+        let rows = rows_for(&jobs, &["remote".to_owned()], &results, true);
+        let row = |job: &str, figure: &str| {
+            rows.iter()
+                .find(|row| row["job"] == job && row["figure"] == figure)
+                .unwrap()
+                .clone()
+        };
+        let spawn = row("W1 spawn_wait ×500", "us_per_spawn_wait");
+        assert_eq!(spawn["pass"], true);
+        assert_eq!(spawn["local"]["median"], 1000.0);
+        assert_eq!(row("W2 throughput 64 MiB", "mb_per_s")["pass"], true);
+        // Ratio targets written for local processes are shown, not judged.
+        assert_eq!(row("W3 many ×1000", "wall_s")["judged"], false);
+        // 3.1 ms beyond the host misses the 2 ms target.
+        let mut slower = results;
+        for by in slower.samples.values_mut() {
+            if let Some(samples) = by.get_mut("remote") {
+                samples.insert("us_per_spawn_wait".to_owned(), vec![4100.0; 3]);
+            }
+        }
+        let rows = rows_for(&jobs, &["remote".to_owned()], &slower, true);
+        let spawn = rows
+            .iter()
+            .find(|row| row["workload"] == "W1" && row["figure"] == "us_per_spawn_wait")
+            .unwrap();
+        assert_eq!(spawn["pass"], false);
     }
 
     #[test]

@@ -209,10 +209,15 @@ fn doc() -> Result<()> {
 /// A smoke test of the benchmark harness: every workload runs and produces
 /// every figure; targets are not judged (see `cargo xtask bench --quick`).
 fn bench() -> Result<()> {
-    let json = crate::shell::root().join("target/bench/ci-quick.json");
-    crate::bench::main(&[
-        "--quick".into(),
-        "--json".into(),
-        json.display().to_string(),
-    ])
+    for runtime in ["host", "remote"] {
+        let json = crate::shell::root().join(format!("target/bench/ci-quick-{runtime}.json"));
+        crate::bench::main(&[
+            "--quick".into(),
+            "--runtime".into(),
+            runtime.into(),
+            "--json".into(),
+            json.display().to_string(),
+        ])?;
+    }
+    Ok(())
 }

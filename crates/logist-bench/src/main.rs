@@ -50,7 +50,8 @@ workloads: W1 (--count spawns), W2 (--file), W3 (--count children),
            W4a, W4b, W4c, W5 (--count runs), W6 (--file),
            W7 (--count MiB of recorded stream-json to parse),
            W8 (--count ACP updates), W9 (a silent ACP turn)
-impl:      baseline, or a runtime: host, docker
+impl:      baseline, or a runtime: host, docker, remote (loopback TCP to an
+           in-process server of the host runtime)
 ";
 
 /// One run, as given on the command line.

@@ -11,11 +11,20 @@
 //! - W4b and W4c look at the child's process tree in `/proc` through
 //!   [`ProcessInfo::pid`](logist_core::ProcessInfo::pid), so the runtime
 //!   must report the pid as this machine sees it.
+//!
+//! `remote` is a [`RemoteRuntime`] talking over loopback TCP to a
+//! [`Server`] in this same process, which serves a default [`HostRuntime`]:
+//! the figures are the host's plus the protocol, the socket and the
+//! server's threads (and this process's peak memory is client and server
+//! together, the supervisor's cost of serving).
 
 use anyhow::{Context, Result, bail};
+use std::sync::Arc;
+
 use logist_core::Runtime;
 use logist_runtime_docker::{DockerHost, DockerRuntime};
 use logist_runtime_host::HostRuntime;
+use logist_runtime_remote::{Address, RemoteRuntime, Server};
 
 /// The image the Docker runtime is measured with (`cargo xtask docker`
 /// builds it); `LOGIST_BENCH_IMAGE` names another.
@@ -27,7 +36,10 @@ fn data_dir() -> std::path::PathBuf {
 }
 
 /// Names `open` accepts, in the order `--runtime all` runs them.
-pub(crate) const NAMES: &[&str] = &["host", "docker"];
+pub(crate) const NAMES: &[&str] = &["host", "docker", "remote"];
+
+/// The token of the in-process server `remote` measures (loopback only).
+const REMOTE_TOKEN: &str = "logist-bench-loopback";
 
 /// Builds the runtime called `name`, with its default settings.
 pub(crate) fn open(name: &str) -> Result<Box<dyn Runtime>> {
@@ -53,6 +65,29 @@ pub(crate) fn open(name: &str) -> Result<Box<dyn Runtime>> {
                 )
             })?))
         }
+        "remote" => {
+            let local: Arc<dyn Runtime> = Arc::new(
+                HostRuntime::builder()
+                    .build()
+                    .context("building the host runtime to serve")?,
+            );
+            let listener = Server::new(local)
+                .token(REMOTE_TOKEN)
+                .bind(&Address::Tcp("127.0.0.1:0".to_owned()))
+                .context("binding the server to a loopback port")?;
+            let address = listener.address().clone();
+            // One run per process: the server accepts until the process ends.
+            std::thread::Builder::new()
+                .name("bench-server".to_owned())
+                .spawn(move || listener.run())
+                .context("starting the server thread")?;
+            Ok(Box::new(
+                RemoteRuntime::builder(address)
+                    .token(REMOTE_TOKEN)
+                    .build()
+                    .context("connecting to the in-process server")?,
+            ))
+        }
         other => bail!(
             "unknown runtime `{other}` (known: {}, and `baseline` for plain std::process)",
             NAMES.join(", ")
@@ -70,6 +105,7 @@ mod tests {
         // The engine and the image come from `cargo xtask docker`, a step
         // of `cargo xtask ci` before the tests.
         assert_eq!(open("docker").unwrap().name(), "docker");
+        assert_eq!(open("remote").unwrap().name(), "remote");
         let unknown = open("podman").err().unwrap().to_string();
         assert!(unknown.contains("unknown runtime `podman`"), "{unknown}");
     }
