@@ -289,7 +289,8 @@ impl RemoteRuntime {
         retry: Retry,
         blocks: Duration,
     ) -> Result<(Reply, Vec<u8>), Error> {
-        let message = wire::encode(request, payload);
+        // Shared, not copied, by a retry.
+        let message = tungstenite::Bytes::from(wire::encode(request, payload));
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -298,16 +299,20 @@ impl RemoteRuntime {
                 .get_ref()
                 .set_timeouts(Some(blocks + self.reply_margin))
                 .map_err(tungstenite::Error::Io)
-                .and_then(|()| exchange(&mut socket, &message));
+                .and_then(|()| exchange(&mut socket, message.clone()));
             match exchanged {
-                Ok(reply) => {
+                Ok(mut reply) => {
                     lock(&self.idle).push(socket);
                     let (header, payload) =
                         wire::decode::<Reply>(&reply).map_err(|error| self.lost(error))?;
                     if let Reply::Error { error } = header {
                         return Err(error.into_error());
                     }
-                    return Ok((header, payload.to_vec()));
+                    // The payload moves to the front of the reply's own
+                    // buffer: no second allocation of megabytes of output.
+                    let start = reply.len() - payload.len();
+                    reply.drain(..start);
+                    return Ok((header, reply));
                 }
                 // A pooled connection the server closed meanwhile: safe
                 // requests go again on a fresh one.
@@ -340,7 +345,7 @@ impl RemoteRuntime {
 
     fn logs_call(&self, request: &Request) -> Result<Logs, Error> {
         match self.call(request, &[], Retry::Safe, Duration::ZERO)? {
-            (Reply::Logs { dropped }, payload) => Ok(wire::logs(dropped, &payload)),
+            (Reply::Logs { dropped }, payload) => Ok(wire::logs(dropped, payload)),
             (other, _) => Err(self.unexpected(&other)),
         }
     }
@@ -358,9 +363,9 @@ impl RemoteRuntime {
 /// Sends `message` and reads the reply to it.
 fn exchange(
     socket: &mut WebSocket<Transport>,
-    message: &[u8],
+    message: tungstenite::Bytes,
 ) -> Result<Vec<u8>, tungstenite::Error> {
-    socket.send(Message::Binary(message.to_vec().into()))?;
+    socket.send(Message::Binary(message))?;
     loop {
         match socket.read()? {
             Message::Binary(reply) => return Ok(reply.into()),
@@ -495,7 +500,7 @@ impl Runtime for RemoteRuntime {
                 )) => {
                     return Ok(Completion::new(
                         status.into(),
-                        wire::logs(dropped, &payload),
+                        wire::logs(dropped, payload),
                         output_leaked,
                     )
                     .with_oom_killed(oom_killed));

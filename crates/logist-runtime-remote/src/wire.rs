@@ -435,8 +435,8 @@ pub(crate) fn completion_reply(done: &Completion) -> (Reply, Vec<u8>) {
     (reply, done.logs.bytes().to_vec())
 }
 
-pub(crate) fn logs(dropped: u64, payload: &[u8]) -> Logs {
-    Logs::new(payload.to_vec(), dropped)
+pub(crate) fn logs(dropped: u64, payload: Vec<u8>) -> Logs {
+    Logs::new(payload, dropped)
 }
 
 impl WireError {
