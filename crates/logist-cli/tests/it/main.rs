@@ -10,6 +10,7 @@ mod output;
 mod prepared;
 mod questions;
 mod remote;
+mod remote_conformance;
 mod signals;
 mod usage;
 mod view;
