@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use logist_core::{CommandLine, Error, Labels, ProcessId, SpawnRequest};
 use logist_output::{Record, RecordSettings};
 
-use crate::container::Container;
+use crate::container::{Container, status_from_engine};
 use crate::error::engine_error;
 use crate::http::encode;
 use crate::runtime::{
@@ -129,6 +129,14 @@ impl DockerRuntime {
         let mut record = Record::new(spec.id.clone(), seq, &request, settings, 1, false);
         if let Some(started) = spec.started {
             record.started_at = started;
+        }
+        if !running {
+            // Known now, from the engine: `info` and `list` say so at once,
+            // while `wait` still waits for the log's replay to end.
+            let code = state["ExitCode"].as_i64().unwrap_or(-1);
+            let mut record_state = record.lock();
+            record_state.exited(status_from_engine(code));
+            record_state.oom_killed = state["OOMKilled"].as_bool() == Some(true);
         }
         let container = Arc::new(Container {
             record,

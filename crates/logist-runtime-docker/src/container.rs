@@ -148,7 +148,10 @@ impl Container {
         self.record.lock().stream_ended();
         self.record.notify_all();
 
-        if !self.abandoned.load(Ordering::Relaxed) {
+        // An adopted container that had exited is registered with the
+        // status the engine reported then.
+        let known = self.record.lock().status.is_some();
+        if !known && !self.abandoned.load(Ordering::Relaxed) {
             let (status, oom_killed) = exit_status(engine, self);
             let mut state = self.record.lock();
             if state.exited(status) {

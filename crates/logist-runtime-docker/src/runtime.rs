@@ -60,7 +60,10 @@ pub(crate) const STARTED_LABEL: &str = "logist.started-ms";
 /// stdout and stderr stream live from the attach connection into a
 /// bounded buffer, and the exit status comes from one `wait` per container
 /// when its output ends. Removing a process removes its container;
-/// dropping the runtime stops and removes every container it owns.
+/// dropping the runtime stops and removes every container it owns, except
+/// [durable](logist_core::SpawnRequest::durable) ones, which a later
+/// runtime built with [`adopt`](crate::DockerRuntimeBuilder::adopt) takes
+/// over.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -163,6 +166,7 @@ impl DockerRuntime {
 
     /// The random tag of this runtime, the value of [`RUNTIME_LABEL`] on
     /// its containers (`docker ps --filter label=logist.runtime=<tag>`).
+    /// Adopted containers keep the tag of the runtime that started them.
     pub fn tag(&self) -> &str {
         &self.tag
     }

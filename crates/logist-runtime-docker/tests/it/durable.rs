@@ -1,0 +1,153 @@
+//! Durable containers beyond the conformance suite's re-attach checks:
+//! what the engine is asked for, stdin that cannot be closed, terminals,
+//! and which containers an adopting runtime takes (its labels only;
+//! damaged ones are left alone).
+
+use logist_core::{Error, ExitStatus, Labels, Runtime, StdinMode, TerminalSize};
+use logist_runtime_docker::{DURABLE_LABEL, DockerRuntime};
+
+use crate::container::{read_until, sh, wait};
+use crate::fixture::{DockerFixture, IMAGE, TEST_LABEL, docker};
+
+/// One field of `docker inspect` of a container.
+fn inspect(container: &str, format: &str) -> String {
+    let output = docker(&["inspect", "--format", format, container]);
+    assert!(output.status.success(), "docker inspect {container}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn adopting(fixture: &DockerFixture, owner: &str) -> DockerRuntime {
+    fixture
+        .builder()
+        .label("owner", owner)
+        .adopt(true)
+        .build()
+        .expect("build an adopting runtime")
+}
+
+#[test]
+fn a_durable_container_keeps_a_log_and_its_stdin_which_cannot_be_closed() {
+    let fixture = DockerFixture::new();
+    let runtime = fixture.docker();
+    let request = sh("while read line; do echo \"got $line\"; done")
+        .stdin(StdinMode::Piped)
+        .durable(true);
+    let id = runtime.spawn(&request).unwrap();
+    let container = runtime.container_id(&id).unwrap();
+    assert_eq!(
+        inspect(&container, "{{.HostConfig.LogConfig.Type}}"),
+        "local"
+    );
+    assert_eq!(inspect(&container, "{{.Config.StdinOnce}}"), "false");
+    assert_eq!(
+        inspect(
+            &container,
+            &format!("{{{{index .Config.Labels \"{DURABLE_LABEL}\"}}}}")
+        ),
+        "true"
+    );
+    runtime.write_stdin(&id, b"a\n").unwrap();
+    read_until(&runtime, &id, |out| out.ends_with(b"got a\n"));
+    match runtime.close_stdin(&id) {
+        Err(Error::Unsupported { feature, .. }) => assert!(feature.contains("durable")),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    runtime.write_stdin(&id, b"b\n").unwrap();
+    read_until(&runtime, &id, |out| out.ends_with(b"got b\n"));
+    assert!(runtime.terminate(&id, false).unwrap());
+    assert_eq!(wait(&runtime, &id).status, ExitStatus::Signal(15));
+    runtime.remove(&id).unwrap();
+    drop(runtime);
+    assert!(fixture.containers(true).is_empty());
+}
+
+#[test]
+fn an_adopted_terminal_takes_input_and_ctrl_d() {
+    let fixture = DockerFixture::new();
+    let runtime = fixture.docker();
+    let size = TerminalSize { rows: 24, cols: 80 };
+    let id = runtime
+        .spawn(
+            &sh("echo ready; cat; echo done")
+                .terminal(size)
+                .durable(true),
+        )
+        .unwrap();
+    read_until(&runtime, &id, |out| out.ends_with(b"ready\r\n"));
+    drop(runtime);
+
+    let runtime = fixture.builder().adopt(true).build().unwrap();
+    runtime.write_stdin(&id, b"hello\n").unwrap();
+    // The terminal echoes the line, then cat writes it.
+    read_until(&runtime, &id, |out| out.ends_with(b"hello\r\nhello\r\n"));
+    runtime.close_stdin(&id).unwrap();
+    let done = wait(&runtime, &id);
+    assert_eq!(done.status, ExitStatus::Code(0));
+    assert_eq!(
+        done.logs.text(),
+        "ready\r\nhello\r\nhello\r\ndone\r\n",
+        "the log replayed from the start, then the live part"
+    );
+    runtime.remove(&id).unwrap();
+}
+
+#[test]
+fn adoption_takes_only_its_labels_and_leaves_damaged_containers_alone() {
+    let fixture = DockerFixture::new();
+    let runtime = fixture.builder().label("owner", "a").build().unwrap();
+    let ours = runtime.spawn(&sh("exec sleep 600").durable(true)).unwrap();
+    let attached = runtime.spawn(&sh("exit 4")).unwrap();
+    wait(&runtime, &attached);
+    // A durable-labelled container without the labels adoption needs.
+    let label = |pair: String| ["--label".to_owned(), pair];
+    let mut args: Vec<String> = ["run", "-d", "--init", "--network", "none"]
+        .map(str::to_owned)
+        .to_vec();
+    args.extend(label(format!("{TEST_LABEL}={}", fixture.tag())));
+    args.extend(label("owner=a".to_owned()));
+    args.extend(label(format!("{DURABLE_LABEL}=true")));
+    args.extend(["--entrypoint", "sleep", IMAGE, "600"].map(str::to_owned));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = docker(&args);
+    assert!(
+        run.status.success(),
+        "docker run: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let damaged = String::from_utf8_lossy(&run.stdout).trim().to_owned();
+    drop(runtime);
+
+    let other = adopting(&fixture, "b");
+    assert!(
+        other.list(&Labels::new()).unwrap().is_empty(),
+        "not owner b's"
+    );
+    drop(other);
+
+    let runtime = adopting(&fixture, "a");
+    let adopted: Vec<_> = runtime
+        .list(&Labels::new())
+        .unwrap()
+        .into_iter()
+        .map(|info| info.id)
+        .collect();
+    assert_eq!(
+        adopted,
+        std::slice::from_ref(&ours),
+        "the durable one, not the damaged one"
+    );
+    assert_eq!(
+        inspect(&damaged, "{{.State.Running}}"),
+        "true",
+        "left alone"
+    );
+    assert!(runtime.terminate(&ours, true).unwrap());
+    assert_eq!(wait(&runtime, &ours).status, ExitStatus::Signal(9));
+    runtime.remove(&ours).unwrap();
+    drop(runtime);
+    assert_eq!(
+        fixture.containers(true),
+        [damaged],
+        "only the damaged one is left"
+    );
+}
