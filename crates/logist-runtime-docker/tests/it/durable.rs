@@ -3,6 +3,9 @@
 //! and which containers an adopting runtime takes (its labels only;
 //! damaged ones are left alone).
 
+use std::time::{Duration, Instant};
+
+use logist_conformance::LONG;
 use logist_core::{Error, ExitStatus, Labels, Runtime, StdinMode, TerminalSize};
 use logist_runtime_docker::{DURABLE_LABEL, DockerRuntime};
 
@@ -150,4 +153,38 @@ fn adoption_takes_only_its_labels_and_leaves_damaged_containers_alone() {
         [damaged],
         "only the damaged one is left"
     );
+}
+
+#[test]
+fn a_container_killed_for_memory_while_detached_is_adopted_as_such() {
+    let fixture = DockerFixture::new();
+    let runtime = fixture.builder().memory(16 << 20).build().unwrap();
+    let go = fixture.workspace().join("go");
+    // `tail` keeps the last 100 MB of an endless input in memory.
+    let script = format!(
+        "echo started; until [ -e '{}' ]; do sleep 0.01; done; exec tail -c 100000000 /dev/zero",
+        go.display()
+    );
+    let id = runtime.spawn(&sh(&script).durable(true)).unwrap();
+    let container = runtime.container_id(&id).unwrap();
+    read_until(&runtime, &id, |out| out.ends_with(b"started\n"));
+    drop(runtime);
+    std::fs::write(&go, b"").unwrap();
+    let deadline = Instant::now() + LONG;
+    // Exited, and the engine has recorded why (the flag may come later
+    // than the exit).
+    while inspect(&container, "{{.State.Running}} {{.State.OOMKilled}}") != "false true" {
+        assert!(
+            Instant::now() < deadline,
+            "the container was not OOM-killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let runtime = fixture.builder().adopt(true).build().unwrap();
+    let done = wait(&runtime, &id);
+    assert_eq!(done.status, ExitStatus::Signal(9));
+    assert!(done.oom_killed, "the engine's flag reached the completion");
+    assert_eq!(done.logs.text(), "started\n");
+    runtime.remove(&id).unwrap();
 }
