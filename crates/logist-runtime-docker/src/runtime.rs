@@ -28,7 +28,7 @@ use crate::probe::{Check, Probe};
 /// SIGKILL (tearing a container down takes the engine a moment).
 const KILL_WAIT: Duration = Duration::from_secs(30);
 /// How long removal and drop wait for a reader thread to finish.
-pub(crate) const JOIN_WAIT: Duration = Duration::from_secs(10);
+const JOIN_WAIT: Duration = Duration::from_secs(10);
 
 /// The label every container of a runtime carries, valued with the
 /// runtime's random tag (see [`DockerRuntime::tag`]).
@@ -640,7 +640,15 @@ impl Runtime for DockerRuntime {
 
     fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
         let container = self.containers.get(id)?;
-        if container.durable && !container.on_terminal && container.record.is_alive() {
+        let mut stdin = container
+            .stdin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if stdin.is_some()
+            && container.durable
+            && !container.on_terminal
+            && container.record.is_alive()
+        {
             // The engine ends a container's stdin only when an attach
             // connection ends and the container was created with
             // `StdinOnce`, which would end a durable container's input
@@ -650,10 +658,6 @@ impl Runtime for DockerRuntime {
                 "closing the stdin of a durable container (the engine cannot end it without ending it whenever the runtime goes away)",
             ));
         }
-        let mut stdin = container
-            .stdin
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
         if let Some(mut writer) = stdin.take() {
             if container.on_terminal {
                 // A terminal has no end-of-file to close; its line

@@ -99,6 +99,8 @@ fn adoption_takes_only_its_labels_and_leaves_damaged_containers_alone() {
     let fixture = DockerFixture::new();
     let runtime = fixture.builder().label("owner", "a").build().unwrap();
     let ours = runtime.spawn(&sh("exec sleep 600").durable(true)).unwrap();
+    // Without stdin there is nothing to close: fine, as for any process.
+    runtime.close_stdin(&ours).unwrap();
     let attached = runtime.spawn(&sh("exit 4")).unwrap();
     wait(&runtime, &attached);
     // A durable-labelled container without the labels adoption needs.
