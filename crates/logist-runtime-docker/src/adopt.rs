@@ -8,7 +8,9 @@
 //! byte the program wrote, and no byte is read twice or skipped between
 //! the past and the present. Then the exit status comes from the engine
 //! as for any container. A running container with an open stdin gets a
-//! stdin-only attach connection, so `write_stdin` reaches it.
+//! stdin-only attach connection, so `write_stdin` reaches it, and an
+//! output-only one that shows the line being written before the log has it
+//! (`live.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -19,8 +21,9 @@ use serde_json::{Value, json};
 use logist_core::{CommandLine, Error, Labels, ProcessId, SpawnRequest};
 use logist_output::{Record, RecordSettings};
 
-use crate::container::{Container, status_from_engine};
+use crate::container::{Container, Live, status_from_engine};
 use crate::error::engine_error;
+use crate::host::DockerHost;
 use crate::http::encode;
 use crate::runtime::{
     COMMAND_LABEL, DURABLE_LABEL, DockerRuntime, GRACE_LABEL, LABELS_LABEL, PROCESS_LABEL,
@@ -152,6 +155,9 @@ impl DockerRuntime {
             host_pid: OnceLock::new(),
             memory_limited,
             kill_sent: AtomicBool::new(false),
+            // Reads time out to notice quiet; ssh pipes cannot.
+            live: (running && !matches!(self.engine.host(), DockerHost::Ssh { .. }))
+                .then(Live::default),
         });
 
         if running && stdin_open {
@@ -171,6 +177,24 @@ impl DockerRuntime {
                 Err(error) => {
                     tracing::warn!(id = %spec.id, %error, "cannot attach to the stdin of an adopted container; its stdin counts as closed");
                 }
+            }
+        }
+        if container.live.is_some() {
+            // Output only, for the line being written (`live.rs`); made
+            // before the log is read, so that it sees every byte the log
+            // has not delivered yet.
+            let attach = format!("/containers/{container_id}/attach?stream=1&stdout=1&stderr=1");
+            let started = self
+                .engine
+                .upgrade(&attach)
+                .map_err(|error| error.to_string())
+                .and_then(|connection| {
+                    container
+                        .start_live(connection.reader, on_terminal)
+                        .map_err(|error| error.to_string())
+                });
+            if let Err(error) = started {
+                tracing::warn!(id = %spec.id, %error, "cannot attach to the output of an adopted container; a line without a newline shows once it ends");
             }
         }
         let logs = format!("/containers/{container_id}/logs?follow=1&stdout=1&stderr=1");

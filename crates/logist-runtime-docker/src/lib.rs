@@ -134,6 +134,7 @@ mod env;
 mod error;
 mod host;
 mod http;
+mod live;
 mod mux;
 mod probe;
 mod runtime;

@@ -417,6 +417,7 @@ impl DockerRuntime {
             host_pid: std::sync::OnceLock::new(),
             memory_limited: self.config.memory.is_some(),
             kill_sent: AtomicBool::new(false),
+            live: None,
         }
     }
 

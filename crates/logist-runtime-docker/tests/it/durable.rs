@@ -190,3 +190,46 @@ fn a_container_killed_for_memory_while_detached_is_adopted_as_such() {
     assert_eq!(done.logs.text(), "started\n");
     runtime.remove(&id).unwrap();
 }
+
+#[test]
+fn a_prompt_printed_after_adoption_shows_before_its_line_ends() {
+    let fixture = DockerFixture::new();
+    let runtime = fixture.docker();
+    let (go, end) = (
+        fixture.workspace().join("go"),
+        fixture.workspace().join("end"),
+    );
+    let wait_for =
+        |path: &std::path::Path| format!("until [ -e '{}' ]; do sleep 0.01; done", path.display());
+    let script = format!(
+        "echo before; {}; echo line; sleep 0.1; echo warn >&2; sleep 0.1; printf 'Continue? [y/N] '; {}; echo yes",
+        wait_for(&go),
+        wait_for(&end)
+    );
+    let id = runtime.spawn(&sh(&script).durable(true)).unwrap();
+    read_until(&runtime, &id, |out| out.ends_with(b"before\n"));
+    drop(runtime);
+
+    let runtime = fixture.builder().adopt(true).build().unwrap();
+    std::fs::write(&go, b"").unwrap();
+    // The engine's log holds the prompt back until its line ends; the
+    // attach connection shows it.
+    let seen = read_until(&runtime, &id, |out| out.ends_with(b"[y/N] "));
+    assert_eq!(seen, b"before\nline\nwarn\nContinue? [y/N] ");
+    std::fs::write(&end, b"").unwrap();
+    let done = wait(&runtime, &id);
+    assert_eq!(done.status, ExitStatus::Code(0));
+    assert_eq!(
+        done.logs.text(),
+        "before\nline\nwarn\nContinue? [y/N] yes\n",
+        "the prompt is not repeated when the log delivers its line"
+    );
+    assert_eq!(
+        runtime
+            .get_stream_logs(&id, logist_core::Stream::Stdout, None)
+            .unwrap()
+            .text(),
+        "before\nline\nContinue? [y/N] yes\n"
+    );
+    runtime.remove(&id).unwrap();
+}
