@@ -198,20 +198,30 @@ impl DockerRuntime {
             }
         }
         let logs = format!("/containers/{container_id}/logs?follow=1&stdout=1&stderr=1");
-        let mut stream = self.engine.stream(&logs).map_err(|error| {
-            engine_error(self.engine.host(), error, || {
-                format!("reading the log of durable container {container_id}")
+        let started = self
+            .engine
+            .stream(&logs)
+            .map_err(|error| {
+                engine_error(self.engine.host(), error, || {
+                    format!("reading the log of durable container {container_id}")
+                })
             })
-        })?;
-        let breaker = stream.breaker.take();
-        container
-            .start_reader(
-                Arc::clone(&self.engine),
-                Box::new(stream),
-                breaker,
-                on_terminal,
-            )
-            .map_err(|error| Error::io("starting a reader thread", error))?;
+            .and_then(|mut stream| {
+                let breaker = stream.breaker.take();
+                container
+                    .start_reader(
+                        Arc::clone(&self.engine),
+                        Box::new(stream),
+                        breaker,
+                        on_terminal,
+                    )
+                    .map_err(|error| Error::io("starting a reader thread", error))
+            });
+        if let Err(error) = started {
+            // Ends the connections made so far (the live reader's too).
+            container.abandon();
+            return Err(error);
+        }
         self.containers.insert(container);
         Ok(Some(spec.id))
     }
