@@ -340,7 +340,7 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 
 /// Reads the run's output from offset 0 until it holds every piece of
 /// `pieces` (in this order), and checks it: the bytes of each read chunk,
-/// the offsets, and each stream on its own.
+/// the offsets, a read from the middle, and each stream on its own.
 #[track_caller]
 fn check_replay(h: &Harness<'_>, id: &ProcessId, pieces: &[(Stream, &[u8])]) {
     let expected: Vec<u8> = pieces
@@ -380,6 +380,34 @@ fn check_replay(h: &Harness<'_>, id: &ProcessId, pieces: &[(Stream, &[u8])]) {
         "the output of `{id}` from offset 0"
     );
     assert_eq!(seen, expected, "the output of `{id}`, byte for byte");
+    // From any offset: the middle of the output gives the rest of it.
+    let middle = expected.len() / 2;
+    let mut rest = Vec::new();
+    let mut next = middle as u64;
+    while middle + rest.len() < expected.len() {
+        let read = h
+            .rt()
+            .read_output(id, next, Some(LONG))
+            .expect("read_output from the middle");
+        assert!(
+            !read.chunks.is_empty(),
+            "nothing from offset {next} of `{id}`"
+        );
+        for chunk in &read.chunks {
+            assert_eq!(
+                chunk.offset,
+                (middle + rest.len()) as u64,
+                "chunks from the middle are contiguous"
+            );
+            rest.extend_from_slice(&chunk.data);
+        }
+        next = read.next;
+    }
+    assert_eq!(
+        rest,
+        expected[middle..],
+        "the output of `{id}` from offset {middle}"
+    );
     for (index, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
         let only: Vec<u8> = pieces
             .iter()
