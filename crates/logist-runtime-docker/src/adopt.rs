@@ -25,6 +25,7 @@ use crate::container::{Container, Live, status_from_engine};
 use crate::error::engine_error;
 use crate::host::DockerHost;
 use crate::http::encode;
+use crate::owner::{OWNER_LABEL, Owner, owner};
 use crate::runtime::{
     COMMAND_LABEL, DURABLE_LABEL, DockerRuntime, GRACE_LABEL, LABELS_LABEL, PROCESS_LABEL,
     STARTED_LABEL,
@@ -63,6 +64,7 @@ impl DockerRuntime {
             })
             .unwrap_or_default();
         found.sort();
+        self.remove_orphans();
         let mut adopted = 0;
         for (_, container_id) in found {
             match self.adopt(&container_id) {
@@ -78,6 +80,51 @@ impl DockerRuntime {
             }
         }
         Ok(adopted)
+    }
+
+    /// Removes the attached containers carrying this runtime's builder
+    /// labels whose owner is known to be gone (`owner.rs`): their owner
+    /// died without dropping its runtime. Failures are warnings.
+    fn remove_orphans(&self) {
+        let mut filters = vec![OWNER_LABEL.to_owned()];
+        filters.extend(
+            self.config
+                .labels
+                .iter()
+                .map(|(key, value)| format!("{key}={value}")),
+        );
+        let query = json!({ "label": filters }).to_string();
+        let list = format!("/containers/json?all=1&filters={}", encode(&query));
+        let containers = match self.engine.call("GET", &list, None) {
+            Ok(reply) => reply.json(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot list attached containers whose owner may be gone");
+                return;
+            }
+        };
+        for container in containers.as_array().into_iter().flatten() {
+            let (Some(container_id), Some(label)) = (
+                container["Id"].as_str(),
+                container["Labels"][OWNER_LABEL].as_str(),
+            ) else {
+                continue;
+            };
+            if container["Labels"][DURABLE_LABEL].as_str() == Some("true")
+                || owner(label) != Owner::Gone
+            {
+                continue;
+            }
+            let call = format!("/containers/{container_id}?force=1&v=1");
+            match self.engine.call("DELETE", &call, None) {
+                Ok(_) => {
+                    tracing::info!(container = %container_id, owner = label, "removed an attached container whose owner is gone");
+                }
+                Err(error) if error.status() == Some(404) => {}
+                Err(error) => {
+                    tracing::warn!(container = %container_id, %error, "cannot remove an attached container whose owner is gone");
+                }
+            }
+        }
     }
 
     /// Adopts one container; `None` when there is nothing to adopt (it

@@ -136,6 +136,7 @@ mod host;
 mod http;
 mod live;
 mod mux;
+mod owner;
 mod probe;
 mod runtime;
 mod transport;

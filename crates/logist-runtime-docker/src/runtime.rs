@@ -22,6 +22,7 @@ use crate::env;
 use crate::error::{EngineError, engine_error, missing_image};
 use crate::host::DockerHost;
 use crate::http::encode;
+use crate::owner::{self, OWNER_LABEL};
 use crate::probe::{Check, Probe};
 
 /// How long `terminate` waits for the engine to report the exit after
@@ -93,6 +94,8 @@ pub struct DockerRuntime {
     env_program_present: AtomicBool,
     pub(crate) next_seq: AtomicU64,
     pub(crate) containers: Table<Container>,
+    /// This process, for the owner label of attached containers.
+    owner: Option<String>,
 }
 
 impl std::fmt::Debug for DockerRuntime {
@@ -124,6 +127,7 @@ impl DockerRuntime {
             env_program_present: AtomicBool::new(false),
             next_seq: AtomicU64::new(0),
             containers: Table::new(),
+            owner: owner::this_process(),
         }
     }
 
@@ -233,6 +237,8 @@ impl DockerRuntime {
             }
             labels.insert(STARTED_LABEL.to_owned(), unix_ms(started).to_string());
             log_config = json!({"Type": "local", "Config": {}});
+        } else if let Some(owner) = &self.owner {
+            labels.insert(OWNER_LABEL.to_owned(), owner.clone());
         }
         let stdin = request.stdin == StdinMode::Piped || request.terminal.is_some();
         let mut host_config = json!({

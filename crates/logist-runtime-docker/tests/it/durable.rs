@@ -233,3 +233,63 @@ fn a_prompt_printed_after_adoption_shows_before_its_line_ends() {
     );
     runtime.remove(&id).unwrap();
 }
+
+/// This test process as an owner label's value: boot id, pid namespace,
+/// pid and start time (as `owner.rs` writes it).
+fn this_owner() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let namespace = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let namespace = namespace.to_str().unwrap();
+    let namespace = &namespace["pid:[".len()..namespace.len() - 1];
+    let pid = std::process::id();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(22 - 3)
+        .unwrap()
+        .to_owned();
+    format!("{}/{namespace}/{pid}/{start}", boot.trim())
+}
+
+#[test]
+fn attached_containers_whose_owner_is_gone_are_removed_on_adoption() {
+    let fixture = DockerFixture::new();
+    let runtime = fixture.docker();
+    let id = runtime.spawn(&sh("exec sleep 600")).unwrap();
+    let live_owner = runtime.container_id(&id).unwrap();
+    let me = this_owner();
+    assert_eq!(
+        inspect(&live_owner, "{{index .Config.Labels \"logist.owner\"}}"),
+        me,
+        "an attached container names its owner"
+    );
+    // An attached container whose owner died (the same pid, another start
+    // time: the pid was reused), as if its runtime was never dropped.
+    let (rest, _) = me.rsplit_once('/').unwrap();
+    let run = docker(&[
+        "run",
+        "-d",
+        "--init",
+        "--network",
+        "none",
+        "--label",
+        &format!("{TEST_LABEL}={}", fixture.tag()),
+        "--label",
+        &format!("logist.owner={rest}/1"),
+        "--entrypoint",
+        "sleep",
+        IMAGE,
+        "600",
+    ]);
+    assert!(run.status.success(), "docker run");
+    let orphan = String::from_utf8_lossy(&run.stdout).trim().to_owned();
+
+    let adopting = fixture.builder().adopt(true).build().unwrap();
+    assert!(adopting.list(&Labels::new()).unwrap().is_empty());
+    let left = fixture.containers(true);
+    assert!(!left.contains(&orphan), "the orphan is removed");
+    assert!(left.contains(&live_owner), "a live owner's container stays");
+    drop(adopting);
+    drop(runtime);
+    assert!(fixture.containers(true).is_empty());
+}
