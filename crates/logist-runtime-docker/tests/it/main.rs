@@ -5,6 +5,8 @@
 
 mod conformance;
 mod container;
+mod durable;
 mod fixture;
+mod reattach;
 mod remote;
 mod scenarios;
