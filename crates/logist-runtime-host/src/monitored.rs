@@ -59,6 +59,8 @@ pub(crate) struct Monitored {
     subscriber: Mutex<Option<JoinHandle<()>>>,
     /// A duplicate of the current subscription's socket, to shut it down.
     socket: Mutex<Option<OwnedFd>>,
+    /// Bytes of output the record keeps.
+    output_cap: usize,
     /// Set when the runtime lets go of the run: a subscription that ends
     /// then is not followed up.
     stopping: AtomicBool,
@@ -154,8 +156,22 @@ impl Monitored {
             control: Mutex::new(None),
             subscriber: Mutex::new(None),
             socket: Mutex::new(None),
+            output_cap: settings.output_cap,
             stopping: AtomicBool::new(false),
         })
+    }
+
+    /// Starts the record at most its cap before `end` (an adopted run's
+    /// log end): older bytes stay on disk, where `read_output` finds them,
+    /// and count as dropped from the in-memory logs.
+    fn start_at_tail(&self, end: u64) -> u64 {
+        let from = end.saturating_sub(self.output_cap as u64);
+        let mut state = self.record.lock();
+        let at = state.buffer.end();
+        if at < from {
+            state.buffer.skip(Stream::Stdout, from - at);
+        }
+        state.buffer.end()
     }
 
     fn id(&self) -> &ProcessId {
@@ -719,11 +735,13 @@ fn adopt_one(
         )),
         RunState::Running(record) => {
             let process = Arc::new(Monitored::new(parts(Some(record.run_pid)))?);
-            process.follow(0)?;
+            let from = process.start_at_tail(run.log().end().unwrap_or(0));
+            process.follow(from)?;
             Ok(Some(process))
         }
-        RunState::Exited(_) => {
+        RunState::Exited(record) => {
             let process = Arc::new(Monitored::new(parts(pid))?);
+            process.start_at_tail(record.log_end);
             process.settle();
             Ok(Some(process))
         }
@@ -738,6 +756,7 @@ fn adopt_one(
                 }
             }
             let process = Arc::new(Monitored::new(parts(pid))?);
+            process.start_at_tail(run.log().end().unwrap_or(0));
             process.catch_up(None);
             process.mark_lost(lost_reason(reason));
             Ok(Some(process))

@@ -534,6 +534,14 @@ impl HostRuntime {
         for process in &exited[..exited.len() - keep] {
             let _ = self.remove(&process.record.id);
         }
+        // Runs behind monitors too: removing one deletes its directory.
+        let mut exited = self.monitored.all();
+        exited.retain(|run| !run.is_alive());
+        if exited.len() > keep {
+            for run in &exited[..exited.len() - keep] {
+                let _ = self.remove(&run.record.id);
+            }
+        }
     }
 }
 

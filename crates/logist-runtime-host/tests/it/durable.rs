@@ -290,3 +290,31 @@ fn a_second_adopter_is_refused_naming_the_directory() {
         other => panic!("expected a busy state directory, got {other:?}"),
     }
 }
+
+#[test]
+fn an_adopted_run_keeps_its_tail_in_memory_and_the_rest_on_disk() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let id = {
+        let rt = monitored(&dirs.state).build().unwrap();
+        let id = rt
+            .spawn(&dirs.sh(&guard, "printf 0123456789%.0s 1 2 3 4 5 6 7 8 9 10", true))
+            .unwrap();
+        rt.wait(&id, Some(LONG)).unwrap();
+        id
+    };
+    let rt = monitored(&dirs.state)
+        .output_cap(16)
+        .adopt(true)
+        .build()
+        .unwrap();
+    let logs = rt.get_logs(&id, None).unwrap();
+    assert_eq!(logs.text(), "4567890123456789");
+    assert_eq!(logs.dropped(), 84);
+    assert_eq!(
+        read_until(&rt, &id, 0, |_| false),
+        "0123456789".repeat(10),
+        "every byte from the log on disk"
+    );
+    assert_eq!(read_until(&rt, &id, 95, |_| false), "56789");
+}
