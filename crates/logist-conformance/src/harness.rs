@@ -29,11 +29,39 @@ impl<'a> Harness<'a> {
         }
     }
 
+    /// A harness around `runtime`, made by the caller (the re-attach
+    /// checks make every instance with their own factory).
+    pub fn with_runtime(fixture: &'a dyn Fixture, runtime: Box<dyn Runtime>) -> Self {
+        Self {
+            fixture,
+            runtime: Some(runtime),
+        }
+    }
+
     /// The runtime under test.
+    ///
+    /// # Panics
+    ///
+    /// Between [`drop_runtime`](Self::drop_runtime) and
+    /// [`set_runtime`](Self::set_runtime).
     pub fn rt(&self) -> &dyn Runtime {
         self.runtime
             .as_deref()
-            .expect("the runtime lives until drop")
+            .expect("the harness holds a runtime")
+    }
+
+    /// Drops the runtime under test: from now until
+    /// [`set_runtime`](Self::set_runtime), no instance exists.
+    pub fn drop_runtime(&mut self) {
+        drop(self.runtime.take());
+    }
+
+    /// Drops the runtime under test (if any), then makes its successor
+    /// with `make`: the old instance is always gone before the new one is
+    /// built.
+    pub fn set_runtime(&mut self, make: impl FnOnce() -> Box<dyn Runtime>) {
+        self.drop_runtime();
+        self.runtime = Some(make());
     }
 
     /// The fixture.

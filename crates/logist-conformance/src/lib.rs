@@ -68,14 +68,22 @@
 //!   checks that measure the whole test process (resources, memory) run in
 //!   a copy of the test binary of their own under `cargo test`, where tests
 //!   are threads of one process; under cargo-nextest they run directly.
+//! - [`reattach_tests!`]: for runtimes that offer durable runs
+//!   ([`SpawnRequest::durable`]): a later instance on the same backing
+//!   state adopts them, with their output from offset 0 (including what
+//!   was printed while no instance existed), stdin, `terminate`, the
+//!   exact exit status, labels and listing. The fixture also implements
+//!   [`ReattachFixture`] (the factory of instances); see [`reattach`].
 //!
 //! [`Runtime`]: logist_core::Runtime
 
 mod alone;
 pub mod checks;
 mod harness;
+pub mod reattach;
 
 pub use alone::alone;
+pub use reattach::ReattachFixture;
 
 use std::path::PathBuf;
 
@@ -250,6 +258,44 @@ macro_rules! process_tests {
             large_output_is_exact_or_counted_with_bounded_memory,
             resources_return_after_many_spawns,
         );
+    };
+}
+
+/// Expands to one `#[test]` per check of [`reattach`], each run on
+/// `$fixture` (an expression evaluated per test, implementing
+/// [`ReattachFixture`]): runtimes that offer durable runs.
+///
+/// `reattach_tests!(fixture; attached_teardown)` also checks that an
+/// attached (not durable) run does not survive its instance being dropped
+/// ([`reattach::attached_runs_end_with_their_owner`]), for runtimes where
+/// that holds.
+#[macro_export]
+macro_rules! reattach_tests {
+    ($fixture:expr) => {
+        $crate::__reattach_tests!($fixture;
+            output_is_replayed_after_adoption,
+            stdin_reaches_an_adopted_run,
+            terminate_stops_an_adopted_run,
+            exit_status_is_exact_after_adoption,
+            adopted_runs_are_listed_with_their_labels,
+        );
+    };
+    ($fixture:expr; attached_teardown) => {
+        $crate::reattach_tests!($fixture);
+        $crate::__reattach_tests!($fixture; attached_runs_end_with_their_owner);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __reattach_tests {
+    ($fixture:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::reattach::$check(&$fixture);
+            }
+        )*
     };
 }
 

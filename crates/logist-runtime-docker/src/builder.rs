@@ -47,6 +47,7 @@ pub struct DockerRuntimeBuilder {
     pub(crate) labels: Labels,
     pull: bool,
     pub(crate) env_program: String,
+    adopt: bool,
 }
 
 impl DockerRuntimeBuilder {
@@ -68,6 +69,7 @@ impl DockerRuntimeBuilder {
             labels: Labels::new(),
             pull: false,
             env_program: "/usr/bin/env".to_owned(),
+            adopt: false,
         }
     }
 
@@ -211,6 +213,26 @@ impl DockerRuntimeBuilder {
         self
     }
 
+    /// Adopt, when built, the durable containers an earlier runtime left on
+    /// the engine (off by default): every container labelled
+    /// [`DURABLE_LABEL`](crate::DURABLE_LABEL)`=true` that also carries
+    /// each of this builder's [`label`](Self::label)s, running or exited.
+    /// They keep their [`ProcessId`](logist_core::ProcessId)s, and every
+    /// method serves them as if this runtime had started them: their
+    /// output is replayed from the engine's log from offset 0 and then
+    /// followed, their exit status comes from the engine, `write_stdin`
+    /// reaches a running one whose stdin is piped.
+    ///
+    /// Give each owner a label of its own (`.label("owner", "svc-a")`):
+    /// without labels, every durable Logist container on the engine is
+    /// adopted. Two runtimes adopting the same containers at once both
+    /// serve them; the engine has no lock to prevent it.
+    #[must_use]
+    pub fn adopt(mut self, adopt: bool) -> Self {
+        self.adopt = adopt;
+        self
+    }
+
     /// Connects to the engine, checks the image and the mounts, and
     /// returns the runtime.
     ///
@@ -224,7 +246,9 @@ impl DockerRuntimeBuilder {
     /// [`Error::Unavailable`] when `DOCKER_HOST` is invalid, the engine
     /// cannot be reached or is too old, the image is missing (and pulling
     /// is off or fails), or a mount cannot be used; each says how to fix
-    /// it.
+    /// it. With [`adopt`](Self::adopt), [`Error::Backend`] when the engine
+    /// cannot list the containers (a container that cannot be adopted is
+    /// skipped with a warning instead).
     pub fn build(self) -> Result<DockerRuntime, Error> {
         let host = match &self.host {
             Some(host) => host.clone(),
@@ -256,9 +280,14 @@ impl DockerRuntimeBuilder {
             self.mounts_json(),
             targets,
         )?;
+        let adopt = self.adopt;
         // From here on a failure drops the runtime, which removes the probe.
         let runtime = DockerRuntime::assemble(engine, self, tag, image, probe);
         runtime.find_env_program()?;
+        if adopt {
+            let adopted = runtime.adopt_containers()?;
+            tracing::info!(adopted, "adopted durable containers");
+        }
         tracing::info!(
             host = %runtime.host(),
             image = runtime.image(),

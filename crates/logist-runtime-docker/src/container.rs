@@ -37,6 +37,9 @@ pub(crate) struct Container {
     pub(crate) record: Record<ReaderDone>,
     /// The engine's id of the container.
     pub(crate) container_id: String,
+    /// A durable container outlives the runtime (see `SpawnRequest::durable`):
+    /// dropping the runtime leaves it running, for a later runtime to adopt.
+    pub(crate) durable: bool,
     /// On a terminal: closing stdin means sending end-of-file (Ctrl-D).
     pub(crate) on_terminal: bool,
     /// The write half of the attach connection, when stdin is open, apart
@@ -46,7 +49,12 @@ pub(crate) struct Container {
     /// engine reads the end of an attach connection's input as "detach"
     /// on a terminal, and an ssh transport closes on it.
     pub(crate) parked: Mutex<Option<Writer>>,
-    /// Breaks the attach connection (to unblock the reader at shutdown).
+    /// The read half of an adopted container's stdin-only attach
+    /// connection, kept open with its write half (in `stdin`).
+    pub(crate) stdin_reader: Mutex<Option<BufReader<Reader>>>,
+    /// Breaks the connection the output comes from (the attach connection,
+    /// or the engine's log for an adopted container), to unblock the
+    /// reader at shutdown.
     pub(crate) breaker: Mutex<Option<Breaker>>,
     pub(crate) reader: Mutex<Option<JoinHandle<()>>>,
     /// Set when the container is being discarded (a failed start, removal,
@@ -91,15 +99,18 @@ impl Container {
         })
     }
 
-    /// Starts the thread that reads the attach stream into the buffer and
-    /// then learns the exit status.
+    /// Starts the thread that reads the output (the attach stream, or the
+    /// engine's log from its start for an adopted container) into the
+    /// buffer and then learns the exit status. `breaker` breaks the
+    /// connection `reader` reads from.
     pub(crate) fn start_reader(
         self: &Arc<Self>,
         engine: Arc<Engine>,
-        reader: BufReader<Reader>,
+        reader: Box<dyn Read + Send>,
+        breaker: Option<Breaker>,
         raw: bool,
     ) -> std::io::Result<()> {
-        if let Ok(breaker) = reader.get_ref().breaker() {
+        if let Some(breaker) = breaker {
             *self.breaker.lock().unwrap_or_else(PoisonError::into_inner) = Some(breaker);
         }
         let container = Arc::clone(self);
@@ -111,7 +122,7 @@ impl Container {
         Ok(())
     }
 
-    fn run_reader(&self, engine: &Engine, mut reader: BufReader<Reader>, raw: bool) {
+    fn run_reader(&self, engine: &Engine, mut reader: Box<dyn Read + Send>, raw: bool) {
         let mut demux = Demux::new(raw);
         let mut buf = vec![0; READ_SIZE];
         loop {

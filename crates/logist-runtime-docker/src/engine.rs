@@ -2,7 +2,7 @@
 //! dozen calls the runtime makes, over kept-alive connections from a pool,
 //! with the API version negotiated once.
 
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Read};
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::error::EngineError;
 use crate::host::DockerHost;
-use crate::http::{self, BodyEnd, CLOSED_BEFORE_ANSWERING, Head, encode};
-use crate::transport::{self, Reader, Writer};
+use crate::http::{self, BodyEnd, CLOSED_BEFORE_ANSWERING, Chunked, Head, encode};
+use crate::transport::{self, Breaker, Reader, Writer};
 
 /// The oldest API version used (Docker 20.10, Podman 3 and later).
 const MIN_API: (u32, u32) = (1, 41);
@@ -27,6 +27,22 @@ const POOL_SIZE: usize = 16;
 pub(crate) struct Connection {
     pub(crate) reader: BufReader<Reader>,
     pub(crate) writer: Writer,
+}
+
+/// The body of a streaming answer (`logs?follow=1`), read as it arrives,
+/// with the write half of its connection kept open (an ssh transport
+/// closes when it is dropped).
+pub(crate) struct BodyStream {
+    body: Box<dyn Read + Send>,
+    _writer: Writer,
+    /// Breaks the connection from another thread.
+    pub(crate) breaker: Option<Breaker>,
+}
+
+impl Read for BodyStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.body.read(buf)
+    }
 }
 
 /// An answer: status, headers and body.
@@ -259,6 +275,47 @@ impl Engine {
         Err(EngineError::Status {
             status: reply.head.status,
             message: error_message(&reply),
+        })
+    }
+
+    /// `GET path` on a connection of its own, whose body is returned to be
+    /// read as it arrives (for answers that last, like `logs?follow=1`).
+    pub(crate) fn stream(&self, path: &str) -> Result<BodyStream, EngineError> {
+        let target = format!("{}{path}", self.prefix);
+        let mut connection = self.dial()?;
+        let head = (|| {
+            connection
+                .reader
+                .get_ref()
+                .set_timeout(Some(CALL_TIMEOUT))?;
+            http::write_request(&mut connection.writer, "GET", &target, None, false)?;
+            http::read_head(&mut connection.reader)
+        })()
+        .map_err(|error| self.io_error(Some(&connection), error))?;
+        if !(200..300).contains(&head.status) {
+            let (body, _) = http::read_body(&mut connection.reader, &head, "GET")
+                .map_err(|error| self.io_error(Some(&connection), error))?;
+            let reply = Reply { head, body };
+            return Err(EngineError::Status {
+                status: reply.head.status,
+                message: error_message(&reply),
+            });
+        }
+        connection
+            .reader
+            .get_ref()
+            .set_timeout(None)
+            .map_err(|error| self.io_error(None, error))?;
+        let breaker = connection.reader.get_ref().breaker().ok();
+        let body: Box<dyn Read + Send> = if head.chunked() {
+            Box::new(Chunked::new(connection.reader))
+        } else {
+            Box::new(connection.reader)
+        };
+        Ok(BodyStream {
+            body,
+            _writer: connection.writer,
+            breaker,
         })
     }
 

@@ -33,7 +33,7 @@ impl Head {
             .map(|(_, value)| value.as_str())
     }
 
-    fn chunked(&self) -> bool {
+    pub(crate) fn chunked(&self) -> bool {
         self.header("transfer-encoding")
             .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"))
     }
@@ -197,6 +197,66 @@ fn read_chunked(input: &mut impl BufRead) -> io::Result<Vec<u8>> {
     }
 }
 
+/// A chunked body read as it arrives, for answers that stream for as
+/// long as something happens (`logs?follow=1`): each `read` returns bytes
+/// of the current chunk, and `Ok(0)` after the last chunk.
+pub(crate) struct Chunked<R> {
+    input: R,
+    /// Bytes of the current chunk not yet read.
+    left: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Chunked<R> {
+    /// The body that follows a head with `Transfer-Encoding: chunked`.
+    pub(crate) fn new(input: R) -> Self {
+        Self {
+            input,
+            left: 0,
+            done: false,
+        }
+    }
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.left == 0 {
+            if self.done {
+                return Ok(0);
+            }
+            let line = read_line(&mut self.input)?.ok_or_else(|| eof("in a chunk size"))?;
+            let size_text = line.split(';').next().unwrap_or_default().trim();
+            let size = usize::from_str_radix(size_text, 16)
+                .map_err(|_| invalid(format!("bad chunk size `{line}`")))?;
+            if size == 0 {
+                while !read_line(&mut self.input)?
+                    .ok_or_else(|| eof("in the trailers"))?
+                    .is_empty()
+                {}
+                self.done = true;
+                return Ok(0);
+            }
+            self.left = size;
+        }
+        let want = buf.len().min(self.left);
+        let read = self.input.read(&mut buf[..want])?;
+        if read == 0 {
+            return Err(eof("in a chunk"));
+        }
+        self.left -= read;
+        if self.left == 0 {
+            let end = read_line(&mut self.input)?.ok_or_else(|| eof("after a chunk"))?;
+            if !end.is_empty() {
+                return Err(invalid("a chunk is longer than its size".to_owned()));
+            }
+        }
+        Ok(read)
+    }
+}
+
 /// One line without its `\r\n` (or `\n`); `None` at the end of the stream
 /// before any byte.
 fn read_line(input: &mut impl BufRead) -> io::Result<Option<String>> {
@@ -248,6 +308,40 @@ pub(crate) fn encode(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads a chunked body through [`Chunked`] with reads of `size` bytes.
+    fn stream(raw: &str, size: usize) -> io::Result<Vec<u8>> {
+        let mut reader = Chunked::new(raw.as_bytes());
+        let mut out = Vec::new();
+        let mut buf = vec![0; size];
+        loop {
+            match reader.read(&mut buf)? {
+                0 => return Ok(out),
+                n => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    #[test]
+    fn a_chunked_stream_is_read_as_it_comes() {
+        let raw =
+            "5\r\nhello\r\n1;ext=1\r\n \r\nb\r\nworld\n\x00\x7fabc\r\n0\r\nX-Trailer: 1\r\n\r\n";
+        for size in [1, 3, 64] {
+            assert_eq!(
+                stream(raw, size).unwrap(),
+                b"hello world\n\x00\x7fabc",
+                "reads of {size}"
+            );
+        }
+        assert_eq!(stream("0\r\n\r\n", 8).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_broken_chunked_stream_is_an_error() {
+        for raw in ["5\r\nhel", "zz\r\n", "2\r\nabc\r\n", "3\r\nabc\r\n"] {
+            assert!(stream(raw, 8).is_err(), "{raw:?}");
+        }
+    }
 
     fn parse(raw: &str, method: &str) -> io::Result<(u16, Vec<u8>, BodyEnd)> {
         let mut input = raw.as_bytes();

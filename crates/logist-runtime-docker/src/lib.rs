@@ -115,6 +115,7 @@
 //! # Ok::<(), logist_core::Error>(())
 //! ```
 
+mod adopt;
 mod builder;
 mod container;
 mod engine;
@@ -129,4 +130,4 @@ mod transport;
 
 pub use builder::{DockerRuntimeBuilder, PROGRAM_DIR};
 pub use host::{DEFAULT_SOCKET, DockerHost};
-pub use runtime::{DockerRuntime, PROCESS_LABEL, RUNTIME_LABEL};
+pub use runtime::{DURABLE_LABEL, DockerRuntime, PROCESS_LABEL, RUNTIME_LABEL};

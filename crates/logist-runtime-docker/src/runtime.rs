@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
@@ -28,7 +28,7 @@ use crate::probe::{Check, Probe};
 /// SIGKILL (tearing a container down takes the engine a moment).
 const KILL_WAIT: Duration = Duration::from_secs(30);
 /// How long removal and drop wait for a reader thread to finish.
-const JOIN_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const JOIN_WAIT: Duration = Duration::from_secs(10);
 
 /// The label every container of a runtime carries, valued with the
 /// runtime's random tag (see [`DockerRuntime::tag`]).
@@ -36,6 +36,21 @@ pub const RUNTIME_LABEL: &str = "logist.runtime";
 
 /// The label with the [`ProcessId`] of the container's process.
 pub const PROCESS_LABEL: &str = "logist.process";
+
+/// The label of a durable container (valued `true`): one that outlives its
+/// runtime and that a runtime built with
+/// [`adopt`](crate::DockerRuntimeBuilder::adopt) takes over.
+pub const DURABLE_LABEL: &str = "logist.durable";
+
+/// What a runtime adopting a durable container needs to know of its
+/// request, kept in labels of the container: the command line (a JSON
+/// array; the container's entrypoint may be wrapped in `env`), the
+/// request's own labels (a JSON object), its grace period and the start
+/// time (milliseconds).
+pub(crate) const COMMAND_LABEL: &str = "logist.command";
+pub(crate) const LABELS_LABEL: &str = "logist.labels";
+pub(crate) const GRACE_LABEL: &str = "logist.grace-ms";
+pub(crate) const STARTED_LABEL: &str = "logist.started-ms";
 
 /// Runs processes in containers of one image on a Docker (or Podman)
 /// engine, under the [`Runtime`] contract.
@@ -64,8 +79,8 @@ pub const PROCESS_LABEL: &str = "logist.process";
 /// # Ok::<(), logist_core::Error>(())
 /// ```
 pub struct DockerRuntime {
-    engine: Arc<Engine>,
-    config: DockerRuntimeBuilder,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) config: DockerRuntimeBuilder,
     tag: String,
     image_env: BTreeMap<String, String>,
     /// The image's working directory, when it sets one.
@@ -73,8 +88,8 @@ pub struct DockerRuntime {
     probe: Probe,
     /// Whether the image has the `env` program (see `env.rs`).
     env_program_present: AtomicBool,
-    next_seq: AtomicU64,
-    containers: Table<Container>,
+    pub(crate) next_seq: AtomicU64,
+    pub(crate) containers: Table<Container>,
 }
 
 impl std::fmt::Debug for DockerRuntime {
@@ -191,17 +206,36 @@ impl DockerRuntime {
         argv: &[String],
         vars: &[String],
         id: &ProcessId,
+        started: SystemTime,
     ) -> Value {
         let mut labels = self.config.labels.clone();
         labels.extend(request.labels.clone());
         labels.insert(RUNTIME_LABEL.to_owned(), self.tag.clone());
         labels.insert(PROCESS_LABEL.to_owned(), id.to_string());
+        // Attached containers need no log: their output is read live from
+        // the attach stream. A durable one keeps its output in the engine's
+        // `local` log driver (bytes exact, both streams, rotated at 100 MB),
+        // from which an adopting runtime replays it.
+        let mut log_config = json!({"Type": "none", "Config": {}});
+        if request.durable {
+            labels.insert(DURABLE_LABEL.to_owned(), "true".to_owned());
+            labels.insert(
+                COMMAND_LABEL.to_owned(),
+                json!(request.command.argv()).to_string(),
+            );
+            labels.insert(LABELS_LABEL.to_owned(), json!(request.labels).to_string());
+            if let Some(grace) = request.grace {
+                labels.insert(GRACE_LABEL.to_owned(), grace.as_millis().to_string());
+            }
+            labels.insert(STARTED_LABEL.to_owned(), unix_ms(started).to_string());
+            log_config = json!({"Type": "local", "Config": {}});
+        }
         let stdin = request.stdin == StdinMode::Piped || request.terminal.is_some();
         let mut host_config = json!({
             "Init": true,
             "NetworkMode": self.config.network,
             "Mounts": self.config.mounts_json(),
-            "LogConfig": {"Type": "none", "Config": {}},
+            "LogConfig": log_config,
         });
         if let Some(memory) = self.config.memory {
             host_config["Memory"] = json!(memory);
@@ -225,7 +259,11 @@ impl DockerRuntime {
             "Labels": labels,
             "Tty": request.terminal.is_some(),
             "OpenStdin": stdin,
-            "StdinOnce": stdin,
+            // The engine closes the container's stdin when an attach
+            // connection that writes to it ends: for an attached container
+            // that is `close_stdin`, but a durable one must keep its stdin
+            // when its runtime goes away, to be written by the next.
+            "StdinOnce": stdin && !request.durable,
             "AttachStdin": stdin,
             "AttachStdout": true,
             "AttachStderr": true,
@@ -283,8 +321,10 @@ impl DockerRuntime {
         id: &ProcessId,
     ) -> Result<Arc<Container>, Error> {
         let spawn_error = |error| self.spawn_error(request.command.program(), error);
+        // Whole milliseconds, as the label of a durable container keeps it.
+        let started = UNIX_EPOCH + Duration::from_millis(unix_ms(SystemTime::now()));
         let container_id = self
-            .create(request, argv, vars, seq, id)
+            .create(request, argv, vars, seq, id, started)
             .map_err(spawn_error)?;
         let mut made = Made::new(self, id, container_id.clone());
 
@@ -295,17 +335,19 @@ impl DockerRuntime {
             attach.push_str("&stdin=1");
         }
         let connection = self.engine.upgrade(&attach).map_err(spawn_error)?;
-        let container = made.hold(self.container(request, seq, id, container_id.clone()));
+        let container = made.hold(self.container(request, seq, id, container_id.clone(), started));
         let slot = if stdin_open {
             &container.stdin
         } else {
             &container.parked
         };
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection.writer);
+        let breaker = connection.reader.get_ref().breaker().ok();
         container
             .start_reader(
                 Arc::clone(&self.engine),
-                connection.reader,
+                Box::new(connection.reader),
+                breaker,
                 request.terminal.is_some(),
             )
             .map_err(|error| Error::io("starting a reader thread", error))?;
@@ -332,8 +374,9 @@ impl DockerRuntime {
         vars: &[String],
         seq: u64,
         id: &ProcessId,
+        started: SystemTime,
     ) -> Result<String, EngineError> {
-        let body = self.create_body(request, argv, vars, id);
+        let body = self.create_body(request, argv, vars, id, started);
         let name = format!("logist-{}-{seq}", self.tag);
         let call = format!("/containers/create?name={}", encode(&name));
         let reply = self.engine.call("POST", &call, Some(&body))?;
@@ -347,17 +390,22 @@ impl DockerRuntime {
         seq: u64,
         id: &ProcessId,
         container_id: String,
+        started: SystemTime,
     ) -> Container {
         let settings = RecordSettings {
             grace: self.config.grace,
             output_cap: self.config.output_cap,
         };
+        // One stream: the attach connection carries both.
+        let mut record = Record::new(id.clone(), seq, request, settings, 1, false);
+        record.started_at = started;
         Container {
-            // One stream: the attach connection carries both.
-            record: Record::new(id.clone(), seq, request, settings, 1, false),
+            record,
             container_id,
+            durable: request.durable,
             on_terminal: request.terminal.is_some(),
             stdin: Mutex::new(None),
+            stdin_reader: Mutex::new(None),
             parked: Mutex::new(None),
             breaker: Mutex::new(None),
             reader: Mutex::new(None),
@@ -588,6 +636,16 @@ impl Runtime for DockerRuntime {
 
     fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
         let container = self.containers.get(id)?;
+        if container.durable && !container.on_terminal && container.record.is_alive() {
+            // The engine ends a container's stdin only when an attach
+            // connection ends and the container was created with
+            // `StdinOnce`, which would end a durable container's input
+            // with its runtime.
+            return Err(Error::unsupported(
+                "docker",
+                "closing the stdin of a durable container (the engine cannot end it without ending it whenever the runtime goes away)",
+            ));
+        }
         let mut stdin = container
             .stdin
             .lock()
@@ -645,7 +703,16 @@ impl Runtime for DockerRuntime {
 
 impl Drop for DockerRuntime {
     fn drop(&mut self) {
-        let containers = self.containers.drain();
+        let (durable, containers): (Vec<_>, Vec<_>) = self
+            .containers
+            .drain()
+            .into_iter()
+            .partition(|container| container.durable);
+        // Durable containers stay, running or not, for a later runtime to
+        // adopt: only this runtime's connections to them end.
+        for container in &durable {
+            container.abandon();
+        }
         // Politely first: SIGTERM (and SIGCONT) to every running container
         // at once; each then gets its own grace period, measured from now,
         // before SIGKILL.
@@ -685,8 +752,15 @@ impl Drop for DockerRuntime {
         }
         self.probe.remove();
         let joined_by = Instant::now() + JOIN_WAIT;
-        for container in &containers {
+        for container in containers.iter().chain(&durable) {
             container.join_reader(joined_by);
         }
     }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub(crate) fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |elapsed| {
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    })
 }

@@ -90,6 +90,9 @@ impl MockConfig {
 ///   it played [`Step::IgnoreTerm`](crate::Step::IgnoreTerm); then it is
 ///   killed (SIGKILL) when the grace period ends.
 /// - `write_stdin` never blocks: the mock's pipe has no capacity limit.
+/// - A [durable](SpawnRequest::durable) request is refused with
+///   [`Error::Unsupported`]: the scripts live in the runtime's memory, so
+///   nothing can outlive it or be adopted.
 /// - `crash` ends with [`ExitStatus::Signal(11)`](ExitStatus::Signal)
 ///   without a real signal; `env` prints the request's environment
 ///   resolved against this process's (variables that are not UTF-8 are
@@ -274,6 +277,14 @@ impl Runtime for MockRuntime {
 
     fn spawn(&self, request: &SpawnRequest) -> Result<ProcessId, Error> {
         request.validate()?;
+        if request.durable {
+            // Its processes are threads of this runtime, and its state is
+            // in memory: nothing can outlive it or be found again.
+            return Err(Error::unsupported(
+                "mock",
+                "durable runs (its processes live in the runtime's memory)",
+            ));
+        }
         if let Some(dir) = &request.cwd {
             check_directory(dir)?;
         }

@@ -763,6 +763,21 @@ fn drip_arrives_a_byte_at_a_time() {
 }
 
 #[test]
+fn durable_runs_are_refused_and_nothing_is_started() {
+    let runtime = MockRuntime::new();
+    match runtime.spawn(&mock(Scenario::Success).durable(true)) {
+        Err(Error::Unsupported { runtime, feature }) => {
+            assert_eq!(runtime, "mock");
+            assert!(feature.contains("durable"), "{feature}");
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    assert!(runtime.list(&Labels::new()).unwrap().is_empty());
+    let id = spawn(&runtime, mock(Scenario::Success).durable(false));
+    assert!(done(&runtime, &id).status.success());
+}
+
+#[test]
 fn terminal_mode_merges_streams_and_translates_newlines() {
     let runtime = MockRuntime::new();
     let id = spawn(

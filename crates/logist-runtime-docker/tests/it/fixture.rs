@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use logist_conformance::{Fixture, LONG};
+use logist_conformance::{Fixture, LONG, ReattachFixture};
 use logist_core::{CommandLine, Runtime};
 use logist_runtime_docker::{DockerRuntime, DockerRuntimeBuilder};
 
@@ -313,6 +313,26 @@ impl Fixture for DockerFixture {
     /// thread at a time) are warm after the first cycle.
     fn churn_warmup(&self) -> usize {
         5
+    }
+}
+
+/// A new runtime with the fixture's settings adopts the durable
+/// containers carrying the fixture's label (its builder label).
+impl ReattachFixture for DockerFixture {
+    fn adopting_runtime(&self) -> Box<dyn Runtime> {
+        Box::new(
+            self.builder()
+                .adopt(true)
+                .build()
+                .unwrap_or_else(|error| panic!("build an adopting DockerRuntime: {error}")),
+        )
+    }
+
+    /// The engine ends a container's stdin only with an attach connection
+    /// of a container created with `StdinOnce`, which a durable container
+    /// cannot be (its stdin would end with its runtime).
+    fn closes_adopted_stdin(&self) -> bool {
+        false
     }
 }
 

@@ -6,5 +6,6 @@
 mod conformance;
 mod container;
 mod fixture;
+mod reattach;
 mod remote;
 mod scenarios;
