@@ -534,6 +534,27 @@ fn run_detach_runs_an_agent() {
     let id = text(&out.stdout).trim().to_owned();
     assert_eq!(fx.wait(&id), 3);
     assert!(!fx.run(&["logs", &id]).stdout.is_empty());
+
+    // A prompt on stdin reaches the supervisor, and so the agent.
+    let mut child = fx
+        .command(&["run", "--agent", "mock", "--detach", "--prompt-file", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a prompt from stdin")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_owned();
+    assert_eq!(fx.wait(&id), 0);
+    let logs = text(&fx.run(&["logs", &id]).stdout);
+    assert!(logs.contains("a prompt from stdin"), "{logs}");
 }
 
 #[test]
@@ -568,4 +589,84 @@ fn attach_on_a_terminal_relays_keys_and_size_and_detaches_on_ctrl_backslash() {
     // The run goes on; then it is stopped.
     assert_eq!(fx.entry(&id)["state"], "running");
     assert_eq!(code(&fx.run(&["stop", "--force", &id])), 0);
+}
+
+#[test]
+fn attach_detaches_on_ctrl_c_and_the_run_goes_on() {
+    let fx = Fixture::new();
+    let id = fx.detach(&["--", "sh", "-c", "echo ready; cat"]);
+    eventually("the run is ready", || {
+        text(&fx.run(&["logs", &id]).stdout) == "ready\n"
+    });
+    let mut child = fx
+        .command(&["attach", &id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"ping\n").unwrap();
+    // Once the echo is in the log, attach has passed stdin on.
+    eventually("the run echoed", || {
+        text(&fx.run(&["logs", &id]).stdout) == "ready\nping\n"
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = wait(&mut child);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(out, "ping\n");
+    assert!(err.contains(&format!("detached from run `{id}`")), "{err}");
+    drop(stdin);
+    // Detaching left the run's stdin open and the run running.
+    assert_eq!(fx.entry(&id)["state"], "running");
+    fx.write_stdin(&id, b"more\n");
+    eventually("the run is still served", || {
+        text(&fx.run(&["logs", &id]).stdout) == "ready\nping\nmore\n"
+    });
+    assert_eq!(code(&fx.run(&["stop", &id])), 0);
+    assert_eq!(fx.wait(&id), 143);
+}
+
+#[test]
+fn without_its_supervisor_a_detached_run_goes_on_unsupervised() {
+    let fx = Fixture::new();
+    let id = fx.detach(&["--timeout", "1h", "--", "sh", "-c", "read x; exit 9"]);
+    let supervisors: Vec<_> = fx
+        .guard
+        .survivors()
+        .into_iter()
+        .filter(|process| process.command.contains("--internal-supervisor"))
+        .collect();
+    assert_eq!(supervisors.len(), 1, "{supervisors:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisors[0].pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    eventually("the supervisor is gone", || !alive(supervisors[0].pid));
+    assert_eq!(fx.entry(&id)["state"], "running");
+    fx.write_stdin(&id, b"done\n");
+    // `wait` reports the run's own status; no verdict was recorded.
+    assert_eq!(fx.wait(&id), 9);
+    let entry = fx.entry(&id);
+    assert_eq!(entry["exit"], serde_json::json!({"code": 9}));
+    assert_eq!(entry.get("outcome"), None);
 }
