@@ -62,6 +62,15 @@ pub(crate) fn open(flag: Option<&Path>) -> Result<StateDir, StateDirError> {
         std::env::var_os("XDG_STATE_HOME"),
         std::env::var_os("HOME"),
     )?;
+    // Monitors run in `/`: a relative path would name another directory
+    // for them.
+    let path = std::path::absolute(&path).map_err(|source| StateDirError::Unusable {
+        source: StateError::Io {
+            path: path.clone(),
+            source,
+        },
+        path,
+    })?;
     let dir = StateDir::open(&path).map_err(|source| StateDirError::Unusable { path, source })?;
     // `open` only creates what is missing: check that runs can be added.
     let probe = dir.path().join("runs");

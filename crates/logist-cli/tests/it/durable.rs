@@ -374,6 +374,28 @@ fn the_state_directory_comes_from_the_flag_the_variable_or_xdg() {
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     assert!(other.path().join("layout").exists());
     assert!(!fx.state().join("layout").exists());
+    // A relative directory is the same for the monitors, which run in `/`.
+    let cwd = tempfile::tempdir().unwrap();
+    let out = fx
+        .command(&["--state-dir", "relative", "exec", "--detach", "--", "true"])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_owned();
+    let out = fx
+        .command(&["--state-dir", "relative", "wait", &id])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(
+        cwd.path()
+            .join("relative/runs")
+            .join(&id)
+            .join("exit.json")
+            .exists()
+    );
     // XDG_STATE_HOME/logist without either.
     let xdg = tempfile::tempdir().unwrap();
     let out = logist(&fx.guard, &["ps"])
