@@ -655,9 +655,19 @@ impl Monitored {
 
     /// After [`release`](Self::release): waits until an attached run's
     /// monitor (and so its tree) is gone.
+    /// An attached run ends with its owner, and so does its record: its
+    /// directory is removed (only an owner that crashed leaves one, which
+    /// the next adopter reports as exited, killed).
     pub(crate) fn await_release(&self, deadline: Instant) {
-        if self.ownership == Ownership::Attached && !self.wait_monitor_gone(deadline) {
+        if self.ownership != Ownership::Attached {
+            return;
+        }
+        if !self.wait_monitor_gone(deadline) {
             tracing::warn!(id = %self.id(), "the monitor of an attached run outlived the runtime's drop");
+            return;
+        }
+        if let Err(error) = self.run.clone().remove() {
+            tracing::warn!(id = %self.id(), error = %logist_core::error_chain(&error), "cannot remove the state of an attached run");
         }
     }
 }

@@ -28,9 +28,6 @@ use crate::tree::{self, Query};
 
 /// How long `terminate` waits for SIGKILL to take effect before returning.
 const KILL_WAIT: Duration = Duration::from_secs(5);
-/// The variable a durable run carries in place of the runtime's cookie
-/// (which marks what dropping the runtime stops).
-const DURABLE_COOKIE: &str = "LOGIST_DURABLE_RUN";
 /// Rounds of "scan, kill" against a tree that keeps forking.
 const KILL_ROUNDS: usize = 8;
 
@@ -463,9 +460,11 @@ impl HostRuntime {
         // The monitor finds the run's tree by parentage, not by the cookie.
         // An attached run carries it all the same, as a second net when the
         // runtime is dropped (and a mark for tests); a durable one must
-        // not, or dropping the runtime would stop it as a stray.
+        // not, or dropping the runtime would stop it as a stray: it gets
+        // `<cookie name>_DURABLE` instead.
+        let durable_cookie = format!("{}_DURABLE", self.cookie_name);
         let cookie = if request.durable {
-            (DURABLE_COOKIE, seq.to_string())
+            (durable_cookie.as_str(), seq.to_string())
         } else {
             (self.cookie_name.as_str(), seq.to_string())
         };

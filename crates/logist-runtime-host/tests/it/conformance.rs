@@ -31,4 +31,10 @@ mod monitored {
     logist_conformance::core_tests!(HostFixture::monitored());
     logist_conformance::shell_tests!(HostFixture::monitored());
     logist_conformance::process_tests!(HostFixture::monitored());
+
+    mod reattach {
+        use crate::fixture::HostFixture;
+
+        logist_conformance::reattach_tests!(HostFixture::monitored(); attached_teardown);
+    }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use logist_conformance::Fixture;
+use logist_conformance::reattach::ReattachFixture;
 use logist_core::{CommandLine, Runtime};
 use logist_runtime_host::{HostRuntime, HostRuntimeBuilder};
 pub(crate) use logist_testing::pid_alive;
@@ -55,11 +56,29 @@ impl HostFixture {
     /// A runtime with this fixture's settings, as its concrete type.
     pub(crate) fn host(&self) -> HostRuntime {
         let runtime = self.builder.clone().build().expect("build a HostRuntime");
-        self.cookies
-            .lock()
-            .unwrap()
-            .push(format!("{}=", runtime.cookie_name()));
+        let mut cookies = self.cookies.lock().unwrap();
+        cookies.push(format!("{}=", runtime.cookie_name()));
+        // What durable runs carry instead (they outlive the runtime).
+        cookies.push(format!("{}_DURABLE=", runtime.cookie_name()));
+        drop(cookies);
         runtime
+    }
+}
+
+impl ReattachFixture for HostFixture {
+    fn adopting_runtime(&self) -> Box<dyn Runtime> {
+        let runtime = HostFixture {
+            builder: self.builder.clone().adopt(true),
+            cookies: Mutex::new(Vec::new()),
+            dirs: Mutex::new(Vec::new()),
+            churn: None,
+        }
+        .host();
+        let mut cookies = self.cookies.lock().unwrap();
+        cookies.push(format!("{}=", runtime.cookie_name()));
+        cookies.push(format!("{}_DURABLE=", runtime.cookie_name()));
+        drop(cookies);
+        Box::new(runtime)
     }
 }
 
