@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use logist_core::error_chain;
-use logist_monitor::{Client, ClientError, Event, RunDir, RunState, StateDir};
+use logist_monitor::{Client, ClientError, Event, RunDir, StateDir};
 
 use crate::CliError;
 use crate::cli::AttachArgs;
@@ -65,7 +65,14 @@ pub(crate) fn attach(
         && !(stdin.is_terminal() && terminal::in_background(&stdin));
     let keyboard = readable && on_pty && stdin.is_terminal();
     let mut raw_mode = None;
-    if readable && let Some(client) = connect(&run)? {
+    let control = if readable {
+        runs::connect(&run).map_err(|error| {
+            CliError::failed(format!("cannot reach run `{}`: {}", run.id(), error.text()))
+        })?
+    } else {
+        None
+    };
+    if let Some(client) = control {
         let control = Arc::new(Mutex::new(client));
         if keyboard {
             raw_mode = RawMode::enable()
@@ -100,21 +107,6 @@ pub(crate) fn attach(
     }
 }
 
-/// A client of a live run, or `None` once it has ended.
-fn connect(run: &RunDir) -> Result<Option<Client>, CliError> {
-    loop {
-        match run.state() {
-            Ok(RunState::Starting | RunState::Running(_)) => {}
-            Ok(_) => return Ok(None),
-            Err(error) => return Err(CliError::failed(error_chain(&error).to_string())),
-        }
-        match Client::connect(run) {
-            Ok(client) => return Ok(Some(client)),
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-}
-
 /// Relays output from `from` until the run ends (`true`) or the person
 /// detaches (`false`).
 fn relay_output(
@@ -125,17 +117,16 @@ fn relay_output(
 ) -> Result<bool, LogsError> {
     let mut reader = run.log();
     loop {
-        if !matches!(run.state()?, RunState::Starting | RunState::Running(_)) {
-            // Ended: what is on disk is the rest.
-            runs::copy_log(&mut reader, from, sink)?;
-            return Ok(true);
-        }
         if detached.load(Ordering::SeqCst) {
             return Ok(false);
         }
-        let Ok(mut subscription) = Client::connect(run).and_then(|c| c.subscribe(from)) else {
-            // Not listening yet, or just gone: look again.
-            std::thread::sleep(Duration::from_millis(10));
+        let Some(client) = runs::connect(run)? else {
+            // Ended: what is on disk is the rest.
+            runs::copy_log(&mut reader, from, sink)?;
+            return Ok(true);
+        };
+        // A monitor that ends right now: the next look tells.
+        let Ok(mut subscription) = client.subscribe(from) else {
             continue;
         };
         loop {

@@ -291,12 +291,16 @@ pub(crate) fn logs(args: &LogsArgs, state: &StateDir) -> Result<u8, CliError> {
     }
 }
 
-/// What can stop `logs`.
+/// What can stop following a run's output (`logs`, `attach`).
 #[derive(Debug)]
 pub(crate) enum LogsError {
+    /// Its log could not be read.
     Log(LogError),
+    /// Its monitor could not be reached or understood.
     Client(ClientError),
+    /// Its files could not be read.
     State(StateError),
+    /// Our own stdout or stderr refused the bytes.
     Write(io::Error),
 }
 
@@ -405,23 +409,15 @@ fn tail_start(reader: &mut LogReader, lines: usize) -> Result<u64, LogsError> {
 /// its log is printed to the end.
 fn follow(run: &RunDir, mut from: u64, sink: &mut Sink) -> Result<(), LogsError> {
     let mut reader = run.log();
-    let deadline = Instant::now() + CONNECT_PATIENCE;
     loop {
-        let running = matches!(run.state()?, RunState::Starting | RunState::Running(_));
-        if !running {
+        let Some(client) = connect(run)? else {
+            // Ended: what is on disk is the rest.
             copy_log(&mut reader, from, sink)?;
             return Ok(());
-        }
-        let mut subscription = match Client::connect(run).and_then(|c| c.subscribe(from)) {
-            Ok(subscription) => subscription,
-            // Not listening yet (starting) or just gone: look again.
-            Err(error) => {
-                if Instant::now() > deadline {
-                    return Err(error.into());
-                }
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
+        };
+        // A monitor that ends right now: the next look tells.
+        let Ok(mut subscription) = client.subscribe(from) else {
+            continue;
         };
         loop {
             match subscription.next(None) {
@@ -546,26 +542,20 @@ pub(crate) fn write_outcome(run: &Path, outcome: &str, code: u8) -> io::Result<(
     })
 }
 
-/// Connects to a live run's monitor, waiting for a starting one to listen.
-/// `Ok(None)` when the run is not running (any more).
-fn connect(run: &RunDir) -> Result<Option<Client>, CliError> {
+/// Connects to a live run's monitor; `Ok(None)` once the run is not
+/// running. A monitor that does not listen yet (starting) or any more (just
+/// ending) is looked at again for up to [`CONNECT_PATIENCE`]; one that
+/// speaks another protocol version is reported at once.
+pub(crate) fn connect(run: &RunDir) -> Result<Option<Client>, LogsError> {
     let deadline = Instant::now() + CONNECT_PATIENCE;
     loop {
-        let state = run
-            .state()
-            .map_err(|e| CliError::refused(error_chain(&e).to_string()))?;
-        if !matches!(state, RunState::Starting | RunState::Running(_)) {
+        if !matches!(run.state()?, RunState::Starting | RunState::Running(_)) {
             return Ok(None);
         }
         match Client::connect(run) {
             Ok(client) => return Ok(Some(client)),
-            Err(error) if Instant::now() > deadline => {
-                return Err(CliError::refused(format!(
-                    "cannot reach run `{}`: {}",
-                    run.id(),
-                    error_chain(&error)
-                )));
-            }
+            Err(error @ ClientError::Version { .. }) => return Err(error.into()),
+            Err(error) if Instant::now() > deadline => return Err(error.into()),
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
@@ -587,7 +577,10 @@ pub(crate) fn stop(args: &StopArgs, state: &StateDir) -> Result<u8, CliError> {
 /// supervisor with it). A run that already ended is left as it is; what is
 /// left of a lost one is killed.
 fn stop_run(run: &RunDir, grace: Option<Duration>) -> Result<(), CliError> {
-    match connect(run)? {
+    let client = connect(run).map_err(|error| {
+        CliError::refused(format!("cannot reach run `{}`: {}", run.id(), error.text()))
+    })?;
+    match client {
         Some(mut client) => {
             match client.terminate(grace) {
                 Ok(()) => {}
