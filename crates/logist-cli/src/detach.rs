@@ -23,15 +23,19 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use logist_core::{Runtime, error_chain};
 use logist_monitor::{MonitorProgram, StateDir};
 use logist_runtime_host::HostRuntime;
+use nix::sys::signal::{Signal as NixSignal, kill};
+use nix::unistd::Pid;
 
 use crate::cli::Shared;
 use crate::runs::{OUTCOME_FILE, SUPERVISOR_LOCK, write_outcome};
-use crate::{CliError, MONITOR_COMMAND};
+use crate::signals::Signals;
+use crate::{CliError, MONITOR_COMMAND, exit};
 
 /// The hidden flag that makes `logist` the supervisor of a detached run.
 pub(crate) const SUPERVISOR_FLAG: &str = "--internal-supervisor";
@@ -49,9 +53,47 @@ fn current_exe() -> Result<PathBuf, CliError> {
 /// The foreground's part: starts the supervisor with this process's
 /// arguments, relays what it says until the run is running, prints the
 /// run's id and returns 0 (or the supervisor's exit code if the run could
-/// not start). `pass_stdin`: the supervisor reads the prompt from stdin
-/// (`--prompt-file -`).
-pub(crate) fn launch(pass_stdin: bool) -> Result<u8, CliError> {
+/// not start). `prompt_on_stdin`: `--prompt-file -`, whose text this
+/// process reads first and hands to the supervisor through a pipe.
+///
+/// A stop signal before the supervisor exists ends `logist` at once; after,
+/// it is passed on as SIGTERM (the supervisor then stops the run, if it
+/// started, as Ctrl-C would) and a second one as SIGKILL.
+pub(crate) fn launch(prompt_on_stdin: bool, signals: &Signals) -> Result<u8, CliError> {
+    let supervisor = Arc::new(AtomicI32::new(0));
+    {
+        let first = Arc::clone(&supervisor);
+        let again = Arc::clone(&supervisor);
+        signals.watch(
+            move |signal| match first.load(Ordering::SeqCst) {
+                0 => std::process::exit(i32::from(exit::interrupted(signal))),
+                pid => {
+                    let _ = kill(Pid::from_raw(pid), NixSignal::SIGTERM);
+                }
+            },
+            move || {
+                let pid = again.load(Ordering::SeqCst);
+                if pid != 0 {
+                    let _ = kill(Pid::from_raw(pid), NixSignal::SIGKILL);
+                }
+            },
+        );
+    }
+    let prompt = if prompt_on_stdin {
+        let mut bytes = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|error| {
+                CliError::usage(format!(
+                    "--prompt-file: cannot read standard input: {}",
+                    error_chain(&error)
+                ))
+            })?;
+        Some(bytes)
+    } else {
+        None
+    };
     let exe = current_exe()?;
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     #[expect(
@@ -62,8 +104,8 @@ pub(crate) fn launch(pass_stdin: bool) -> Result<u8, CliError> {
     command
         .arg(SUPERVISOR_FLAG)
         .args(&args)
-        .stdin(if pass_stdin {
-            Stdio::inherit()
+        .stdin(if prompt.is_some() {
+            Stdio::piped()
         } else {
             Stdio::null()
         })
@@ -76,6 +118,14 @@ pub(crate) fn launch(pass_stdin: bool) -> Result<u8, CliError> {
             error_chain(&error)
         ))
     })?;
+    supervisor.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
+    // The supervisor reads the prompt before anything else; a supervisor
+    // that fails before reading it says why on stderr.
+    if let (Some(prompt), Some(mut stdin)) = (prompt, child.stdin.take()) {
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&prompt);
+        });
+    }
     // Its stderr is relayed as it comes: a start that fails explains why.
     let relay = child.stderr.take().map(|mut err| {
         std::thread::spawn(move || {

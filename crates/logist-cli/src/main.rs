@@ -106,11 +106,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Run(args) if args.shared.detach && !cli.supervisor => {
             run::check_detach(&args.shared, args.acp.acp).and_then(|()| {
-                detach::launch(args.prompt_file.as_deref() == Some(std::path::Path::new("-")))
+                detach::launch(
+                    args.prompt_file.as_deref() == Some(std::path::Path::new("-")),
+                    &signals,
+                )
             })
         }
         cli::Command::Exec(args) if args.shared.detach && !cli.supervisor => {
-            run::check_detach(&args.shared, false).and_then(|()| detach::launch(false))
+            run::check_detach(&args.shared, false).and_then(|()| detach::launch(false, &signals))
         }
         cli::Command::Run(args) => run::run(args, &signals, state),
         cli::Command::Exec(args) => run::exec(args, &signals, state),

@@ -256,10 +256,20 @@ fn logs_are_the_exact_bytes_on_their_own_streams() {
     assert_eq!(out.stdout, expected);
     assert_eq!(out.stderr, b"oops\n");
 
+    // The last lines of both streams together (which of two pipes the
+    // monitor reads first is not fixed, so this run writes to one).
+    let id = fx.start(&["sh", "-c", "seq 1 10; printf eleven"], false);
+    assert_eq!(fx.wait(&id), 0);
     let out = fx.run(&["logs", "--tail", "2", &id]);
-    assert_eq!(text(&out.stdout), "9\n10\n");
+    assert_eq!(text(&out.stdout), "10\neleven");
     let out = fx.run(&["logs", "--tail", "0", &id]);
     assert_eq!(out.stdout, b"");
+    let out = fx.run(&["logs", "--tail", "100", &id]);
+    assert_eq!(out.stdout.len(), 27);
+    let id = fx.start(&["seq", "1", "10"], false);
+    assert_eq!(fx.wait(&id), 0);
+    let out = fx.run(&["logs", "--tail", "2", &id]);
+    assert_eq!(text(&out.stdout), "9\n10\n");
 }
 
 #[test]
