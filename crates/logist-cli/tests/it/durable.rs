@@ -702,3 +702,34 @@ fn without_its_supervisor_a_detached_run_goes_on_unsupervised() {
     assert_eq!(entry["exit"], serde_json::json!({"code": 9}));
     assert_eq!(entry.get("outcome"), None);
 }
+
+#[test]
+fn the_idle_limit_answers_and_generic_questions_work_while_detached() {
+    let fx = Fixture::new();
+    let idle = fx.detach(&[
+        "--idle-timeout",
+        "0.5",
+        "--grace",
+        "0.2",
+        "--",
+        "sleep",
+        "100",
+    ]);
+    let answered = fx.detach(&[
+        "--stop",
+        "Name?",
+        "--on-input",
+        "answer=bob",
+        "--",
+        "sh",
+        "-c",
+        "printf 'Name? '; read n; echo \"hi $n\"",
+    ]);
+    // Nobody is at a terminal: a generic question is noticed (auto).
+    let asked = fx.detach(&["--", "sh", "-c", "printf 'Continue? [y/N] '; read x"]);
+    assert_eq!(fx.wait(&idle), 123);
+    assert_eq!(fx.wait(&answered), 0);
+    assert_eq!(text(&fx.run(&["logs", &answered]).stdout), "Name? hi bob\n");
+    assert_eq!(fx.wait(&asked), 122);
+    assert_eq!(fx.entry(&asked)["outcome"], "waiting_for_input");
+}
