@@ -16,6 +16,19 @@ pub(crate) struct Cli {
     /// More diagnostics on stderr (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
+    /// Where durable runs are recorded (default: $XDG_STATE_HOME/logist,
+    /// or ~/.local/state/logist).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "LOGIST_STATE_DIR",
+        global = true,
+        hide_env_values = true
+    )]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Internal: this process is the supervisor of a `--detach`ed run.
+    #[arg(long = "internal-supervisor", hide = true, global = true)]
+    pub(crate) supervisor: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -33,6 +46,87 @@ pub(crate) enum Command {
     /// Serve this machine's runtime to remote callers (`--remote`,
     /// LOGIST_REMOTE) until stopped.
     Serve(ServeArgs),
+    /// List durable runs (`--detach`): running ones, or all with --all.
+    Ps(PsArgs),
+    /// Print a durable run's output, exactly as it was written.
+    Logs(LogsArgs),
+    /// Relay this terminal (or stdin) to a durable run, and its output back.
+    Attach(AttachArgs),
+    /// Wait until a durable run ends; exit with its code (the table below).
+    #[command(after_help = crate::exit::TABLE)]
+    Wait(IdArgs),
+    /// Stop a durable run's whole process tree.
+    Stop(StopArgs),
+    /// Remove a finished durable run and its log.
+    Rm(RmArgs),
+}
+
+/// Options of `logist ps`.
+#[derive(Debug, Args)]
+pub(crate) struct PsArgs {
+    /// Show every recorded run: exited, lost and damaged ones too.
+    #[arg(long, short)]
+    pub(crate) all: bool,
+    /// Print one JSON array instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// A run's id, as `logist run|exec --detach` printed it.
+#[derive(Debug, Args)]
+pub(crate) struct IdArgs {
+    /// The run's id.
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+}
+
+/// Options of `logist logs`.
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// Keep printing output as it comes, until the run ends.
+    #[arg(long, short)]
+    pub(crate) follow: bool,
+    /// Start with the last N lines only.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub(crate) tail: Option<usize>,
+    #[command(flatten)]
+    pub(crate) run: IdArgs,
+}
+
+/// Options of `logist attach`.
+#[derive(Debug, Args)]
+pub(crate) struct AttachArgs {
+    /// Print the whole log first, instead of starting at its current end.
+    #[arg(long)]
+    pub(crate) replay: bool,
+    /// Do not pass stdin to the run: only watch its output.
+    #[arg(long)]
+    pub(crate) no_stdin: bool,
+    #[command(flatten)]
+    pub(crate) run: IdArgs,
+}
+
+/// Options of `logist stop`.
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {
+    /// Time between SIGTERM and SIGKILL (default: the run's own --grace).
+    #[arg(long, value_name = "SECS", value_parser = duration::parse)]
+    pub(crate) grace: Option<Duration>,
+    /// Kill the tree at once (SIGKILL).
+    #[arg(long, conflicts_with = "grace")]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) run: IdArgs,
+}
+
+/// Options of `logist rm`.
+#[derive(Debug, Args)]
+pub(crate) struct RmArgs {
+    /// Kill a running run's tree first (SIGKILL), then remove it.
+    #[arg(long, short)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) run: IdArgs,
 }
 
 /// Options of `logist serve`.
@@ -248,6 +342,11 @@ pub(crate) struct Shared {
     /// showing its structured output readably.
     #[arg(long, conflicts_with = "json")]
     pub(crate) raw: bool,
+    /// Start a durable run and print its id once it runs; its policies stay
+    /// enforced by a supervisor in the background. See `logist ps`, `logs`,
+    /// `attach`, `wait`, `stop`, `rm`.
+    #[arg(long, conflicts_with_all = ["json", "raw", "log_file", "remote"])]
+    pub(crate) detach: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,9 @@
 use logist_core::{Error, ExitStatus, Verdict};
 use logist_sentinel::Outcome;
 
+/// `logist wait`/`attach`: the run is lost (its monitor ended without
+/// recording how the run exited); never an invented code.
+pub(crate) const LOST: u8 = 121;
 /// Usage error: bad arguments, unknown agent, bad pattern.
 pub(crate) const USAGE: u8 = 2;
 /// The agent waited for input and `--on-input fail` was in force.
@@ -24,7 +27,8 @@ Exit codes:
   N        the command's own exit code when it exits by itself
   1        the command exited 0 but its agent reported a failure
   128+N    the command died by signal N
-  2        usage error (bad arguments, unknown agent, bad pattern)
+  2        usage error (bad arguments, unknown agent, bad pattern, unknown run id)
+  121      the run is lost: its monitor died without recording its exit (wait, attach)
   122      the command waited for input (--on-input fail)
   123      the command was silent for the idle limit (--idle-timeout)
   124      the overall timeout passed (--timeout)
@@ -38,7 +42,8 @@ pub(crate) fn interrupted(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(u8::MAX)
 }
 
-fn status_code(status: ExitStatus) -> u8 {
+/// The code for a status: its own exit code, or 128 + the signal.
+pub(crate) fn status_code(status: ExitStatus) -> u8 {
     match status {
         ExitStatus::Code(code) => (code & 0xff) as u8,
         ExitStatus::Signal(signal) => u8::try_from(128 + signal).unwrap_or(u8::MAX),

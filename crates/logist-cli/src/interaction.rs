@@ -69,7 +69,9 @@ impl Attached {
         let Some(id) = run.id().cloned() else {
             return attached;
         };
-        if interaction.relay_stdin {
+        // A detached run's supervisor has no stdin to give: `logist attach`
+        // writes to the run's instead.
+        if interaction.relay_stdin && !shared.detach {
             if interaction.keyboard(shared) {
                 attached.raw_mode = RawMode::enable()
                     .inspect_err(

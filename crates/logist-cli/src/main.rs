@@ -5,7 +5,9 @@
 //! know the agents. See `logist --help` for the interface and exit codes.
 
 mod acp;
+mod attach;
 mod cli;
+mod detach;
 mod duration;
 mod exit;
 mod home;
@@ -16,8 +18,10 @@ mod list_agents;
 mod questions;
 mod report;
 mod run;
+mod runs;
 mod serve;
 mod signals;
+mod state_dir;
 mod tailored;
 mod terminal;
 mod time;
@@ -31,6 +35,11 @@ use clap::Parser;
 /// The hidden subcommand that runs the embedded mock agent program.
 pub(crate) const MOCK_AGENT_COMMAND: &str = "mock-agent";
 
+/// The hidden subcommand that makes this program a run's monitor
+/// (`logist_monitor::monitor_main`), so that one binary is all there is
+/// to install.
+pub(crate) const MONITOR_COMMAND: &str = "__monitor";
+
 /// A failure of `logist` itself: one line for the user and an exit code.
 #[derive(Debug)]
 pub(crate) struct CliError {
@@ -43,6 +52,15 @@ impl CliError {
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self {
             code: exit::USAGE,
+            message: message.into(),
+        }
+    }
+
+    /// A run-management command (`ps`, `logs`, `stop`, `rm`) was refused
+    /// or failed: exit code 1.
+    pub(crate) fn refused(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
             message: message.into(),
         }
     }
@@ -70,15 +88,45 @@ fn main() -> ExitCode {
         return ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1));
     }
 
+    // The monitor forks first thing, so nothing may run before it: no
+    // thread, no blocked signal.
+    if args.get(1).is_some_and(|arg| arg == MONITOR_COMMAND) {
+        let code = logist_monitor::monitor_main(args.into_iter().skip(2));
+        return ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1));
+    }
+
     // Before any thread starts, so that every thread has them blocked.
     let signals = signals::block();
     let cli = cli::Cli::parse();
+    if cli.supervisor {
+        detach::Supervisor::detach_session();
+    }
     init_tracing(cli.verbose);
+    let state = cli.state_dir.as_deref();
     let result = match cli.command {
-        cli::Command::Run(args) => run::run(args, &signals),
-        cli::Command::Exec(args) => run::exec(args, &signals),
+        cli::Command::Run(args) if args.shared.detach && !cli.supervisor => {
+            run::check_detach(&args.shared, args.acp.acp).and_then(|()| {
+                detach::launch(
+                    args.prompt_file.as_deref() == Some(std::path::Path::new("-")),
+                    &signals,
+                )
+            })
+        }
+        cli::Command::Exec(args) if args.shared.detach && !cli.supervisor => {
+            run::check_detach(&args.shared, false).and_then(|()| detach::launch(false, &signals))
+        }
+        cli::Command::Run(args) => run::run(args, &signals, state),
+        cli::Command::Exec(args) => run::exec(args, &signals, state),
         cli::Command::Agents(args) => list_agents::list(&args),
         cli::Command::Serve(args) => serve::serve(&args, &signals),
+        cli::Command::Ps(args) => open_state(state).and_then(|dir| runs::ps(&args, &dir)),
+        cli::Command::Logs(args) => open_state(state).and_then(|dir| runs::logs(&args, &dir)),
+        cli::Command::Wait(args) => open_state(state).and_then(|dir| runs::wait(&args, &dir)),
+        cli::Command::Stop(args) => open_state(state).and_then(|dir| runs::stop(&args, &dir)),
+        cli::Command::Rm(args) => open_state(state).and_then(|dir| runs::rm(&args, &dir)),
+        cli::Command::Attach(args) => {
+            open_state(state).and_then(|dir| attach::attach(&args, &dir, &signals))
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -89,6 +137,12 @@ fn main() -> ExitCode {
             ExitCode::from(error.code)
         }
     }
+}
+
+/// The state directory of durable runs; a problem with it is exit 125.
+fn open_state(flag: Option<&std::path::Path>) -> Result<logist_monitor::StateDir, CliError> {
+    state_dir::open(flag)
+        .map_err(|error| CliError::failed(logist_core::error_chain(&error).to_string()))
 }
 
 fn init_tracing(verbose: u8) {

@@ -16,6 +16,7 @@ use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy, Run, RunOptions, Sentinel};
 
 use crate::cli::{self, ExecArgs, GenericQuestions, OnInput, RunArgs, RuntimeKind, Shared};
+use crate::detach::Supervisor;
 use crate::home;
 use crate::interaction::{Attached, Interaction};
 use crate::interrupt::Interrupt;
@@ -30,8 +31,24 @@ use crate::{CliError, exit};
 /// Variables a `--clean-env` run still gets, so ordinary programs work.
 const CLEAN_ENV_KEEPS: [&str; 7] = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR"];
 
+/// `--detach` runs on this host only (a container already outlives
+/// `logist`; remote runs are not durable yet).
+pub(crate) fn check_detach(shared: &Shared, acp: bool) -> Result<(), CliError> {
+    if !shared.detach {
+        return Ok(());
+    }
+    if shared.runtime != RuntimeKind::Host {
+        return Err(CliError::usage("--detach runs on the host runtime only"));
+    }
+    if acp {
+        return Err(CliError::usage("--detach does not apply to --acp"));
+    }
+    Ok(())
+}
+
 /// `logist run`.
-pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
+pub(crate) fn run(args: RunArgs, signals: &Signals, state: Option<&Path>) -> Result<u8, CliError> {
+    check_detach(&args.shared, args.acp.acp)?;
     let prompt = prompt(&args)?;
     // The run's prepared files live until the run is over.
     let (agent, _run_dir) = build_agent(&args, &prompt)?;
@@ -62,6 +79,7 @@ pub(crate) fn run(args: RunArgs, signals: &Signals) -> Result<u8, CliError> {
             prompts_at_once: args.approval == Some(cli::Approval::Ask),
             ..Interaction::default()
         },
+        state,
     )
 }
 
@@ -107,7 +125,12 @@ fn prompt(args: &RunArgs) -> Result<String, CliError> {
 }
 
 /// `logist exec`.
-pub(crate) fn exec(args: ExecArgs, signals: &Signals) -> Result<u8, CliError> {
+pub(crate) fn exec(
+    args: ExecArgs,
+    signals: &Signals,
+    state: Option<&Path>,
+) -> Result<u8, CliError> {
+    check_detach(&args.shared, false)?;
     let command = CommandLine::new(args.command.iter().cloned())
         .map_err(|error| CliError::usage(error_chain(&error).to_string()))?;
     let stops: Vec<Pattern> = args
@@ -134,6 +157,7 @@ pub(crate) fn exec(args: ExecArgs, signals: &Signals) -> Result<u8, CliError> {
             generic_questions,
             prompts_at_once: false,
         },
+        state,
     )
 }
 
@@ -372,7 +396,8 @@ pub(crate) fn build_runtime(
 }
 
 /// Runs `agent` to the end under the shared options and returns the exit
-/// code.
+/// code. With `--detach` this process is the run's supervisor
+/// ([`crate::detach`]): the run is durable, recorded in `state`.
 fn supervise(
     agent: Arc<dyn Agent>,
     prompt: &str,
@@ -380,10 +405,21 @@ fn supervise(
     mount: Option<&Path>,
     signals: &Signals,
     interaction: Interaction,
+    state: Option<&Path>,
 ) -> Result<u8, CliError> {
-    let runtime = build_runtime(shared, mount)?;
+    let mut supervisor = if shared.detach {
+        let dir = crate::state_dir::open(state)
+            .map_err(|error| CliError::failed(error_chain(&error).to_string()))?;
+        Some(Supervisor::new(dir))
+    } else {
+        None
+    };
+    let runtime = match &supervisor {
+        Some(supervisor) => supervisor.runtime(shared)?,
+        None => build_runtime(shared, mount)?,
+    };
     let keyboard = interaction.keyboard(shared);
-    let options = run_options(shared, interaction, keyboard);
+    let options = run_options(shared, interaction, keyboard).durable(shared.detach);
     // What the sentinel will spawn, for the `spawned` event.
     let argv = options
         .launch(agent.as_ref(), prompt)
@@ -405,6 +441,7 @@ fn supervise(
         &reporter,
         &argv,
         attached.questions(),
+        supervisor.as_mut(),
     );
     let stopped_for_question = attached.end();
     let mut outcome = watched?;
@@ -428,6 +465,10 @@ fn supervise(
         ));
     }
     reporter.finish(&outcome, code);
+    drop(reporter);
+    if let Some(supervisor) = supervisor {
+        supervisor.finish(exit::outcome_name(&outcome), code);
+    }
     Ok(code)
 }
 
@@ -487,8 +528,16 @@ fn watch(
     reporter: &Mutex<Reporter>,
     argv: &[String],
     questions: Option<&Questions>,
+    mut supervisor: Option<&mut Supervisor>,
 ) -> Result<Outcome, CliError> {
     for event in run.by_ref() {
+        if let (Event::Started { id }, Some(supervisor)) = (&event, supervisor.as_deref_mut())
+            && let Err(error) = supervisor.ready(id.as_str())
+        {
+            // Unsupervised and unannounced, the run would be a stray.
+            let _ = runtime.terminate(id, true);
+            return Err(error);
+        }
         match (&event, &shared.log_file) {
             (Event::Started { id }, Some(path)) => {
                 let written = log_dir(path)?.join(format!("{id}.log"));

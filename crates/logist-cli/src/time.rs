@@ -13,6 +13,11 @@ pub(crate) fn rfc3339_now() -> String {
 }
 
 /// Milliseconds since the Unix epoch, as RFC 3339 UTC.
+pub(crate) fn rfc3339_ms(millis: u64) -> String {
+    rfc3339(u128::from(millis))
+}
+
+/// Milliseconds since the Unix epoch, as RFC 3339 UTC.
 fn rfc3339(millis: u128) -> String {
     let secs = millis / 1000;
     let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);

@@ -29,6 +29,7 @@ fn spec(argv: &[&str], ownership: Ownership) -> RunSpec {
         leak_window: Duration::from_millis(200),
         segment_bytes: 64 << 20,
         created_unix_ms: 0,
+        labels: Default::default(),
     }
 }
 

@@ -18,6 +18,7 @@
 //! lock, which the kernel drops when the monitor dies however it dies, so
 //! a recycled pid can never pass for it.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -92,6 +93,10 @@ pub struct RunSpec {
     pub segment_bytes: u64,
     /// When it was started (milliseconds since the Unix epoch).
     pub created_unix_ms: u64,
+    /// The caller's labels (`logist_core::Labels`). Optional in
+    /// `spec.json` (added within layout 1: a spec without them reads as
+    /// none, and a reader that does not know them ignores them).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The monitor and its run, as recorded in `monitor.json`.
@@ -651,6 +656,7 @@ impl RunSpec {
             "leak_window_ms": duration_ms(self.leak_window),
             "segment_bytes": self.segment_bytes,
             "created_unix_ms": self.created_unix_ms,
+            "labels": self.labels,
         })
         .to_string()
     }
@@ -701,6 +707,19 @@ impl RunSpec {
             leak_window: Duration::from_millis(u64_field(value, "leak_window_ms")?),
             segment_bytes: u64_field(value, "segment_bytes")?,
             created_unix_ms: u64_field(value, "created_unix_ms")?,
+            labels: match value.get("labels") {
+                None | Some(Value::Null) => BTreeMap::new(),
+                Some(Value::Object(map)) => map
+                    .iter()
+                    .map(|(key, value)| {
+                        value
+                            .as_str()
+                            .map(|value| (key.clone(), value.to_owned()))
+                            .ok_or_else(|| format!("label `{key}` is not a string"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err("`labels` is not an object".to_owned()),
+            },
         })
     }
 }
@@ -808,6 +827,7 @@ mod tests {
             leak_window: Duration::from_millis(500),
             segment_bytes: 1 << 20,
             created_unix_ms: 42,
+            labels: BTreeMap::from([("job".to_owned(), "7".to_owned())]),
         }
     }
 

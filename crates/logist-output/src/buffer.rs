@@ -188,6 +188,16 @@ impl OutputBuffer {
         evicted
     }
 
+    /// Advances the output by `len` bytes that never reached the buffer
+    /// (a supervisor could not keep them, or they are skipped on purpose),
+    /// so that offsets stay those of the process's whole output. They count
+    /// as produced and dropped, on `stream`.
+    pub fn skip(&mut self, stream: Stream, len: u64) {
+        self.produced[stream_index(stream)] += len;
+        self.dropped[stream_index(stream)] += len;
+        self.end += len;
+    }
+
     /// Frees every retained byte (the process is being removed).
     pub fn clear(&mut self) {
         for chunk in self.chunks.drain(..) {

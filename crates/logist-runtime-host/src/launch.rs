@@ -52,7 +52,7 @@ pub(crate) struct Launch<'a> {
 pub(crate) fn launch(plan: &Launch<'_>) -> Result<Launched, Error> {
     let request = plan.request;
     let program = request.command.program();
-    let env = environment(plan);
+    let env = environment(plan.request, &plan.cookie);
     let resolved = resolve(
         program,
         env.get(OsStr::new("PATH")).map(OsString::as_os_str),
@@ -111,8 +111,11 @@ pub(crate) fn launch(plan: &Launch<'_>) -> Result<Launched, Error> {
 
 /// The final environment: the base (ours, or nothing), then unset, pass,
 /// set, and the tree cookie.
-fn environment(plan: &Launch<'_>) -> BTreeMap<OsString, OsString> {
-    let env = &plan.request.env;
+pub(crate) fn environment(
+    request: &SpawnRequest,
+    cookie: &(&str, String),
+) -> BTreeMap<OsString, OsString> {
+    let env = &request.env;
     let mut vars: BTreeMap<OsString, OsString> = if env.inherits() {
         std::env::vars_os().collect()
     } else {
@@ -129,7 +132,7 @@ fn environment(plan: &Launch<'_>) -> BTreeMap<OsString, OsString> {
     for (name, value) in env.vars() {
         vars.insert(name.into(), value.into());
     }
-    vars.insert(plan.cookie.0.into(), plan.cookie.1.clone().into());
+    vars.insert(cookie.0.into(), cookie.1.clone().into());
     vars
 }
 

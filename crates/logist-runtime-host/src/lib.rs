@@ -62,6 +62,7 @@
 //! ```
 
 mod launch;
+mod monitored;
 mod process;
 mod reactor;
 mod runtime;
@@ -69,6 +70,7 @@ mod spawner;
 mod sys;
 mod tree;
 
+pub use logist_monitor::MonitorProgram;
 pub use runtime::{HostRuntime, HostRuntimeBuilder};
 
 /// The README's examples, compiled and run as doc tests so they stay true.

@@ -7,17 +7,19 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use logist_core::{
     Completion, Error, Labels, Logs, OutputRead, ProcessId, ProcessInfo, Runtime, SpawnRequest,
-    Stream, TerminalSize,
+    StdinMode, Stream, TerminalSize,
 };
+use logist_monitor::{MonitorProgram, OwnerLock, Ownership, RunSpec, StartError, StateDir};
 use logist_output::{Record, RecordSettings, Table};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{AccessFlags, Pid, access, getpgid};
 
-use crate::launch::{Launch, launch};
+use crate::launch::{self, Launch, launch};
+use crate::monitored::{self, Monitored};
 use crate::process::Process;
 use crate::reactor::{ReactorHandle, Registration};
 use crate::spawner::Spawner;
@@ -40,6 +42,9 @@ pub struct HostRuntimeBuilder {
     kill_on_parent_death: bool,
     raise_fd_limit: bool,
     backpressure: bool,
+    state_dir: Option<PathBuf>,
+    monitor_program: Option<MonitorProgram>,
+    adopt: bool,
 }
 
 impl Default for HostRuntimeBuilder {
@@ -53,6 +58,9 @@ impl Default for HostRuntimeBuilder {
             kill_on_parent_death: false,
             raise_fd_limit: true,
             backpressure: false,
+            state_dir: None,
+            monitor_program: None,
+            adopt: false,
         }
     }
 }
@@ -139,13 +147,93 @@ impl HostRuntimeBuilder {
         self
     }
 
+    /// Runs go through a per-run logist-monitor and are recorded under
+    /// `dir` (created if missing).
+    ///
+    /// Each run then has a small monitor process of its own (see
+    /// `docs/durable-runs.md`): it is the run's parent and subreaper, logs
+    /// every byte to disk and records the exit. A run is *attached* (the
+    /// default: this runtime holds its owner pipe, and dropping the runtime
+    /// or any death of this process, SIGKILL included, stops the whole
+    /// tree, escapees included) or *durable* ([`SpawnRequest::durable`]:
+    /// it outlives this process and a later runtime [`adopt`](Self::adopt)s
+    /// it). Process ids are the runs' ids (their directories' names).
+    /// Starting a run this way costs more than the in-process path (one
+    /// more exec and fork; measured in `docs/durable-runs.md`), which stays
+    /// the default without a state directory.
+    #[must_use]
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// How to start the monitor. Default: `logist-monitor` next to the
+    /// current executable, else on `PATH`.
+    #[must_use]
+    pub fn monitor_program(mut self, program: MonitorProgram) -> Self {
+        self.monitor_program = Some(program);
+        self
+    }
+
+    /// At build, take the state directory's owner lock and adopt its runs
+    /// (default false).
+    ///
+    /// Adopted: runs that exited (status and log), running durable runs
+    /// (followed from now on, their whole log readable), and lost runs
+    /// (their monitor died without recording an exit: what is left of
+    /// their process group is killed, [`Runtime::info`] reports
+    /// [`ProcessState::Lost`](logist_core::ProcessState::Lost) and
+    /// [`Runtime::wait`] answers [`Error::Lost`]). Attached runs whose
+    /// monitor lives belong to another live owner and are left alone; a
+    /// run whose files are damaged is skipped with a warning. The lock is
+    /// held as long as the runtime lives; a second adopter of the same
+    /// directory gets [`Error::Backend`] whose source is
+    /// [`StateError::Busy`](logist_monitor::StateError::Busy).
+    #[must_use]
+    pub fn adopt(mut self, adopt: bool) -> Self {
+        self.adopt = adopt;
+        self
+    }
+
     /// Starts the runtime's reactor thread.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] when the thread or its epoll and eventfd descriptors
-    /// cannot be created, or the log directory cannot be created.
+    /// cannot be created, or the log directory cannot be created;
+    /// [`Error::Backend`] when the state directory cannot be opened or (to
+    /// adopt) locked: another process owns it, see [`adopt`](Self::adopt);
+    /// [`Error::Unsupported`] for `adopt` without a state directory.
     pub fn build(self) -> Result<HostRuntime, Error> {
+        let state = match &self.state_dir {
+            Some(dir) => Some(StateDir::open(dir).map_err(|error| {
+                Error::backend(
+                    "host",
+                    format!("opening the state directory `{}`", dir.display()),
+                    error,
+                )
+            })?),
+            None if self.adopt => {
+                return Err(Error::unsupported(
+                    "host",
+                    "adopting runs without a state directory (HostRuntimeBuilder::state_dir)",
+                ));
+            }
+            None => None,
+        };
+        let owner_lock = match &state {
+            Some(state) if self.adopt => Some(state.lock_owner().map_err(|error| {
+                Error::backend(
+                    "host",
+                    format!(
+                        "adopting the runs of `{}` (another process owns it)",
+                        state.path().display()
+                    ),
+                    error,
+                )
+            })?),
+            _ => None,
+        };
         if self.raise_fd_limit
             && let Err(error) = sys::raise_nofile_limit()
         {
@@ -170,7 +258,11 @@ impl HostRuntimeBuilder {
         // 48 random bits per runtime: ids and cookies never repeat across
         // instances or restarts of the program.
         let tag = format!("{:012x}", RandomState::new().hash_one(Instant::now()) >> 16);
-        Ok(HostRuntime {
+        let monitor_program = self
+            .monitor_program
+            .clone()
+            .unwrap_or_else(monitored::default_monitor_program);
+        let runtime = HostRuntime {
             cookie_name: format!("LOGIST_TREE_{tag}"),
             tag,
             config: self,
@@ -178,7 +270,25 @@ impl HostRuntimeBuilder {
             processes: Table::new(),
             reactor: Mutex::new(reactor),
             spawner,
-        })
+            state,
+            _owner_lock: owner_lock,
+            monitor_program,
+            monitored: Table::new(),
+        };
+        if runtime._owner_lock.is_some()
+            && let Some(state) = &runtime.state
+        {
+            let adopted = monitored::adopt(
+                state,
+                || runtime.next_seq.fetch_add(1, Ordering::Relaxed) + 1,
+                runtime.record_settings(),
+            )?;
+            tracing::info!(dir = %state.path().display(), runs = adopted.runs.len(), "adopted the state directory's runs");
+            for run in adopted.runs {
+                runtime.monitored.insert(run);
+            }
+        }
+        Ok(runtime)
     }
 }
 
@@ -215,6 +325,13 @@ pub struct HostRuntime {
     processes: Table<Process>,
     reactor: Mutex<ReactorHandle>,
     spawner: Option<Spawner>,
+    /// The state directory, when runs go through monitors.
+    state: Option<StateDir>,
+    /// Held while this runtime owns (has adopted) the state directory.
+    _owner_lock: Option<OwnerLock>,
+    monitor_program: MonitorProgram,
+    /// Runs behind a monitor, by run id.
+    monitored: Table<Monitored>,
 }
 
 impl std::fmt::Debug for ReactorHandle {
@@ -320,6 +437,90 @@ impl HostRuntime {
         Ok(any)
     }
 
+    fn monitored_run(&self, id: &ProcessId) -> Option<Arc<Monitored>> {
+        self.monitored.get(id).ok()
+    }
+
+    fn record_settings(&self) -> RecordSettings {
+        RecordSettings {
+            grace: self.config.grace,
+            output_cap: self.config.output_cap,
+        }
+    }
+
+    /// Starts `request` through a new monitor in `state`.
+    fn spawn_monitored(
+        &self,
+        request: &SpawnRequest,
+        state: &StateDir,
+    ) -> Result<ProcessId, Error> {
+        let program = request.command.program();
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = logist_monitor::new_run_id();
+        // The monitor finds the run's tree by parentage, not by the cookie.
+        // An attached run carries it all the same, as a second net when the
+        // runtime is dropped (and a mark for tests); a durable one must
+        // not, or dropping the runtime would stop it as a stray: it gets
+        // `<cookie name>_DURABLE` instead.
+        let durable_cookie = format!("{}_DURABLE", self.cookie_name);
+        let cookie = if request.durable {
+            (durable_cookie.as_str(), seq.to_string())
+        } else {
+            (self.cookie_name.as_str(), seq.to_string())
+        };
+        let env: Vec<_> = launch::environment(request, &cookie).into_iter().collect();
+        let spec = RunSpec {
+            argv: request.command.argv().to_vec(),
+            cwd: request.cwd.clone(),
+            terminal: request.terminal.map(|size| (size.rows, size.cols)),
+            stdin_piped: request.stdin == StdinMode::Piped,
+            ownership: if request.durable {
+                Ownership::Durable
+            } else {
+                Ownership::Attached
+            },
+            grace: request.grace.unwrap_or(self.config.grace),
+            leak_window: self.config.leak_window,
+            segment_bytes: monitored::SEGMENT_BYTES,
+            created_unix_ms: u64::try_from(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis(),
+            )
+            .unwrap_or(u64::MAX),
+            labels: request.labels.clone(),
+        };
+        let started = logist_monitor::start(state, &self.monitor_program, &id, &spec, &env)
+            .map_err(|error| match error {
+                StartError::Spawn { source, .. } => launch::spawn_error(program, source),
+                error => Error::backend(
+                    "host",
+                    format!("starting `{program}` through a monitor"),
+                    error,
+                ),
+            })?;
+        let process = Arc::new(Monitored::new(monitored::Parts {
+            run: started.run,
+            spec,
+            pid: Some(started.pid),
+            owner: started.owner,
+            seq,
+            settings: self.record_settings(),
+        })?);
+        self.monitored.insert(Arc::clone(&process));
+        if let Err(error) = process.follow(0) {
+            // Not followed, it could not be waited for: stop it.
+            let _ = process.terminate(true);
+            process.release();
+            self.monitored.remove(&process.record.id);
+            return Err(error);
+        }
+        tracing::info!(%id, pid = started.pid, program, durable = request.durable, "spawned through a monitor");
+        self.evict_exited();
+        Ok(ProcessId::new(id))
+    }
+
     fn evict_exited(&self) {
         let Some(keep) = self.config.retain_exited else {
             return;
@@ -331,6 +532,46 @@ impl HostRuntime {
         }
         for process in &exited[..exited.len() - keep] {
             let _ = self.remove(&process.record.id);
+        }
+        // Runs behind monitors too: removing one deletes its directory.
+        let mut exited = self.monitored.all();
+        exited.retain(|run| !run.is_alive());
+        if exited.len() > keep {
+            for run in &exited[..exited.len() - keep] {
+                let _ = self.remove(&run.record.id);
+            }
+        }
+    }
+}
+
+impl HostRuntime {
+    /// Lets go of the runs behind monitors as the runtime is dropped:
+    /// attached ones are asked to stop (each with its grace period), then
+    /// their owner pipes close, which kills what is left of their trees;
+    /// durable ones go on, to be adopted later.
+    fn release_monitored(&self) {
+        let runs = self.monitored.drain();
+        if runs.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let mut asked: Vec<_> = runs.iter().filter(|run| run.ask_to_stop()).collect();
+        if !asked.is_empty() {
+            tracing::info!(
+                count = asked.len(),
+                "runtime dropped; stopping its attached runs"
+            );
+        }
+        asked.sort_by_key(|run| run.record.grace);
+        for run in &asked {
+            run.record.wait_exit(started + run.record.grace);
+        }
+        for run in &runs {
+            run.release();
+        }
+        let deadline = Instant::now() + KILL_WAIT;
+        for run in &runs {
+            run.await_release(deadline);
         }
     }
 }
@@ -376,6 +617,16 @@ impl Runtime for HostRuntime {
         let program = request.command.program();
         if let Some(dir) = &request.cwd {
             check_dir(dir)?;
+        }
+        match &self.state {
+            Some(state) => return self.spawn_monitored(request, state),
+            None if request.durable => {
+                return Err(Error::unsupported(
+                    "host",
+                    "durable runs need a state directory (HostRuntimeBuilder::state_dir)",
+                ));
+            }
+            None => {}
         }
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
         let id = ProcessId::new(format!("host-{}-{seq}", self.tag));
@@ -449,10 +700,16 @@ impl Runtime for HostRuntime {
     }
 
     fn is_alive(&self, id: &ProcessId) -> Result<bool, Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return Ok(run.is_alive());
+        }
         Ok(self.processes.get(id)?.record.is_alive())
     }
 
     fn get_logs(&self, id: &ProcessId, tail: Option<usize>) -> Result<Logs, Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return Ok(run.get_logs(tail));
+        }
         Ok(self.processes.get(id)?.record.logs(tail))
     }
 
@@ -462,6 +719,9 @@ impl Runtime for HostRuntime {
         stream: Stream,
         tail: Option<usize>,
     ) -> Result<Logs, Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return Ok(run.get_stream_logs(stream, tail));
+        }
         Ok(self.processes.get(id)?.record.stream_logs(stream, tail))
     }
 
@@ -471,6 +731,9 @@ impl Runtime for HostRuntime {
         from: u64,
         timeout: Option<Duration>,
     ) -> Result<OutputRead, Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return Ok(run.read_output(from, timeout));
+        }
         let process = self.processes.get(id)?;
         let half_cap = self.config.output_cap as u64 / 2;
         let (read, resume) = process.record.read_output_then(from, timeout, |state| {
@@ -492,6 +755,9 @@ impl Runtime for HostRuntime {
     }
 
     fn terminate(&self, id: &ProcessId, force: bool) -> Result<bool, Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return run.terminate(force);
+        }
         let process = self.processes.get(id)?;
         if force {
             let killed = self.kill_tree(&process)?;
@@ -521,10 +787,16 @@ impl Runtime for HostRuntime {
     }
 
     fn wait(&self, id: &ProcessId, timeout: Option<Duration>) -> Result<Completion, Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return run.wait(timeout);
+        }
         self.processes.get(id)?.record.wait(timeout)
     }
 
     fn write_stdin(&self, id: &ProcessId, data: &[u8]) -> Result<(), Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return run.write_stdin(data);
+        }
         let process = self.processes.get(id)?;
         let mut stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(file) = stdin.as_mut() else {
@@ -544,6 +816,9 @@ impl Runtime for HostRuntime {
     }
 
     fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return run.close_stdin();
+        }
         let process = self.processes.get(id)?;
         let mut stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
         if process.on_terminal {
@@ -558,6 +833,9 @@ impl Runtime for HostRuntime {
     }
 
     fn resize_terminal(&self, id: &ProcessId, size: TerminalSize) -> Result<(), Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return run.resize(size.rows, size.cols);
+        }
         let process = self.processes.get(id)?;
         let stdin = process.stdin.lock().unwrap_or_else(PoisonError::into_inner);
         match stdin.as_ref() {
@@ -571,17 +849,37 @@ impl Runtime for HostRuntime {
     }
 
     fn info(&self, id: &ProcessId) -> Result<ProcessInfo, Error> {
+        if let Some(run) = self.monitored_run(id) {
+            return Ok(run.info());
+        }
         let process = self.processes.get(id)?;
         Ok(process.record.info(u32::try_from(process.pid).ok()))
     }
 
     fn list(&self, selector: &Labels) -> Result<Vec<ProcessInfo>, Error> {
-        Ok(self
+        let mut list = self
             .processes
-            .list(selector, |process| u32::try_from(process.pid).ok()))
+            .list(selector, |process| u32::try_from(process.pid).ok());
+        list.extend(
+            self.monitored
+                .all()
+                .iter()
+                .filter(|run| {
+                    selector
+                        .iter()
+                        .all(|(key, value)| run.record.labels.get(key) == Some(value))
+                })
+                .map(|run| run.info()),
+        );
+        Ok(list)
     }
 
     fn remove(&self, id: &ProcessId) -> Result<(), Error> {
+        if let Some(run) = self.monitored_run(id) {
+            run.remove()?;
+            self.monitored.remove(id);
+            return Ok(());
+        }
         let process = self.processes.get(id)?;
         if process.record.is_alive() {
             return Err(Error::StillRunning { id: id.clone() });
@@ -627,6 +925,7 @@ fn write_all_blocking(file: &mut File, mut data: &[u8]) -> io::Result<()> {
 
 impl Drop for HostRuntime {
     fn drop(&mut self) {
+        self.release_monitored();
         let processes = self.processes.all();
         let prefix = format!("{}=", self.cookie_name).into_bytes();
         let not_before = processes.iter().map(|p| p.spawn_ticks).min().unwrap_or(0);

@@ -54,6 +54,9 @@ pub struct RunOptions {
     /// the policy: piped when someone may answer ([`OnPrompt::Answer`],
     /// [`OnPrompt::Wait`]), `/dev/null` otherwise. Ignored on a terminal.
     pub stdin: Option<StdinMode>,
+    /// Ask for a durable run ([`SpawnRequest`'s `durable`](SpawnRequest#structfield.durable)): it outlives the
+    /// runtime that spawned it, on a runtime that offers that.
+    pub durable: bool,
 }
 
 impl Default for RunOptions {
@@ -66,6 +69,7 @@ impl Default for RunOptions {
             terminal: None,
             grace: None,
             stdin: None,
+            durable: false,
         }
     }
 }
@@ -128,6 +132,13 @@ impl RunOptions {
         self
     }
 
+    /// Asks for a durable run (see [`RunOptions`'s `durable`](Self#structfield.durable)).
+    #[must_use]
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
     /// What spawns `agent` for `prompt`: the request (the agent's command
     /// line, its environment merged into the base one, these labels,
     /// working directory, terminal and grace period) and the input to feed
@@ -169,7 +180,8 @@ impl RunOptions {
         };
         let mut request = SpawnRequest::new(command)
             .env(self.env.clone().merge(&agent.env()))
-            .stdin(stdin);
+            .stdin(stdin)
+            .durable(self.durable);
         request.labels.extend(self.labels.clone());
         request.cwd.clone_from(&self.cwd);
         request.terminal = self.terminal;

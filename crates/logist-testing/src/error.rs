@@ -2,10 +2,10 @@
 
 use std::io;
 
-use logist_mock::{LocateError, PROGRAM_NAME};
+use logist_mock::LocateError;
 
-/// Building the mock agent program with cargo failed
-/// ([`mock_program`](crate::mock_program)).
+/// Building a test program with cargo failed
+/// ([`mock_program`](crate::mock_program), [`monitor_program`](crate::monitor_program)).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -14,10 +14,12 @@ pub enum BuildError {
     #[error(transparent)]
     Locate(#[from] LocateError),
     /// Cargo could not be started.
-    #[error("cannot run `{cargo}` to build `{PROGRAM_NAME}`")]
+    #[error("cannot run `{cargo}` to build `{program}`")]
     Spawn {
         /// The cargo program that was run.
         cargo: String,
+        /// The program that was being built.
+        program: String,
         /// Why it could not be started.
         #[source]
         source: io::Error,
@@ -33,9 +35,11 @@ pub enum BuildError {
         stderr: String,
     },
     /// Cargo succeeded but did not report the program's path.
-    #[error("`{command}` succeeded but reported no `{PROGRAM_NAME}` executable")]
+    #[error("`{command}` succeeded but reported no `{program}` executable")]
     NoExecutable {
         /// The command line that was run.
         command: String,
+        /// The program that was being built.
+        program: String,
     },
 }

@@ -11,7 +11,8 @@
 //! the few helpers its checks need to itself.
 //!
 //! - [`mock_program`], [`mock_agent`], [`build_mock_program`]: the mock
-//!   agent program from any test (see [`mock`]).
+//!   agent program from any test (see [`mock`]); [`monitor_program`] the
+//!   per-run monitor (see [`monitor`]).
 //! - [`NoSurvivors`]: tags what a test starts, and fails the test when a
 //!   tagged process is still running at the end.
 //! - [`KillOnDrop`]: a [`std::process::Child`] that is killed and reaped
@@ -29,6 +30,7 @@ mod alone;
 mod child;
 mod error;
 pub mod mock;
+pub mod monitor;
 pub mod proc;
 mod survivors;
 
@@ -40,6 +42,7 @@ pub use alone::{ALONE_ENV, alone, test_name};
 pub use child::KillOnDrop;
 pub use error::BuildError;
 pub use mock::{build_mock_program, mock_agent, mock_program};
+pub use monitor::monitor_program;
 pub use proc::{
     Stat, open_fds, pid_alive, processes_with_env, rss_kb, self_status, stays_asleep, thread_id,
 };

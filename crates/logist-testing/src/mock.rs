@@ -86,7 +86,7 @@ fn is_stale(program: &Path) -> bool {
 }
 
 /// True when `path`, or a file below it, was modified after `time`.
-fn newer_than(path: &Path, time: SystemTime) -> bool {
+pub(crate) fn newer_than(path: &Path, time: SystemTime) -> bool {
     let Ok(meta) = path.metadata() else {
         return false;
     };
@@ -111,34 +111,42 @@ fn newer_than(path: &Path, time: SystemTime) -> bool {
 ///
 /// [`BuildError`] when cargo cannot be run, fails, or reports no
 /// executable.
+pub fn build_mock_program() -> Result<PathBuf, BuildError> {
+    cargo_build(&source_dir(), "logist-mock", PROGRAM_NAME)
+}
+
+/// Runs `$CARGO build -p package --bin bin` with the manifest of
+/// `crate_dir` and returns the executable cargo reports.
 #[expect(
     clippy::disallowed_methods,
-    reason = "a test helper that runs cargo to build the mock program"
+    reason = "a test helper that runs cargo to build a test program"
 )]
-pub fn build_mock_program() -> Result<PathBuf, BuildError> {
+pub(crate) fn cargo_build(
+    crate_dir: &Path,
+    package: &str,
+    bin: &str,
+) -> Result<PathBuf, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = source_dir().join("Cargo.toml");
+    let manifest = crate_dir.join("Cargo.toml");
     let mut command = Command::new(&cargo);
     command
         .args([
             "build",
             "--message-format=json-render-diagnostics",
             "--package",
-            "logist-mock",
+            package,
             "--bin",
-            PROGRAM_NAME,
+            bin,
             "--manifest-path",
         ])
         .arg(&manifest);
-    let shown = format!(
-        "{} build -p logist-mock --bin {PROGRAM_NAME}",
-        cargo.to_string_lossy()
-    );
+    let shown = format!("{} build -p {package} --bin {bin}", cargo.to_string_lossy());
     let output = command
         .stdin(Stdio::null())
         .output()
         .map_err(|source| BuildError::Spawn {
             cargo: cargo.to_string_lossy().into_owned(),
+            program: bin.to_owned(),
             source,
         })?;
     if !output.status.success() {
@@ -152,8 +160,11 @@ pub fn build_mock_program() -> Result<PathBuf, BuildError> {
         .lines()
         .filter(|line| line.contains(r#""reason":"compiler-artifact""#))
         .filter_map(json_executable)
-        .find(|path| path.file_name() == Some(OsStr::new(PROGRAM_NAME)))
-        .ok_or(BuildError::NoExecutable { command: shown })
+        .find(|path| path.file_name() == Some(OsStr::new(bin)))
+        .ok_or(BuildError::NoExecutable {
+            command: shown,
+            program: bin.to_owned(),
+        })
 }
 
 /// The `"executable"` string of one line of cargo's JSON messages.

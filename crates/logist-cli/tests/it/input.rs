@@ -91,6 +91,17 @@ impl Terminal {
 
     /// Starts `logist args` as the session leader of this terminal.
     pub(crate) fn start(&self, guard: &NoSurvivors, args: &[&str]) -> Child {
+        self.start_with(guard, &[], args)
+    }
+
+    /// Starts `logist args` as the session leader of this terminal, with
+    /// these variables set.
+    pub(crate) fn start_with(
+        &self,
+        guard: &NoSurvivors,
+        env: &[(&str, &std::path::Path)],
+        args: &[&str],
+    ) -> Child {
         let slave = File::options()
             .read(true)
             .write(true)
@@ -101,6 +112,7 @@ impl Terminal {
             .arg("--ctty")
             .arg(LOGIST)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
             .stderr(slave);

@@ -3,6 +3,7 @@
 mod acp;
 mod agents;
 mod docker;
+mod durable;
 mod exit_codes;
 mod help;
 mod input;

@@ -36,6 +36,7 @@ pub(crate) fn spec(argv: &[&str], ownership: Ownership) -> RunSpec {
         leak_window: Duration::from_millis(200),
         segment_bytes: 256 * 1024,
         created_unix_ms: 0,
+        labels: Default::default(),
     }
 }
 

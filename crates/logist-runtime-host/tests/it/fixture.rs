@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use logist_conformance::Fixture;
+use logist_conformance::reattach::ReattachFixture;
 use logist_core::{CommandLine, Runtime};
 use logist_runtime_host::{HostRuntime, HostRuntimeBuilder};
 pub(crate) use logist_testing::pid_alive;
@@ -17,6 +18,9 @@ pub(crate) struct HostFixture {
     builder: HostRuntimeBuilder,
     cookies: Mutex<Vec<String>>,
     dirs: Mutex<Vec<tempfile::TempDir>>,
+    /// Spawn+wait+remove cycles of the resource check (the suite's default
+    /// when `None`).
+    churn: Option<usize>,
 }
 
 impl HostFixture {
@@ -29,17 +33,52 @@ impl HostFixture {
             builder,
             cookies: Mutex::new(Vec::new()),
             dirs: Mutex::new(Vec::new()),
+            churn: None,
         }
+    }
+
+    /// Runs go through a per-run monitor, recorded in a state directory
+    /// the fixture owns.
+    pub(crate) fn monitored() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("logist-host-state-")
+            .tempdir()
+            .expect("create a state directory");
+        let mut fixture = Self::with(crate::durable::monitored(dir.path()));
+        // A cycle through a monitor costs tens of milliseconds (two execs,
+        // a fork, files): the suite's 10,000 cycles would take minutes. A
+        // few hundred still show a descriptor, thread or memory leak.
+        fixture.churn = Some(300);
+        fixture.dirs.lock().unwrap().push(dir);
+        fixture
     }
 
     /// A runtime with this fixture's settings, as its concrete type.
     pub(crate) fn host(&self) -> HostRuntime {
         let runtime = self.builder.clone().build().expect("build a HostRuntime");
-        self.cookies
-            .lock()
-            .unwrap()
-            .push(format!("{}=", runtime.cookie_name()));
+        let mut cookies = self.cookies.lock().unwrap();
+        cookies.push(format!("{}=", runtime.cookie_name()));
+        // What durable runs carry instead (they outlive the runtime).
+        cookies.push(format!("{}_DURABLE=", runtime.cookie_name()));
+        drop(cookies);
         runtime
+    }
+}
+
+impl ReattachFixture for HostFixture {
+    fn adopting_runtime(&self) -> Box<dyn Runtime> {
+        let runtime = HostFixture {
+            builder: self.builder.clone().adopt(true),
+            cookies: Mutex::new(Vec::new()),
+            dirs: Mutex::new(Vec::new()),
+            churn: None,
+        }
+        .host();
+        let mut cookies = self.cookies.lock().unwrap();
+        cookies.push(format!("{}=", runtime.cookie_name()));
+        cookies.push(format!("{}_DURABLE=", runtime.cookie_name()));
+        drop(cookies);
+        Box::new(runtime)
     }
 }
 
@@ -57,6 +96,10 @@ impl Fixture for HostFixture {
         let mut argv = vec![program.to_string_lossy().into_owned()];
         argv.extend(args.iter().map(|arg| (*arg).to_owned()));
         CommandLine::new(argv).expect("a valid command line")
+    }
+
+    fn churn_count(&self) -> usize {
+        self.churn.unwrap_or(10_000)
     }
 
     fn scratch_dir(&self) -> PathBuf {

@@ -3,5 +3,6 @@
 //! parent death, …).
 
 mod conformance;
+mod durable;
 mod fixture;
 mod hazards;
