@@ -61,9 +61,26 @@ pub(crate) enum Command {
     Rm(RmArgs),
 }
 
+/// The server a durable-run command acts on, if not this machine.
+#[derive(Debug, Args)]
+pub(crate) struct RemoteArg {
+    /// Act on the runs of the `logist serve` server at this address
+    /// (unix:PATH, tcp://HOST:PORT, tls://HOST:PORT) instead of this
+    /// machine's state directory; LOGIST_TOKEN is its token.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LOGIST_REMOTE",
+        hide_env_values = true
+    )]
+    pub(crate) remote: Option<String>,
+}
+
 /// Options of `logist ps`.
 #[derive(Debug, Args)]
 pub(crate) struct PsArgs {
+    #[command(flatten)]
+    pub(crate) server: RemoteArg,
     /// Show every recorded run: exited, lost and damaged ones too.
     #[arg(long, short)]
     pub(crate) all: bool,
@@ -78,6 +95,8 @@ pub(crate) struct IdArgs {
     /// The run's id.
     #[arg(value_name = "ID")]
     pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) server: RemoteArg,
 }
 
 /// Options of `logist logs`.
@@ -345,7 +364,7 @@ pub(crate) struct Shared {
     /// Start a durable run and print its id once it runs; its policies stay
     /// enforced by a supervisor in the background. See `logist ps`, `logs`,
     /// `attach`, `wait`, `stop`, `rm`.
-    #[arg(long, conflicts_with_all = ["json", "raw", "log_file", "remote"])]
+    #[arg(long, conflicts_with_all = ["json", "raw", "log_file"])]
     pub(crate) detach: bool,
 }
 

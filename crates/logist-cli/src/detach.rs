@@ -162,7 +162,9 @@ pub(crate) fn launch(prompt_on_stdin: bool, signals: &Signals) -> Result<u8, Cli
 
 /// The supervisor's side: what it needs of the run loop.
 pub(crate) struct Supervisor {
-    state: StateDir,
+    /// This machine's state directory; `None` for a run on a server
+    /// (`--remote`), which records it there.
+    state: Option<StateDir>,
     /// The run's directory once it runs, and the lock held on it.
     run: Option<(PathBuf, File)>,
 }
@@ -176,17 +178,23 @@ impl Supervisor {
         }
     }
 
-    /// The state directory this supervisor records its run in.
-    pub(crate) fn new(state: StateDir) -> Self {
+    /// The state directory this supervisor records its run in (none for
+    /// a run on a server).
+    pub(crate) fn new(state: Option<StateDir>) -> Self {
         Self { state, run: None }
     }
 
     /// The runtime for a durable run: the host, through a monitor that is
-    /// this program (`logist __monitor`), recording in the state directory.
+    /// this program (`logist __monitor`), recording in the state directory;
+    /// or the server of `--remote`, which keeps the run durable itself.
     pub(crate) fn runtime(&self, shared: &Shared) -> Result<Arc<dyn Runtime>, CliError> {
+        let Some(state) = &self.state else {
+            let url = shared.remote.as_deref().unwrap_or_default();
+            return crate::serve::remote_runtime(url, shared);
+        };
         let monitor = MonitorProgram::new(current_exe()?).arg(MONITOR_COMMAND);
         let runtime = HostRuntime::builder()
-            .state_dir(self.state.path())
+            .state_dir(state.path())
             .monitor_program(monitor)
             .grace(shared.grace)
             .build()
@@ -202,25 +210,9 @@ impl Supervisor {
     /// The run `id` is running: takes its supervisor lock, tells the
     /// foreground the id, and lets go of the foreground's pipes.
     pub(crate) fn ready(&mut self, id: &str) -> Result<(), CliError> {
-        let dir = self.state.path().join("runs").join(id);
-        let path = dir.join(SUPERVISOR_LOCK);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .and_then(|file| {
-                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
-                Ok(file)
-            })
-            .map_err(|error| {
-                CliError::failed(format!(
-                    "cannot lock `{}`: {}",
-                    path.display(),
-                    error_chain(&error)
-                ))
-            })?;
-        self.run = Some((dir, lock));
+        if let Some(state) = &self.state {
+            self.run = Some(Self::lock(state, id)?);
+        }
         let mut out = io::stdout().lock();
         // The foreground may be gone (killed): the run goes on regardless.
         let _ = writeln!(out, "{id}").and_then(|()| out.flush());
@@ -242,6 +234,29 @@ impl Supervisor {
             }
         }
         Ok(())
+    }
+
+    /// Takes run `id`'s supervisor lock in `state`.
+    fn lock(state: &StateDir, id: &str) -> Result<(PathBuf, File), CliError> {
+        let dir = state.path().join("runs").join(id);
+        let path = dir.join(SUPERVISOR_LOCK);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|file| {
+                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+                Ok(file)
+            })
+            .map_err(|error| {
+                CliError::failed(format!(
+                    "cannot lock `{}`: {}",
+                    path.display(),
+                    error_chain(&error)
+                ))
+            })?;
+        Ok((dir, lock))
     }
 
     /// The run is over: records the verdict (`outcome.json`). The lock

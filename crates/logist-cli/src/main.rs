@@ -16,6 +16,7 @@ mod interaction;
 mod interrupt;
 mod list_agents;
 mod questions;
+mod remote_runs;
 mod report;
 mod run;
 mod runs;
@@ -118,15 +119,34 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::run(args, &signals, state),
         cli::Command::Exec(args) => run::exec(args, &signals, state),
         cli::Command::Agents(args) => list_agents::list(&args),
-        cli::Command::Serve(args) => serve::serve(&args, &signals),
-        cli::Command::Ps(args) => open_state(state).and_then(|dir| runs::ps(&args, &dir)),
-        cli::Command::Logs(args) => open_state(state).and_then(|dir| runs::logs(&args, &dir)),
-        cli::Command::Wait(args) => open_state(state).and_then(|dir| runs::wait(&args, &dir)),
-        cli::Command::Stop(args) => open_state(state).and_then(|dir| runs::stop(&args, &dir)),
-        cli::Command::Rm(args) => open_state(state).and_then(|dir| runs::rm(&args, &dir)),
-        cli::Command::Attach(args) => {
-            open_state(state).and_then(|dir| attach::attach(&args, &dir, &signals))
-        }
+        cli::Command::Serve(args) => serve::serve(&args, &signals, state),
+        cli::Command::Ps(args) => match &args.server.remote {
+            Some(url) => serve::remote_client(url).and_then(|rt| remote_runs::ps(&args, &rt)),
+            None => open_state(state).and_then(|dir| runs::ps(&args, &dir)),
+        },
+        cli::Command::Logs(args) => match &args.run.server.remote {
+            Some(url) => serve::remote_client(url).and_then(|rt| remote_runs::logs(&args, &rt)),
+            None => open_state(state).and_then(|dir| runs::logs(&args, &dir)),
+        },
+        cli::Command::Wait(args) => match &args.server.remote {
+            Some(url) => serve::remote_client(url).and_then(|rt| remote_runs::wait(&args, &rt)),
+            None => open_state(state).and_then(|dir| runs::wait(&args, &dir)),
+        },
+        cli::Command::Stop(args) => match &args.run.server.remote {
+            Some(url) => serve::remote_client(url).and_then(|rt| remote_runs::stop(&args, &rt)),
+            None => open_state(state).and_then(|dir| runs::stop(&args, &dir)),
+        },
+        cli::Command::Rm(args) => match &args.run.server.remote {
+            Some(url) => serve::remote_client(url).and_then(|rt| remote_runs::rm(&args, &rt)),
+            None => open_state(state).and_then(|dir| runs::rm(&args, &dir)),
+        },
+        cli::Command::Attach(args) => match &args.run.server.remote {
+            Some(_) => Err(CliError::usage(
+                "attach does not work with --remote yet: use `logist logs --follow --remote` \
+                 to watch a server's run",
+            )),
+            None => open_state(state).and_then(|dir| attach::attach(&args, &dir, &signals)),
+        },
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -31,14 +31,16 @@ use crate::{CliError, exit};
 /// Variables a `--clean-env` run still gets, so ordinary programs work.
 const CLEAN_ENV_KEEPS: [&str; 7] = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "TMPDIR"];
 
-/// `--detach` runs on this host only (a container already outlives
-/// `logist`; remote runs are not durable yet).
+/// `--detach` runs on this host, or on a `logist serve` server
+/// (`--remote`), which keeps the run durable; not in a container.
 pub(crate) fn check_detach(shared: &Shared, acp: bool) -> Result<(), CliError> {
     if !shared.detach {
         return Ok(());
     }
     if shared.runtime != RuntimeKind::Host {
-        return Err(CliError::usage("--detach runs on the host runtime only"));
+        return Err(CliError::usage(
+            "--detach runs on the host runtime (or a `logist serve` server with --remote) only",
+        ));
     }
     if acp {
         return Err(CliError::usage("--detach does not apply to --acp"));
@@ -408,8 +410,14 @@ fn supervise(
     state: Option<&Path>,
 ) -> Result<u8, CliError> {
     let mut supervisor = if shared.detach {
-        let dir = crate::state_dir::open(state)
-            .map_err(|error| CliError::failed(error_chain(&error).to_string()))?;
+        // A run on a server is recorded there; here, only what is local.
+        let dir = match &shared.remote {
+            Some(_) => None,
+            None => Some(
+                crate::state_dir::open(state)
+                    .map_err(|error| CliError::failed(error_chain(&error).to_string()))?,
+            ),
+        };
         Some(Supervisor::new(dir))
     } else {
         None

@@ -54,14 +54,19 @@ pub(crate) fn ps(args: &PsArgs, state: &StateDir) -> Result<u8, CliError> {
     let rows: Vec<Row> = entries
         .into_iter()
         .map(|entry| Row::new(state, entry))
-        .filter(|row| args.all || row.state == "running")
+        .filter(|row| args.all || row.is_running())
         .collect();
+    print_rows(&rows, args.json)
+}
+
+/// Prints `ps`'s table, or its JSON array.
+pub(crate) fn print_rows(rows: &[Row], json: bool) -> Result<u8, CliError> {
     let mut out = io::stdout().lock();
-    let written = if args.json {
+    let written = if json {
         let list: Vec<Value> = rows.iter().map(Row::json).collect();
         writeln!(out, "{}", Value::Array(list))
     } else {
-        table(&mut out, &rows)
+        table(&mut out, rows)
     };
     match written {
         Err(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(CliError::refused(format!(
@@ -73,7 +78,7 @@ pub(crate) fn ps(args: &PsArgs, state: &StateDir) -> Result<u8, CliError> {
 }
 
 /// One run as `ps` shows it.
-struct Row {
+pub(crate) struct Row {
     id: String,
     /// running, exited, lost or damaged.
     state: &'static str,
@@ -87,6 +92,32 @@ struct Row {
 }
 
 impl Row {
+    /// A run a server listed (`ps --remote`): no supervisor verdict.
+    pub(crate) fn remote(
+        id: String,
+        state: &'static str,
+        argv: Vec<String>,
+        started_unix_ms: Option<u64>,
+        pid: Option<u32>,
+        exit: Option<ExitStatus>,
+    ) -> Self {
+        Row {
+            id,
+            state,
+            argv,
+            started_unix_ms,
+            pid: pid.and_then(|pid| i32::try_from(pid).ok()),
+            exit,
+            outcome: None,
+            error: None,
+        }
+    }
+
+    /// Whether `ps` without `--all` shows it.
+    pub(crate) fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+
     fn new(state: &StateDir, entry: RunEntry) -> Self {
         let mut row = Row {
             state: "damaged",

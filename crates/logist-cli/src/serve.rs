@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use logist_core::{Runtime, error_chain};
-use logist_runtime_host::HostRuntime;
+use logist_runtime_host::{HostRuntime, MonitorProgram};
 use logist_runtime_remote::{
     Address, RemoteRuntime, ServeError, Server, client_config, server_config,
 };
@@ -17,6 +17,10 @@ use crate::signals::Signals;
 
 /// The variable that holds the token of a TCP server, for both sides.
 const TOKEN: &str = "LOGIST_TOKEN";
+
+/// How long a stopping server waits for its connections to let go of the
+/// runtime before it exits.
+const RELEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The variable that names the PEM file a client trusts for tls://.
 const TLS_CA: &str = "LOGIST_TLS_CA";
@@ -43,6 +47,12 @@ pub(crate) fn remote_runtime(url: &str, shared: &Shared) -> Result<Arc<dyn Runti
             "--log-file needs the local host runtime; with --remote, use --json or redirect the output",
         ));
     }
+    Ok(Arc::new(remote_client(url)?))
+}
+
+/// A client of the server at `url` (`--remote`, `LOGIST_REMOTE`), with
+/// `LOGIST_TOKEN` and, for tls://, `LOGIST_TLS_CA`.
+pub(crate) fn remote_client(url: &str) -> Result<RemoteRuntime, CliError> {
     let address = address(url, "--remote (LOGIST_REMOTE)")?;
     let tls = matches!(address, Address::Tls(_));
     let mut builder = RemoteRuntime::builder(address);
@@ -59,27 +69,44 @@ pub(crate) fn remote_runtime(url: &str, shared: &Shared) -> Result<Arc<dyn Runti
             .map_err(|error| CliError::usage(format!("{TLS_CA}: {}", error_chain(&error))))?;
         builder = builder.tls(config);
     }
-    let runtime = builder.build().map_err(|error| {
+    builder.build().map_err(|error| {
         CliError::failed(format!(
             "cannot use the remote runtime: {}",
             error_chain(&error)
         ))
-    })?;
-    Ok(Arc::new(runtime))
+    })
 }
 
-/// `logist serve`: serves until SIGINT, SIGTERM or SIGHUP, then stops what
-/// it started (its commands die with it) and exits 0.
-pub(crate) fn serve(args: &ServeArgs, signals: &Signals) -> Result<u8, CliError> {
+/// `logist serve`: serves until SIGINT, SIGTERM or SIGHUP, then stops the
+/// attached runs it started and exits 0. Durable runs (`--detach`) go on,
+/// and the next server on the same state directory adopts them; attached
+/// runs die with the server however it ends (their monitors see it go).
+pub(crate) fn serve(
+    args: &ServeArgs,
+    signals: &Signals,
+    state: Option<&Path>,
+) -> Result<u8, CliError> {
     let address = address(&args.listen, "--listen")?;
+    let state = crate::state_dir::open(state)
+        .map_err(|error| CliError::failed(error_chain(&error).to_string()))?;
+    let exe = std::env::current_exe().map_err(|error| {
+        CliError::failed(format!(
+            "cannot find the logist executable: {}",
+            error_chain(&error)
+        ))
+    })?;
     let runtime = HostRuntime::builder()
-        // If the server dies, its commands die with it.
-        .kill_on_parent_death(true)
+        .state_dir(state.path())
+        .monitor_program(MonitorProgram::new(exe).arg(crate::MONITOR_COMMAND))
+        // The server owns the directory: it takes over the runs recorded
+        // there (a restart loses none) and no second server can.
+        .adopt(true)
         .grace(args.grace)
         .build()
         .map_err(|error| {
             CliError::failed(format!(
-                "cannot start the host runtime: {}",
+                "cannot start the host runtime on `{}`: {}",
+                state.path().display(),
                 error_chain(&error)
             ))
         })?;
@@ -118,14 +145,15 @@ pub(crate) fn serve(args: &ServeArgs, signals: &Signals) -> Result<u8, CliError>
     let _ = stopped.recv();
     eprintln!("logist serve: stopping");
     handle.shutdown();
-    // Connection threads may still hold the runtime for a moment: stop
-    // every command it runs now, each tree with its grace period.
-    let running = runtime.list(&Default::default()).unwrap_or_default();
-    std::thread::scope(|scope| {
-        for info in &running {
-            let runtime = &runtime;
-            scope.spawn(move || runtime.terminate(&info.id, false));
-        }
-    });
+    // Connection threads let go of the runtime as they see the shutdown;
+    // dropping it then stops every attached run, each tree with its grace
+    // period, and leaves the durable ones to the next server. Should a
+    // connection thread hold on, this process's exit closes the attached
+    // runs' owner pipes and their monitors kill the trees.
+    let deadline = std::time::Instant::now() + RELEASE_PATIENCE;
+    while Arc::strong_count(&runtime) > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    drop(runtime);
     Ok(0)
 }

@@ -119,7 +119,8 @@ impl RemoteRuntimeBuilder {
     }
 
     /// Leaves the processes this client started running when it is
-    /// dropped (false: dropping stops them, as every runtime does).
+    /// dropped (false: dropping stops them, as every runtime does, except
+    /// durable ones, which outlive it by request).
     #[must_use]
     pub fn keep_on_drop(mut self, keep: bool) -> Self {
         self.keep_on_drop = keep;
@@ -386,6 +387,7 @@ impl Runtime for RemoteRuntime {
 
     fn spawn(&self, request: &SpawnRequest) -> Result<ProcessId, Error> {
         request.validate()?;
+        let durable = request.durable;
         let request = Request::Spawn {
             key: self.spawn_key(),
             request: WireSpawn::from_request(request, |name| std::env::var(name).ok()),
@@ -393,7 +395,10 @@ impl Runtime for RemoteRuntime {
         match self.call(&request, &[], Retry::Safe, Duration::ZERO)? {
             (Reply::Id { id }, _) => {
                 let id = ProcessId::new(id);
-                lock(&self.spawned).push(id.clone());
+                // A durable run outlives this client by request.
+                if !durable {
+                    lock(&self.spawned).push(id.clone());
+                }
                 Ok(id)
             }
             (other, _) => Err(self.unexpected(&other)),

@@ -546,7 +546,7 @@ fn a_detached_start_that_fails_says_why_and_exits_as_run_would() {
         "true",
     ]);
     assert_eq!(code(&out), 2);
-    assert!(text(&out.stderr).contains("--detach runs on the host runtime only"));
+    assert!(text(&out.stderr).contains("--detach runs on the host runtime"));
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //! locally (exit codes, exact bytes, timeouts that stop the tree there).
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Stdio};
+
+use tempfile::TempDir;
 
 use logist_testing::NoSurvivors;
 use nix::sys::signal::{Signal, kill};
@@ -10,15 +13,33 @@ use nix::unistd::Pid;
 
 use crate::{code, logist, output, wait};
 
-/// A `logist serve` on `listen`, and the address it printed.
-fn serve(guard: &NoSurvivors, listen: &str, token: Option<&str>) -> (Child, String) {
+/// A `logist serve` on `listen`, the address it printed, and its state
+/// directory (each server its own: one server owns a directory).
+fn serve(guard: &NoSurvivors, listen: &str, token: Option<&str>) -> (Child, String, TempDir) {
     serve_with(guard, &["serve", "--listen", listen], token)
 }
 
-/// `logist ARGS` (a serve command), and the address it printed.
-fn serve_with(guard: &NoSurvivors, args: &[&str], token: Option<&str>) -> (Child, String) {
+/// `logist ARGS` (a serve command), the address it printed, and its state
+/// directory.
+fn serve_with(guard: &NoSurvivors, args: &[&str], token: Option<&str>) -> (Child, String, TempDir) {
+    let state = tempfile::tempdir().expect("a state directory");
+    let (child, address) = serve_on(guard, args, token, state.path());
+    (child, address, state)
+}
+
+/// `logist ARGS` on the state directory `state`, and the address it
+/// printed.
+fn serve_on(
+    guard: &NoSurvivors,
+    args: &[&str],
+    token: Option<&str>,
+    state: &Path,
+) -> (Child, String) {
     let mut command = logist(guard, args);
-    command.env_remove("LOGIST_TOKEN").stderr(Stdio::piped());
+    command
+        .env_remove("LOGIST_TOKEN")
+        .env("LOGIST_STATE_DIR", state)
+        .stderr(Stdio::piped());
     if let Some(token) = token {
         command.env("LOGIST_TOKEN", token);
     }
@@ -48,7 +69,7 @@ fn exec_through_a_unix_socket_server_keeps_exit_codes_bytes_and_timeouts() {
     let guard = NoSurvivors::new();
     let dir = tempfile::tempdir().unwrap();
     let socket = format!("unix:{}", dir.path().join("s.sock").display());
-    let (server, address) = serve(&guard, &socket, None);
+    let (server, address, _state) = serve(&guard, &socket, None);
     assert_eq!(address, socket);
 
     let mut command = logist(
@@ -119,13 +140,16 @@ fn exec_through_a_unix_socket_server_keeps_exit_codes_bytes_and_timeouts() {
 #[test]
 fn serve_on_tcp_needs_a_token_and_clients_need_the_right_one() {
     let guard = NoSurvivors::new();
+    let state = tempfile::tempdir().unwrap();
     let mut command = logist(&guard, &["serve", "--listen", "127.0.0.1:0"]);
-    command.env_remove("LOGIST_TOKEN");
+    command
+        .env_remove("LOGIST_TOKEN")
+        .env("LOGIST_STATE_DIR", state.path());
     let out = command.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("LOGIST_TOKEN"));
 
-    let (server, address) = serve(&guard, "127.0.0.1:0", Some("t0ken-for-tests"));
+    let (server, address, _state) = serve(&guard, "127.0.0.1:0", Some("t0ken-for-tests"));
     assert!(address.starts_with("tcp://127.0.0.1:"), "{address}");
 
     let mut command = logist(&guard, &["exec", "--remote", &address, "--", "echo", "hi"]);
@@ -176,7 +200,7 @@ fn serve_over_tls_with_the_authority_in_logist_tls_ca() {
         "--tls-key",
         key,
     ];
-    let (server, address) = serve_with(&guard, &args, Some("tls-t0ken"));
+    let (server, address, _state) = serve_with(&guard, &args, Some("tls-t0ken"));
     assert!(address.starts_with("tls://127.0.0.1:"), "{address}");
 
     let mut command = logist(
@@ -220,8 +244,10 @@ fn one_orchestrator_drives_several_servers_and_stopping_one_affects_only_its_run
     let guard = NoSurvivors::new();
     // Three machines: three loopback addresses, each with its own server.
     let mut machines = Vec::new();
+    let mut states = Vec::new();
     for host in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
-        let (server, address) = serve(&guard, &format!("{host}:0"), Some("fleet-token"));
+        let (server, address, state) = serve(&guard, &format!("{host}:0"), Some("fleet-token"));
+        states.push(state);
         let runtime = RemoteRuntime::builder(address.parse().unwrap())
             .token("fleet-token")
             .connect_timeout(Duration::from_secs(2))
@@ -230,9 +256,8 @@ fn one_orchestrator_drives_several_servers_and_stopping_one_affects_only_its_run
             .expect("connect");
         machines.push((logist_testing::KillOnDrop::new(server), runtime));
     }
-    // `exec`: a server killed by SIGKILL takes only its direct children
-    // with it (the parent-death signal); grandchildren need the monitor of
-    // durable runs, not wired in yet (docs/remote.md).
+    // Attached runs: a server killed by SIGKILL takes their whole trees
+    // with it (each run's monitor sees its owner go).
     let sleeper = guard.request(CommandLine::new(["sh", "-c", "echo up; exec sleep 300"]).unwrap());
     let runs: Vec<_> = machines
         .iter()
@@ -306,4 +331,95 @@ fn one_orchestrator_drives_several_servers_and_stopping_one_affects_only_its_run
     // The killed server's sleeper died with it (parent-death signal); the
     // guard fails the test if anything survived.
     drop(guard);
+}
+
+#[test]
+fn a_detached_run_outlives_a_server_killed_and_restarted_and_its_watchers_see_every_byte() {
+    let guard = NoSurvivors::new();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let listen = format!("unix:{}", dir.path().join("s.sock").display());
+    let args = ["serve", "--listen", listen.as_str()];
+    let (first, address) = serve_on(&guard, &args, None, state.path());
+    let first = logist_testing::KillOnDrop::new(first);
+
+    // 200 numbered lines, then it waits for the gate, says more on both
+    // streams and exits 7.
+    let gate = dir.path().join("gate");
+    let script = format!(
+        "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done; \
+         while [ ! -e '{}' ]; do sleep 0.02; done; echo after >&2; echo done; exit 7",
+        gate.display()
+    );
+    let started = output(
+        &guard,
+        &[
+            "exec", "--detach", "--remote", &address, "--", "sh", "-c", &script,
+        ],
+    );
+    assert_eq!(code(&started), 0, "{}", crate::text(&started.stderr));
+    let id = crate::text(&started.stdout).trim().to_owned();
+    assert!(!id.is_empty() && !id.contains('\n'), "one id: {id:?}");
+
+    // Watchers from other shells: they outlive the server's restart.
+    let follow = logist(&guard, &["logs", "--follow", "--remote", &address, &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waiter = logist(&guard, &["wait", "--remote", &address, &id])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::eventually("the run printed its 200 lines", || {
+        let out = output(&guard, &["logs", "--remote", &address, &id]);
+        crate::text(&out.stdout).contains("line 199\n")
+    });
+    let ps = output(&guard, &["ps", "--json", "--remote", &address]);
+    assert!(
+        crate::text(&ps.stdout).contains(&format!("\"id\":\"{id}\"")),
+        "{}",
+        crate::text(&ps.stdout)
+    );
+
+    // SIGKILL the server; the run goes on. A new server on the same state
+    // directory (and address) adopts it.
+    let mut first = first;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    drop(first);
+    let (second, _) = serve_on(&guard, &args, None, state.path());
+    let second = logist_testing::KillOnDrop::new(second);
+    assert!(second.id() > 0);
+    std::fs::write(&gate, b"").unwrap();
+
+    let followed = follow.wait_with_output().unwrap();
+    assert_eq!(code(&followed), 0, "{}", crate::text(&followed.stderr));
+    let expected: String = (0..200).map(|i| format!("line {i}\n")).collect::<String>() + "done\n";
+    assert_eq!(crate::text(&followed.stdout), expected, "every byte, once");
+    let said = crate::text(&followed.stderr);
+    assert!(said.contains("after\n"), "{said}");
+    // It did live through the outage (the run cannot end before it).
+    assert!(said.contains("the server cannot be reached"), "{said}");
+    assert_eq!(wait(&mut waiter).code(), Some(7), "the exact exit code");
+
+    // The run is the adopted one: listed as exited, then removed.
+    let ps = output(&guard, &["ps", "--all", "--json", "--remote", &address]);
+    assert!(
+        crate::text(&ps.stdout).contains("\"code\":7"),
+        "{}",
+        crate::text(&ps.stdout)
+    );
+    let removed = output(&guard, &["rm", "--remote", &address, &id]);
+    assert_eq!(code(&removed), 0, "{}", crate::text(&removed.stderr));
+    let gone = output(&guard, &["wait", "--remote", &address, &id]);
+    assert_eq!(code(&gone), 2, "{}", crate::text(&gone.stderr));
+    assert!(crate::text(&gone.stderr).contains(&format!("no run with id `{id}`")));
+    let mut second = second;
+    kill(Pid::from_raw(second.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(
+        wait(&mut second).code(),
+        Some(0),
+        "serve exits 0 when stopped"
+    );
 }

@@ -35,6 +35,7 @@ impl ServerFixture {
         let server = guard
             .command(LOGIST)
             .args(["serve", "--listen", &listen])
+            .env("LOGIST_STATE_DIR", dir.path().join("state"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -92,7 +93,9 @@ impl Fixture for ServerFixture {
     }
 
     fn churn_count(&self) -> usize {
-        1_000
+        // Each spawn starts a monitor (the server keeps runs durable-ready);
+        // the in-process suite runs 1,000.
+        300
     }
 
     fn large_output_bytes(&self) -> u64 {
