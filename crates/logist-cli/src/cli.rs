@@ -169,6 +169,18 @@ pub(crate) struct ServeArgs {
     /// Time between SIGTERM and SIGKILL when stopping a command.
     #[arg(long, value_name = "SECS", value_parser = duration::parse, default_value = "5")]
     pub(crate) grace: Duration,
+    /// What to serve: this machine's processes (host, with durable runs in
+    /// the state directory), or containers of --image (docker), which the
+    /// engine keeps across a restart of the server.
+    #[arg(long, value_enum, default_value = "host", value_name = "RUNTIME")]
+    pub(crate) runtime: RuntimeKind,
+    /// The image to run in (with --runtime docker).
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) image: Option<String>,
+    /// The containers' network (with --runtime docker): none (the
+    /// default), bridge, host, or a network's name.
+    #[arg(long, value_name = "MODE", default_value = "none")]
+    pub(crate) network: String,
 }
 
 /// How much the agent may do without asking.

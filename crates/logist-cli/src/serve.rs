@@ -14,6 +14,7 @@ use logist_runtime_remote::{
 use crate::CliError;
 use crate::cli::{RuntimeKind, ServeArgs, Shared};
 use crate::signals::Signals;
+use logist_runtime_docker::{DockerHost, DockerRuntime};
 
 /// The variable that holds the token of a TCP server, for both sides.
 const TOKEN: &str = "LOGIST_TOKEN";
@@ -77,16 +78,12 @@ pub(crate) fn remote_client(url: &str) -> Result<RemoteRuntime, CliError> {
     })
 }
 
-/// `logist serve`: serves until SIGINT, SIGTERM or SIGHUP, then stops the
-/// attached runs it started and exits 0. Durable runs (`--detach`) go on,
-/// and the next server on the same state directory adopts them; attached
-/// runs die with the server however it ends (their monitors see it go).
-pub(crate) fn serve(
-    args: &ServeArgs,
-    signals: &Signals,
-    state: Option<&Path>,
-) -> Result<u8, CliError> {
-    let address = address(&args.listen, "--listen")?;
+/// The host runtime `logist serve` serves: runs through per-run monitors
+/// in the state directory, which it owns and whose runs it adopts.
+fn served_host(args: &ServeArgs, state: Option<&Path>) -> Result<Arc<dyn Runtime>, CliError> {
+    if args.image.is_some() {
+        return Err(CliError::usage("--image needs --runtime docker"));
+    }
     let state = crate::state_dir::open(state)
         .map_err(|error| CliError::failed(error_chain(&error).to_string()))?;
     let exe = std::env::current_exe().map_err(|error| {
@@ -110,7 +107,52 @@ pub(crate) fn serve(
                 error_chain(&error)
             ))
         })?;
-    let runtime: Arc<dyn Runtime> = Arc::new(runtime);
+    Ok(Arc::new(runtime))
+}
+
+/// The Docker runtime `logist serve --runtime docker` serves. Its
+/// containers carry `logist.serve=<listen address>`, and a server started
+/// again on that address adopts the durable ones (the engine keeps them).
+fn served_docker(args: &ServeArgs) -> Result<Arc<dyn Runtime>, CliError> {
+    let image = args
+        .image
+        .as_deref()
+        .ok_or_else(|| CliError::usage("--runtime docker needs --image IMAGE"))?;
+    let host =
+        DockerHost::from_env().map_err(|error| CliError::usage(error_chain(&error).to_string()))?;
+    let runtime = DockerRuntime::builder(image)
+        .host(host)
+        .network(&args.network)
+        .grace(args.grace)
+        .label(SERVE_LABEL, &args.listen)
+        .adopt(true)
+        .build()
+        .map_err(|error| {
+            CliError::failed(format!(
+                "cannot start the docker runtime: {}",
+                error_chain(&error)
+            ))
+        })?;
+    Ok(Arc::new(runtime))
+}
+
+/// The label that names the server a container belongs to.
+const SERVE_LABEL: &str = "logist.serve";
+
+/// `logist serve`: serves until SIGINT, SIGTERM or SIGHUP, then stops the
+/// attached runs it started and exits 0. Durable runs (`--detach`) go on,
+/// and the next server on the same state directory adopts them; attached
+/// runs die with the server however it ends (their monitors see it go).
+pub(crate) fn serve(
+    args: &ServeArgs,
+    signals: &Signals,
+    state: Option<&Path>,
+) -> Result<u8, CliError> {
+    let address = address(&args.listen, "--listen")?;
+    let runtime = match args.runtime {
+        RuntimeKind::Host => served_host(args, state)?,
+        RuntimeKind::Docker => served_docker(args)?,
+    };
     let mut server = Server::new(Arc::clone(&runtime));
     if let Some(token) = token() {
         server = server.token(token);

@@ -423,3 +423,72 @@ fn a_detached_run_outlives_a_server_killed_and_restarted_and_its_watchers_see_ev
         "serve exits 0 when stopped"
     );
 }
+
+/// `logist serve --runtime docker`: containers behind the server, and a
+/// durable one outlives a SIGKILLed server and is adopted by the next.
+/// Needs the engine and image of `cargo xtask docker` (a step of `cargo
+/// xtask ci`), as the tests in `docker.rs` do.
+#[test]
+fn serve_runtime_docker_keeps_durable_containers_across_a_restart() {
+    let guard = NoSurvivors::new();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("unix:{}", dir.path().join("d.sock").display());
+    let args = [
+        "serve",
+        "--listen",
+        listen.as_str(),
+        "--runtime",
+        "docker",
+        "--image",
+        "logist-test-busybox:1",
+    ];
+    let (first, address) = serve_on(&guard, &args, None, dir.path());
+    let first = logist_testing::KillOnDrop::new(first);
+
+    let out = output(
+        &guard,
+        &["exec", "--remote", &address, "--", "echo", "in a container"],
+    );
+    assert_eq!(code(&out), 0, "{}", crate::text(&out.stderr));
+    assert_eq!(crate::text(&out.stdout), "in a container\n");
+
+    let script = "echo before; exec sleep 1000";
+    let started = output(
+        &guard,
+        &[
+            "exec", "--detach", "--remote", &address, "--", "sh", "-c", script,
+        ],
+    );
+    assert_eq!(code(&started), 0, "{}", crate::text(&started.stderr));
+    let id = crate::text(&started.stdout).trim().to_owned();
+    crate::eventually("the container printed", || {
+        crate::text(&output(&guard, &["logs", "--remote", &address, &id]).stdout) == "before\n"
+    });
+
+    let mut first = first;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    drop(first);
+    let (second, _) = serve_on(&guard, &args, None, dir.path());
+    let mut second = logist_testing::KillOnDrop::new(second);
+    // The adopted container is the same one: its output from the start.
+    let out = output(&guard, &["logs", "--remote", &address, &id]);
+    assert_eq!(
+        crate::text(&out.stdout),
+        "before\n",
+        "{}",
+        crate::text(&out.stderr)
+    );
+    let stopped = output(&guard, &["stop", "--force", "--remote", &address, &id]);
+    assert_eq!(code(&stopped), 0, "{}", crate::text(&stopped.stderr));
+    let waited = output(&guard, &["wait", "--remote", &address, &id]);
+    assert_eq!(code(&waited), 128 + 9, "{}", crate::text(&waited.stderr));
+    let removed = output(&guard, &["rm", "--remote", &address, &id]);
+    assert_eq!(code(&removed), 0, "{}", crate::text(&removed.stderr));
+    kill(Pid::from_raw(second.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(
+        wait(&mut second).code(),
+        Some(0),
+        "serve exits 0 when stopped"
+    );
+}
