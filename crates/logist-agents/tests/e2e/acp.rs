@@ -30,12 +30,27 @@ struct AcpTurn {
     events: Vec<AcpEvent>,
 }
 
-fn acp_config() -> AcpConfig {
-    AcpConfig::default()
+fn acp_config(program: Program) -> AcpConfig {
+    let config = AcpConfig::default()
         .request_timeout(TIMEOUT)
         .inactivity(TIMEOUT)
         .turn_cap(Some(TIMEOUT))
-        .cancel_grace(Duration::from_secs(20))
+        .cancel_grace(Duration::from_secs(20));
+    match acp_mode(program) {
+        Some(mode) => config.session_mode(mode),
+        None => config,
+    }
+}
+
+/// The session mode in which a bridge asks before a write; their default
+/// modes run it unasked (codex-acp 2.6.0's `agent`, claude-agent-acp
+/// 0.101.0's `auto`, whose classifier allowed the write).
+fn acp_mode(program: Program) -> Option<&'static str> {
+    match program.var {
+        "CODEX" => Some("read-only"),
+        "CLAUDE" => Some("default"),
+        _ => None,
+    }
 }
 
 impl Acp {
@@ -61,8 +76,8 @@ impl Acp {
         if program.var == "CODEX" {
             // The bridge is installed by `cargo xtask e2e`, not on PATH; it
             // runs the pinned Codex (CODEX_PATH), configured through its
-            // home since the bridge takes no `-c` options; a read-only
-            // sandbox with on-request approval makes it ask before a write.
+            // home since the bridge takes no `-c` options. Its session mode
+            // (`acp_mode`) makes it ask before a write.
             let bridge = std::env::var("LOGIST_E2E_CODEX_ACP")
                 .expect("LOGIST_E2E_CODEX_ACP is not set: run `cargo xtask e2e`");
             command = logist_core::CommandLine::new([bridge]).unwrap();
@@ -72,13 +87,21 @@ impl Acp {
             fs::write(
                 codex_home.join("config.toml"),
                 format!(
-                    "model = \"{MODEL}\"\nmodel_provider = \"logist\"\napproval_policy = \"on-request\"\nsandbox_mode = \"read-only\"\n\
+                    "model = \"{MODEL}\"\nmodel_provider = \"logist\"\n\
                      [model_providers.logist]\nname = \"logist\"\nbase_url = \"{}/v1\"\n\
                      env_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n",
                     server.url()
                 ),
             )
             .unwrap();
+        }
+        if program.var == "CLAUDE" {
+            // The bridge, installed by `cargo xtask e2e` (a launcher that
+            // gives it its own Node.js 22), runs the Claude Code binary of
+            // the Claude Agent SDK it depends on, not the pinned `claude`.
+            let bridge = std::env::var("LOGIST_E2E_CLAUDE_ACP")
+                .expect("LOGIST_E2E_CLAUDE_ACP is not set: run `cargo xtask e2e`");
+            command = logist_core::CommandLine::new([bridge]).unwrap();
         }
         let runtime = Arc::new(
             HostRuntime::builder()
@@ -92,7 +115,7 @@ impl Acp {
             Arc::clone(&runtime) as Arc<dyn Runtime>,
             request,
             PermissionPolicy::new(answer),
-            acp_config(),
+            acp_config(program),
         )
         .unwrap_or_else(|error| {
             panic!(
@@ -142,6 +165,35 @@ impl Acp {
             text,
             events,
         }
+    }
+
+    /// A turn's events (without the long command lists), the tools the
+    /// model was offered and the agent's stderr, for failure messages.
+    fn explain(&self, turn: &AcpTurn) -> String {
+        let events: Vec<&AcpEvent> = turn
+            .events
+            .iter()
+            .filter(|e| !matches!(e, AcpEvent::Update { update, .. } if update.kind == "available_commands_update"))
+            .collect();
+        let tools: Vec<Vec<String>> = self
+            .server
+            .requests()
+            .iter()
+            .filter_map(|r| r.json())
+            .map(|body| {
+                body["tools"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t["name"].as_str().or(t["function"]["name"].as_str()))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
+        format!(
+            "events: {events:?}\ntools offered: {tools:?}\n{}",
+            self.logs()
+        )
     }
 
     /// The agent's stderr, for failure messages.
@@ -231,7 +283,7 @@ fn check_acp_write(program: Program, answer: Answer) {
             let written = fs::read_to_string(&target)
                 .unwrap_or_else(|e| panic!("not written ({e})\n{}", acp.logs()));
             assert_eq!(written.trim_end(), "written over ACP");
-            assert!(asked, "no permission was asked\n{:?}", turn.events);
+            assert!(asked, "no permission was asked\n{}", acp.explain(&turn));
         }
         Answer::Reject => {
             assert!(
@@ -240,7 +292,7 @@ fn check_acp_write(program: Program, answer: Answer) {
                 turn.result,
                 acp.logs()
             );
-            assert!(asked, "no permission was asked\n{:?}", turn.events);
+            assert!(asked, "no permission was asked\n{}", acp.explain(&turn));
             assert!(!target.exists(), "written although refused");
         }
         Answer::Cancel => {
@@ -404,31 +456,9 @@ acp_tests!(gemini, GEMINI, check_acp_continue_refused);
 acp_tests!(qwen, QWEN);
 acp_tests!(opencode, OPENCODE);
 acp_tests!(copilot, COPILOT);
+acp_tests!(claude_code, CLAUDE);
 
-/// Codex through the `codex-acp` bridge: reply, two turns and a new process.
-/// FIXME: codex-acp 2.6.0 runs the write (`exec_command`) without a
-/// `session/request_permission`, even with `approval_policy = "on-request"`
-/// and `sandbox_mode = "read-only"` in its config; asking needs its session
-/// mode (`session/set_mode`), which logist-acp does not send yet, so the
-/// permission and cancel tests are not run for it.
-mod codex {
-    use super::*;
-
-    #[test]
-    fn acp_reply() {
-        check_acp_reply(CODEX);
-    }
-
-    #[test]
-    fn acp_two_turns() {
-        check_acp_two_turns(CODEX);
-    }
-
-    #[test]
-    fn acp_session_continued() {
-        check_acp_continue(CODEX);
-    }
-}
+acp_tests!(codex, CODEX);
 
 /// Every file under `dir`, for failure messages about stored sessions.
 fn list_files(dir: &Path) -> Vec<String> {
