@@ -28,6 +28,10 @@ pub enum ToolShape {
     /// `{"command": ["bash", "-lc", "<shell command>"]}` (older Codex
     /// `shell`).
     ShellArgv,
+    /// `{"input": "*** Begin Patch\n*** Add File: <path>\n+<line>…\n*** End Patch"}`
+    /// (Cline's `apply_patch`, offered instead of `editor` for OpenAI
+    /// models).
+    AddFilePatch,
 }
 
 /// The wire format of a request.
@@ -82,6 +86,12 @@ pub const TOOLS: &[(&str, &str, ToolShape, &str)] = &[
         "Codex 0.169.0",
     ),
     ("responses", "shell", ToolShape::ShellArgv, "older Codex"),
+    (
+        "chat-completions",
+        "apply_patch",
+        ToolShape::AddFilePatch,
+        "Cline 3.0.65 (ACP mode, OpenAI model)",
+    ),
     (
         "gemini",
         "write_file",
@@ -176,6 +186,10 @@ pub(crate) fn decide(script: &Script, api: Api, conversation: &Conversation) -> 
                 }),
                 ToolShape::ShellCmd => json!({"cmd": command}),
                 ToolShape::ShellArgv => json!({"command": ["bash", "-lc", command]}),
+                ToolShape::AddFilePatch => {
+                    let lines: String = content.lines().map(|line| format!("+{line}\n")).collect();
+                    json!({"input": format!("*** Begin Patch\n*** Add File: {path_text}\n{lines}*** End Patch\n")})
+                }
             };
             Turn::Call {
                 name: (*name).to_owned(),
@@ -329,6 +343,26 @@ mod tests {
                     "sandbox_permissions": "require_escalated",
                     "justification": "Create the file the user asked for",
                 }),
+            }
+        );
+    }
+
+    #[test]
+    fn apply_patch_gets_an_add_file_patch() {
+        let script = Script::WriteFile {
+            path: "/tmp/x/a.txt".into(),
+            content: "one\ntwo".into(),
+        };
+        let turn = decide(
+            &script,
+            Api::ChatCompletions,
+            &conversation(&["read_files", "apply_patch"], false),
+        );
+        assert_eq!(
+            turn,
+            Turn::Call {
+                name: "apply_patch".into(),
+                arguments: json!({"input": "*** Begin Patch\n*** Add File: /tmp/x/a.txt\n+one\n+two\n*** End Patch\n"}),
             }
         );
     }

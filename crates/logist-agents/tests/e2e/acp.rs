@@ -459,6 +459,7 @@ acp_tests!(copilot, COPILOT);
 acp_tests!(claude_code, CLAUDE);
 
 acp_tests!(codex, CODEX);
+acp_tests!(cline, CLINE);
 
 /// Every file under `dir`, for failure messages about stored sessions.
 fn list_files(dir: &Path) -> Vec<String> {
