@@ -617,3 +617,8 @@ fn opencode_through_logist_acp() {
 fn copilot_through_logist_acp() {
     check_acp_binary(COPILOT);
 }
+
+#[test]
+fn cline_through_logist_acp() {
+    check_acp_binary(CLINE);
+}
