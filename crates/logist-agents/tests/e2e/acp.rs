@@ -522,6 +522,9 @@ fn check_acp_binary(program: Program) {
             argv.extend(["--model".into(), model.clone()]);
         }
         argv.extend(flags.iter().map(|flag| (*flag).to_owned()));
+        if let Some(mode) = acp_mode(program) {
+            argv.extend(["--acp-mode".into(), mode.into()]);
+        }
         argv.extend(["--".into(), prompt.to_owned()]);
         let env: BTreeMap<String, String> = Environment::clean()
             .pass("PATH")
@@ -529,7 +532,18 @@ fn check_acp_binary(program: Program) {
             .set("TERM", "dumb")
             .set("LANG", "C.UTF-8")
             .merge(&adapter.env())
-            .resolve_with([], caller_env);
+            .resolve_with([], |name| match name {
+                // The adapter finds Claude Code's bridge on PATH by name.
+                "PATH" if program.var == "CLAUDE" => {
+                    let bridge = PathBuf::from(std::env::var("LOGIST_E2E_CLAUDE_ACP").ok()?);
+                    Some(format!(
+                        "{}:{}",
+                        bridge.parent()?.display(),
+                        caller_env("PATH")?
+                    ))
+                }
+                name => caller_env(name),
+            });
         let (status, stdout, stderr) = run::run_agent(&argv, &env, &work, TIMEOUT);
         assert!(
             status.success(),
@@ -621,6 +635,12 @@ fn opencode_through_logist_acp() {
 #[test]
 fn copilot_through_logist_acp() {
     check_acp_binary(COPILOT);
+}
+
+/// Through the bridge, in the mode that asks (`--acp-mode default`).
+#[test]
+fn claude_code_through_logist_acp() {
+    check_acp_binary(CLAUDE);
 }
 
 #[test]
