@@ -4,7 +4,8 @@
 //! refused (no file, the turn still ends), a turn cancelled at its
 //! permission request, two turns in one process, and a session continued
 //! in a new process where the agent offers `session/load` or
-//! `session/resume`.
+//! `session/resume`. The bridges run in the session mode that asks before
+//! a write ([`acp_mode`]).
 
 use super::*;
 
