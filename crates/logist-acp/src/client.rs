@@ -22,7 +22,7 @@ use crate::error::{AcpError, Limit, Stopped};
 use crate::framing::{Frame, LineFramer};
 use crate::policy::{Answer, PermissionPolicy, PermissionRequest};
 use crate::rpc::{self, AUTH_REQUIRED, METHOD_NOT_FOUND, Message, RequestId};
-use crate::session::{AcpEvent, AgentInfo, SessionUpdate, StopReason};
+use crate::session::{AcpEvent, AgentInfo, SessionModes, SessionUpdate, StopReason};
 
 /// The ACP protocol version this client speaks.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -46,11 +46,19 @@ pub struct AcpConfig {
     pub cancel_grace: Duration,
     /// How many parsed messages may wait between the reader and the caller.
     pub queue: usize,
+    /// The session mode to switch each session to once it is opened
+    /// (`session/set_mode`, sent only when this is set and the session is
+    /// in another mode); `None` leaves the agent's default. Some agents
+    /// run tools without asking in their default mode (codex-acp's
+    /// `agent`, claude-agent-acp's `auto`), so a permission policy sees
+    /// their requests only in a mode that asks.
+    pub session_mode: Option<String>,
 }
 
 impl Default for AcpConfig {
     /// 8 MiB lines, 60 s requests, 10 min of inactivity, a 2 h turn cap,
-    /// 10 s to honour a cancel, 1024 queued messages.
+    /// 10 s to honour a cancel, 1024 queued messages, the agent's default
+    /// session mode.
     fn default() -> Self {
         Self {
             line_limit: 8 << 20,
@@ -59,6 +67,7 @@ impl Default for AcpConfig {
             turn_cap: Some(Duration::from_secs(7200)),
             cancel_grace: Duration::from_secs(10),
             queue: 1024,
+            session_mode: None,
         }
     }
 }
@@ -96,6 +105,14 @@ impl AcpConfig {
     #[must_use]
     pub fn cancel_grace(mut self, grace: Duration) -> Self {
         self.cancel_grace = grace;
+        self
+    }
+
+    /// Sets [`session_mode`](Self::session_mode): each session opened is
+    /// switched to the mode with this id.
+    #[must_use]
+    pub fn session_mode(mut self, mode: impl Into<String>) -> Self {
+        self.session_mode = Some(mode.into());
         self
     }
 }
@@ -162,6 +179,8 @@ pub struct AcpClient {
     config: AcpConfig,
     policy: PermissionPolicy,
     agent: AgentInfo,
+    /// The modes the last session answer listed.
+    modes: Option<SessionModes>,
     closed: bool,
     /// Set when the policy answered [`Answer::Cancel`].
     cancel_turn: bool,
@@ -248,6 +267,7 @@ impl AcpClient {
             config,
             policy,
             agent: AgentInfo::from_result(Value::Null),
+            modes: None,
             closed: false,
             cancel_turn: false,
             terminated: false,
@@ -288,35 +308,95 @@ impl AcpClient {
     }
 
     /// Opens a new session working in `cwd` (an absolute path) and returns
-    /// its id.
+    /// its id; switches it to [`AcpConfig::session_mode`] when that is set.
     ///
     /// # Errors
     ///
     /// [`AcpError::AuthRequired`] when the agent needs a login first; the
-    /// errors of any request; [`AcpError::BadResponse`] without a session id.
+    /// errors of any request; [`AcpError::BadResponse`] without a session id;
+    /// [`AcpError::UnknownMode`] when the agent does not list the mode
+    /// asked for.
     pub fn new_session(&mut self, cwd: &Path) -> Result<String, AcpError> {
         let result = self.request(
             "session/new",
             json!({"cwd": cwd, "mcpServers": []}),
             &mut |_| {},
         )?;
-        result
+        let id = result
             .get("sessionId")
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| AcpError::BadResponse {
                 method: "session/new".into(),
                 field: "sessionId",
-            })
+            })?;
+        self.opened(&id, &result)?;
+        Ok(id)
+    }
+
+    /// The session modes the agent listed when the last session was
+    /// opened, loaded or resumed (kept current by
+    /// [`set_session_mode`](Self::set_session_mode)); `None` when it listed
+    /// none.
+    pub fn session_modes(&self) -> Option<&SessionModes> {
+        self.modes.as_ref()
+    }
+
+    /// Switches a session to the mode `mode` (`session/set_mode`).
+    ///
+    /// # Errors
+    ///
+    /// [`AcpError::UnknownMode`] (nothing is sent) when `mode` is not among
+    /// the modes the agent listed for the last session opened; the errors
+    /// of any request.
+    pub fn set_session_mode(&mut self, session_id: &str, mode: &str) -> Result<(), AcpError> {
+        let available = self
+            .modes
+            .as_ref()
+            .map(|modes| modes.available.clone())
+            .unwrap_or_default();
+        if !available.iter().any(|id| id == mode) {
+            return Err(AcpError::UnknownMode {
+                mode: mode.to_owned(),
+                available,
+            });
+        }
+        self.request(
+            "session/set_mode",
+            json!({"sessionId": session_id, "modeId": mode}),
+            &mut |_| {},
+        )?;
+        if let Some(modes) = &mut self.modes {
+            modes.current = mode.to_owned();
+        }
+        Ok(())
+    }
+
+    /// Records the modes a session answer listed and switches the session
+    /// to [`AcpConfig::session_mode`] when it is in another one.
+    fn opened(&mut self, session_id: &str, result: &Value) -> Result<(), AcpError> {
+        self.modes = SessionModes::from_result(result);
+        let Some(mode) = self.config.session_mode.clone() else {
+            return Ok(());
+        };
+        if self
+            .modes
+            .as_ref()
+            .is_some_and(|modes| modes.current == mode)
+        {
+            return Ok(());
+        }
+        self.set_session_mode(session_id, &mode)
     }
 
     /// Loads an earlier session; the agent replays its history as updates
-    /// (given to `on_event` with `history: true`) before it answers.
+    /// (given to `on_event` with `history: true`) before it answers. Then
+    /// switches it to [`AcpConfig::session_mode`] when that is set.
     ///
     /// # Errors
     ///
     /// [`AcpError::Unsupported`] when the agent does not advertise
-    /// `loadSession`; the errors of any request.
+    /// `loadSession`; the errors of any request; [`AcpError::UnknownMode`].
     pub fn load_session(
         &mut self,
         session_id: &str,
@@ -339,27 +419,30 @@ impl AcpClient {
             session: None,
             history: true,
         };
-        self.run(&call, &mut on_event).map(drop)
+        let result = self.run(&call, &mut on_event)?;
+        self.opened(session_id, &result)
     }
 
-    /// Reattaches to an earlier session without a replay.
+    /// Reattaches to an earlier session without a replay, then switches it
+    /// to [`AcpConfig::session_mode`] when that is set.
     ///
     /// # Errors
     ///
     /// [`AcpError::Unsupported`] when the agent does not advertise
-    /// `sessionCapabilities.resume`; the errors of any request.
+    /// `sessionCapabilities.resume`; the errors of any request;
+    /// [`AcpError::UnknownMode`].
     pub fn resume_session(&mut self, session_id: &str, cwd: &Path) -> Result<(), AcpError> {
         if !self.agent.resume_session {
             return Err(AcpError::Unsupported {
                 method: "session/resume",
             });
         }
-        self.request(
+        let result = self.request(
             "session/resume",
             json!({"sessionId": session_id, "cwd": cwd, "mcpServers": []}),
             &mut |_| {},
-        )
-        .map(drop)
+        )?;
+        self.opened(session_id, &result)
     }
 
     /// Continues a session in a new process: `session/resume` where the

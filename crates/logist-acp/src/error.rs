@@ -105,6 +105,16 @@ pub enum AcpError {
         /// The request left unanswered.
         request: Box<PermissionRequest>,
     },
+    /// The session mode asked for ([`AcpConfig::session_mode`](crate::AcpConfig::session_mode)
+    /// or [`AcpClient::set_session_mode`](crate::AcpClient::set_session_mode))
+    /// is not one the agent listed for the session.
+    #[error("the agent offers no session mode `{mode}` ({})", offered_text(.available))]
+    UnknownMode {
+        /// The mode asked for.
+        mode: String,
+        /// The ids of the modes the agent listed (empty when it listed none).
+        available: Vec<String>,
+    },
     /// The session was cancelled from outside (a [`Canceller`](crate::Canceller)).
     #[error("the turn was cancelled and the agent did not stop in time, so it was terminated")]
     CancelIgnored,
@@ -115,6 +125,14 @@ fn status_text(status: Option<ExitStatus>) -> String {
         Some(ExitStatus::Code(code)) => format!("exit code {code}"),
         Some(ExitStatus::Signal(signal)) => format!("killed by signal {signal}"),
         None => "exit status unknown".to_owned(),
+    }
+}
+
+fn offered_text(available: &[String]) -> String {
+    if available.is_empty() {
+        "it lists no modes".to_owned()
+    } else {
+        format!("it offers {}", available.join(", "))
     }
 }
 

@@ -42,4 +42,4 @@ pub use rpc::{
     AUTH_REQUIRED, INVALID_PARAMS, METHOD_NOT_FOUND, Message, RESOURCE_NOT_FOUND, RequestId,
     RpcError, error_line, notification_line, parse_line, request_line, result_line,
 };
-pub use session::{AcpEvent, AgentInfo, SessionUpdate, StopReason};
+pub use session::{AcpEvent, AgentInfo, SessionModes, SessionUpdate, StopReason};

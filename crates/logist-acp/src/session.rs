@@ -64,6 +64,41 @@ impl AgentInfo {
     }
 }
 
+/// The session modes an agent listed in its answer to `session/new`,
+/// `session/load` or `session/resume` (`modes`): presets such as "ask
+/// before every edit" or "read-only" that `session/set_mode` switches
+/// between.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionModes {
+    /// The mode the session is in (`currentModeId`).
+    pub current: String,
+    /// The ids of the modes it offers (`availableModes[].id`), in its order.
+    pub available: Vec<String>,
+}
+
+impl SessionModes {
+    /// The `modes` of a session answer, when it has them.
+    pub(crate) fn from_result(result: &Value) -> Option<Self> {
+        let modes = result.get("modes")?;
+        Some(Self {
+            current: modes
+                .get("currentModeId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            available: modes
+                .get("availableModes")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// Why a turn ended: the `stopReason` of the `session/prompt` answer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum StopReason {

@@ -40,6 +40,12 @@ pub(crate) struct AcpArgs {
         requires = "acp"
     )]
     pub(crate) on_permission: OnPermission,
+    /// With --acp, the session mode to switch to (`session/set_mode`), one
+    /// of the ids the agent lists; some agents run tools without asking in
+    /// their default mode (codex-acp: use `read-only`; claude-agent-acp:
+    /// `default`).
+    #[arg(long, value_name = "MODE", requires = "acp")]
+    pub(crate) acp_mode: Option<String>,
 }
 
 /// What a second signal kills: the runtime and the agent's id, emptied
@@ -92,6 +98,9 @@ pub(crate) fn run(
     }
     if let Some(timeout) = shared.timeout {
         config = config.turn_cap(Some(timeout)).request_timeout(timeout);
+    }
+    if let Some(mode) = &acp.acp_mode {
+        config = config.session_mode(mode.clone());
     }
     let person = acp.on_permission == OnPermission::Ask && io::stdin().is_terminal();
     let policy = match acp.on_permission {
@@ -323,6 +332,7 @@ impl Printer {
         }
         match error {
             AcpError::PermissionPending { .. } => exit::WAITING_FOR_INPUT,
+            AcpError::UnknownMode { .. } => exit::USAGE,
             AcpError::Timeout {
                 limit: Limit::Inactivity(_),
                 ..

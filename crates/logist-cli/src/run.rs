@@ -228,7 +228,9 @@ fn build_agent(
             if let Some(url) = &args.base_url {
                 config = config.base_url(url);
             }
-            if let Some(session) = &args.resume {
+            // With --acp the session is continued over ACP (`session/load`
+            // or `session/resume`), whatever the print mode can resume.
+            if let Some(session) = args.resume.as_ref().filter(|_| !args.acp.acp) {
                 config = config.resume(session);
             }
             if let Some(approval) = args.approval {

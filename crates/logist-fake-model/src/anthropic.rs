@@ -31,6 +31,7 @@ pub(crate) fn conversation(body: &Value) -> Conversation {
         prompt,
         tools: tool_names(body),
         has_tool_result,
+        sandbox_refused: false,
     }
 }
 

@@ -28,6 +28,10 @@ pub enum ToolShape {
     /// `{"command": ["bash", "-lc", "<shell command>"]}` (older Codex
     /// `shell`).
     ShellArgv,
+    /// `{"input": "*** Begin Patch\n*** Add File: <path>\n+<line>…\n*** End Patch"}`
+    /// (Cline's `apply_patch`, offered instead of `editor` for OpenAI
+    /// models).
+    AddFilePatch,
 }
 
 /// The wire format of a request.
@@ -83,6 +87,12 @@ pub const TOOLS: &[(&str, &str, ToolShape, &str)] = &[
     ),
     ("responses", "shell", ToolShape::ShellArgv, "older Codex"),
     (
+        "chat-completions",
+        "apply_patch",
+        ToolShape::AddFilePatch,
+        "Cline 3.0.65 (ACP mode, OpenAI model)",
+    ),
+    (
         "gemini",
         "write_file",
         ToolShape::PathAndContent,
@@ -110,7 +120,17 @@ pub(crate) struct Conversation {
     pub(crate) tools: Vec<String>,
     /// True when the conversation already holds a tool's result.
     pub(crate) has_tool_result: bool,
+    /// True when the only shell command so far was refused by the
+    /// program's sandbox and its shell tool can ask to run it outside
+    /// (Codex's `sandbox_permissions: "require_escalated"`): the model asks
+    /// again with that, as a real model does, and the program asks the
+    /// person (over ACP, `session/request_permission`).
+    pub(crate) sandbox_refused: bool,
 }
+
+/// What Codex 0.169.0's read-only sandbox answers a write with (in the
+/// `exec_command` output).
+pub(crate) const SANDBOX_REFUSAL: &str = "Read-only file system";
 
 /// One reply of the model.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,7 +158,7 @@ pub(crate) fn decide(script: &Script, api: Api, conversation: &Conversation) -> 
     let Script::WriteFile { path, content } = script else {
         return Turn::Text(text);
     };
-    if conversation.has_tool_result {
+    if conversation.has_tool_result && !conversation.sandbox_refused {
         return Turn::Text(text);
     }
     let offered = TOOLS.iter().find(|(format, name, _, _)| {
@@ -159,8 +179,17 @@ pub(crate) fn decide(script: &Script, api: Api, conversation: &Conversation) -> 
                     json!({"filePath": path_text, "content": content})
                 }
                 ToolShape::PathAndNewText => json!({"path": path_text, "new_text": content}),
+                ToolShape::ShellCmd if conversation.sandbox_refused => json!({
+                    "cmd": command,
+                    "sandbox_permissions": "require_escalated",
+                    "justification": "Create the file the user asked for",
+                }),
                 ToolShape::ShellCmd => json!({"cmd": command}),
                 ToolShape::ShellArgv => json!({"command": ["bash", "-lc", command]}),
+                ToolShape::AddFilePatch => {
+                    let lines: String = content.lines().map(|line| format!("+{line}\n")).collect();
+                    json!({"input": format!("*** Begin Patch\n*** Add File: {path_text}\n{lines}*** End Patch\n")})
+                }
             };
             Turn::Call {
                 name: (*name).to_owned(),
@@ -222,6 +251,7 @@ mod tests {
             prompt: Some("hi".into()),
             tools: tools.iter().map(|tool| (*tool).to_owned()).collect(),
             has_tool_result,
+            sandbox_refused: false,
         }
     }
 
@@ -293,6 +323,46 @@ mod tests {
             Turn::Call {
                 name: "exec_command".into(),
                 arguments: json!({"cmd": r"printf '%s' 'a'\''b' > '/tmp/x/it'\''s.txt'"}),
+            }
+        );
+    }
+
+    #[test]
+    fn codex_asks_to_leave_a_sandbox_that_refused_the_write() {
+        let conversation = Conversation {
+            sandbox_refused: true,
+            ..conversation(&["exec_command"], true)
+        };
+        let turn = decide(&write_file(), Api::Responses, &conversation);
+        assert_eq!(
+            turn,
+            Turn::Call {
+                name: "exec_command".into(),
+                arguments: json!({
+                    "cmd": r"printf '%s' 'a'\''b' > '/tmp/x/it'\''s.txt'",
+                    "sandbox_permissions": "require_escalated",
+                    "justification": "Create the file the user asked for",
+                }),
+            }
+        );
+    }
+
+    #[test]
+    fn apply_patch_gets_an_add_file_patch() {
+        let script = Script::WriteFile {
+            path: "/tmp/x/a.txt".into(),
+            content: "one\ntwo".into(),
+        };
+        let turn = decide(
+            &script,
+            Api::ChatCompletions,
+            &conversation(&["read_files", "apply_patch"], false),
+        );
+        assert_eq!(
+            turn,
+            Turn::Call {
+                name: "apply_patch".into(),
+                arguments: json!({"input": "*** Begin Patch\n*** Add File: /tmp/x/a.txt\n+one\n+two\n*** End Patch\n"}),
             }
         );
     }

@@ -50,6 +50,7 @@ pub(crate) fn conversation(body: &Value) -> Conversation {
         prompt,
         tools,
         has_tool_result,
+        sandbox_refused: false,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::conversation::{Conversation, Turn, user_text};
+use crate::conversation::{Conversation, SANDBOX_REFUSAL, Turn, user_text};
 use crate::server::{Response, sse_data, sse_event, token_estimate};
 
 /// Reads the conversation out of a Chat Completions request.
@@ -25,6 +25,7 @@ pub(crate) fn chat_conversation(body: &Value) -> Conversation {
         prompt,
         tools: function_names(body),
         has_tool_result,
+        sandbox_refused: false,
     }
 }
 
@@ -136,7 +137,37 @@ pub(crate) fn responses_conversation(body: &Value) -> Conversation {
         prompt,
         tools: function_names(body),
         has_tool_result,
+        sandbox_refused: sandbox_refused(body, &items),
     }
+}
+
+/// True when the one shell command so far (`exec_command`) came back
+/// refused by the sandbox and the tool can ask to leave it
+/// (`sandbox_permissions`).
+fn sandbox_refused(body: &Value, items: &[Value]) -> bool {
+    let can_escalate = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|tool| {
+            tool.get("name").and_then(Value::as_str) == Some("exec_command")
+                && tool
+                    .pointer("/parameters/properties/sandbox_permissions")
+                    .is_some()
+        });
+    let calls = items
+        .iter()
+        .filter(|item| item.get("type").and_then(Value::as_str) == Some("function_call"))
+        .count();
+    let refused = items
+        .iter()
+        .rev()
+        .find(|item| item.get("type").and_then(Value::as_str) == Some("function_call_output"))
+        .and_then(|item| item.get("output"))
+        .map(Value::to_string)
+        .is_some_and(|output| output.contains(SANDBOX_REFUSAL));
+    can_escalate && calls == 1 && refused
 }
 
 /// The answer to a Responses request.

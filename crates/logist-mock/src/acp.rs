@@ -22,7 +22,11 @@
 //! before `session/new` (else error `-32000`); `--state DIR` keeps each
 //! session's prompts in `DIR/<session id>`, so `session/load` (which
 //! replays them) and `session/resume` work from a new process. Both
-//! capabilities are advertised. Unknown methods get "method not found".
+//! capabilities are advertised. Each session answer lists two modes,
+//! [`ACP_MODE_ASK`] (the default: `write` asks permission) and
+//! [`ACP_MODE_AUTO`] (`write` writes without asking); `session/set_mode`
+//! switches between them and refuses any other id with "invalid params".
+//! Unknown methods get "method not found".
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
@@ -39,6 +43,12 @@ pub const ACP_MEMORY_PREFIX: &str = "Earlier you said: ";
 
 /// The authentication method `--auth` requires.
 pub const ACP_AUTH_METHOD: &str = "mock-login";
+
+/// The session mode in which `write` asks permission (the default).
+pub const ACP_MODE_ASK: &str = "ask";
+
+/// The session mode in which `write` writes without asking.
+pub const ACP_MODE_AUTO: &str = "auto";
 
 /// What `noise` writes on stdout (a line that is not JSON).
 pub const ACP_NOISE: &str = "mock: this line is not JSON";
@@ -57,6 +67,19 @@ struct Session {
     id: String,
     cwd: PathBuf,
     prompts: Vec<String>,
+    /// True in [`ACP_MODE_AUTO`].
+    auto: bool,
+}
+
+/// The `modes` of a session answer.
+fn modes(auto: bool) -> Value {
+    json!({
+        "currentModeId": if auto { ACP_MODE_AUTO } else { ACP_MODE_ASK },
+        "availableModes": [
+            {"id": ACP_MODE_ASK, "name": "Ask", "description": "Ask before every edit"},
+            {"id": ACP_MODE_AUTO, "name": "Auto", "description": "Edit without asking"},
+        ],
+    })
 }
 
 /// Why a turn stops early.
@@ -201,10 +224,33 @@ impl Agent {
                     id: format!("mock-{}-{}", std::process::id(), self.next_session),
                     cwd: cwd_of(&params),
                     prompts: Vec::new(),
+                    auto: false,
                 };
                 let session_id = session.id.clone();
                 self.sessions.push(session);
-                respond(id, json!({"sessionId": session_id}))
+                respond(id, json!({"sessionId": session_id, "modes": modes(false)}))
+            }
+            "session/set_mode" => {
+                let session_id = params.get("sessionId").and_then(Value::as_str);
+                let Some(session) = self
+                    .sessions
+                    .iter_mut()
+                    .find(|s| Some(s.id.as_str()) == session_id)
+                else {
+                    return fail(id, -32002, "unknown session");
+                };
+                let auto = match params.get("modeId").and_then(Value::as_str) {
+                    Some(ACP_MODE_ASK) => false,
+                    Some(ACP_MODE_AUTO) => true,
+                    _ => return fail(id, -32602, "unknown mode"),
+                };
+                session.auto = auto;
+                let session_id = session.id.clone();
+                update(
+                    &session_id,
+                    json!({"sessionUpdate": "current_mode_update", "currentModeId": if auto { ACP_MODE_AUTO } else { ACP_MODE_ASK }}),
+                )?;
+                respond(id, json!({}))
             }
             "session/load" | "session/resume" => self.reopen(id, method, &params),
             "session/prompt" => self.prompt(id, &params),
@@ -235,14 +281,16 @@ impl Agent {
                 )?;
             }
         }
+        let auto = known.is_some_and(|index| self.sessions[index].auto);
         if known.is_none() {
             self.sessions.push(Session {
                 id: session_id.to_owned(),
                 cwd: cwd_of(params),
                 prompts,
+                auto: false,
             });
         }
-        respond(id, json!({}))
+        respond(id, json!({"modes": modes(auto)}))
     }
 
     fn state_file(&self, session_id: &str) -> Option<PathBuf> {
@@ -435,6 +483,37 @@ impl Agent {
             session,
             json!({"sessionUpdate": "tool_call", "toolCallId": call, "title": format!("Write {path}"), "kind": "edit", "status": "pending", "rawInput": {"path": path, "content": body}}),
         )?;
+        let outcome = if self.sessions[index].auto {
+            json!({"outcome": "selected", "optionId": "allow"})
+        } else {
+            self.ask_permission(session, call, path)?
+        };
+        let allowed = outcome.get("outcome") == Some(&json!("selected"))
+            && matches!(
+                outcome.get("optionId").and_then(Value::as_str),
+                Some("allow" | "always")
+            );
+        let target = self.sessions[index].cwd.join(path);
+        let written = allowed && std::fs::write(&target, body).is_ok();
+        let (status, text) = match (allowed, written) {
+            (true, true) => ("completed", format!("wrote {}", target.display())),
+            (true, false) => ("failed", format!("could not write {}", target.display())),
+            (false, _) => ("failed", "permission denied".to_owned()),
+        };
+        update(
+            session,
+            json!({"sessionUpdate": "tool_call_update", "toolCallId": call, "status": status, "content": [{"type": "content", "content": {"type": "text", "text": text}}]}),
+        )?;
+        // A permission answered `cancelled` ends the turn as cancelled.
+        if outcome.get("outcome") == Some(&json!("cancelled")) {
+            return Ok(true);
+        }
+        chunk(session, "agent_message_chunk", &text)?;
+        Ok(false)
+    }
+
+    /// Asks the client's permission for the write; returns the outcome.
+    fn ask_permission(&mut self, session: &str, call: &str, path: &str) -> Result<Value, Abort> {
         send(&json!({
             "jsonrpc": "2.0", "id": "mock-permission", "method": "session/request_permission",
             "params": {
@@ -460,28 +539,7 @@ impl Agent {
                     .unwrap_or(Value::Null);
             }
         };
-        let allowed = outcome.get("outcome") == Some(&json!("selected"))
-            && matches!(
-                outcome.get("optionId").and_then(Value::as_str),
-                Some("allow" | "always")
-            );
-        let target = self.sessions[index].cwd.join(path);
-        let written = allowed && std::fs::write(&target, body).is_ok();
-        let (status, text) = match (allowed, written) {
-            (true, true) => ("completed", format!("wrote {}", target.display())),
-            (true, false) => ("failed", format!("could not write {}", target.display())),
-            (false, _) => ("failed", "permission denied".to_owned()),
-        };
-        update(
-            session,
-            json!({"sessionUpdate": "tool_call_update", "toolCallId": call, "status": status, "content": [{"type": "content", "content": {"type": "text", "text": text}}]}),
-        )?;
-        // A permission answered `cancelled` ends the turn as cancelled.
-        if outcome.get("outcome") == Some(&json!("cancelled")) {
-            return Ok(true);
-        }
-        chunk(session, "agent_message_chunk", &text)?;
-        Ok(false)
+        Ok(outcome)
     }
 
     /// Reads until `session/cancel` for `session`, answering other requests

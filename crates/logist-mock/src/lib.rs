@@ -93,7 +93,9 @@ mod runtime;
 mod scenario;
 mod script;
 
-pub use acp::{ACP_AUTH_METHOD, ACP_MEMORY_PREFIX, ACP_NOISE, ACP_REPLY_PREFIX};
+pub use acp::{
+    ACP_AUTH_METHOD, ACP_MEMORY_PREFIX, ACP_MODE_ASK, ACP_MODE_AUTO, ACP_NOISE, ACP_REPLY_PREFIX,
+};
 pub use agent::{Lookup, MockAgent, locate_program};
 pub use args::{Parsed, USAGE, parse_args, program_script};
 pub use error::{ArgsError, LocateError, ParseScenarioError};

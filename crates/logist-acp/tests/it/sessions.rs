@@ -7,7 +7,9 @@ use logist_acp::{
     AcpError, AcpEvent, Answer, Limit, PermissionPolicy, StopReason, Stopped, ToolKind,
 };
 use logist_core::{ExitStatus, Runtime};
-use logist_mock::{ACP_AUTH_METHOD, ACP_MEMORY_PREFIX, ACP_REPLY_PREFIX};
+use logist_mock::{
+    ACP_AUTH_METHOD, ACP_MEMORY_PREFIX, ACP_MODE_ASK, ACP_MODE_AUTO, ACP_REPLY_PREFIX,
+};
 
 use crate::{assert_gone, config, policy, runtime, session, start, turn};
 
@@ -319,4 +321,109 @@ fn the_cancel_answer_cancels_the_turn_at_a_permission_request() {
         turn(&mut client, &id, "again").result.unwrap(),
         StopReason::EndTurn
     );
+}
+
+#[test]
+fn without_a_session_mode_no_mode_is_set_and_the_write_asks() {
+    let runtime = runtime();
+    let mut client = start(&runtime, &[], policy(Answer::Reject), config());
+    let dir = tempfile::tempdir().unwrap();
+    let id = session(&mut client, dir.path());
+    let modes = client.session_modes().expect("the mock lists its modes");
+    assert_eq!(modes.current, ACP_MODE_ASK);
+    assert_eq!(modes.available, [ACP_MODE_ASK, ACP_MODE_AUTO]);
+    let turn = turn(&mut client, &id, "write a.txt refused");
+    assert_eq!(turn.result.as_ref().unwrap(), &StopReason::EndTurn);
+    assert!(
+        turn.events
+            .iter()
+            .any(|e| matches!(e, AcpEvent::Permission { .. }))
+    );
+    assert!(!dir.path().join("a.txt").exists());
+}
+
+#[test]
+fn a_configured_session_mode_is_set_on_each_session_opened() {
+    let runtime = runtime();
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_str().unwrap();
+    let mut client = start(
+        &runtime,
+        &["--state", state_arg],
+        policy(Answer::Reject),
+        config().session_mode(ACP_MODE_AUTO),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let id = session(&mut client, dir.path());
+    assert_eq!(client.session_modes().unwrap().current, ACP_MODE_AUTO);
+    // In the mock's auto mode the write needs no permission: the policy,
+    // which rejects everything, is never asked.
+    let first = turn(&mut client, &id, "write a.txt no question");
+    assert_eq!(first.result.as_ref().unwrap(), &StopReason::EndTurn);
+    assert!(
+        !first
+            .events
+            .iter()
+            .any(|e| matches!(e, AcpEvent::Permission { .. }))
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "no question"
+    );
+    client.shutdown().unwrap();
+
+    // A session continued in a new process starts in the agent's default
+    // mode again; the client switches it too.
+    let mut second = start(
+        &runtime,
+        &["--state", state_arg],
+        policy(Answer::Reject),
+        config().session_mode(ACP_MODE_AUTO),
+    );
+    second.continue_session(&id, dir.path(), |_| {}).unwrap();
+    assert_eq!(second.session_modes().unwrap().current, ACP_MODE_AUTO);
+    let next = turn(&mut second, &id, "write b.txt again");
+    assert_eq!(next.result.as_ref().unwrap(), &StopReason::EndTurn);
+    assert!(dir.path().join("b.txt").exists());
+}
+
+#[test]
+fn an_unknown_session_mode_names_the_modes_offered() {
+    let runtime = runtime();
+    let mut client = start(
+        &runtime,
+        &[],
+        policy(Answer::Reject),
+        config().session_mode("yolo"),
+    );
+    let err = client.new_session(std::path::Path::new("/")).unwrap_err();
+    match &err {
+        AcpError::UnknownMode { mode, available } => {
+            assert_eq!(mode, "yolo");
+            assert_eq!(available, &[ACP_MODE_ASK, ACP_MODE_AUTO]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "the agent offers no session mode `yolo` (it offers ask, auto)"
+    );
+}
+
+#[test]
+fn set_session_mode_switches_and_checks_the_mode() {
+    let runtime = runtime();
+    let mut client = start(&runtime, &[], policy(Answer::Reject), config());
+    let dir = tempfile::tempdir().unwrap();
+    let id = session(&mut client, dir.path());
+    let err = client.set_session_mode(&id, "plan").unwrap_err();
+    assert!(matches!(err, AcpError::UnknownMode { .. }), "{err:?}");
+    // Nothing was sent for the unknown mode: the session still asks.
+    assert_eq!(client.session_modes().unwrap().current, ACP_MODE_ASK);
+    client.set_session_mode(&id, ACP_MODE_AUTO).unwrap();
+    assert_eq!(client.session_modes().unwrap().current, ACP_MODE_AUTO);
+    turn(&mut client, &id, "write c.txt switched")
+        .result
+        .unwrap();
+    assert!(dir.path().join("c.txt").exists());
 }

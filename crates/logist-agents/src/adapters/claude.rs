@@ -41,7 +41,9 @@ adapter! {
     ///   `~/.claude/`); an inherited `CLAUDE_CONFIG_DIR` is removed.
     ///
     /// Verified end to end with 2.1.197 offline (reply, hostile prompt,
-    /// `Write` tool call with `AutoEdit`).
+    /// `Write` tool call with `AutoEdit`), and over ACP through
+    /// claude-agent-acp 0.101.0 (reply, write allowed and refused, turn
+    /// cancelled, two turns, session resumed in a new process).
     ClaudeCode
 }
 
@@ -261,9 +263,12 @@ impl Agent for ClaudeCode {
 
     /// `claude-agent-acp`: Claude Code has no ACP mode of its own; the
     /// bridge npm `@agentclientprotocol/claude-agent-acp` (0.101.0, over the
-    /// Claude Agent SDK) speaks it.
+    /// Claude Agent SDK, whose own Claude Code binary it runs; it needs
+    /// Node.js >= 22) speaks it.
     /// [`CLAUDE_ACP_PROGRAM`](crate::CLAUDE_ACP_PROGRAM) is looked up on
-    /// `PATH`.
+    /// `PATH`. Its default session mode, `auto`, lets a classifier allow
+    /// tools unasked; session mode `default` asks
+    /// (`logist_acp::AcpConfig::session_mode`).
     fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
         CommandLine::new([crate::CLAUDE_ACP_PROGRAM]).map(Some)
     }

@@ -45,9 +45,17 @@ adapter! {
     ///   (Cline has no edits-only switch), `--auto-approve true` for
     ///   `FullAuto`.
     /// - **Isolation**: `HOME` (Cline keeps everything in `~/.cline`).
+    /// - **ACP** (`cline --acp`): 3.0.65 opens no session until it is
+    ///   signed in to one of its own accounts (OAuth) or `CLINE_API_KEY` is
+    ///   set, whose value it then sends as the provider's key; with a base
+    ///   URL the provider is named by `CLINE_PROVIDER=openai-compatible`
+    ///   (and the model by `CLINE_MODEL`), which the ACP mode reads instead
+    ///   of the provider settings file. `CLINE_API_KEY` is passed by name.
     ///
     /// Verified end to end with 3.0.65 offline (reply, hostile prompt,
-    /// one-word prompt, 200 KB prompt, file written by a tool call).
+    /// one-word prompt, 200 KB prompt, file written by a tool call; over
+    /// ACP a reply, a write allowed and refused, a cancelled turn, two
+    /// turns and a session loaded in a new process).
     Cline
 }
 
@@ -187,10 +195,19 @@ impl Agent for Cline {
     }
 
     fn env(&self) -> Environment {
-        pass_all(
+        let mut env = pass_all(
             base_env(&self.config),
-            &["OPENAI_API_KEY", "ANTHROPIC_API_KEY"],
-        )
+            &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLINE_API_KEY"],
+        );
+        // Read by the ACP mode only; print mode takes the provider from the
+        // settings file, which names it first.
+        if self.config.base_url.is_some() {
+            env = env.set("CLINE_PROVIDER", "openai-compatible");
+            if let Some(model) = &self.config.model {
+                env = env.set("CLINE_MODEL", model.clone());
+            }
+        }
+        env
     }
 
     fn stop_sequences(&self) -> Vec<StopSequence> {

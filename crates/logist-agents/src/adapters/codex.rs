@@ -243,7 +243,9 @@ impl Agent for Codex {
     /// `codex-acp`: Codex has no ACP mode of its own; the bridge npm
     /// `@agentclientprotocol/codex-acp` (2.6.0, which runs the Codex app
     /// server) speaks it. [`CODEX_ACP_PROGRAM`](crate::CODEX_ACP_PROGRAM)
-    /// is looked up on `PATH`.
+    /// is looked up on `PATH`. Its default session mode, `agent`, writes in
+    /// the workspace unasked; session mode `read-only` asks
+    /// (`logist_acp::AcpConfig::session_mode`).
     fn acp_command(&self) -> Result<Option<CommandLine>, Error> {
         CommandLine::new([crate::CODEX_ACP_PROGRAM]).map(Some)
     }

@@ -4,7 +4,8 @@
 //! refused (no file, the turn still ends), a turn cancelled at its
 //! permission request, two turns in one process, and a session continued
 //! in a new process where the agent offers `session/load` or
-//! `session/resume`.
+//! `session/resume`. The bridges run in the session mode that asks before
+//! a write ([`acp_mode`]).
 
 use super::*;
 
@@ -30,12 +31,27 @@ struct AcpTurn {
     events: Vec<AcpEvent>,
 }
 
-fn acp_config() -> AcpConfig {
-    AcpConfig::default()
+fn acp_config(program: Program) -> AcpConfig {
+    let config = AcpConfig::default()
         .request_timeout(TIMEOUT)
         .inactivity(TIMEOUT)
         .turn_cap(Some(TIMEOUT))
-        .cancel_grace(Duration::from_secs(20))
+        .cancel_grace(Duration::from_secs(20));
+    match acp_mode(program) {
+        Some(mode) => config.session_mode(mode),
+        None => config,
+    }
+}
+
+/// The session mode in which a bridge asks before a write; their default
+/// modes run it unasked (codex-acp 2.6.0's `agent`, claude-agent-acp
+/// 0.101.0's `auto`, whose classifier allowed the write).
+fn acp_mode(program: Program) -> Option<&'static str> {
+    match program.var {
+        "CODEX" => Some("read-only"),
+        "CLAUDE" => Some("default"),
+        _ => None,
+    }
 }
 
 impl Acp {
@@ -61,8 +77,8 @@ impl Acp {
         if program.var == "CODEX" {
             // The bridge is installed by `cargo xtask e2e`, not on PATH; it
             // runs the pinned Codex (CODEX_PATH), configured through its
-            // home since the bridge takes no `-c` options; a read-only
-            // sandbox with on-request approval makes it ask before a write.
+            // home since the bridge takes no `-c` options. Its session mode
+            // (`acp_mode`) makes it ask before a write.
             let bridge = std::env::var("LOGIST_E2E_CODEX_ACP")
                 .expect("LOGIST_E2E_CODEX_ACP is not set: run `cargo xtask e2e`");
             command = logist_core::CommandLine::new([bridge]).unwrap();
@@ -72,13 +88,21 @@ impl Acp {
             fs::write(
                 codex_home.join("config.toml"),
                 format!(
-                    "model = \"{MODEL}\"\nmodel_provider = \"logist\"\napproval_policy = \"on-request\"\nsandbox_mode = \"read-only\"\n\
+                    "model = \"{MODEL}\"\nmodel_provider = \"logist\"\n\
                      [model_providers.logist]\nname = \"logist\"\nbase_url = \"{}/v1\"\n\
                      env_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n",
                     server.url()
                 ),
             )
             .unwrap();
+        }
+        if program.var == "CLAUDE" {
+            // The bridge, installed by `cargo xtask e2e` (a launcher that
+            // gives it its own Node.js 22), runs the Claude Code binary of
+            // the Claude Agent SDK it depends on, not the pinned `claude`.
+            let bridge = std::env::var("LOGIST_E2E_CLAUDE_ACP")
+                .expect("LOGIST_E2E_CLAUDE_ACP is not set: run `cargo xtask e2e`");
+            command = logist_core::CommandLine::new([bridge]).unwrap();
         }
         let runtime = Arc::new(
             HostRuntime::builder()
@@ -92,7 +116,7 @@ impl Acp {
             Arc::clone(&runtime) as Arc<dyn Runtime>,
             request,
             PermissionPolicy::new(answer),
-            acp_config(),
+            acp_config(program),
         )
         .unwrap_or_else(|error| {
             panic!(
@@ -142,6 +166,35 @@ impl Acp {
             text,
             events,
         }
+    }
+
+    /// A turn's events (without the long command lists), the tools the
+    /// model was offered and the agent's stderr, for failure messages.
+    fn explain(&self, turn: &AcpTurn) -> String {
+        let events: Vec<&AcpEvent> = turn
+            .events
+            .iter()
+            .filter(|e| !matches!(e, AcpEvent::Update { update, .. } if update.kind == "available_commands_update"))
+            .collect();
+        let tools: Vec<Vec<String>> = self
+            .server
+            .requests()
+            .iter()
+            .filter_map(|r| r.json())
+            .map(|body| {
+                body["tools"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t["name"].as_str().or(t["function"]["name"].as_str()))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
+        format!(
+            "events: {events:?}\ntools offered: {tools:?}\n{}",
+            self.logs()
+        )
     }
 
     /// The agent's stderr, for failure messages.
@@ -231,7 +284,7 @@ fn check_acp_write(program: Program, answer: Answer) {
             let written = fs::read_to_string(&target)
                 .unwrap_or_else(|e| panic!("not written ({e})\n{}", acp.logs()));
             assert_eq!(written.trim_end(), "written over ACP");
-            assert!(asked, "no permission was asked\n{:?}", turn.events);
+            assert!(asked, "no permission was asked\n{}", acp.explain(&turn));
         }
         Answer::Reject => {
             assert!(
@@ -240,7 +293,7 @@ fn check_acp_write(program: Program, answer: Answer) {
                 turn.result,
                 acp.logs()
             );
-            assert!(asked, "no permission was asked\n{:?}", turn.events);
+            assert!(asked, "no permission was asked\n{}", acp.explain(&turn));
             assert!(!target.exists(), "written although refused");
         }
         Answer::Cancel => {
@@ -267,15 +320,11 @@ fn check_acp_two_turns(program: Program) {
     acp.assert_end_turn(&first);
     let second = acp.turn(&session, "second turn");
     acp.assert_end_turn(&second);
-    // The second request carries the first turn as history.
-    let requests = acp.server.requests();
-    let last = requests
-        .iter()
-        .rev()
-        .find(|r| r.contains_string("second turn"))
-        .expect("the second prompt reached the model");
+    // The second turn's request carries the first turn as history. Not
+    // necessarily the last request with the prompt: Claude Code also sends
+    // side requests (a title for the session) that quote only the prompt.
     assert!(
-        last.contains_string("PELICAN"),
+        remembered(&acp.server, "second turn", "PELICAN"),
         "the second turn forgot the first\n{}",
         acp.logs()
     );
@@ -312,18 +361,27 @@ fn check_acp_continue(program: Program) {
         });
     let turn = second.turn(&session, "what was the word?");
     second.assert_end_turn(&turn);
-    let requests = second.server.requests();
-    let last = requests
-        .iter()
-        .rev()
-        .find(|r| r.contains_string("what was the word?"))
-        .expect("the prompt reached the model");
     assert!(
-        last.contains_string("HERON"),
+        remembered(&second.server, "what was the word?", "HERON"),
         "the continued session forgot the first turn\n{}",
         second.logs()
     );
     second.finish();
+}
+
+/// True when a request carrying `prompt` also carries `earlier` (from an
+/// earlier turn); panics when no request carried `prompt`.
+fn remembered(server: &FakeModel, prompt: &str, earlier: &str) -> bool {
+    let requests = server.requests();
+    let with_prompt: Vec<_> = requests
+        .iter()
+        .filter(|r| r.contains_string(prompt))
+        .collect();
+    assert!(
+        !with_prompt.is_empty(),
+        "the prompt {prompt:?} never reached the model"
+    );
+    with_prompt.iter().any(|r| r.contains_string(earlier))
 }
 
 /// Gemini CLI 0.61.0 advertises `loadSession`, records the session under
@@ -404,31 +462,10 @@ acp_tests!(gemini, GEMINI, check_acp_continue_refused);
 acp_tests!(qwen, QWEN);
 acp_tests!(opencode, OPENCODE);
 acp_tests!(copilot, COPILOT);
+acp_tests!(claude_code, CLAUDE);
 
-/// Codex through the `codex-acp` bridge: reply, two turns and a new process.
-/// FIXME: codex-acp 2.6.0 runs the write (`exec_command`) without a
-/// `session/request_permission`, even with `approval_policy = "on-request"`
-/// and `sandbox_mode = "read-only"` in its config; asking needs its session
-/// mode (`session/set_mode`), which logist-acp does not send yet, so the
-/// permission and cancel tests are not run for it.
-mod codex {
-    use super::*;
-
-    #[test]
-    fn acp_reply() {
-        check_acp_reply(CODEX);
-    }
-
-    #[test]
-    fn acp_two_turns() {
-        check_acp_two_turns(CODEX);
-    }
-
-    #[test]
-    fn acp_session_continued() {
-        check_acp_continue(CODEX);
-    }
-}
+acp_tests!(codex, CODEX);
+acp_tests!(cline, CLINE);
 
 /// Every file under `dir`, for failure messages about stored sessions.
 fn list_files(dir: &Path) -> Vec<String> {
@@ -486,6 +523,9 @@ fn check_acp_binary(program: Program) {
             argv.extend(["--model".into(), model.clone()]);
         }
         argv.extend(flags.iter().map(|flag| (*flag).to_owned()));
+        if let Some(mode) = acp_mode(program) {
+            argv.extend(["--acp-mode".into(), mode.into()]);
+        }
         argv.extend(["--".into(), prompt.to_owned()]);
         let env: BTreeMap<String, String> = Environment::clean()
             .pass("PATH")
@@ -493,7 +533,18 @@ fn check_acp_binary(program: Program) {
             .set("TERM", "dumb")
             .set("LANG", "C.UTF-8")
             .merge(&adapter.env())
-            .resolve_with([], caller_env);
+            .resolve_with([], |name| match name {
+                // The adapter finds Claude Code's bridge on PATH by name.
+                "PATH" if program.var == "CLAUDE" => {
+                    let bridge = PathBuf::from(std::env::var("LOGIST_E2E_CLAUDE_ACP").ok()?);
+                    Some(format!(
+                        "{}:{}",
+                        bridge.parent()?.display(),
+                        caller_env("PATH")?
+                    ))
+                }
+                name => caller_env(name),
+            });
         let (status, stdout, stderr) = run::run_agent(&argv, &env, &work, TIMEOUT);
         assert!(
             status.success(),
@@ -585,4 +636,15 @@ fn opencode_through_logist_acp() {
 #[test]
 fn copilot_through_logist_acp() {
     check_acp_binary(COPILOT);
+}
+
+/// Through the bridge, in the mode that asks (`--acp-mode default`).
+#[test]
+fn claude_code_through_logist_acp() {
+    check_acp_binary(CLAUDE);
+}
+
+#[test]
+fn cline_through_logist_acp() {
+    check_acp_binary(CLINE);
 }

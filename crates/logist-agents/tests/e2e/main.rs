@@ -151,9 +151,11 @@ fn caller_env(name: &str) -> Option<String> {
         "PATH" => Some(std::env::var("LOGIST_E2E_PATH").unwrap_or_else(|_| {
             panic!("LOGIST_E2E_PATH is not set: run the end-to-end tests with `cargo xtask e2e`")
         })),
-        "ANTHROPIC_API_KEY" | "OPENAI_API_KEY" | "GEMINI_API_KEY" | "COPILOT_PROVIDER_API_KEY" => {
-            Some("sk-logist-fake-key".to_owned())
-        }
+        "ANTHROPIC_API_KEY"
+        | "OPENAI_API_KEY"
+        | "GEMINI_API_KEY"
+        | "COPILOT_PROVIDER_API_KEY"
+        | "CLINE_API_KEY" => Some("sk-logist-fake-key".to_owned()),
         _ => None,
     }
 }

@@ -1,6 +1,6 @@
 //! `logist run --acp` with the embedded mock agent's ACP mode.
 
-use logist_mock::{ACP_MEMORY_PREFIX, ACP_REPLY_PREFIX};
+use logist_mock::{ACP_MEMORY_PREFIX, ACP_MODE_AUTO, ACP_REPLY_PREFIX};
 use logist_testing::NoSurvivors;
 
 use crate::{code, output, text};
@@ -110,6 +110,27 @@ fn agents_without_acp_and_stray_flags_are_usage_errors() {
         &["run", "--agent", "mock", "--on-permission", "deny", "hi"],
     );
     assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn acp_mode_switches_the_session_and_an_unknown_one_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().to_str().unwrap();
+    // The mock's `auto` mode writes without asking: `ask` never stops it.
+    let (_, stderr) = check(
+        &["--cwd", cwd, "--acp-mode", ACP_MODE_AUTO, "write a.txt yes"],
+        0,
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "yes",
+        "{stderr}"
+    );
+    let (_, stderr) = check(&["--cwd", cwd, "--acp-mode", "yolo", "hi"], 2);
+    assert!(
+        stderr.contains("no session mode `yolo` (it offers ask, auto)"),
+        "{stderr}"
+    );
 }
 
 #[test]
