@@ -141,10 +141,8 @@ fn main() -> ExitCode {
             None => open_state(state).and_then(|dir| runs::rm(&args, &dir)),
         },
         cli::Command::Attach(args) => match &args.run.server.remote {
-            Some(_) => Err(CliError::usage(
-                "attach does not work with --remote yet: use `logist logs --follow --remote` \
-                 to watch a server's run",
-            )),
+            Some(url) => serve::remote_client(url)
+                .and_then(|rt| remote_runs::attach(&args, std::sync::Arc::new(rt), &signals)),
             None => open_state(state).and_then(|dir| attach::attach(&args, &dir, &signals)),
         },
     };

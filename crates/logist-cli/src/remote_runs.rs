@@ -4,6 +4,9 @@
 //! server's runs the way [`crate::runs`] does on this machine's state
 //! directory.
 //!
+//! `attach` relays stdin and output without a local terminal mode (a
+//! pseudo-terminal run on the server gets what is typed line by line).
+//!
 //! A server restart is an outage, not an end: while the server cannot be
 //! reached, these commands try again every 200 ms for up to two minutes
 //! (saying so once on stderr), then continue where they were. `logs
@@ -11,14 +14,19 @@
 //! the restart of a server that keeps its runs durable.
 
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use logist_core::{
     Error, Labels, OutputChunk, ProcessId, ProcessState, Runtime, Stream, error_chain,
 };
 
-use crate::cli::{IdArgs, LogsArgs, PsArgs, RmArgs, StopArgs};
+use logist_runtime_remote::RemoteRuntime;
+
+use crate::cli::{AttachArgs, IdArgs, LogsArgs, PsArgs, RmArgs, StopArgs};
 use crate::runs::Row;
+use crate::signals::Signals;
 use crate::{CliError, exit};
 
 /// How long a command waits for a server that cannot be reached.
@@ -27,6 +35,8 @@ const RECONNECT_PATIENCE: Duration = Duration::from_secs(120);
 const RECONNECT_EVERY: Duration = Duration::from_millis(200);
 /// How long one read blocks waiting for output.
 const READ_BLOCK: Duration = Duration::from_secs(1);
+/// How long one of `attach`'s reads blocks: how soon it notices Ctrl-C.
+const ATTACH_TICK: Duration = Duration::from_millis(200);
 
 /// Calls `call` until it succeeds or fails with anything but the server
 /// being unavailable for longer than [`RECONNECT_PATIENCE`].
@@ -198,6 +208,100 @@ pub(crate) fn logs(args: &LogsArgs, runtime: &dyn Runtime) -> Result<u8, CliErro
         finished = got.finished && got.chunks.is_empty();
     }
     Ok(0)
+}
+
+/// `logist attach --remote`: the run's output from the current end (all
+/// of what the server keeps with `--replay`), and `logist`'s stdin to the
+/// run line by line as it is read (no raw mode: a terminal stays in line
+/// mode, and Ctrl-C detaches). Ends with the run's code, or 0 when the
+/// person detached.
+pub(crate) fn attach(
+    args: &AttachArgs,
+    runtime: Arc<RemoteRuntime>,
+    signals: &Signals,
+) -> Result<u8, CliError> {
+    let id = ProcessId::new(&args.run.id);
+    let read = |from: u64, block: Option<Duration>| {
+        patiently(|| runtime.read_output(&id, from, block))
+            .map_err(|error| run_error(&args.run.id, "read the output of", &error))
+    };
+    // Where the output is now (or the start of what is kept).
+    let mut from = 0;
+    let mut backlog = Vec::new();
+    loop {
+        let got = read(from, Some(Duration::ZERO))?;
+        from = got.next;
+        if got.chunks.is_empty() || got.finished {
+            backlog.extend(got.chunks);
+            break;
+        }
+        backlog.extend(got.chunks);
+    }
+    let detached = Arc::new(AtomicBool::new(false));
+    {
+        let first = Arc::clone(&detached);
+        let again = Arc::clone(&detached);
+        signals.watch(
+            move |_| first.store(true, Ordering::SeqCst),
+            move || again.store(true, Ordering::SeqCst),
+        );
+    }
+    if !args.no_stdin {
+        let runtime = Arc::clone(&runtime);
+        let id = id.clone();
+        std::thread::spawn(move || relay_stdin(&*runtime, &id));
+    }
+    let wrote = |chunks: &[OutputChunk]| match write_chunks(chunks) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(error) => Err(CliError::refused(format!(
+            "cannot write the output: {}",
+            error_chain(&error)
+        ))),
+    };
+    if args.replay && !wrote(&backlog)? {
+        return Ok(0);
+    }
+    loop {
+        if detached.load(Ordering::SeqCst) {
+            eprintln!(
+                "logist: detached from run `{0}`; it goes on (`logist attach --remote URL {0}` to \
+                 come back)",
+                args.run.id
+            );
+            return Ok(0);
+        }
+        let got = read(from, Some(ATTACH_TICK))?;
+        if !wrote(&got.chunks)? {
+            return Ok(0);
+        }
+        from = got.next;
+        if got.finished && got.chunks.is_empty() {
+            return wait_code(&*runtime, &args.run.id);
+        }
+    }
+}
+
+/// Passes what `logist` reads on stdin to the run; its end closes the
+/// run's stdin. Stops quietly when the run takes no more input.
+fn relay_stdin(runtime: &dyn Runtime, id: &ProcessId) {
+    let mut stdin = io::stdin().lock();
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        match io::Read::read(&mut stdin, &mut buffer) {
+            Ok(0) => {
+                let _ = patiently(|| runtime.close_stdin(id));
+                return;
+            }
+            Ok(n) => {
+                if patiently(|| runtime.write_stdin(id, &buffer[..n])).is_err() {
+                    return;
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Waits for run `id` to end: its exit code by `run`'s table.

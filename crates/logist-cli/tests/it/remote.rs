@@ -492,3 +492,48 @@ fn serve_runtime_docker_keeps_durable_containers_across_a_restart() {
         "serve exits 0 when stopped"
     );
 }
+
+#[test]
+fn attach_remote_relays_stdin_and_output_and_exits_with_the_run() {
+    use std::io::Write;
+
+    let guard = NoSurvivors::new();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("unix:{}", dir.path().join("s.sock").display());
+    let (server, address, _state) = serve(&guard, &listen, None);
+    let started = output(
+        &guard,
+        &[
+            "exec",
+            "--detach",
+            "--remote",
+            &address,
+            "--",
+            "sh",
+            "-c",
+            "echo ready; read line; echo \"got $line\"; read rest; echo \"then $rest\"; exit 3",
+        ],
+    );
+    assert_eq!(code(&started), 0, "{}", crate::text(&started.stderr));
+    let id = crate::text(&started.stdout).trim().to_owned();
+    crate::eventually("the run is ready", || {
+        crate::text(&output(&guard, &["logs", "--remote", &address, &id]).stdout) == "ready\n"
+    });
+    let mut attach = logist(&guard, &["attach", "--replay", "--remote", &address, &id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Two lines; the end of input closes the run's stdin.
+    attach
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello\nworld\n")
+        .unwrap();
+    let out = attach.wait_with_output().unwrap();
+    assert_eq!(code(&out), 3, "{}", crate::text(&out.stderr));
+    assert_eq!(crate::text(&out.stdout), "ready\ngot hello\nthen world\n");
+    stop(server);
+}
