@@ -125,6 +125,16 @@ pub const WAITING: &[WaitingText] = &[
         source: "2.1.197 bundle: select options `{label:\"Yes\",value:\"yes\"}` first, drawn numbered with the `❯` pointer; seen here on a terminal (trust dialog `❯ 1. Yes, I trust this folder`)",
     },
     WaitingText {
+        // The edit tools' second option, and the permission dialog's
+        // footer (its refusal row is then a bare `3. No`: the feedback
+        // placeholder shows only when that row is selected).
+        text: r"Yes,\s+allow\s+all\s+edits\s+during\s+this\s+session|Esc\s+to\s+cancel\s+·\s+Tab\s+to\s+amend",
+        regex: true,
+        dialog: "permission",
+        seen_in: "2.1.197",
+        source: "2.1.197 bundle: label `[\"Yes, allow all edits during this session\",\" \",(\"(\",<key>,\")\")]`; captured screen (tests/fixtures/screens/claude-create.bin: \"Do you want to create hello.txt?\", \"❯ 1. Yes\", \"2. Yes, allow all edits during this session (shift+tab)\", \"3. No\", \"Esc to cancel · Tab to amend\")",
+    },
+    WaitingText {
         text: "Yes, I accept",
         regex: false,
         dialog: "bypass-permissions warning",

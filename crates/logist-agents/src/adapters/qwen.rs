@@ -154,6 +154,15 @@ pub const WAITING: &[WaitingText] = &[
         source: "0.15.10 cli.js: t4(\"Waiting for Qwen OAuth authentication...\"), t4(\"Waiting for authorization\")",
     },
     WaitingText {
+        // The status line under a confirmation, where the spinner's
+        // phrase is otherwise.
+        text: r"Waiting\s+for\s+user\s+confirmation\.\.\.",
+        regex: true,
+        dialog: "permission",
+        seen_in: "0.15.10",
+        source: "0.15.10 cli.js: t4(\"Waiting for user confirmation...\"); captured screen (tests/fixtures/screens/qwen-edit.bin: \"⠏ Waiting for user confirmation...\" under \"Apply this change?\")",
+    },
+    WaitingText {
         text: "Type your message or @path/to/file",
         regex: false,
         dialog: "idle",

@@ -111,6 +111,20 @@ fn dialogs(name: &str) -> Vec<Dialog> {
             "claude-code",
             Ruled,
             &[
+                "Create file",
+                &format!(" {name}"),
+                &format!("Do you want to create {b}?"),
+                "  1. Yes",
+                "  2. Yes, allow all edits during this session (shift+tab)",
+                "❯ 3. No",
+                "",
+                "Esc to cancel · Tab to amend",
+            ],
+        ),
+        dialog(
+            "claude-code",
+            Ruled,
+            &[
                 "Overwrite file",
                 &format!("Do you want to overwrite {b}?"),
                 "  1. Yes",
@@ -419,6 +433,14 @@ fn dialogs(name: &str) -> Vec<Dialog> {
                 "● 1. Yes, allow once",
                 "  2. Always allow run_shell_command in this project",
                 "  3. No, suggest changes (esc)",
+            ],
+        ),
+        dialog(
+            "qwen",
+            Plain,
+            &[
+                &format!("  ? Edit {name}"),
+                "  ⠏ Waiting for user confirmation...",
             ],
         ),
         dialog(
@@ -942,6 +964,73 @@ fn prose_about_dialogs_is_not_a_dialog() {
         for (bytes, cols) in [(text.as_bytes(), Some(200)), (text.as_bytes(), None)] {
             let hits = found(&stops, bytes, cols);
             assert!(hits.is_empty(), "{}: {hits:?} match prose", agent.name());
+        }
+    }
+}
+
+/// Screens captured here from the pinned programs on a pseudo-terminal (50
+/// rows, 200 columns, fresh home and directory, default approval, the fake
+/// model server asking for a file-writing tool call), raw as the terminal
+/// received them for 25–30 s: each is recognised, and each of the patterns
+/// named (by a part of its text) recognises it on its own.
+#[test]
+fn captured_screens_are_recognised() {
+    let screens: &[(&str, &[u8], &[&str])] = &[
+        (
+            "claude-code",
+            include_bytes!("../fixtures/screens/claude-create.bin"),
+            &[
+                r"Do\s+you\s+want\s+to",
+                r"❯\s*1\.\s+Yes",
+                r"Tab\s+to\s+amend",
+            ],
+        ),
+        (
+            "claude-code",
+            include_bytes!("../fixtures/screens/claude-api-key.bin"),
+            &[r"use\s+this\s+API\s+key"],
+        ),
+        (
+            "gemini",
+            include_bytes!("../fixtures/screens/gemini-edit.bin"),
+            &[
+                "Apply this change?",
+                r"Yes,\s+a|A)llow\s+once",
+                r"\d\.\s+[^\n]{1,60}\(esc\)",
+                r"for\s+(?:this\s+session",
+            ],
+        ),
+        (
+            "qwen",
+            include_bytes!("../fixtures/screens/qwen-edit.bin"),
+            &[
+                "Apply this change?",
+                r"Yes,\s+allow\s+(?:once|always)",
+                r"user\s+confirmation",
+            ],
+        ),
+        (
+            "opencode",
+            include_bytes!("../fixtures/screens/opencode-edit.bin"),
+            &["Permission required", r"Allow\s+once\s+Allow\s+always"],
+        ),
+    ];
+    for (agent, screen, expected) in screens {
+        let stops = found(&stops_of(agent), screen, Some(200));
+        assert!(!stops.is_empty(), "{agent}: nothing recognised");
+        let program = registry::get(agent, Default::default()).unwrap();
+        for part in *expected {
+            let text = program
+                .waiting_texts()
+                .iter()
+                .find(|text| text.text.contains(part))
+                .unwrap_or_else(|| panic!("{agent}: no waiting text contains {part:?}"));
+            let alone = found(&[text.stop_sequence()], screen, Some(200));
+            assert!(
+                !alone.is_empty(),
+                "{agent}: {} does not recognise the screen",
+                text.text
+            );
         }
     }
 }
