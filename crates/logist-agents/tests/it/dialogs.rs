@@ -1001,6 +1001,14 @@ fn captured_screens_are_recognised() {
             ],
         ),
         (
+            "gemini",
+            include_bytes!("../fixtures/screens/gemini-trust.bin"),
+            &[
+                r"Do\s+you\s+trust\s+(?:the\s+files",
+                r"Trust\s+(?:parent\s+)?folder",
+            ],
+        ),
+        (
             "qwen",
             include_bytes!("../fixtures/screens/qwen-edit.bin"),
             &[
