@@ -1018,6 +1018,11 @@ fn captured_screens_are_recognised() {
             ],
         ),
         (
+            "cline",
+            include_bytes!("../fixtures/screens/cline-approve.bin"),
+            &[r#"Approve "[^"\n]{1,80}""#],
+        ),
+        (
             "opencode",
             include_bytes!("../fixtures/screens/opencode-edit.bin"),
             &["Permission required", r"Allow\s+once\s+Allow\s+always"],
