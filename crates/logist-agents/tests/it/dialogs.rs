@@ -1047,3 +1047,25 @@ fn captured_screens_are_recognised() {
         }
     }
 }
+
+/// In a print-mode run (pipes), a dialog's words inside an event line (a
+/// tool result quoting a file that holds them) are followed by the rest
+/// of the line and its line feed: the program went on, and the settle
+/// window drops the candidate. The same words ending the output (a
+/// program really stopped at them) are reported.
+#[test]
+fn dialog_words_inside_an_event_line_are_not_waiting() {
+    let quoted = concat!(
+        r#"{"type":"user","message":{"content":[{"type":"tool_result","content":"#,
+        r#""3. No, and tell Claude what to do differently (esc)\n  2. Yes, and don't ask again for"}]}}"#,
+        "\n",
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done."}]}}"#,
+        "\n",
+    );
+    assert_eq!(
+        found(&stops_of("claude-code"), quoted.as_bytes(), None),
+        Vec::<String>::new()
+    );
+    let stopped = "  3. No, and tell Claude what to do differently (esc)";
+    assert!(!found(&stops_of("claude-code"), stopped.as_bytes(), None).is_empty());
+}
