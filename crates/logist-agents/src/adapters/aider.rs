@@ -78,19 +78,16 @@ adapter! {
 pub const WAITING: &[WaitingText] = &[
     WaitingText {
         // Only the end of the question: at 80 columns the prompt wraps
-        // inside "(Y)es/(N)o" (seen here under `script`).
+        // inside "(Y)es/(N)o" (seen here under `script`). `confirm_ask`
+        // composes every question (20 call sites in 0.86.2) as `<question>
+        // (Y)es/(N)o[/(A)ll][/(S)kip all][/(D)on't ask again] [Yes|No]: `,
+        // so this end covers the whole family; the options before it add
+        // nothing but a second match of the same prompt.
         text: r"\[(Yes|No)\]: ",
         regex: true,
         dialog: "yes/no question",
         seen_in: "0.86.2",
-        source: "Aider-AI/aider aider/io.py confirm_ask; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home, no git repository: \"No git repo found, create one …? (Y)es/(N)o [Yes]: \")",
-    },
-    WaitingText {
-        text: "(Y)es/(N)o/(D)on't ask again",
-        regex: false,
-        dialog: "yes/no question",
-        seen_in: "0.8x",
-        source: "smtg-ai/claude-squad session/tmux/tmux.go",
+        source: "0.86.2 aider/io.py confirm_ask: `question += options + \" [Yes]: \"` / `\" [No]: \"`; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home, no git repository: \"No git repo found, create one …? (Y)es/(N)o [Yes]: \")",
     },
     WaitingText {
         // Only the prompts prefixed by the edit format or mode; the bare

@@ -69,42 +69,79 @@ pub const WAITING: &[WaitingText] = &[
         regex: false,
         dialog: "trust",
         seen_in: "2.1.69-2.1.197",
-        source: "anthropics/claude-code#31037; seen here on a terminal (tmux, onboarded fresh HOME)",
+        source: "anthropics/claude-code#31037; the 2.1.197 bundle (`\"Quick safety check: Is this a project you created or one you trust? (Like your own code, …\"`); seen here on a terminal (tmux, onboarded fresh HOME)",
     },
     WaitingText {
-        text: "Yes, I trust this folder",
-        regex: false,
+        // The option row outlives the question's wording.
+        text: r"Yes,\s+I\s+trust\s+this\s+folder",
+        regex: true,
         dialog: "trust",
         seen_in: "2.1.197",
-        source: "seen here on a terminal (tmux, onboarded fresh HOME)",
+        source: "2.1.197 bundle: `confirmLabel:\"Yes, I trust this folder\",cancelLabel:\"No, exit\"`; seen here on a terminal (tmux, onboarded fresh HOME)",
     },
     WaitingText {
-        text: "No, and tell Claude what to do differently",
-        regex: false,
+        // Every permission dialog that can remember the answer: commands
+        // (`… for <cmd> commands in <dir>`), edits, web fetch
+        // (`… for <host>`), MCP tools (`… for <Tool>(<rule>)`), and
+        // directory access (`Yes, and always allow access to <dir> from
+        // this project`). Only the fixed start is matched: the inserted
+        // name may wrap onto the next row.
+        text: r"Yes,\s+and\s+(?:don't\s+ask\s+again|always\s+allow\s+access\s+to)",
+        regex: true,
         dialog: "permission",
-        seen_in: "1.0.x-2.x",
-        source: "smtg-ai/claude-squad session/tmux/tmux.go; anthropics/claude-code#10732",
+        seen_in: "1.0.x-2.1.197",
+        source: "2.1.197 bundle: labels `[\"Yes, and don't ask again for\",\" \",…,\" commands in\",\" \",…]` (value `yes-dont-ask-again`, `yes-prefix`, `yes-exact`, `yes-dont-ask-again-domain`) and `[\"Yes, and always allow access to \",…,\" from this project\"]`",
     },
     WaitingText {
-        text: "Do you want to make this edit to",
-        regex: false,
-        dialog: "edit permission",
-        seen_in: "2.x",
-        source: "third-party dialog fixtures",
-    },
-    WaitingText {
-        text: "Do you want to proceed?",
-        regex: false,
+        // The refusal option of every permission dialog: `No, and tell
+        // Claude what to do differently (esc)`, `Deny, and tell …`, and the
+        // feedback field's placeholder after a bare `No`.
+        text: r"tell\s+Claude\s+what\s+to\s+do\s+differently",
+        regex: true,
         dialog: "permission",
-        seen_in: "2.x",
-        source: "anthropics/claude-code#10732, #1499",
+        seen_in: "1.0.x-2.1.197",
+        source: "2.1.197 bundle: `[\"No, and tell Claude what to do differently \",…\"(esc)\"]`, `[\"Deny, and tell Claude what to do differently \",…]`, `placeholder:\"and tell Claude what to do differently\"`; smtg-ai/claude-squad; anthropics/claude-code#10732",
+    },
+    WaitingText {
+        // The question line of the permission dialogs, at the start of a
+        // row (after a border): `Do you want to <verb> <file>?` for the
+        // file tools, and the fixed questions of the other dialogs. Only
+        // the verb is matched ends the row: a long path wraps onto the next one). A
+        // model's sentence starting a row the same way would match too (see
+        // docs/waiting-texts.md); the option rows above are the safer
+        // anchors, this one covers dialogs whose options are a bare
+        // `Yes`/`No`.
+        text: r"^[\s│┃|]*Do\s+you\s+want\s+to\s+(?:proceed\?|(?:make\s+this\s+edit\s+to|create|overwrite|write\s+to|insert\s+this\s+cell\s+into|delete\s+this\s+cell\s+from)(?:\s|$)|allow\s+Claude\s+to\s+fetch\s+this\s+content\?|allow\s+this\s+connection\?|use\s+this\s+API\s+key\?)",
+        regex: true,
+        dialog: "permission",
+        seen_in: "2.x-2.1.197",
+        source: "2.1.197 bundle: `question:[\"Do you want to \",f,\" \",<path>,\"?\"]` with f = `create`/`overwrite`/`write to`, `\"Do you want to make this edit to\"`, notebook `insert this cell into`/`delete this cell from`, `\"Do you want to proceed?\"`, `\"Do you want to allow Claude to fetch this content?\"`, `\"Do you want to allow this connection?\"`, `\"Do you want to use this API key?\"`; anthropics/claude-code#10732, #1499",
+    },
+    WaitingText {
+        // The select list's pointer on its first option, as every dialog
+        // opens: `❯ 1. Yes`, `❯ 1. Yes, I trust this folder`.
+        text: r"❯\s*1\.\s+Yes",
+        regex: true,
+        dialog: "permission",
+        seen_in: "2.x-2.1.197",
+        source: "2.1.197 bundle: select options `{label:\"Yes\",value:\"yes\"}` first, drawn numbered with the `❯` pointer; seen here on a terminal (trust dialog `❯ 1. Yes, I trust this folder`)",
+    },
+    WaitingText {
+        // The edit tools' second option, and the permission dialog's
+        // footer (its refusal row is then a bare `3. No`: the feedback
+        // placeholder shows only when that row is selected).
+        text: r"Yes,\s+allow\s+all\s+edits\s+during\s+this\s+session|Esc\s+to\s+cancel\s+·\s+Tab\s+to\s+amend",
+        regex: true,
+        dialog: "permission",
+        seen_in: "2.1.197",
+        source: "2.1.197 bundle: label `[\"Yes, allow all edits during this session\",\" \",(\"(\",<key>,\")\")]`; captured screen (tests/fixtures/screens/claude-create.bin: \"Do you want to create hello.txt?\", \"❯ 1. Yes\", \"2. Yes, allow all edits during this session (shift+tab)\", \"3. No\", \"Esc to cancel · Tab to amend\")",
     },
     WaitingText {
         text: "Yes, I accept",
         regex: false,
         dialog: "bypass-permissions warning",
-        seen_in: "2.x",
-        source: "anthropics/claude-code#52501, #65848",
+        seen_in: "2.x-2.1.197",
+        source: "2.1.197 bundle: `confirmLabel:\"Yes, I accept\",cancelLabel:\"No, exit\"`; anthropics/claude-code#52501, #65848",
     },
     WaitingText {
         text: "Choose the text style that looks best with your terminal",
@@ -128,11 +165,13 @@ pub const WAITING: &[WaitingText] = &[
         source: "third-party login fixtures (\"Login expired · Please run /login\")",
     },
     WaitingText {
-        text: "Enter to select · ↑/↓ to navigate · Esc to cancel",
-        regex: false,
+        // The select list's footer: `↑/↓ to navigate · Enter to select`,
+        // `Enter to select · ↑/↓ to navigate · Esc to cancel`.
+        text: r"↑/↓\s+to\s+navigate",
+        regex: true,
         dialog: "question picker",
-        seen_in: "2.x",
-        source: "Kewton/CommandMate#807",
+        seen_in: "2.x-2.1.197",
+        source: "2.1.197 bundle: `\"\\u2191/\\u2193 to navigate \\xB7 Enter to select\"`, `\"Enter to approve \\xB7 r to retry \\xB7 \\u2191/\\u2193 to navigate \\xB7 Esc to cancel\"`; Kewton/CommandMate#807",
     },
     WaitingText {
         text: "How is Claude doing this session? (optional)",

@@ -68,22 +68,41 @@ pub const WAITING: &[WaitingText] = &[
         text: "Cline needs permission",
         regex: false,
         dialog: "permission",
-        seen_in: "3.0.68",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "3.0.65-3.0.68",
+        source: "3.0.65 binary: `title:\"Cline needs permission\"`; OpenRig activity markers 3.0.68",
     },
     WaitingText {
-        text: "Approve tool call?",
-        regex: false,
+        // At the start of a row (after the frame's border): the same
+        // words in a model's sentence are not the dialog.
+        text: r"^[\s│┃|]*Approve\s+tool\s+call\?",
+        regex: true,
         dialog: "tool approval",
-        seen_in: "3.0.68",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "3.0.65-3.0.68",
+        source: "3.0.65 binary: `children:\"Approve tool call?\"`; OpenRig activity markers 3.0.68",
+    },
+    WaitingText {
+        // The dialog's buttons, drawn in one row.
+        text: r"\[y\]\s+Approve\s+\[n\]\s+Deny",
+        regex: true,
+        dialog: "tool approval",
+        seen_in: "3.0.65",
+        source: "3.0.65 binary: buttons `label:\"[y] Approve\"`, `label:\"[n] Deny\"` in a row",
+    },
+    WaitingText {
+        // The line-mode question on a terminal without the full-screen
+        // interface: `Approve "<tool>" <input> [y/N] `.
+        text: r#"Approve "[^"\n]{1,80}" [^\n]*\[y/N\] "#,
+        regex: true,
+        dialog: "tool approval",
+        seen_in: "3.0.65",
+        source: "3.0.65 binary: `${yellow}Approve ${green}\"${G.toolName}\" ${dim}${Q} ${reset}[y/N] ` (readline question, input cut to 160 characters)",
     },
     WaitingText {
         text: "Cline is asking a question",
         regex: false,
         dialog: "question",
-        seen_in: "3.0.68",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "3.0.65-3.0.68",
+        source: "3.0.65 binary: `title:\"Cline is asking a question\"`; OpenRig activity markers 3.0.68",
     },
     WaitingText {
         text: "requires approval in a TTY session",

@@ -55,43 +55,83 @@ pub const WAITING: &[WaitingText] = &[
         text: "Do you trust the contents of this directory?",
         regex: false,
         dialog: "trust",
-        seen_in: "0.1xx",
+        seen_in: "0.1xx (before 0.169.0)",
         source: "openai/codex codex-rs/tui/src/onboarding/trust_directory.rs",
     },
     WaitingText {
-        text: "Would you like to run the following command?",
-        regex: false,
-        dialog: "command approval",
-        seen_in: "0.1xx",
-        source: "openai/codex codex-rs/tui/src/bottom_pane/approval_overlay.rs",
+        text: r"Trust\s+this\s+folder\?",
+        regex: true,
+        dialog: "trust",
+        seen_in: "0.169.0",
+        source: "0.169.0 binary: \"Trust this folder? Codex can read, edit, and run files here, subject to your permission settings. …\"",
     },
     WaitingText {
-        text: "Would you like to make the following edits?",
-        regex: false,
-        dialog: "edit approval",
-        seen_in: "0.1xx",
-        source: "openai/codex codex-rs/tui/src/bottom_pane/approval_overlay.rs",
+        text: r"Trust\s+all\s+and\s+continue",
+        regex: true,
+        dialog: "trust (hooks)",
+        seen_in: "0.169.0",
+        source: "0.169.0 binary: \"Hooks need review\" … \"Trust all and continue\", \"Continue without trusting\"",
     },
     WaitingText {
-        text: "No, and tell Codex what to do differently",
-        regex: false,
+        // The approval overlay's question, at the start of a row (after a
+        // border): run a command, make edits, grant permissions, send
+        // input to a terminal.
+        text: r"^[\s│┃▌|]*Would\s+you\s+like\s+to\s+(?:run\s+the\s+following\s+command|make\s+the\s+following\s+edits|grant\s+these\s+permissions|send\s+input\s+to)",
+        regex: true,
         dialog: "approval",
-        seen_in: "0.1xx",
-        source: "third-party dialog fixtures",
+        seen_in: "0.1xx-0.169.0",
+        source: "0.169.0 binary: \"Would you like to run the following command?\", \"Would you like to make the following edits?\", \"Would you like to grant these permissions?\", \"Would you like to send input to the existing terminal?\" (codex-rs/tui/src/bottom_pane/approval_overlay.rs)",
+    },
+    WaitingText {
+        text: r"Approve\s+app\s+tool\s+call\?",
+        regex: true,
+        dialog: "tool approval",
+        seen_in: "0.169.0",
+        source: "0.169.0 binary: \"Approve app tool call?\"",
+    },
+    WaitingText {
+        // The overlay's options, first and "remember" rows:
+        // `Yes, just this once`, `Yes, and don't ask again for this command
+        // in this session`, `… for commands that start with `<prefix>``,
+        // `… for these files`, `Yes, and allow this host …`, `Yes, and
+        // allow these permissions for this session`, `Yes, grant these
+        // permissions for this turn`, `Yes, provide the requested info`.
+        text: r"Yes,\s+(?:just\s+this\s+once|and\s+don't\s+ask\s+again|and\s+allow\s+th(?:is|ese)\s+(?:host|permissions)|grant\s+(?:these\s+permissions|for\s+this)|provide\s+the\s+requested\s+info)",
+        regex: true,
+        dialog: "approval",
+        seen_in: "0.1xx-0.169.0",
+        source: "0.169.0 binary: \"Yes, just this once\", \"Yes, and don't ask again for this command in this session\", \"Yes, and don't ask again for commands that start with `\", \"Yes, and don't ask again for these files\", \"Yes, and allow this host for this conversation\", \"Yes, and allow these permissions for this session\", \"Yes, grant these permissions for this turn\", \"Yes, provide the requested info\"",
+    },
+    WaitingText {
+        // The refusal rows.
+        text: r"No,\s+(?:and\s+tell\s+Codex\s+what\s+to\s+do\s+differently|continue\s+without\s+(?:running\s+it|permissions)|and\s+block\s+this\s+host|but\s+continue\s+without\s+it)",
+        regex: true,
+        dialog: "approval",
+        seen_in: "0.1xx-0.169.0",
+        source: "0.169.0 binary: \"No, and tell Codex what to do differently\", \"No, continue without running it\", \"No, continue without permissions\", \"No, and block this host in the future\", \"No, but continue without it\"",
     },
     WaitingText {
         text: "Press enter to confirm or esc to cancel",
         regex: false,
         dialog: "approval",
-        seen_in: "0.1xx",
+        seen_in: "0.1xx (before 0.169.0)",
         source: "openai/codex codex-rs/tui/src/bottom_pane/approval_overlay.rs",
     },
     WaitingText {
-        text: "Sign in with ChatGPT",
-        regex: false,
+        text: r"Go\s+back\s+without\s+enabling",
+        regex: true,
+        dialog: "full-access warning",
+        seen_in: "0.169.0",
+        source: "0.169.0 binary: \"Yes, continue anyway\", \"Apply full access for this session\", \"Go back without enabling full access\"",
+    },
+    WaitingText {
+        // The onboarding's options, at the start of a row: the same words
+        // also end error messages ("… Sign in with ChatGPT and retry.").
+        text: r"^[\s│›>]*(?:\d\.\s+)?Sign\s+in\s+with\s+(?:ChatGPT|Device\s+Code)",
+        regex: true,
         dialog: "login",
-        seen_in: "0.1xx",
-        source: "third-party login fixtures",
+        seen_in: "0.1xx-0.169.0",
+        source: "0.169.0 binary: onboarding options \"Sign in with ChatGPT\", \"Sign in with Device Code\" (codex-rs/tui/src/onboarding/auth.rs); third-party login fixtures",
     },
     WaitingText {
         text: "Ask Codex to do anything",

@@ -53,35 +53,62 @@ pub const WAITING: &[WaitingText] = &[
         regex: false,
         dialog: "trust",
         seen_in: "1.0.102",
-        source: "GitHub docs (cli-getting-started); seen here on a terminal (tmux, fresh home)",
+        source: "1.0.102 cli-main.js: `\"Do you trust the files in this folder?\"`; GitHub docs (cli-getting-started); seen here on a terminal (tmux, fresh home)",
     },
     WaitingText {
         text: "Confirm folder trust",
         regex: false,
         dialog: "trust",
         seen_in: "1.0.102",
-        source: "dialog title; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home)",
+        source: "1.0.102 cli-main.js: `title:\"Confirm folder trust\"`; found by the sentinel on a pseudo-terminal (e2e `terminal` tests, fresh home)",
     },
     WaitingText {
-        text: "No, and tell Copilot what to do differently",
-        regex: false,
+        text: r"Yes,\s+and\s+remember\s+this\s+folder",
+        regex: true,
+        dialog: "trust",
+        seen_in: "1.0.102",
+        source: "1.0.102 cli-main.js: label \"Yes, and remember this folder for future sessions\"",
+    },
+    WaitingText {
+        // The refusal row of every approval: `No, and tell Copilot what to
+        // do differently`, `Something else, and tell Copilot …`.
+        text: r"tell\s+Copilot\s+what\s+to\s+do\s+differently",
+        regex: true,
         dialog: "tool approval",
-        seen_in: "1.0.x",
-        source: "GitHub docs (tool approval options)",
+        seen_in: "1.0.x-1.0.102",
+        source: "1.0.102 cli-main.js: `escapeItemWithTextInput:{label:\"No, and tell Copilot what to do differently\"}`, \"Something else, and tell Copilot what to do differently\"; GitHub docs (tool approval options)",
     },
     WaitingText {
-        text: "Do you want to run this command?",
-        regex: false,
-        dialog: "command approval",
-        seen_in: "1.0.91",
-        source: "OpenRig activity markers (read from the shipped bundle)",
-    },
-    WaitingText {
-        text: "Do you want to allow this tool call?",
-        regex: false,
+        // The remembering rows: `Yes, and don't ask again for <commands>
+        // <location>`, `… for file operations when …`, `… for tool "<t>"
+        // from "<server>" …`, `Yes, and approve "<tool>" for the rest of
+        // the session`, `Yes, and approve all file operations …`, `Yes,
+        // and always allow "<extension>" …`, `Yes, and allow memory
+        // updates without asking …`, `Yes, and disable the sandbox …`.
+        text: r#"Yes,\s+and\s+(?:don't\s+ask\s+again|approve\s+(?:"|all\s+file)|always\s+allow\s+"|allow\s+(?:memory|image)|disable\s+the\s+sandbox)"#,
+        regex: true,
         dialog: "tool approval",
-        seen_in: "1.0.91",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "1.0.102",
+        source: "1.0.102 cli-main.js: labels `Yes, and don't ask again for ${…commandIdentifiers} ${location}`, `Yes, and don't ask again for file operations when ${…}`, `Yes, and don't ask again for tool \"${toolTitle}\" from \"${serverName}\" …`, `Yes, and approve \"${toolName}\" for the rest of the session`, \"Yes, and approve all file operations for the rest of the running session\", `Yes, and always allow \"${extensionName}\" …`, `Yes, and allow memory updates without asking …`, \"Yes, and disable the sandbox for the rest of this session\"",
+    },
+    WaitingText {
+        // The question line, at the start of a row: `Do you want to run
+        // this command?`, `… allow this tool call?`, `… allow this?`,
+        // `… allow this access?`, `… approve this request?`, `… <verb>
+        // <file>?` for file operations, `… <verb> outside the sandbox?`.
+        text: r"^[\s│┃|]*Do\s+you\s+want\s+to\s+(?:run\s+this\s+(?:command|search)|allow\s+this|approve\s+this|ignore\s+the\s+policy|perform\s|read\s|list\s+this\s+directory|write\s|create\s|edit\s|delete\s|update\s|move\s+and\s+update\s)",
+        regex: true,
+        dialog: "tool approval",
+        seen_in: "1.0.91-1.0.102",
+        source: "1.0.102 cli-main.js: \"Do you want to allow this tool call?\", \"Do you want to allow this?\", \"Do you want to allow this access?\", \"Do you want to approve this request?\", \"Do you want to approve this response?\", \"Do you want to ignore the policy and fetch this URL anyway?\", `Do you want to ${r.present} ${e.fileName}?` (create, delete, edit, move and update, update, write), `Do you want to perform \"${e}\" outside the sandbox?`, \"Do you want to run this command outside the sandbox?\"; OpenRig activity markers 1.0.91 (\"Do you want to run this command?\")",
+    },
+    WaitingText {
+        // The select list's pointer on its first option, `❯ 1. Yes`.
+        text: r"❯\s*1\.\s+Yes",
+        regex: true,
+        dialog: "tool approval",
+        seen_in: "1.0.102",
+        source: "1.0.102 cli-main.js: every approval list starts `{label:\"Yes\",value:{kind:\"approve-once\"}}`; seen here on a terminal (trust dialog `❯ 1. Yes`)",
     },
     WaitingText {
         text: "Permission denied because no interactive user response was available",

@@ -54,53 +54,114 @@ adapter! {
 /// Texts Gemini CLI shows when it waits for a human.
 pub const WAITING: &[WaitingText] = &[
     WaitingText {
-        text: "Do you trust the files in this folder?",
-        regex: false,
+        // `Do you trust the files in this folder?` and, for added
+        // directories, `Do you trust the following folders being added to
+        // this workspace?`.
+        text: r"Do\s+you\s+trust\s+(?:the\s+files\s+in\s+this\s+folder|the\s+following\s+folders)",
+        regex: true,
+        dialog: "trust",
+        seen_in: "0.x-0.61.0",
+        source: "0.61.0 bundle: `children: \"Do you trust the files in this folder?\"`, `\"Do you trust the following folders being added to this workspace?\"` (FolderTrustDialog); seen here on a terminal (tmux, fresh home)",
+    },
+    WaitingText {
+        // The trust options: `Trust folder (<dir>)`, `Trust parent folder
+        // (<dir>)`, numbered in the select list.
+        text: r"\d\.\s+Trust\s+(?:parent\s+)?folder\s+\(",
+        regex: true,
         dialog: "trust",
         seen_in: "0.61.0",
-        source: "google-gemini/gemini-cli FolderTrustDialog.tsx; seen here on a terminal (tmux, fresh home)",
+        source: "0.61.0 bundle: label `Trust folder (${dirName})`, `Trust parent folder (${parentFolder})`, \"Don't trust\"",
     },
     WaitingText {
         text: "Apply this change?",
         regex: false,
         dialog: "edit permission",
-        seen_in: "0.x",
-        source: "google-gemini/gemini-cli ToolConfirmationMessage.tsx",
+        seen_in: "0.x-0.61.0",
+        source: "0.61.0 bundle: question2 = `Apply this change?` (ToolConfirmationMessage)",
     },
     WaitingText {
-        text: "Allow execution of",
-        regex: false,
+        // `Allow execution of: '<cmd>'?`, `Allow execution of MCP tool
+        // "<tool>" from server "<server>"?`, at the start of a row.
+        text: r"^[\s│┃|]*Allow\s+execution\s+of",
+        regex: true,
         dialog: "command permission",
-        seen_in: "0.x",
-        source: "google-gemini/gemini-cli ToolConfirmationMessage.tsx",
+        seen_in: "0.x-0.61.0",
+        source: "0.61.0 bundle: `\"Allow execution of\"` and `Allow execution of MCP tool \"${…toolName}\" from server \"${…serverName}\"?` (ToolConfirmationMessage)",
     },
     WaitingText {
-        text: "Yes, allow once",
-        regex: false,
+        // The first option of every tool confirmation: `Allow once`
+        // (0.61.0) or `Yes, allow once` (older), numbered in the list.
+        text: r"(?:\d\.|●)\s+(?:Yes,\s+a|A)llow\s+once",
+        regex: true,
         dialog: "permission",
-        seen_in: "0.x",
-        source: "google-gemini/gemini-cli ToolConfirmationMessage.tsx; smtg-ai/claude-squad",
+        seen_in: "0.x-0.61.0",
+        source: "0.61.0 bundle: label \"Allow once\" (edit, exec, info, MCP confirmations); \"Yes, allow once\" in older versions (smtg-ai/claude-squad)",
+    },
+    WaitingText {
+        // The remembering options: `Allow for this session`, `Allow tool
+        // for this session`, `Allow all server tools for this session`,
+        // `Allow for all future sessions`, `Allow this command for all
+        // future sessions`, `Allow for this file in all future sessions`.
+        text: r"\d\.\s+Allow\s+(?:tool\s+|all\s+server\s+tools\s+|this\s+command\s+)?for\s+(?:this\s+session|all\s+future\s+sessions|this\s+file)",
+        regex: true,
+        dialog: "permission",
+        seen_in: "0.61.0",
+        source: "0.61.0 bundle: labels \"Allow for this session\", \"Allow tool for this session\", \"Allow all server tools for this session\", \"Allow for all future sessions\", `Allow this command for all future sessions`, \"Allow for this file in all future sessions\"",
+    },
+    WaitingText {
+        // Every dialog's Escape option is a list row ending in `(esc)`:
+        // `No, suggest changes (esc)`, `No (esc)`, `Do nothing (esc)`,
+        // `Keep loop detection enabled (esc)`.
+        text: r"\d\.\s+[^\n]{1,60}\(esc\)",
+        regex: true,
+        dialog: "permission",
+        seen_in: "0.x-0.61.0",
+        source: "0.61.0 bundle: labels \"No, suggest changes (esc)\", \"No (esc)\", \"Do nothing (esc)\", \"Keep loop detection enabled (esc)\"",
     },
     WaitingText {
         text: "No, suggest changes (esc)",
         regex: false,
         dialog: "permission",
-        seen_in: "0.x",
-        source: "google-gemini/gemini-cli ToolConfirmationMessage.tsx",
+        seen_in: "0.x-0.61.0",
+        source: "0.61.0 bundle: label \"No, suggest changes (esc)\" (ToolConfirmationMessage)",
     },
     WaitingText {
-        text: "How would you like to authenticate for this project?",
-        regex: false,
-        dialog: "login",
-        seen_in: "0.x",
-        source: "third-party auth-dialog fixtures",
+        // A question at the start of a row: `Do you want to proceed?`
+        // (exec confirmations), `Do you want to accept and load these
+        // policies?`, `How would you like to proceed?`.
+        text: r"^[\s│┃|]*(?:Do\s+you\s+want\s+to\s+(?:proceed|accept\s+and\s+load\s+these\s+policies)|How\s+would\s+you\s+like\s+to\s+proceed)\?",
+        regex: true,
+        dialog: "permission",
+        seen_in: "0.61.0",
+        source: "0.61.0 bundle: question2 = `Do you want to proceed?`, children \"Do you want to accept and load these policies?\", \"How would you like to proceed?\"",
     },
     WaitingText {
-        text: "Waiting for auth... (Press ESC to cancel)",
-        regex: false,
+        // Plan approval.
+        text: r"Yes,\s+(?:automatically|manually)\s+accept\s+edits",
+        regex: true,
+        dialog: "plan approval",
+        seen_in: "0.61.0",
+        source: "0.61.0 bundle: labels \"Yes, automatically accept edits\", \"Yes, manually accept edits\"",
+    },
+    WaitingText {
+        // The question (which wraps in a narrow box) and the options
+        // `Sign in with Google`, `Use Gemini API Key`, `Vertex AI`,
+        // `Use Cloud Shell user credentials`.
+        text: r"How\s+would\s+you\s+like\s+to\s+authenticate|\d\.\s+(?:Sign\s+in\s+with\s+Google|Use\s+Gemini\s+API\s+Key|Vertex\s+AI|Use\s+Cloud\s+Shell)",
+        regex: true,
         dialog: "login",
-        seen_in: "0.x",
-        source: "google-gemini/gemini-cli#1696, #3390",
+        seen_in: "0.x-0.61.0",
+        source: "0.61.0 bundle: children \"How would you like to authenticate for this project?\", labels \"Sign in with Google\", \"Use Gemini API Key\", \"Vertex AI\", \"Use Cloud Shell user credentials\" (AuthDialog); third-party auth-dialog fixtures",
+    },
+    WaitingText {
+        // `Waiting for auth... (Press ESC to cancel)` (older), `Waiting for
+        // authentication... (Press Esc or Ctrl+C to cancel)`, `Waiting for
+        // verification... (Press Esc or Ctrl+C to cancel)`.
+        text: r"Waiting\s+for\s+(?:auth|authentication|verification)\.\.\.",
+        regex: true,
+        dialog: "login",
+        seen_in: "0.x-0.61.0",
+        source: "0.61.0 bundle: \" Waiting for authentication... (Press Esc or Ctrl+C to cancel)\", \"Waiting for verification... (Press Esc or Ctrl+C to cancel)\"; google-gemini/gemini-cli#1696, #3390 (\"Waiting for auth... (Press ESC to cancel)\")",
     },
     WaitingText {
         text: "Do you want to continue? [Y/n]",
@@ -108,6 +169,13 @@ pub const WAITING: &[WaitingText] = &[
         dialog: "login (browser)",
         seen_in: "0.57.0",
         source: "claude-remember#532 (shown even with -p)",
+    },
+    WaitingText {
+        text: r"Allow\s+Google\s+to\s+use\s+this\s+data",
+        regex: true,
+        dialog: "privacy notice",
+        seen_in: "0.61.0",
+        source: "0.61.0 bundle: children \"Allow Google to use this data to develop and improve our products and services?\"",
     },
     WaitingText {
         text: "Type your message or @path/to/file",

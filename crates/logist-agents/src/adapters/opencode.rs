@@ -54,18 +54,29 @@ adapter! {
 /// Texts OpenCode shows when it waits for a human.
 pub const WAITING: &[WaitingText] = &[
     WaitingText {
+        // The dialog's title: `△ Permission required` (`Always allow`,
+        // `Reject permission` at its later stages).
         text: "Permission required",
         regex: false,
         dialog: "permission",
         seen_in: "1.0.39-1.18.34",
-        source: "anomalyco/opencode#4023; OpenRig activity markers 1.18.34",
+        source: "1.18.33 binary: `title:\"Permission required\"`, `K(\"\\u25B3\")`, `K(\"Permission required\")`; anomalyco/opencode#4023; OpenRig activity markers 1.18.34",
     },
     WaitingText {
-        text: "Tell OpenCode what to do differently",
-        regex: false,
+        // The options row: `Allow once   Allow always   Reject`, however
+        // far apart the layout draws them.
+        text: r"Allow\s+once\s+Allow\s+always\s+Reject",
+        regex: true,
         dialog: "permission",
-        seen_in: "1.18.34",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "1.18.33",
+        source: "1.18.33 binary: `options:{once:\"Allow once\",always:\"Allow always\",reject:\"Reject\"}` drawn in one row (`flexDirection:\"row\"`)",
+    },
+    WaitingText {
+        text: r"Reject\s+permission|Tell\s+OpenCode\s+what\s+to\s+do\s+differently",
+        regex: true,
+        dialog: "permission",
+        seen_in: "1.18.33-1.18.34",
+        source: "1.18.33 binary: `\"Reject permission\"`, placeholder \"Tell OpenCode what to do differently\"; OpenRig activity markers 1.18.34",
     },
     WaitingText {
         text: "○ Reject",

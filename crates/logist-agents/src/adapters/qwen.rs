@@ -55,46 +55,112 @@ adapter! {
 /// dialogs are Gemini's).
 pub const WAITING: &[WaitingText] = &[
     WaitingText {
-        text: "Do you trust the files in this folder?",
-        regex: false,
+        // `Do you trust this folder?` (0.15.10); Gemini CLI's `Do you trust
+        // the files in this folder?` in the versions forked from it.
+        text: r"Do\s+you\s+trust\s+(?:this\s+folder|the\s+files\s+in\s+this\s+folder)\?",
+        regex: true,
         dialog: "trust",
-        seen_in: "0.x (inherited from Gemini CLI)",
-        source: "google-gemini/gemini-cli FolderTrustDialog.tsx",
+        seen_in: "0.x-0.15.10",
+        source: "0.15.10 cli.js: `children: \"Do you trust this folder?\"`; google-gemini/gemini-cli FolderTrustDialog.tsx",
+    },
+    WaitingText {
+        // The trust options: `Trust folder (<dir>)`, `Trust parent folder
+        // (<dir>)`, `Don't trust (esc)`.
+        text: r"Trust\s+(?:parent\s+)?folder\s+\(|Don't\s+trust\s+\(esc\)",
+        regex: true,
+        dialog: "trust",
+        seen_in: "0.15.10",
+        source: "0.15.10 cli.js: labels `Trust folder (${dirName})`, `Trust parent folder (${parentFolder})`, \"Don't trust (esc)\"",
     },
     WaitingText {
         text: "Apply this change?",
         regex: false,
         dialog: "edit permission",
-        seen_in: "0.24.7",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "0.15.10-0.24.7",
+        source: "0.15.10 cli.js: t4(\"Apply this change?\"); OpenRig activity markers 0.24.7",
     },
     WaitingText {
-        text: "Allow execution of",
-        regex: false,
+        // `Allow execution of: '<cmd>'?` and the MCP variant, at the start
+        // of a row.
+        text: r"^[\s│┃|]*Allow\s+execution\s+of",
+        regex: true,
         dialog: "command permission",
-        seen_in: "0.24.7",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "0.15.10-0.24.7",
+        source: "0.15.10 cli.js: t4(\"Allow execution of: '{{command}}'?\"); OpenRig activity markers 0.24.7",
+    },
+    WaitingText {
+        // The approving options: `Yes, allow once`, `Yes, allow always`,
+        // `Always allow in this project`, `Always allow for this user`,
+        // `Always allow <action> in this project`.
+        text: r"Yes,\s+allow\s+(?:once|always)|Always\s+allow\s+(?:[^\n]{1,40}\s)?(?:in\s+this\s+project|for\s+this\s+user)",
+        regex: true,
+        dialog: "permission",
+        seen_in: "0.15.10",
+        source: "0.15.10 cli.js: t4(\"Yes, allow once\"), t4(\"Yes, allow always\"), t4(\"Always allow in this project\"), t4(\"Always allow for this user\"), t4(\"Always allow {{action}} in this project\")",
+    },
+    WaitingText {
+        // Every dialog's Escape option: `No, suggest changes (esc)`, `No,
+        // keep planning (esc)`, `No (esc)`, `Keep loop detection enabled
+        // (esc)`, `Remind me later (esc)`, numbered in the list.
+        text: r"\d\.\s+[^\n]{1,60}\(esc\)",
+        regex: true,
+        dialog: "permission",
+        seen_in: "0.15.10-0.24.7",
+        source: "0.15.10 cli.js: t4(\"No, suggest changes (esc)\"), t4(\"No, keep planning (esc)\"), t4(\"No (esc)\"), \"Keep loop detection enabled (esc)\", t4(\"Remind me later (esc)\")",
     },
     WaitingText {
         text: "No, suggest changes (esc)",
         regex: false,
         dialog: "permission",
-        seen_in: "0.24.7",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "0.15.10-0.24.7",
+        source: "0.15.10 cli.js: t4(\"No, suggest changes (esc)\"); OpenRig activity markers 0.24.7",
     },
     WaitingText {
         text: "No, keep planning (esc)",
         regex: false,
         dialog: "plan approval",
-        seen_in: "0.24.7",
-        source: "OpenRig activity markers (read from the shipped bundle)",
+        seen_in: "0.15.10-0.24.7",
+        source: "0.15.10 cli.js: t4(\"No, keep planning (esc)\"); OpenRig activity markers 0.24.7",
     },
     WaitingText {
-        text: "Select Authentication Method",
-        regex: false,
+        // Plan approval: `Yes, and auto-accept edits`, `Yes, and manually
+        // approve edits`.
+        text: r"Yes,\s+and\s+(?:auto-accept|manually\s+approve)\s+edits",
+        regex: true,
+        dialog: "plan approval",
+        seen_in: "0.15.10",
+        source: "0.15.10 cli.js: t4(\"Yes, and auto-accept edits\"), t4(\"Yes, and manually approve edits\")",
+    },
+    WaitingText {
+        // A question at the start of a row.
+        text: r"^[\s│┃|]*(?:Do\s+you\s+want\s+to\s+proceed|Would\s+you\s+like\s+to\s+proceed|Ready\s+to\s+submit\s+your\s+answers)\?",
+        regex: true,
+        dialog: "permission",
+        seen_in: "0.15.10",
+        source: "0.15.10 cli.js: t4(\"Do you want to proceed?\"), title \"Would you like to proceed?\", t4(\"Ready to submit your answers?\")",
+    },
+    WaitingText {
+        text: r"Select\s+(?:Authentication\s+Method|authentication\s+method:|OAuth\s+Provider)",
+        regex: true,
         dialog: "login",
         seen_in: "0.15.10",
-        source: "seen here on a terminal (tmux, no settings)",
+        source: "0.15.10 cli.js: t4(\"Select Authentication Method\"), t4(\"Select authentication method:\"), t4(\"Select OAuth Provider\"); seen here on a terminal (tmux, no settings)",
+    },
+    WaitingText {
+        text: r"Waiting\s+for\s+(?:Qwen\s+OAuth\s+authentication|authorization)",
+        regex: true,
+        dialog: "login",
+        seen_in: "0.15.10",
+        source: "0.15.10 cli.js: t4(\"Waiting for Qwen OAuth authentication...\"), t4(\"Waiting for authorization\")",
+    },
+    WaitingText {
+        // The status line under a confirmation, where the spinner's
+        // phrase is otherwise.
+        text: r"Waiting\s+for\s+user\s+confirmation\.\.\.",
+        regex: true,
+        dialog: "permission",
+        seen_in: "0.15.10",
+        source: "0.15.10 cli.js: t4(\"Waiting for user confirmation...\"); captured screen (tests/fixtures/screens/qwen-edit.bin: \"⠏ Waiting for user confirmation...\" under \"Apply this change?\")",
     },
     WaitingText {
         text: "Type your message or @path/to/file",

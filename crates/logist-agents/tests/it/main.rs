@@ -4,6 +4,7 @@
 //! preparation.
 
 mod acp;
+mod dialogs;
 mod home;
 mod registry;
 mod resume;
