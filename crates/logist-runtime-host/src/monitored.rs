@@ -327,6 +327,11 @@ impl Monitored {
                 self.finish(&record);
             }
             Ok(RunState::Lost { reason, .. }) => {
+                // Its monitor died under us: what is left of its group
+                // goes too (escapees that left it cannot be found).
+                if let Err(error) = self.run.kill_lost() {
+                    tracing::warn!(id = %self.id(), error = %logist_core::error_chain(&error), "cannot kill what is left of a lost run");
+                }
                 self.catch_up(None);
                 self.mark_lost(lost_reason(reason));
             }

@@ -25,6 +25,8 @@ use crate::durable::monitored;
 const OWNER_ENV: &str = "LOGIST_CHAOS_OWNER";
 const WORK_ENV: &str = "LOGIST_CHAOS_WORK";
 const RUNS_ENV: &str = "LOGIST_CHAOS_RUNS";
+/// Set for an owner whose runs are attached rather than durable.
+const ATTACHED_ENV: &str = "LOGIST_CHAOS_ATTACHED";
 const CHATTY_LINES: usize = 500;
 
 fn env_count(name: &str, default: usize) -> usize {
@@ -43,8 +45,9 @@ fn script(index: usize, work: &Path) -> String {
         ),
         1 => ": kind=prompt; printf 'Continue? [y/N] '; read a; echo \"answer=$a\"; exit 4"
             .to_owned(),
-        2 => ": kind=stubborn; trap '' TERM; sleep 300 & echo started; while :; do wait; done"
-            .to_owned(),
+        2 => format!(
+            ": kind=stubborn; trap '' TERM; echo $$ > {work}/main-{index}.pid; echo started; sleep 300"
+        ),
         _ => format!(
             ": kind=escapee; setsid env -i sh -c 'trap \"\" TERM; echo $$ > {work}/escapee-{index}.pid; exec sleep 300' & echo forked; sleep 300"
         ),
@@ -73,7 +76,7 @@ fn owner() {
                 .cwd(&work)
                 .stdin(StdinMode::Piped)
                 .grace(Duration::from_millis(200))
-                .durable(true);
+                .durable(std::env::var_os(ATTACHED_ENV).is_none());
         let id = rt.spawn(&request).unwrap();
         // On a line of its own: the harness's own "test … " has no newline.
         println!("\nchaos-run {id}");
@@ -290,5 +293,81 @@ fn read_all(rt: &dyn Runtime, id: &ProcessId) -> String {
         if read.finished {
             return String::from_utf8(bytes).unwrap();
         }
+    }
+}
+
+/// An owner SIGKILLed with attached runs takes them with it, whole trees
+/// (escapees with a cleared environment included), at once; the records
+/// left behind say how they ended.
+#[test]
+fn a_sigkilled_owner_takes_its_attached_runs_with_it() {
+    if std::env::var_os(OWNER_ENV).is_some() {
+        return;
+    }
+    let guard = NoSurvivors::new();
+    let temp = tempfile::Builder::new()
+        .prefix("logist-chaos-")
+        .tempdir()
+        .unwrap();
+    let (state, work) = (temp.path().join("state"), temp.path().join("work"));
+    fs::create_dir(&work).unwrap();
+    let monitor = logist_testing::monitor_program().expect("the monitor program");
+    let mut command = guard.command(std::env::current_exe().unwrap());
+    command
+        .args([
+            "chaos::owner",
+            "--exact",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(OWNER_ENV, &state)
+        .env(WORK_ENV, &work)
+        .env(RUNS_ENV, "4")
+        .env(ATTACHED_ENV, "1")
+        .env("LOGIST_MONITOR", monitor)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut owner = KillOnDrop::new(command.spawn().expect("run the owner"));
+    let pid = |name: &str| {
+        let path = work.join(name);
+        eventually(&format!("{name} written"), || {
+            fs::read_to_string(&path).is_ok_and(|t| t.ends_with('\n'))
+        });
+        fs::read_to_string(&path)
+            .unwrap()
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let (stubborn, escapee) = (pid("main-2.pid"), pid("escapee-3.pid"));
+    assert!(pid_alive(stubborn) && pid_alive(escapee));
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let killed = Instant::now();
+    logist_testing::eventually_within(
+        Duration::from_secs(5),
+        "the attached trees are gone",
+        || !pid_alive(stubborn) && !pid_alive(escapee) && guard.survivors().is_empty(),
+    );
+    eprintln!(
+        "attached trees gone {:?} after the owner's SIGKILL",
+        killed.elapsed()
+    );
+
+    // A crashed owner leaves the records: the next one reads how they ended.
+    let rt = monitored(&state).adopt(true).build().unwrap();
+    let infos = rt.list(&Default::default()).unwrap();
+    assert_eq!(infos.len(), 4, "{infos:?}");
+    for info in &infos {
+        let script = &info.command.argv()[2];
+        let done = rt.wait(&info.id, Some(LONG)).unwrap();
+        if script.starts_with(": kind=chatty") {
+            assert_eq!(done.status, ExitStatus::Code(3));
+        } else {
+            assert_eq!(done.status, ExitStatus::Signal(libc::SIGKILL), "{script}");
+        }
+        rt.remove(&info.id).unwrap();
     }
 }
