@@ -317,3 +317,63 @@ fn an_adopted_run_keeps_its_tail_in_memory_and_the_rest_on_disk() {
     );
     assert_eq!(read_until(&rt, &id, 95, |_| false), "56789");
 }
+
+#[test]
+fn damaged_runs_are_skipped_and_the_others_adopted() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let (good, torn, foreign) = {
+        let rt = monitored(&dirs.state).build().unwrap();
+        let mut ids = Vec::new();
+        for code in [0, 1, 2] {
+            let id = rt
+                .spawn(&dirs.sh(&guard, &format!("exit {code}"), true))
+                .unwrap();
+            rt.wait(&id, Some(LONG)).unwrap();
+            ids.push(id);
+        }
+        (ids[0].clone(), ids[1].clone(), ids[2].clone())
+    };
+    let run = |id: &ProcessId| dirs.state.join("runs").join(id.as_str());
+    // A truncated exit record, and a spec of a layout from the future.
+    let exit = fs::read_to_string(run(&torn).join("exit.json")).unwrap();
+    fs::write(run(&torn).join("exit.json"), &exit[..exit.len() / 2]).unwrap();
+    let spec = fs::read_to_string(run(&foreign).join("spec.json")).unwrap();
+    fs::write(
+        run(&foreign).join("spec.json"),
+        spec.replace("\"layout\":1", "\"layout\":99"),
+    )
+    .unwrap();
+    // Not a run at all.
+    fs::create_dir(dirs.state.join("runs").join("stray")).unwrap();
+
+    let rt = monitored(&dirs.state).adopt(true).build().unwrap();
+    let ids: Vec<ProcessId> = rt
+        .list(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|info| info.id)
+        .collect();
+    assert_eq!(ids, [good.clone()]);
+    assert_eq!(
+        rt.wait(&good, Some(LONG)).unwrap().status,
+        ExitStatus::Code(0)
+    );
+    for id in [&torn, &foreign] {
+        assert!(matches!(rt.info(id), Err(Error::UnknownProcess { .. })));
+    }
+}
+
+#[test]
+fn an_unwritable_state_directory_is_a_typed_error_naming_it() {
+    let dirs = Dirs::new();
+    let file = dirs.work.join("not-a-directory");
+    fs::write(&file, b"").unwrap();
+    match monitored(&file).build() {
+        Err(error @ Error::Backend { .. }) => {
+            let text = logist_core::error_chain(&error).to_string();
+            assert!(text.contains(&file.display().to_string()), "{text}");
+        }
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+}
