@@ -55,6 +55,8 @@ pub(crate) struct Monitored {
     owner: Mutex<Option<OwnedFd>>,
     /// The control connection, opened on first use.
     control: Mutex<Option<Client>>,
+    /// The connection stdin is written through, opened on first use.
+    stdin: Mutex<Option<Client>>,
     /// The subscriber thread.
     subscriber: Mutex<Option<JoinHandle<()>>>,
     /// A duplicate of the current subscription's socket, to shut it down.
@@ -154,6 +156,7 @@ impl Monitored {
             ownership: spec.ownership,
             owner: Mutex::new(owner),
             control: Mutex::new(None),
+            stdin: Mutex::new(None),
             subscriber: Mutex::new(None),
             socket: Mutex::new(None),
             output_cap: settings.output_cap,
@@ -400,10 +403,20 @@ impl Monitored {
         &self,
         call: impl FnOnce(&mut Client) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        let mut control = self.control.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::call_on(&self.run, &self.control, call)
+    }
+
+    /// A call on the connection in `slot`, opened if needed, dropped when
+    /// it broke.
+    fn call_on<T>(
+        run: &RunDir,
+        slot: &Mutex<Option<Client>>,
+        call: impl FnOnce(&mut Client) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let mut control = slot.lock().unwrap_or_else(PoisonError::into_inner);
         let client = match control.as_mut() {
             Some(client) => client,
-            None => control.insert(Client::connect(&self.run)?),
+            None => control.insert(Client::connect(run)?),
         };
         let result = call(client);
         if matches!(
@@ -544,7 +557,9 @@ impl Monitored {
                 id: self.id().clone(),
             });
         }
-        self.control(|client| client.write_stdin(data))
+        // Its own connection: a run that stops reading blocks this write
+        // until it reads again, and must not block `terminate` meanwhile.
+        Self::call_on(&self.run, &self.stdin, |client| client.write_stdin(data))
             .map_err(|error| self.stdin_error(error))
     }
 
@@ -606,6 +621,10 @@ impl Monitored {
             let _ = thread.join();
         }
         *self.control.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        // A writer may still be blocked on its connection: leave it be.
+        if let Ok(mut stdin) = self.stdin.try_lock() {
+            *stdin = None;
+        }
     }
 
     /// `Runtime::remove`: stops what is left of its tree, then deletes its

@@ -377,3 +377,34 @@ fn an_unwritable_state_directory_is_a_typed_error_naming_it() {
         other => panic!("expected a backend error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_write_blocked_on_a_run_that_does_not_read_never_blocks_terminate() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let rt = std::sync::Arc::new(monitored(&dirs.state).build().unwrap());
+    let id = rt
+        .spawn(
+            &dirs
+                .sh(&guard, "exec sleep 300", false)
+                .stdin(StdinMode::Piped),
+        )
+        .unwrap();
+    let writer = {
+        let (rt, id) = (std::sync::Arc::clone(&rt), id.clone());
+        logist_testing::spawn_blocked(move || rt.write_stdin(&id, &vec![b'x'; 4 << 20]))
+    };
+    assert!(
+        !writer.is_finished(),
+        "the pipe holds 64 KiB: the write blocks"
+    );
+    assert!(rt.terminate(&id, true).unwrap());
+    assert_eq!(
+        rt.wait(&id, Some(LONG)).unwrap().status,
+        ExitStatus::Signal(libc::SIGKILL)
+    );
+    match writer.join().unwrap() {
+        Err(Error::StdinClosed { .. }) => {}
+        other => panic!("expected StdinClosed, got {other:?}"),
+    }
+}
