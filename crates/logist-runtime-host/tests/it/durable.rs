@@ -354,7 +354,7 @@ fn damaged_runs_are_skipped_and_the_others_adopted() {
         .into_iter()
         .map(|info| info.id)
         .collect();
-    assert_eq!(ids, [good.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&good));
     assert_eq!(
         rt.wait(&good, Some(LONG)).unwrap().status,
         ExitStatus::Code(0)
