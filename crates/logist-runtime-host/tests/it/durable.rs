@@ -408,3 +408,43 @@ fn a_write_blocked_on_a_run_that_does_not_read_never_blocks_terminate() {
         other => panic!("expected StdinClosed, got {other:?}"),
     }
 }
+
+#[test]
+fn a_run_on_a_terminal_is_sized_written_and_closed_through_its_monitor() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let rt = monitored(&dirs.state).build().unwrap();
+    let request = dirs
+        .sh(
+            &guard,
+            "stty size; read x; echo \"got $x\"; stty size; cat; echo eof",
+            true,
+        )
+        .terminal(logist_core::TerminalSize { rows: 24, cols: 80 });
+    let id = rt.spawn(&request).unwrap();
+    let text = read_until(&rt, &id, 0, |t| t.contains("24 80\r\n"));
+    rt.resize_terminal(
+        &id,
+        logist_core::TerminalSize {
+            rows: 30,
+            cols: 100,
+        },
+    )
+    .unwrap();
+    rt.write_stdin(&id, b"hi\n").unwrap();
+    let more = read_until(&rt, &id, text.len() as u64, |t| t.contains("30 100\r\n"));
+    assert!(more.contains("got hi\r\n"), "{more:?}");
+    rt.close_stdin(&id).unwrap();
+    let done = rt.wait(&id, Some(LONG)).unwrap();
+    assert!(done.status.success());
+    assert!(
+        done.logs.text().ends_with("eof\r\n"),
+        "{:?}",
+        done.logs.text()
+    );
+    assert!(matches!(
+        rt.resize_terminal(&id, logist_core::TerminalSize { rows: 1, cols: 1 }),
+        Err(Error::StdinClosed { .. })
+    ));
+    rt.remove(&id).unwrap();
+}
