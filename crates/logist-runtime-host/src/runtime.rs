@@ -303,6 +303,27 @@ impl HostRuntimeBuilder {
 /// kills what is left. Dropping the runtime stops every child it still
 /// owns.
 ///
+/// Built with a [state directory](HostRuntimeBuilder::state_dir), it
+/// starts each run through a per-run monitor instead, and durable runs
+/// outlive it:
+///
+/// ```no_run
+/// use logist_core::{CommandLine, Runtime, SpawnRequest};
+/// use logist_runtime_host::HostRuntime;
+///
+/// let state = "/var/lib/my-orchestrator/runs";
+/// let id = {
+///     let runtime = HostRuntime::builder().state_dir(state).build()?;
+///     let request = SpawnRequest::new(CommandLine::new(["my-agent", "--task", "42"])?);
+///     runtime.spawn(&request.durable(true))?
+///     // Dropping the runtime (or this process dying) leaves the run going.
+/// };
+/// let runtime = HostRuntime::builder().state_dir(state).adopt(true).build()?;
+/// let done = runtime.wait(&id, None)?; // its exact status, its whole output
+/// println!("{:?}: {}", done.status, done.logs.text());
+/// # Ok::<(), logist_core::Error>(())
+/// ```
+///
 /// ```
 /// use std::time::Duration;
 /// use logist_core::{CommandLine, Runtime, SpawnRequest};
