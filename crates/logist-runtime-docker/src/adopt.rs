@@ -8,7 +8,9 @@
 //! byte the program wrote, and no byte is read twice or skipped between
 //! the past and the present. Then the exit status comes from the engine
 //! as for any container. A running container with an open stdin gets a
-//! stdin-only attach connection, so `write_stdin` reaches it.
+//! stdin-only attach connection, so `write_stdin` reaches it, and an
+//! output-only one that shows the line being written before the log has it
+//! (`live.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -19,9 +21,11 @@ use serde_json::{Value, json};
 use logist_core::{CommandLine, Error, Labels, ProcessId, SpawnRequest};
 use logist_output::{Record, RecordSettings};
 
-use crate::container::Container;
+use crate::container::{Container, Live, status_from_engine};
 use crate::error::engine_error;
+use crate::host::DockerHost;
 use crate::http::encode;
+use crate::owner::{OWNER_LABEL, Owner, owner};
 use crate::runtime::{
     COMMAND_LABEL, DURABLE_LABEL, DockerRuntime, GRACE_LABEL, LABELS_LABEL, PROCESS_LABEL,
     STARTED_LABEL,
@@ -60,6 +64,7 @@ impl DockerRuntime {
             })
             .unwrap_or_default();
         found.sort();
+        self.remove_orphans();
         let mut adopted = 0;
         for (_, container_id) in found {
             match self.adopt(&container_id) {
@@ -75,6 +80,51 @@ impl DockerRuntime {
             }
         }
         Ok(adopted)
+    }
+
+    /// Removes the attached containers carrying this runtime's builder
+    /// labels whose owner is known to be gone (`owner.rs`): their owner
+    /// died without dropping its runtime. Failures are warnings.
+    fn remove_orphans(&self) {
+        let mut filters = vec![OWNER_LABEL.to_owned()];
+        filters.extend(
+            self.config
+                .labels
+                .iter()
+                .map(|(key, value)| format!("{key}={value}")),
+        );
+        let query = json!({ "label": filters }).to_string();
+        let list = format!("/containers/json?all=1&filters={}", encode(&query));
+        let containers = match self.engine.call("GET", &list, None) {
+            Ok(reply) => reply.json(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot list attached containers whose owner may be gone");
+                return;
+            }
+        };
+        for container in containers.as_array().into_iter().flatten() {
+            let (Some(container_id), Some(label)) = (
+                container["Id"].as_str(),
+                container["Labels"][OWNER_LABEL].as_str(),
+            ) else {
+                continue;
+            };
+            if container["Labels"][DURABLE_LABEL].as_str() == Some("true")
+                || owner(label) != Owner::Gone
+            {
+                continue;
+            }
+            let call = format!("/containers/{container_id}?force=1&v=1");
+            match self.engine.call("DELETE", &call, None) {
+                Ok(_) => {
+                    tracing::info!(container = %container_id, owner = label, "removed an attached container whose owner is gone");
+                }
+                Err(error) if error.status() == Some(404) => {}
+                Err(error) => {
+                    tracing::warn!(container = %container_id, %error, "cannot remove an attached container whose owner is gone");
+                }
+            }
+        }
     }
 
     /// Adopts one container; `None` when there is nothing to adopt (it
@@ -130,6 +180,14 @@ impl DockerRuntime {
         if let Some(started) = spec.started {
             record.started_at = started;
         }
+        if !running {
+            // Known now, from the engine: `info` and `list` say so at once,
+            // while `wait` still waits for the log's replay to end.
+            let code = state["ExitCode"].as_i64().unwrap_or(-1);
+            let mut record_state = record.lock();
+            record_state.exited(status_from_engine(code));
+            record_state.oom_killed = state["OOMKilled"].as_bool() == Some(true);
+        }
         let container = Arc::new(Container {
             record,
             container_id: container_id.to_owned(),
@@ -144,6 +202,9 @@ impl DockerRuntime {
             host_pid: OnceLock::new(),
             memory_limited,
             kill_sent: AtomicBool::new(false),
+            // Reads time out to notice quiet; ssh pipes cannot.
+            live: (running && !matches!(self.engine.host(), DockerHost::Ssh { .. }))
+                .then(Live::default),
         });
 
         if running && stdin_open {
@@ -165,21 +226,49 @@ impl DockerRuntime {
                 }
             }
         }
+        if container.live.is_some() {
+            // Output only, for the line being written (`live.rs`); made
+            // before the log is read, so that it sees every byte the log
+            // has not delivered yet.
+            let attach = format!("/containers/{container_id}/attach?stream=1&stdout=1&stderr=1");
+            let started = self
+                .engine
+                .upgrade(&attach)
+                .map_err(|error| error.to_string())
+                .and_then(|connection| {
+                    container
+                        .start_live(connection.reader, on_terminal)
+                        .map_err(|error| error.to_string())
+                });
+            if let Err(error) = started {
+                tracing::warn!(id = %spec.id, %error, "cannot attach to the output of an adopted container; a line without a newline shows once it ends");
+            }
+        }
         let logs = format!("/containers/{container_id}/logs?follow=1&stdout=1&stderr=1");
-        let mut stream = self.engine.stream(&logs).map_err(|error| {
-            engine_error(self.engine.host(), error, || {
-                format!("reading the log of durable container {container_id}")
+        let started = self
+            .engine
+            .stream(&logs)
+            .map_err(|error| {
+                engine_error(self.engine.host(), error, || {
+                    format!("reading the log of durable container {container_id}")
+                })
             })
-        })?;
-        let breaker = stream.breaker.take();
-        container
-            .start_reader(
-                Arc::clone(&self.engine),
-                Box::new(stream),
-                breaker,
-                on_terminal,
-            )
-            .map_err(|error| Error::io("starting a reader thread", error))?;
+            .and_then(|mut stream| {
+                let breaker = stream.breaker.take();
+                container
+                    .start_reader(
+                        Arc::clone(&self.engine),
+                        Box::new(stream),
+                        breaker,
+                        on_terminal,
+                    )
+                    .map_err(|error| Error::io("starting a reader thread", error))
+            });
+        if let Err(error) = started {
+            // Ends the connections made so far (the live reader's too).
+            container.abandon();
+            return Err(error);
+        }
         self.containers.insert(container);
         Ok(Some(spec.id))
     }

@@ -223,6 +223,10 @@ impl DockerRuntimeBuilder {
     /// followed, their exit status comes from the engine, `write_stdin`
     /// reaches a running one whose stdin is piped.
     ///
+    /// First, attached containers carrying the builder's labels whose
+    /// owning process is gone (it was killed without dropping its runtime;
+    /// judged on this machine only, by pid and start time) are removed.
+    ///
     /// Give each owner a label of its own (`.label("owner", "svc-a")`):
     /// without labels, every durable Logist container on the engine is
     /// adopted. Two runtimes adopting the same containers at once both

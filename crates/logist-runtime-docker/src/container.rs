@@ -14,6 +14,7 @@ use logist_core::{ExitStatus, Stream};
 use logist_output::{Record, Tracked};
 
 use crate::engine::Engine;
+use crate::live::Tails;
 use crate::mux::Demux;
 use crate::transport::{Breaker, Reader, Writer};
 
@@ -22,6 +23,12 @@ const READ_SIZE: usize = 64 * 1024;
 /// Stack of a reader thread: it holds one read buffer on the heap and
 /// little else.
 const READER_STACK: usize = 256 * 1024;
+
+/// How long an adopted container's attach connection must have been quiet
+/// before the line being written is shown ahead of the engine's log.
+const QUIET: Duration = Duration::from_millis(150);
+/// How often the attach connection's reader looks whether it is quiet.
+const QUIET_POLL: Duration = Duration::from_millis(50);
 
 /// How long a memory-limited container's unexplained SIGKILL waits for the
 /// engine's out-of-memory flag. The flag arrives through the kernel's
@@ -69,6 +76,17 @@ pub(crate) struct Container {
     /// The host pid of the container's first process (its init), asked of
     /// the engine once, the first time someone wants it.
     pub(crate) host_pid: OnceLock<Option<u32>>,
+    /// For an adopted running container: the line being written, seen
+    /// through an attach connection ahead of the log (`live.rs`).
+    pub(crate) live: Option<Live>,
+}
+
+/// An adopted container's attach connection for output, and what it saw.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    tails: Mutex<Tails>,
+    breaker: Mutex<Option<Breaker>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Whether the reader thread has finished; kept under the record's lock.
@@ -129,9 +147,17 @@ impl Container {
             match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
+                    // Lock order: the live tails, then the record.
+                    let mut tails = self
+                        .live
+                        .as_ref()
+                        .map(|live| live.tails.lock().unwrap_or_else(PoisonError::into_inner));
                     let mut state = self.record.lock();
                     demux.feed(&buf[..n], |stream: Stream, bytes: &[u8]| {
-                        state.buffer.push(stream, bytes);
+                        let shown = tails.as_mut().map_or(0, |t| t.logged(stream, bytes));
+                        if shown < bytes.len() {
+                            state.buffer.push(stream, &bytes[shown..]);
+                        }
                     });
                     self.record.release_after_output(state);
                 }
@@ -148,7 +174,10 @@ impl Container {
         self.record.lock().stream_ended();
         self.record.notify_all();
 
-        if !self.abandoned.load(Ordering::Relaxed) {
+        // An adopted container that had exited is registered with the
+        // status the engine reported then.
+        let known = self.record.lock().status.is_some();
+        if !known && !self.abandoned.load(Ordering::Relaxed) {
             let (status, oom_killed) = exit_status(engine, self);
             let mut state = self.record.lock();
             if state.exited(status) {
@@ -158,6 +187,72 @@ impl Container {
         }
         self.record.lock().extra = true;
         self.record.notify_all();
+    }
+
+    /// Starts the thread that reads an adopted container's attach
+    /// connection (output only) for the line being written. `reader` must
+    /// honour read timeouts (not an ssh transport).
+    pub(crate) fn start_live(
+        self: &Arc<Self>,
+        reader: BufReader<Reader>,
+        raw: bool,
+    ) -> std::io::Result<()> {
+        let Some(live) = &self.live else {
+            return Ok(());
+        };
+        reader.get_ref().set_timeout(Some(QUIET_POLL))?;
+        *live.breaker.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(reader.get_ref().breaker()?);
+        let container = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name(format!("logist-docker-live-{}", self.record.seq))
+            .stack_size(READER_STACK)
+            .spawn(move || container.run_live(reader, raw))?;
+        *live.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        Ok(())
+    }
+
+    fn run_live(&self, mut reader: BufReader<Reader>, raw: bool) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        let mut demux = Demux::new(raw);
+        let mut buf = vec![0; READ_SIZE];
+        let mut last = Instant::now();
+        let mut pending = false;
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let mut tails = live.tails.lock().unwrap_or_else(PoisonError::into_inner);
+                    demux.feed(&buf[..n], |stream: Stream, bytes: &[u8]| {
+                        tails.attached(stream, bytes);
+                    });
+                    last = Instant::now();
+                    pending = true;
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => break,
+            }
+            if pending && last.elapsed() >= QUIET {
+                pending = false;
+                let mut tails = live.tails.lock().unwrap_or_else(PoisonError::into_inner);
+                let ready = tails.ready();
+                if !ready.is_empty() {
+                    let mut state = self.record.lock();
+                    for (stream, bytes) in &ready {
+                        state.buffer.push(*stream, bytes);
+                    }
+                    self.record.release_after_output(state);
+                }
+            }
+        }
     }
 
     /// Joins the reader thread if it has finished, or once it finishes
@@ -178,6 +273,23 @@ impl Container {
         if let Some(handle) = handle {
             let _ = handle.join();
         }
+        let live = self.live.as_ref().and_then(|live| {
+            live.thread
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        });
+        if let Some(handle) = live {
+            // It reads with a short timeout and ends with the connection.
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            } else {
+                tracing::warn!(id = %self.record.id, "the live reader thread did not finish in time; leaving it");
+            }
+        }
     }
 
     /// Stops the reader: no more questions to the engine, and the attach
@@ -190,6 +302,14 @@ impl Container {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
         {
+            breaker.break_now();
+        }
+        if let Some(breaker) = self.live.as_ref().and_then(|live| {
+            live.breaker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        }) {
             breaker.break_now();
         }
     }

@@ -29,8 +29,8 @@
 //!   and splits the engine's multiplexed stream into stdout and stderr as
 //!   bytes arrive, into the same per-process record as the host runtime
 //!   (`logist-output`: oldest bytes dropped and counted; reads from an
-//!   offset block on a condition variable; a tail costs what it returns). No `docker logs`
-//!   call is ever made, and the engine keeps no log (`LogConfig: none`).
+//!   offset block on a condition variable; a tail costs what it returns). The
+//!   engine keeps no log (`LogConfig: none`), except for durable containers.
 //! - **Exit.** When the attach stream ends, the thread asks the engine
 //!   once how the container exited (`wait`, then `inspect` for the
 //!   out-of-memory flag). `is_alive` and `wait` read that state: no call
@@ -40,7 +40,18 @@
 //!   period, SIGKILL to the init, which takes the whole container down.
 //! - **Cleanup.** `remove` removes the container; dropping the runtime
 //!   stops every running container politely (one shared grace period),
-//!   then removes every container and the probe.
+//!   then removes every container and the probe, except durable ones.
+//! - **Durable containers and adoption.** A
+//!   [durable](logist_core::SpawnRequest::durable) request's container
+//!   keeps its output in the engine's `local` log and is left as it is
+//!   when the runtime is dropped; a runtime built with
+//!   [`adopt(true)`](DockerRuntimeBuilder::adopt) takes over the durable
+//!   containers carrying its builder's labels, with their ids, their
+//!   output from offset 0 (replayed from the engine's log and followed),
+//!   their exit status from the engine, and their stdin. A durable
+//!   container's stdin cannot be closed (the engine would close it
+//!   whenever its runtime went away): `close_stdin` is
+//!   [`Unsupported`](logist_core::Error::Unsupported).
 //!
 //! # Engine API, not the `docker` CLI
 //!
@@ -123,7 +134,9 @@ mod env;
 mod error;
 mod host;
 mod http;
+mod live;
 mod mux;
+mod owner;
 mod probe;
 mod runtime;
 mod transport;

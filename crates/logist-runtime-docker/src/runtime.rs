@@ -22,13 +22,14 @@ use crate::env;
 use crate::error::{EngineError, engine_error, missing_image};
 use crate::host::DockerHost;
 use crate::http::encode;
+use crate::owner::{self, OWNER_LABEL};
 use crate::probe::{Check, Probe};
 
 /// How long `terminate` waits for the engine to report the exit after
 /// SIGKILL (tearing a container down takes the engine a moment).
 const KILL_WAIT: Duration = Duration::from_secs(30);
 /// How long removal and drop wait for a reader thread to finish.
-pub(crate) const JOIN_WAIT: Duration = Duration::from_secs(10);
+const JOIN_WAIT: Duration = Duration::from_secs(10);
 
 /// The label every container of a runtime carries, valued with the
 /// runtime's random tag (see [`DockerRuntime::tag`]).
@@ -60,7 +61,10 @@ pub(crate) const STARTED_LABEL: &str = "logist.started-ms";
 /// stdout and stderr stream live from the attach connection into a
 /// bounded buffer, and the exit status comes from one `wait` per container
 /// when its output ends. Removing a process removes its container;
-/// dropping the runtime stops and removes every container it owns.
+/// dropping the runtime stops and removes every container it owns, except
+/// [durable](logist_core::SpawnRequest::durable) ones, which a later
+/// runtime built with [`adopt`](crate::DockerRuntimeBuilder::adopt) takes
+/// over.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -90,6 +94,8 @@ pub struct DockerRuntime {
     env_program_present: AtomicBool,
     pub(crate) next_seq: AtomicU64,
     pub(crate) containers: Table<Container>,
+    /// This process, for the owner label of attached containers.
+    owner: Option<String>,
 }
 
 impl std::fmt::Debug for DockerRuntime {
@@ -121,6 +127,7 @@ impl DockerRuntime {
             env_program_present: AtomicBool::new(false),
             next_seq: AtomicU64::new(0),
             containers: Table::new(),
+            owner: owner::this_process(),
         }
     }
 
@@ -163,6 +170,7 @@ impl DockerRuntime {
 
     /// The random tag of this runtime, the value of [`RUNTIME_LABEL`] on
     /// its containers (`docker ps --filter label=logist.runtime=<tag>`).
+    /// Adopted containers keep the tag of the runtime that started them.
     pub fn tag(&self) -> &str {
         &self.tag
     }
@@ -229,6 +237,8 @@ impl DockerRuntime {
             }
             labels.insert(STARTED_LABEL.to_owned(), unix_ms(started).to_string());
             log_config = json!({"Type": "local", "Config": {}});
+        } else if let Some(owner) = &self.owner {
+            labels.insert(OWNER_LABEL.to_owned(), owner.clone());
         }
         let stdin = request.stdin == StdinMode::Piped || request.terminal.is_some();
         let mut host_config = json!({
@@ -413,6 +423,7 @@ impl DockerRuntime {
             host_pid: std::sync::OnceLock::new(),
             memory_limited: self.config.memory.is_some(),
             kill_sent: AtomicBool::new(false),
+            live: None,
         }
     }
 
@@ -636,7 +647,15 @@ impl Runtime for DockerRuntime {
 
     fn close_stdin(&self, id: &ProcessId) -> Result<(), Error> {
         let container = self.containers.get(id)?;
-        if container.durable && !container.on_terminal && container.record.is_alive() {
+        let mut stdin = container
+            .stdin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if stdin.is_some()
+            && container.durable
+            && !container.on_terminal
+            && container.record.is_alive()
+        {
             // The engine ends a container's stdin only when an attach
             // connection ends and the container was created with
             // `StdinOnce`, which would end a durable container's input
@@ -646,10 +665,6 @@ impl Runtime for DockerRuntime {
                 "closing the stdin of a durable container (the engine cannot end it without ending it whenever the runtime goes away)",
             ));
         }
-        let mut stdin = container
-            .stdin
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
         if let Some(mut writer) = stdin.take() {
             if container.on_terminal {
                 // A terminal has no end-of-file to close; its line

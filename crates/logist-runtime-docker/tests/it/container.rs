@@ -17,18 +17,22 @@ use logist_runtime_docker::{DockerHost, DockerRuntime, PROCESS_LABEL, RUNTIME_LA
 
 use crate::fixture::{DockerFixture, EMPTY_IMAGE, IMAGE_VAR, TEST_LABEL, docker};
 
-fn sh(script: &str) -> SpawnRequest {
+pub(crate) fn sh(script: &str) -> SpawnRequest {
     SpawnRequest::new(CommandLine::new(["sh", "-c", script]).unwrap())
 }
 
 #[track_caller]
-fn wait(runtime: &dyn Runtime, id: &ProcessId) -> Completion {
+pub(crate) fn wait(runtime: &dyn Runtime, id: &ProcessId) -> Completion {
     runtime.wait(id, Some(LONG)).expect("wait")
 }
 
 /// Reads output until `done` holds for all of it; returns it.
 #[track_caller]
-fn read_until(runtime: &dyn Runtime, id: &ProcessId, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+pub(crate) fn read_until(
+    runtime: &dyn Runtime,
+    id: &ProcessId,
+    done: impl Fn(&[u8]) -> bool,
+) -> Vec<u8> {
     let deadline = Instant::now() + LONG;
     let (mut seen, mut next) = (Vec::new(), 0);
     while !done(&seen) {

@@ -5,6 +5,7 @@
 
 mod conformance;
 mod container;
+mod durable;
 mod fixture;
 mod reattach;
 mod remote;
