@@ -10,8 +10,9 @@
 //! reports it. Reads from before what the record still holds (its cap
 //! dropped them, or they were printed before this process adopted the
 //! run) go to the log on disk, so `read_output` works from any offset.
-//! Control (stdin, resize, terminate) goes through a second connection,
-//! opened on first use and kept.
+//! Control (resize, terminate, closing stdin) goes through a second
+//! connection and stdin writes through a third (a blocked write must not
+//! hold up `terminate`), each opened on first use and kept.
 
 use std::os::fd::OwnedFd;
 
