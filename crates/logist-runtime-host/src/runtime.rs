@@ -548,11 +548,10 @@ impl HostRuntime {
         };
         let mut exited = self.processes.all();
         exited.retain(|process| !process.record.is_alive());
-        if exited.len() <= keep {
-            return;
-        }
-        for process in &exited[..exited.len() - keep] {
-            let _ = self.remove(&process.record.id);
+        if exited.len() > keep {
+            for process in &exited[..exited.len() - keep] {
+                let _ = self.remove(&process.record.id);
+            }
         }
         // Runs behind monitors too: removing one deletes its directory.
         let mut exited = self.monitored.all();

@@ -448,3 +448,32 @@ fn a_run_on_a_terminal_is_sized_written_and_closed_through_its_monitor() {
     ));
     rt.remove(&id).unwrap();
 }
+
+#[test]
+fn retention_removes_the_oldest_exited_runs_and_their_directories() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let rt = monitored(&dirs.state).retain_exited(1).build().unwrap();
+    let mut ids = Vec::new();
+    for code in 0..2 {
+        let id = rt
+            .spawn(&dirs.sh(&guard, &format!("exit {code}"), true))
+            .unwrap();
+        rt.wait(&id, Some(LONG)).unwrap();
+        ids.push(id);
+    }
+    // The third spawn finds two exited runs and keeps one.
+    ids.push(rt.spawn(&dirs.sh(&guard, "exec sleep 300", false)).unwrap());
+    let dir = |id: &ProcessId| dirs.state.join("runs").join(id.as_str());
+    assert!(matches!(
+        rt.info(&ids[0]),
+        Err(Error::UnknownProcess { .. })
+    ));
+    assert!(!dir(&ids[0]).exists());
+    assert!(dir(&ids[1]).exists() && dir(&ids[2]).exists());
+    assert!(rt.terminate(&ids[2], true).unwrap());
+    for id in &ids[1..] {
+        rt.remove(id).unwrap();
+        assert!(!dir(id).exists());
+    }
+}
