@@ -37,6 +37,8 @@ const RUNTIME: &str = "host";
 /// How long to wait for a monitor to end once its run is stopped (its
 /// whole tree is gone when it ends).
 const MONITOR_END_WAIT: Duration = Duration::from_secs(5);
+/// How long a live monitor may take to answer its first connection.
+const CONNECT_WAIT: Duration = Duration::from_secs(5);
 /// Log segments rotate past this size.
 pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// Subscriber threads do little: a small stack keeps a thousand of them
@@ -185,13 +187,27 @@ impl Monitored {
     /// Follows the run from `from`: a subscriber thread while its monitor
     /// lives; else what its files say (exited or lost) is recorded now.
     pub(crate) fn follow(self: &Arc<Self>, from: u64) -> Result<(), Error> {
-        match Client::connect(&self.run).and_then(|client| client.subscribe(from)) {
-            Ok(subscription) => self.start_subscriber(subscription),
-            // The monitor has ended already (a short run with nobody
-            // subscribed yet): its files tell the rest.
-            Err(_) => {
-                self.settle();
-                Ok(())
+        let deadline = Instant::now() + CONNECT_WAIT;
+        loop {
+            let error = match Client::connect(&self.run).and_then(|c| c.subscribe(from)) {
+                Ok(subscription) => return self.start_subscriber(subscription),
+                Err(error) => error,
+            };
+            match self.run.state() {
+                // Its monitor lives but did not answer (yet): try again,
+                // for a while.
+                Ok(RunState::Running(_) | RunState::Starting) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(RunState::Running(_) | RunState::Starting) => {
+                    return Err(backend(format!("following run `{}`", self.id()), error));
+                }
+                // The monitor has ended already (a short run with nobody
+                // subscribed yet): its files tell the rest.
+                _ => {
+                    self.settle();
+                    return Ok(());
+                }
             }
         }
     }
