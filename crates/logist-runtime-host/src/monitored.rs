@@ -37,6 +37,9 @@ const RUNTIME: &str = "host";
 /// How long to wait for a monitor to end once its run is stopped (its
 /// whole tree is gone when it ends).
 const MONITOR_END_WAIT: Duration = Duration::from_secs(5);
+/// How long a monitor may take to end after its run's exit when nothing
+/// of the run is left.
+const EXITING_MONITOR_WAIT: Duration = Duration::from_millis(250);
 /// How long a live monitor may take to answer its first connection.
 const CONNECT_WAIT: Duration = Duration::from_secs(5);
 /// Log segments rotate past this size.
@@ -403,6 +406,12 @@ impl Monitored {
         self.run.monitor_alive().unwrap_or(false)
     }
 
+    /// After a failed request: whether the monitor is ending (it closes
+    /// its socket shortly before it exits).
+    fn monitor_ending(&self) -> bool {
+        self.wait_monitor_gone(Instant::now() + EXITING_MONITOR_WAIT * 4)
+    }
+
     /// Waits until the monitor has ended (its whole tree is gone).
     fn wait_monitor_gone(&self, deadline: Instant) -> bool {
         loop {
@@ -519,6 +528,12 @@ impl Monitored {
     }
 
     pub(crate) fn terminate(&self, force: bool) -> Result<bool, Error> {
+        // After the exit a monitor ends within moments unless descendants
+        // are left (it stays for them): only then is there anything to stop.
+        let exited = self.record.lock().status.is_some();
+        if exited && self.wait_monitor_gone(Instant::now() + EXITING_MONITOR_WAIT) {
+            return Ok(false);
+        }
         if !self.monitor_alive() {
             return Ok(false);
         }
@@ -528,12 +543,19 @@ impl Monitored {
             self.record.grace
         };
         let started = Instant::now();
-        match self.control(|client| client.terminate(Some(grace))) {
-            Ok(()) => {}
-            // It ended meanwhile.
-            Err(_) if !self.monitor_alive() => return Ok(false),
-            Err(error) => {
-                return Err(backend(format!("terminating `{}`", self.id()), error));
+        if let Err(error) = self.control(|client| client.terminate(Some(grace))) {
+            // A monitor that is ending (its tree is gone, terminated by
+            // someone else) closes its socket before it exits.
+            if self.monitor_ending() {
+                return Ok(false);
+            }
+            // A broken cached connection: once more on a fresh one.
+            if let Err(again) = self.control(|client| client.terminate(Some(grace))) {
+                if !self.monitor_alive() {
+                    return Ok(false);
+                }
+                tracing::debug!(id = %self.id(), %error, "first terminate request failed");
+                return Err(backend(format!("terminating `{}`", self.id()), again));
             }
         }
         tracing::info!(id = %self.id(), ?grace, "terminating through its monitor");
@@ -561,7 +583,8 @@ impl Monitored {
             ClientError::Refused { .. } => Error::StdinClosed {
                 id: self.id().clone(),
             },
-            _ if !self.is_alive() || !self.monitor_alive() => Error::StdinClosed {
+            // The run ended: its monitor closes the socket, then exits.
+            _ if !self.is_alive() || self.monitor_ending() => Error::StdinClosed {
                 id: self.id().clone(),
             },
             error => backend(format!("writing to the stdin of `{}`", self.id()), error),
@@ -586,7 +609,7 @@ impl Monitored {
         }
         match self.control(Client::close_stdin) {
             Ok(()) | Err(ClientError::Refused { .. }) => Ok(()),
-            Err(_) if !self.monitor_alive() => Ok(()),
+            Err(_) if self.monitor_ending() => Ok(()),
             Err(error) => Err(backend(
                 format!("closing the stdin of `{}`", self.id()),
                 error,
