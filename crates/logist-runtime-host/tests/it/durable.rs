@@ -477,3 +477,24 @@ fn retention_removes_the_oldest_exited_runs_and_their_directories() {
         assert!(!dir(id).exists());
     }
 }
+
+#[test]
+fn an_attached_run_of_a_live_owner_is_not_adopted() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let owner = monitored(&dirs.state).build().unwrap();
+    let id = owner
+        .spawn(&dirs.sh(&guard, "exec sleep 300", false))
+        .unwrap();
+    {
+        let adopter = monitored(&dirs.state).adopt(true).build().unwrap();
+        assert!(adopter.list(&Default::default()).unwrap().is_empty());
+        assert!(matches!(
+            adopter.info(&id),
+            Err(Error::UnknownProcess { .. })
+        ));
+    }
+    assert!(owner.is_alive(&id).unwrap(), "the adopter left it alone");
+    assert!(owner.terminate(&id, true).unwrap());
+    owner.remove(&id).unwrap();
+}
