@@ -378,7 +378,8 @@ impl HostRuntime {
 
     /// The environment variable every child and its descendants carry, whose
     /// value is the child's sequence number. It is how `terminate` finds
-    /// descendants that left the process group.
+    /// descendants that left the process group. Durable runs (which must
+    /// outlive the runtime's clean-up) carry `<name>_DURABLE` instead.
     pub fn cookie_name(&self) -> &str {
         &self.cookie_name
     }
