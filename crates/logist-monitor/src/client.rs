@@ -122,7 +122,7 @@ fn launch(
         clippy::disallowed_methods,
         reason = "starting the monitor is the host runtime's machinery for starting a run"
     )]
-    let mut command = Command::new(&program.program);
+    let mut command = Command::new(absolute(&program.program));
     command
         .args(&program.args)
         .arg("--run-dir")
@@ -189,6 +189,16 @@ fn launch(
         run: run.id().to_owned(),
         message,
     })
+}
+
+/// `program` made absolute against the current directory when it is a
+/// relative path (`target/debug/logist-monitor`): the monitor is started
+/// in `/`, where it would not be found. A bare name is looked up in `PATH`.
+fn absolute(program: &Path) -> PathBuf {
+    if program.is_absolute() || program.components().count() < 2 {
+        return program.to_owned();
+    }
+    std::env::current_dir().map_or_else(|_| program.to_owned(), |dir| dir.join(program))
 }
 
 /// A connection to a run's monitor.

@@ -59,6 +59,28 @@ fn baseline(count: usize) -> Duration {
     started.elapsed() / u32::try_from(count).unwrap()
 }
 
+/// W2-like: MiB/s of `head -c MiB /dev/zero` read through `read_output`.
+fn throughput(rt: &dyn Runtime, mib: usize) -> f64 {
+    let bytes = format!("{}", mib << 20);
+    let request = SpawnRequest::new(CommandLine::new(["head", "-c", &bytes, "/dev/zero"]).unwrap());
+    let started = Instant::now();
+    let id = rt.spawn(&request).unwrap();
+    let (mut next, mut seen) = (0, 0u64);
+    loop {
+        let read = rt.read_output(&id, next, None).unwrap();
+        seen += read.chunks.iter().map(|c| c.data.len() as u64).sum::<u64>() + read.missed;
+        next = read.next;
+        if read.finished {
+            break;
+        }
+    }
+    assert_eq!(seen, (mib as u64) << 20);
+    rt.wait(&id, None).unwrap();
+    let took = started.elapsed();
+    rt.remove(&id).unwrap();
+    mib as f64 / took.as_secs_f64()
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
@@ -102,6 +124,16 @@ fn main() {
     println!(
         "  monitor, durable        {durable_us:>10.2?}  {:.1}x",
         ratio(durable_us)
+    );
+    let mib = 256;
+    println!("W2-like throughput, `head -c {mib}M /dev/zero` through read_output:");
+    println!(
+        "  in-process (default)    {:>8.0} MiB/s",
+        throughput(&plain, mib)
+    );
+    println!(
+        "  monitor, attached       {:>8.0} MiB/s",
+        throughput(&monitored, mib)
     );
     drop(monitored);
     drop(plain);

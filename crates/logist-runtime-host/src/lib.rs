@@ -30,6 +30,16 @@
 //!   waiting, so other processes are never blocked.
 //! - **Dropping** the runtime does the same for every process it still owns,
 //!   with one shared grace period.
+//! - **With a state directory** ([`HostRuntimeBuilder::state_dir`]) each
+//!   run goes through a small per-run monitor process (`logist-monitor`):
+//!   its parent and child subreaper, which logs every byte to disk and
+//!   records the exit. An *attached* run (the default) dies with the
+//!   runtime, or with this process however it dies, whole tree and
+//!   escapees included; a *durable* one ([`SpawnRequest::durable`](logist_core::SpawnRequest::durable))
+//!   outlives it, and a later runtime built with
+//!   [`adopt(true)`](HostRuntimeBuilder::adopt) takes it over: output from
+//!   any offset, stdin, terminate, the exact exit status. See
+//!   `docs/durable-runs.md`.
 //!
 //! Linux only (pidfds: kernel 5.3 or later).
 //!

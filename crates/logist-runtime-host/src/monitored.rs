@@ -10,8 +10,9 @@
 //! reports it. Reads from before what the record still holds (its cap
 //! dropped them, or they were printed before this process adopted the
 //! run) go to the log on disk, so `read_output` works from any offset.
-//! Control (stdin, resize, terminate) goes through a second connection,
-//! opened on first use and kept.
+//! Control (resize, terminate, closing stdin) goes through a second
+//! connection and stdin writes through a third (a blocked write must not
+//! hold up `terminate`), each opened on first use and kept.
 
 use std::os::fd::OwnedFd;
 
@@ -36,6 +37,11 @@ const RUNTIME: &str = "host";
 /// How long to wait for a monitor to end once its run is stopped (its
 /// whole tree is gone when it ends).
 const MONITOR_END_WAIT: Duration = Duration::from_secs(5);
+/// How long a monitor may take to end after its run's exit when nothing
+/// of the run is left.
+const EXITING_MONITOR_WAIT: Duration = Duration::from_millis(250);
+/// How long a live monitor may take to answer its first connection.
+const CONNECT_WAIT: Duration = Duration::from_secs(5);
 /// Log segments rotate past this size.
 pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// Subscriber threads do little: a small stack keeps a thousand of them
@@ -55,6 +61,8 @@ pub(crate) struct Monitored {
     owner: Mutex<Option<OwnedFd>>,
     /// The control connection, opened on first use.
     control: Mutex<Option<Client>>,
+    /// The connection stdin is written through, opened on first use.
+    stdin: Mutex<Option<Client>>,
     /// The subscriber thread.
     subscriber: Mutex<Option<JoinHandle<()>>>,
     /// A duplicate of the current subscription's socket, to shut it down.
@@ -154,6 +162,7 @@ impl Monitored {
             ownership: spec.ownership,
             owner: Mutex::new(owner),
             control: Mutex::new(None),
+            stdin: Mutex::new(None),
             subscriber: Mutex::new(None),
             socket: Mutex::new(None),
             output_cap: settings.output_cap,
@@ -181,13 +190,27 @@ impl Monitored {
     /// Follows the run from `from`: a subscriber thread while its monitor
     /// lives; else what its files say (exited or lost) is recorded now.
     pub(crate) fn follow(self: &Arc<Self>, from: u64) -> Result<(), Error> {
-        match Client::connect(&self.run).and_then(|client| client.subscribe(from)) {
-            Ok(subscription) => self.start_subscriber(subscription),
-            // The monitor has ended already (a short run with nobody
-            // subscribed yet): its files tell the rest.
-            Err(_) => {
-                self.settle();
-                Ok(())
+        let deadline = Instant::now() + CONNECT_WAIT;
+        loop {
+            let error = match Client::connect(&self.run).and_then(|c| c.subscribe(from)) {
+                Ok(subscription) => return self.start_subscriber(subscription),
+                Err(error) => error,
+            };
+            match self.run.state() {
+                // Its monitor lives but did not answer (yet): try again,
+                // for a while.
+                Ok(RunState::Running(_) | RunState::Starting) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(RunState::Running(_) | RunState::Starting) => {
+                    return Err(backend(format!("following run `{}`", self.id()), error));
+                }
+                // The monitor has ended already (a short run with nobody
+                // subscribed yet): its files tell the rest.
+                _ => {
+                    self.settle();
+                    return Ok(());
+                }
             }
         }
     }
@@ -327,6 +350,11 @@ impl Monitored {
                 self.finish(&record);
             }
             Ok(RunState::Lost { reason, .. }) => {
+                // Its monitor died under us: what is left of its group
+                // goes too (escapees that left it cannot be found).
+                if let Err(error) = self.run.kill_lost() {
+                    tracing::warn!(id = %self.id(), error = %logist_core::error_chain(&error), "cannot kill what is left of a lost run");
+                }
                 self.catch_up(None);
                 self.mark_lost(lost_reason(reason));
             }
@@ -378,6 +406,12 @@ impl Monitored {
         self.run.monitor_alive().unwrap_or(false)
     }
 
+    /// After a failed request: whether the monitor is ending (it closes
+    /// its socket shortly before it exits).
+    fn monitor_ending(&self) -> bool {
+        self.wait_monitor_gone(Instant::now() + EXITING_MONITOR_WAIT * 4)
+    }
+
     /// Waits until the monitor has ended (its whole tree is gone).
     fn wait_monitor_gone(&self, deadline: Instant) -> bool {
         loop {
@@ -395,10 +429,20 @@ impl Monitored {
         &self,
         call: impl FnOnce(&mut Client) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        let mut control = self.control.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::call_on(&self.run, &self.control, call)
+    }
+
+    /// A call on the connection in `slot`, opened if needed, dropped when
+    /// it broke.
+    fn call_on<T>(
+        run: &RunDir,
+        slot: &Mutex<Option<Client>>,
+        call: impl FnOnce(&mut Client) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let mut control = slot.lock().unwrap_or_else(PoisonError::into_inner);
         let client = match control.as_mut() {
             Some(client) => client,
-            None => control.insert(Client::connect(&self.run)?),
+            None => control.insert(Client::connect(run)?),
         };
         let result = call(client);
         if matches!(
@@ -484,6 +528,12 @@ impl Monitored {
     }
 
     pub(crate) fn terminate(&self, force: bool) -> Result<bool, Error> {
+        // After the exit a monitor ends within moments unless descendants
+        // are left (it stays for them): only then is there anything to stop.
+        let exited = self.record.lock().status.is_some();
+        if exited && self.wait_monitor_gone(Instant::now() + EXITING_MONITOR_WAIT) {
+            return Ok(false);
+        }
         if !self.monitor_alive() {
             return Ok(false);
         }
@@ -493,12 +543,19 @@ impl Monitored {
             self.record.grace
         };
         let started = Instant::now();
-        match self.control(|client| client.terminate(Some(grace))) {
-            Ok(()) => {}
-            // It ended meanwhile.
-            Err(_) if !self.monitor_alive() => return Ok(false),
-            Err(error) => {
-                return Err(backend(format!("terminating `{}`", self.id()), error));
+        if let Err(error) = self.control(|client| client.terminate(Some(grace))) {
+            // A monitor that is ending (its tree is gone, terminated by
+            // someone else) closes its socket before it exits.
+            if self.monitor_ending() {
+                return Ok(false);
+            }
+            // A broken cached connection: once more on a fresh one.
+            if let Err(again) = self.control(|client| client.terminate(Some(grace))) {
+                if !self.monitor_alive() {
+                    return Ok(false);
+                }
+                tracing::debug!(id = %self.id(), %error, "first terminate request failed");
+                return Err(backend(format!("terminating `{}`", self.id()), again));
             }
         }
         tracing::info!(id = %self.id(), ?grace, "terminating through its monitor");
@@ -526,7 +583,8 @@ impl Monitored {
             ClientError::Refused { .. } => Error::StdinClosed {
                 id: self.id().clone(),
             },
-            _ if !self.is_alive() || !self.monitor_alive() => Error::StdinClosed {
+            // The run ended: its monitor closes the socket, then exits.
+            _ if !self.is_alive() || self.monitor_ending() => Error::StdinClosed {
                 id: self.id().clone(),
             },
             error => backend(format!("writing to the stdin of `{}`", self.id()), error),
@@ -539,7 +597,9 @@ impl Monitored {
                 id: self.id().clone(),
             });
         }
-        self.control(|client| client.write_stdin(data))
+        // Its own connection: a run that stops reading blocks this write
+        // until it reads again, and must not block `terminate` meanwhile.
+        Self::call_on(&self.run, &self.stdin, |client| client.write_stdin(data))
             .map_err(|error| self.stdin_error(error))
     }
 
@@ -549,7 +609,7 @@ impl Monitored {
         }
         match self.control(Client::close_stdin) {
             Ok(()) | Err(ClientError::Refused { .. }) => Ok(()),
-            Err(_) if !self.monitor_alive() => Ok(()),
+            Err(_) if self.monitor_ending() => Ok(()),
             Err(error) => Err(backend(
                 format!("closing the stdin of `{}`", self.id()),
                 error,
@@ -601,6 +661,10 @@ impl Monitored {
             let _ = thread.join();
         }
         *self.control.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        // A writer may still be blocked on its connection: leave it be.
+        if let Ok(mut stdin) = self.stdin.try_lock() {
+            *stdin = None;
+        }
     }
 
     /// `Runtime::remove`: stops what is left of its tree, then deletes its

@@ -303,6 +303,27 @@ impl HostRuntimeBuilder {
 /// kills what is left. Dropping the runtime stops every child it still
 /// owns.
 ///
+/// Built with a [state directory](HostRuntimeBuilder::state_dir), it
+/// starts each run through a per-run monitor instead, and durable runs
+/// outlive it:
+///
+/// ```no_run
+/// use logist_core::{CommandLine, Runtime, SpawnRequest};
+/// use logist_runtime_host::HostRuntime;
+///
+/// let state = "/var/lib/my-orchestrator/runs";
+/// let id = {
+///     let runtime = HostRuntime::builder().state_dir(state).build()?;
+///     let request = SpawnRequest::new(CommandLine::new(["my-agent", "--task", "42"])?);
+///     runtime.spawn(&request.durable(true))?
+///     // Dropping the runtime (or this process dying) leaves the run going.
+/// };
+/// let runtime = HostRuntime::builder().state_dir(state).adopt(true).build()?;
+/// let done = runtime.wait(&id, None)?; // its exact status, its whole output
+/// println!("{:?}: {}", done.status, done.logs.text());
+/// # Ok::<(), logist_core::Error>(())
+/// ```
+///
 /// ```
 /// use std::time::Duration;
 /// use logist_core::{CommandLine, Runtime, SpawnRequest};
@@ -357,7 +378,8 @@ impl HostRuntime {
 
     /// The environment variable every child and its descendants carry, whose
     /// value is the child's sequence number. It is how `terminate` finds
-    /// descendants that left the process group.
+    /// descendants that left the process group. Durable runs (which must
+    /// outlive the runtime's clean-up) carry `<name>_DURABLE` instead.
     pub fn cookie_name(&self) -> &str {
         &self.cookie_name
     }
@@ -527,11 +549,10 @@ impl HostRuntime {
         };
         let mut exited = self.processes.all();
         exited.retain(|process| !process.record.is_alive());
-        if exited.len() <= keep {
-            return;
-        }
-        for process in &exited[..exited.len() - keep] {
-            let _ = self.remove(&process.record.id);
+        if exited.len() > keep {
+            for process in &exited[..exited.len() - keep] {
+                let _ = self.remove(&process.record.id);
+            }
         }
         // Runs behind monitors too: removing one deletes its directory.
         let mut exited = self.monitored.all();

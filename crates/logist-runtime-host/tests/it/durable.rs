@@ -317,3 +317,184 @@ fn an_adopted_run_keeps_its_tail_in_memory_and_the_rest_on_disk() {
     );
     assert_eq!(read_until(&rt, &id, 95, |_| false), "56789");
 }
+
+#[test]
+fn damaged_runs_are_skipped_and_the_others_adopted() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let (good, torn, foreign) = {
+        let rt = monitored(&dirs.state).build().unwrap();
+        let mut ids = Vec::new();
+        for code in [0, 1, 2] {
+            let id = rt
+                .spawn(&dirs.sh(&guard, &format!("exit {code}"), true))
+                .unwrap();
+            rt.wait(&id, Some(LONG)).unwrap();
+            ids.push(id);
+        }
+        (ids[0].clone(), ids[1].clone(), ids[2].clone())
+    };
+    let run = |id: &ProcessId| dirs.state.join("runs").join(id.as_str());
+    // A truncated exit record, and a spec of a layout from the future.
+    let exit = fs::read_to_string(run(&torn).join("exit.json")).unwrap();
+    fs::write(run(&torn).join("exit.json"), &exit[..exit.len() / 2]).unwrap();
+    let spec = fs::read_to_string(run(&foreign).join("spec.json")).unwrap();
+    fs::write(
+        run(&foreign).join("spec.json"),
+        spec.replace("\"layout\":1", "\"layout\":99"),
+    )
+    .unwrap();
+    // Not a run at all.
+    fs::create_dir(dirs.state.join("runs").join("stray")).unwrap();
+
+    let rt = monitored(&dirs.state).adopt(true).build().unwrap();
+    let ids: Vec<ProcessId> = rt
+        .list(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|info| info.id)
+        .collect();
+    assert_eq!(ids, std::slice::from_ref(&good));
+    assert_eq!(
+        rt.wait(&good, Some(LONG)).unwrap().status,
+        ExitStatus::Code(0)
+    );
+    for id in [&torn, &foreign] {
+        assert!(matches!(rt.info(id), Err(Error::UnknownProcess { .. })));
+    }
+}
+
+#[test]
+fn an_unwritable_state_directory_is_a_typed_error_naming_it() {
+    let dirs = Dirs::new();
+    let file = dirs.work.join("not-a-directory");
+    fs::write(&file, b"").unwrap();
+    match monitored(&file).build() {
+        Err(error @ Error::Backend { .. }) => {
+            let text = logist_core::error_chain(&error).to_string();
+            assert!(text.contains(&file.display().to_string()), "{text}");
+        }
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_write_blocked_on_a_run_that_does_not_read_never_blocks_terminate() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let rt = std::sync::Arc::new(monitored(&dirs.state).build().unwrap());
+    let id = rt
+        .spawn(
+            &dirs
+                .sh(&guard, "exec sleep 300", false)
+                .stdin(StdinMode::Piped),
+        )
+        .unwrap();
+    let writer = {
+        let (rt, id) = (std::sync::Arc::clone(&rt), id.clone());
+        logist_testing::spawn_blocked(move || rt.write_stdin(&id, &vec![b'x'; 4 << 20]))
+    };
+    assert!(
+        !writer.is_finished(),
+        "the pipe holds 64 KiB: the write blocks"
+    );
+    assert!(rt.terminate(&id, true).unwrap());
+    assert_eq!(
+        rt.wait(&id, Some(LONG)).unwrap().status,
+        ExitStatus::Signal(libc::SIGKILL)
+    );
+    match writer.join().unwrap() {
+        Err(Error::StdinClosed { .. }) => {}
+        other => panic!("expected StdinClosed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_run_on_a_terminal_is_sized_written_and_closed_through_its_monitor() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let rt = monitored(&dirs.state).build().unwrap();
+    let request = dirs
+        .sh(
+            &guard,
+            "stty size; read x; echo \"got $x\"; stty size; cat; echo eof",
+            true,
+        )
+        .terminal(logist_core::TerminalSize { rows: 24, cols: 80 });
+    let id = rt.spawn(&request).unwrap();
+    let text = read_until(&rt, &id, 0, |t| t.contains("24 80\r\n"));
+    rt.resize_terminal(
+        &id,
+        logist_core::TerminalSize {
+            rows: 30,
+            cols: 100,
+        },
+    )
+    .unwrap();
+    rt.write_stdin(&id, b"hi\n").unwrap();
+    let more = read_until(&rt, &id, text.len() as u64, |t| t.contains("30 100\r\n"));
+    assert!(more.contains("got hi\r\n"), "{more:?}");
+    rt.close_stdin(&id).unwrap();
+    let done = rt.wait(&id, Some(LONG)).unwrap();
+    assert!(done.status.success());
+    assert!(
+        done.logs.text().ends_with("eof\r\n"),
+        "{:?}",
+        done.logs.text()
+    );
+    assert!(matches!(
+        rt.resize_terminal(&id, logist_core::TerminalSize { rows: 1, cols: 1 }),
+        Err(Error::StdinClosed { .. })
+    ));
+    rt.remove(&id).unwrap();
+}
+
+#[test]
+fn retention_removes_the_oldest_exited_runs_and_their_directories() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let rt = monitored(&dirs.state).retain_exited(1).build().unwrap();
+    let mut ids = Vec::new();
+    for code in 0..2 {
+        let id = rt
+            .spawn(&dirs.sh(&guard, &format!("exit {code}"), true))
+            .unwrap();
+        rt.wait(&id, Some(LONG)).unwrap();
+        ids.push(id);
+    }
+    // The third spawn finds two exited runs and keeps one.
+    ids.push(rt.spawn(&dirs.sh(&guard, "exec sleep 300", false)).unwrap());
+    let dir = |id: &ProcessId| dirs.state.join("runs").join(id.as_str());
+    assert!(matches!(
+        rt.info(&ids[0]),
+        Err(Error::UnknownProcess { .. })
+    ));
+    assert!(!dir(&ids[0]).exists());
+    assert!(dir(&ids[1]).exists() && dir(&ids[2]).exists());
+    assert!(rt.terminate(&ids[2], true).unwrap());
+    for id in &ids[1..] {
+        rt.remove(id).unwrap();
+        assert!(!dir(id).exists());
+    }
+}
+
+#[test]
+fn an_attached_run_of_a_live_owner_is_not_adopted() {
+    let guard = NoSurvivors::new();
+    let dirs = Dirs::new();
+    let owner = monitored(&dirs.state).build().unwrap();
+    let id = owner
+        .spawn(&dirs.sh(&guard, "exec sleep 300", false))
+        .unwrap();
+    {
+        let adopter = monitored(&dirs.state).adopt(true).build().unwrap();
+        assert!(adopter.list(&Default::default()).unwrap().is_empty());
+        assert!(matches!(
+            adopter.info(&id),
+            Err(Error::UnknownProcess { .. })
+        ));
+    }
+    assert!(owner.is_alive(&id).unwrap(), "the adopter left it alone");
+    assert!(owner.terminate(&id, true).unwrap());
+    owner.remove(&id).unwrap();
+}

@@ -2,6 +2,7 @@
 //! the host-specific hazards (pseudo-terminals, signal masks, log files,
 //! parent death, …).
 
+mod chaos;
 mod conformance;
 mod durable;
 mod fixture;
