@@ -12,7 +12,7 @@ use logist_core::{
 };
 use logist_mock::{MockAgent, Scenario};
 use logist_runtime_docker::{DockerHost, DockerRuntime, PROGRAM_DIR};
-use logist_runtime_host::HostRuntime;
+use logist_runtime_host::{HostRuntime, MonitorProgram};
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy, Run, RunOptions, Sentinel};
 
 use crate::cli::{self, ExecArgs, GenericQuestions, OnInput, RunArgs, RuntimeKind, Shared};
@@ -399,6 +399,55 @@ pub(crate) fn build_runtime(
     }
 }
 
+/// The runtime of an attached `run` or `exec`. On this host the run goes
+/// through a per-run monitor recorded in the runtime directory
+/// ([`crate::state_dir::open_runtime_dir`]), so that it
+/// dies with `logist` however `logist` ends (SIGKILL included), its whole
+/// tree with it, escapees that left the process group and cleared their
+/// environment included. With `--log-file` (which that path does not
+/// write), or when the runtime directory cannot be used (a note says why),
+/// it is the in-process host runtime, whose parent-death signal reaches
+/// only the command itself.
+fn attached_runtime(shared: &Shared, mount: Option<&Path>) -> Result<Arc<dyn Runtime>, CliError> {
+    let in_process = shared.remote.is_some()
+        || shared.runtime != RuntimeKind::Host
+        || shared.image.is_some()
+        || shared.log_file.is_some();
+    if in_process {
+        return build_runtime(shared, mount);
+    }
+    let dir = match crate::state_dir::open_runtime_dir() {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!(
+                "logist: note: {}; the command runs without a monitor (if logist is killed, \
+                 its children's children may outlive it)",
+                error_chain(&error)
+            );
+            return build_runtime(shared, mount);
+        }
+    };
+    let exe = std::env::current_exe().map_err(|error| {
+        CliError::failed(format!(
+            "cannot find the logist executable: {}",
+            error_chain(&error)
+        ))
+    })?;
+    let runtime = HostRuntime::builder()
+        .state_dir(dir.path())
+        .monitor_program(MonitorProgram::new(exe).arg(crate::MONITOR_COMMAND))
+        .grace(shared.grace)
+        .build()
+        .map_err(|error| {
+            CliError::failed(format!(
+                "cannot start the host runtime on `{}`: {}",
+                dir.path().display(),
+                error_chain(&error)
+            ))
+        })?;
+    Ok(Arc::new(runtime))
+}
+
 /// Runs `agent` to the end under the shared options and returns the exit
 /// code. With `--detach` this process is the run's supervisor
 /// ([`crate::detach`]): the run is durable, recorded in `state`.
@@ -426,7 +475,7 @@ fn supervise(
     };
     let runtime = match &supervisor {
         Some(supervisor) => supervisor.runtime(shared)?,
-        None => build_runtime(shared, mount)?,
+        None => attached_runtime(shared, mount)?,
     };
     let keyboard = interaction.keyboard(shared);
     let options = run_options(shared, interaction, keyboard).durable(shared.detach);

@@ -1,8 +1,12 @@
 //! Where durable runs are recorded: `--state-dir DIR`, else
 //! `LOGIST_STATE_DIR`, else `$XDG_STATE_HOME/logist`, else
-//! `~/.local/state/logist` (the XDG base directory default).
+//! `~/.local/state/logist` (the XDG base directory default); and where
+//! attached runs' monitors keep theirs while they last (the runtime
+//! directory, [`open_runtime_dir`]).
 
 use std::ffi::OsString;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use logist_monitor::{StateDir, StateError};
@@ -84,6 +88,44 @@ pub(crate) fn open(flag: Option<&Path>) -> Result<StateDir, StateDirError> {
         });
     }
     Ok(dir)
+}
+
+/// Where the monitors of attached runs (`run`/`exec` without `--detach`)
+/// keep their records while the run lasts: `$XDG_RUNTIME_DIR/logist` (a
+/// per-user directory the login manager empties at logout), else
+/// `<temp dir>/logist-<uid>`, never the person's home. The directory must
+/// be this user's alone (owner and mode checked, no symbolic link), or it
+/// is `Unusable`. A run's record is removed when it ends, unless `logist`
+/// was killed.
+pub(crate) fn open_runtime_dir() -> Result<StateDir, StateDirError> {
+    let uid = rustix::process::geteuid().as_raw();
+    let path = match std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+    {
+        Some(base) => base.join("logist"),
+        None => std::env::temp_dir().join(format!("logist-{uid}")),
+    };
+    let unusable = |source: io::Error| StateDirError::Unusable {
+        path: path.clone(),
+        source: StateError::Io {
+            path: path.clone(),
+            source,
+        },
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(unusable(error)),
+    }
+    let meta = std::fs::symlink_metadata(&path).map_err(unusable)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(unusable(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "not a directory of this user's alone (owner and mode 0700 expected)",
+        )));
+    }
+    StateDir::open(&path).map_err(|source| StateDirError::Unusable { path, source })
 }
 
 #[cfg(test)]

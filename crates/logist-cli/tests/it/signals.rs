@@ -171,6 +171,10 @@ fn killing_logist_kills_the_command() {
     signal(&child, Signal::SIGKILL);
     let _ = wait(&mut child);
     eventually("the orphaned command died with logist", || !alive(pid));
+    // Its monitor records the end, then goes too.
+    eventually("nothing of the run is left", || {
+        guard.survivors().is_empty()
+    });
 }
 
 #[test]
@@ -201,4 +205,62 @@ fn on_a_terminal_ctrl_c_says_it_is_stopping_and_how_to_force_it() {
     terminal.type_keys(b"\x03");
     assert_eq!(wait(&mut child).code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(30), "forced");
+}
+
+/// Issue 17's first finding: `logist exec -- sh -c 'sleep 300 & sleep
+/// 300'` SIGKILLed left both `sleep`s running. Now the run's monitor sees
+/// `logist` go and kills the whole tree: children, and a grandchild that
+/// left the process group and cleared its environment (`setsid env -i`).
+/// (With `--log-file`, which keeps the in-process path, the escapee
+/// survives and this test fails.)
+#[test]
+fn killing_logist_kills_every_descendant_escapees_included() {
+    let guard = NoSurvivors::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = format!(
+        "sleep 300 & echo $! >> '{pids}'; \
+         setsid env -i sh -c 'echo $$ >> \"$0\"; sleep 300 & echo $! >> \"$0\"; wait' '{pids}' & \
+         wait",
+        pids = pids.display()
+    );
+    let mut child = logist(&guard, &["exec", "--", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let read = || -> Vec<u32> {
+        std::fs::read_to_string(&pids)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .collect()
+    };
+    eventually("three descendants started", || read().len() == 3);
+    let started = read();
+    // Whatever happens below, nothing it started may outlive the test
+    // (the escapee carries no tag the guard could find).
+    let _cleanup = KillPids(started.clone());
+    assert!(started.iter().all(|&pid| alive(pid)));
+    signal(&child, Signal::SIGKILL);
+    let _ = wait(&mut child);
+    eventually("every descendant died with logist", || {
+        started.iter().all(|&pid| !alive(pid))
+    });
+    eventually("nothing of the run is left", || {
+        guard.survivors().is_empty()
+    });
+}
+
+/// SIGKILLs these pids when dropped (a failing test's escapees).
+struct KillPids(Vec<u32>);
+
+impl Drop for KillPids {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if alive(pid) {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+        }
+    }
 }
