@@ -233,3 +233,45 @@ fn docker_needs_an_image_and_the_mock_needs_a_static_program() {
     );
     assert_eq!(code(&out), 2);
 }
+
+/// The ACP client drives an agent in a container exactly as on the host:
+/// JSON-RPC over the container's stdin and stdout (the mock agent's ACP
+/// mode), a reply, and a write allowed by policy landing in the mounted
+/// working directory.
+#[test]
+fn acp_runs_in_a_container() {
+    let guard = NoSurvivors::new();
+    let mock = static_mock();
+    let docker = [
+        "--runtime",
+        "docker",
+        "--image",
+        "logist-test-busybox:1",
+        "--agent",
+        "mock",
+        "--program",
+        mock.as_str(),
+        "--acp",
+    ];
+    let mut args = vec!["run"];
+    args.extend_from_slice(&docker);
+    args.push("hello");
+    let out = output(&guard, &args);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{}hello\n", logist_mock::ACP_REPLY_PREFIX)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().to_str().unwrap();
+    let mut args = vec!["run"];
+    args.extend_from_slice(&docker);
+    args.extend_from_slice(&["--cwd", cwd, "--on-permission", "allow", "write a.txt yes"]);
+    let out = output(&guard, &args);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "yes"
+    );
+}
