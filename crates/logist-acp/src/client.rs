@@ -188,7 +188,14 @@ pub struct AcpClient {
     terminated: bool,
     /// Sessions a [`Canceller`] asked to cancel.
     cancel_requests: Arc<Mutex<Vec<String>>>,
+    /// Events the agent sent outside a turn, for the next one.
+    held: Vec<AcpEvent>,
+    /// Held events dropped over [`HELD_EVENTS`].
+    held_dropped: u64,
 }
+
+/// How many events sent outside a turn are held for the next one.
+const HELD_EVENTS: usize = 1024;
 
 /// How a call ends when a limit passes.
 #[derive(Clone, Copy)]
@@ -272,6 +279,8 @@ impl AcpClient {
             cancel_turn: false,
             terminated: false,
             cancel_requests: Arc::new(Mutex::new(Vec::new())),
+            held: Vec::new(),
+            held_dropped: 0,
         };
         let params = json!({
             "protocolVersion": PROTOCOL_VERSION,
@@ -281,7 +290,7 @@ impl AcpClient {
             },
             "clientInfo": {"name": "logist", "title": "Logist", "version": env!("CARGO_PKG_VERSION")},
         });
-        let result = client.request("initialize", params, &mut |_| {})?;
+        let result = client.request("initialize", params)?;
         client.agent = AgentInfo::from_result(result);
         Ok(client)
     }
@@ -303,7 +312,7 @@ impl AcpClient {
     ///
     /// As for any request.
     pub fn authenticate(&mut self, method_id: &str) -> Result<(), AcpError> {
-        self.request("authenticate", json!({"methodId": method_id}), &mut |_| {})
+        self.request("authenticate", json!({"methodId": method_id}))
             .map(drop)
     }
 
@@ -317,11 +326,7 @@ impl AcpClient {
     /// [`AcpError::UnknownMode`] when the agent does not list the mode
     /// asked for.
     pub fn new_session(&mut self, cwd: &Path) -> Result<String, AcpError> {
-        let result = self.request(
-            "session/new",
-            json!({"cwd": cwd, "mcpServers": []}),
-            &mut |_| {},
-        )?;
+        let result = self.request("session/new", json!({"cwd": cwd, "mcpServers": []}))?;
         let id = result
             .get("sessionId")
             .and_then(Value::as_str)
@@ -364,7 +369,6 @@ impl AcpClient {
         self.request(
             "session/set_mode",
             json!({"sessionId": session_id, "modeId": mode}),
-            &mut |_| {},
         )?;
         if let Some(modes) = &mut self.modes {
             modes.current = mode.to_owned();
@@ -408,6 +412,7 @@ impl AcpClient {
                 method: "session/load",
             });
         }
+        self.take_events().into_iter().for_each(&mut on_event);
         let id = self.send_request(
             "session/load",
             json!({"sessionId": session_id, "cwd": cwd, "mcpServers": []}),
@@ -440,7 +445,6 @@ impl AcpClient {
         let result = self.request(
             "session/resume",
             json!({"sessionId": session_id, "cwd": cwd, "mcpServers": []}),
-            &mut |_| {},
         )?;
         self.opened(session_id, &result)
     }
@@ -494,6 +498,7 @@ impl AcpClient {
         text: &str,
         mut on_event: impl FnMut(AcpEvent),
     ) -> Result<StopReason, AcpError> {
+        self.take_events().into_iter().for_each(&mut on_event);
         // A cancel asked for before this turn began was for an earlier one.
         self.cancel_requests
             .lock()
@@ -573,14 +578,11 @@ impl AcpClient {
         }
     }
 
-    /// Sends a request and waits for its answer (updates meanwhile go to
-    /// `on_event`).
-    fn request(
-        &mut self,
-        method: &str,
-        params: Value,
-        on_event: &mut dyn FnMut(AcpEvent),
-    ) -> Result<Value, AcpError> {
+    /// Sends a request outside a turn and waits for its answer; what the
+    /// agent sends meanwhile (a session's commands or mode, right after
+    /// `session/new`) is held for the next turn (see
+    /// [`take_events`](Self::take_events)).
+    fn request(&mut self, method: &str, params: Value) -> Result<Value, AcpError> {
         let id = self.send_request(method, params)?;
         let call = Call {
             method,
@@ -589,7 +591,38 @@ impl AcpClient {
             session: None,
             history: false,
         };
-        self.run(&call, on_event)
+        let mut held = Vec::new();
+        let result = self.run(&call, &mut |event| held.push(event));
+        self.hold(held);
+        result
+    }
+
+    /// Keeps `events` for the next turn, at most [`HELD_EVENTS`]: an agent
+    /// that floods outside a turn loses its oldest, counted in one
+    /// [`AcpEvent::Dropped`].
+    fn hold(&mut self, events: Vec<AcpEvent>) {
+        self.held.extend(events);
+        let over = self.held.len().saturating_sub(HELD_EVENTS);
+        if over > 0 {
+            self.held.drain(..over);
+            self.held_dropped += over as u64;
+        }
+    }
+
+    /// The events the agent sent outside a turn (while `initialize`,
+    /// `session/new`, `session/resume` or `session/set_mode` were answered),
+    /// oldest first; they are no longer held. [`prompt`](Self::prompt) and
+    /// [`load_session`](Self::load_session) give the held events to their
+    /// callback first, so a caller that only prompts sees them all.
+    pub fn take_events(&mut self) -> Vec<AcpEvent> {
+        let mut events = Vec::new();
+        if self.held_dropped > 0 {
+            events.push(AcpEvent::Dropped {
+                count: std::mem::take(&mut self.held_dropped),
+            });
+        }
+        events.append(&mut self.held);
+        events
     }
 
     fn send_request(&mut self, method: &str, params: Value) -> Result<i64, AcpError> {

@@ -64,6 +64,12 @@ impl AcpEvent {
                 ),
                 ..ErrorEvent::default()
             })],
+            AcpEvent::Dropped { count } => vec![Event::Error(ErrorEvent {
+                message: format!(
+                    "{count} events the agent sent outside a turn were dropped (too many held)"
+                ),
+                ..ErrorEvent::default()
+            })],
             AcpEvent::UnexpectedResponse { id } => vec![Event::Error(ErrorEvent {
                 message: format!(
                     "the agent answered request {id}, which was never sent or already answered"

@@ -228,6 +228,12 @@ pub enum AcpEvent {
         /// How many.
         bytes: u64,
     },
+    /// Events the agent sent outside a turn that were not kept: more than
+    /// the client holds for the next turn (1,024) arrived before it.
+    Dropped {
+        /// How many, the oldest.
+        count: u64,
+    },
     /// Bytes the agent wrote to stderr.
     Stderr {
         /// The bytes, as they came.

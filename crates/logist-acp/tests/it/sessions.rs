@@ -427,3 +427,39 @@ fn set_session_mode_switches_and_checks_the_mode() {
         .unwrap();
     assert!(dir.path().join("c.txt").exists());
 }
+
+#[test]
+fn updates_sent_outside_a_turn_reach_the_next_turn_first() {
+    // The mock tells the new mode (`current_mode_update`) while it answers
+    // `session/set_mode`, which the client sends as the session opens: no
+    // turn is running, so the update is held for the first one.
+    let runtime = runtime();
+    let mut client = start(
+        &runtime,
+        &[],
+        policy(Answer::Reject),
+        config().session_mode(ACP_MODE_AUTO),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let id = session(&mut client, dir.path());
+    let first = turn(&mut client, &id, "hello");
+    assert_eq!(first.result.as_ref().unwrap(), &StopReason::EndTurn);
+    match first.events.first() {
+        Some(AcpEvent::Update { update, history }) => {
+            assert_eq!(update.kind, "current_mode_update");
+            assert_eq!(update.update["currentModeId"], ACP_MODE_AUTO);
+            assert!(!history);
+        }
+        other => panic!("the held update comes first: {other:?}"),
+    }
+    // Given once: the next turn starts with its own events.
+    let second = turn(&mut client, &id, "again");
+    assert!(!second.events.iter().any(
+        |e| matches!(e, AcpEvent::Update { update, .. } if update.kind == "current_mode_update")
+    ));
+    // Without a turn, a caller takes them itself.
+    client.set_session_mode(&id, ACP_MODE_ASK).unwrap();
+    let held = client.take_events();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(client.take_events().is_empty());
+}
