@@ -27,15 +27,14 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use logist_core::{Runtime, error_chain};
-use logist_monitor::{MonitorProgram, StateDir};
-use logist_runtime_host::HostRuntime;
+use logist_monitor::StateDir;
 use nix::sys::signal::{Signal as NixSignal, kill};
 use nix::unistd::Pid;
 
 use crate::cli::Shared;
 use crate::runs::{OUTCOME_FILE, SUPERVISOR_LOCK, write_outcome};
 use crate::signals::Signals;
-use crate::{CliError, MONITOR_COMMAND, exit};
+use crate::{CliError, exit};
 
 /// The hidden flag that makes `logist` the supervisor of a detached run.
 pub(crate) const SUPERVISOR_FLAG: &str = "--internal-supervisor";
@@ -192,19 +191,7 @@ impl Supervisor {
             let url = shared.remote.as_deref().unwrap_or_default();
             return crate::serve::remote_runtime(url, shared);
         };
-        let monitor = MonitorProgram::new(current_exe()?).arg(MONITOR_COMMAND);
-        let runtime = HostRuntime::builder()
-            .state_dir(state.path())
-            .monitor_program(monitor)
-            .grace(shared.grace)
-            .build()
-            .map_err(|error| {
-                CliError::failed(format!(
-                    "cannot start the host runtime: {}",
-                    error_chain(&error)
-                ))
-            })?;
-        Ok(Arc::new(runtime))
+        crate::state_dir::monitored_host(state, shared.grace, false)
     }
 
     /// The run `id` is running: takes its supervisor lock, tells the

@@ -127,6 +127,19 @@ fn write_chunks(chunks: &[OutputChunk]) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes `chunks`: `Ok(false)` when the reader went away (`logist logs
+/// ID | head` has what it wanted), which ends the command quietly.
+fn shown_all(chunks: &[OutputChunk]) -> Result<bool, CliError> {
+    match write_chunks(chunks) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(error) => Err(CliError::refused(format!(
+            "cannot write the output: {}",
+            error_chain(&error)
+        ))),
+    }
+}
+
 /// The offset where the last `lines` lines of `chunks` start.
 fn tail_offset(chunks: &[OutputChunk], lines: usize, end: u64) -> u64 {
     if lines == 0 {
@@ -187,21 +200,12 @@ pub(crate) fn logs(args: &LogsArgs, runtime: &dyn Runtime) -> Result<u8, CliErro
             Some(chunk)
         })
         .collect();
-    let wrote = |chunks: &[OutputChunk]| match write_chunks(chunks) {
-        Ok(()) => Ok(true),
-        // `logist logs ID | head`: the reader has what it wanted.
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(false),
-        Err(error) => Err(CliError::refused(format!(
-            "cannot write the output: {}",
-            error_chain(&error)
-        ))),
-    };
-    if !wrote(&shown)? {
+    if !shown_all(&shown)? {
         return Ok(0);
     }
     while args.follow && !finished {
         let got = read(from, Some(READ_BLOCK))?;
-        if !wrote(&got.chunks)? {
+        if !shown_all(&got.chunks)? {
             return Ok(0);
         }
         from = got.next;
@@ -251,15 +255,7 @@ pub(crate) fn attach(
         let id = id.clone();
         std::thread::spawn(move || relay_stdin(&*runtime, &id));
     }
-    let wrote = |chunks: &[OutputChunk]| match write_chunks(chunks) {
-        Ok(()) => Ok(true),
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(false),
-        Err(error) => Err(CliError::refused(format!(
-            "cannot write the output: {}",
-            error_chain(&error)
-        ))),
-    };
-    if args.replay && !wrote(&backlog)? {
+    if args.replay && !shown_all(&backlog)? {
         return Ok(0);
     }
     loop {
@@ -272,7 +268,7 @@ pub(crate) fn attach(
             return Ok(0);
         }
         let got = read(from, Some(ATTACH_TICK))?;
-        if !wrote(&got.chunks)? {
+        if !shown_all(&got.chunks)? {
             return Ok(0);
         }
         from = got.next;

@@ -12,7 +12,7 @@ use logist_core::{
 };
 use logist_mock::{MockAgent, Scenario};
 use logist_runtime_docker::{DockerHost, DockerRuntime, PROGRAM_DIR};
-use logist_runtime_host::{HostRuntime, MonitorProgram};
+use logist_runtime_host::HostRuntime;
 use logist_sentinel::{Event, OnPrompt, Outcome, Policy, Run, RunOptions, Sentinel};
 
 use crate::cli::{self, ExecArgs, GenericQuestions, OnInput, RunArgs, RuntimeKind, Shared};
@@ -427,25 +427,7 @@ fn attached_runtime(shared: &Shared, mount: Option<&Path>) -> Result<Arc<dyn Run
             return build_runtime(shared, mount);
         }
     };
-    let exe = std::env::current_exe().map_err(|error| {
-        CliError::failed(format!(
-            "cannot find the logist executable: {}",
-            error_chain(&error)
-        ))
-    })?;
-    let runtime = HostRuntime::builder()
-        .state_dir(dir.path())
-        .monitor_program(MonitorProgram::new(exe).arg(crate::MONITOR_COMMAND))
-        .grace(shared.grace)
-        .build()
-        .map_err(|error| {
-            CliError::failed(format!(
-                "cannot start the host runtime on `{}`: {}",
-                dir.path().display(),
-                error_chain(&error)
-            ))
-        })?;
-    Ok(Arc::new(runtime))
+    crate::state_dir::monitored_host(&dir, shared.grace, false)
 }
 
 /// Runs `agent` to the end under the shared options and returns the exit

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use logist_core::{Runtime, error_chain};
-use logist_runtime_host::{HostRuntime, MonitorProgram};
 use logist_runtime_remote::{
     Address, RemoteRuntime, ServeError, Server, client_config, server_config,
 };
@@ -86,28 +85,9 @@ fn served_host(args: &ServeArgs, state: Option<&Path>) -> Result<Arc<dyn Runtime
     }
     let state = crate::state_dir::open(state)
         .map_err(|error| CliError::failed(error_chain(&error).to_string()))?;
-    let exe = std::env::current_exe().map_err(|error| {
-        CliError::failed(format!(
-            "cannot find the logist executable: {}",
-            error_chain(&error)
-        ))
-    })?;
-    let runtime = HostRuntime::builder()
-        .state_dir(state.path())
-        .monitor_program(MonitorProgram::new(exe).arg(crate::MONITOR_COMMAND))
-        // The server owns the directory: it takes over the runs recorded
-        // there (a restart loses none) and no second server can.
-        .adopt(true)
-        .grace(args.grace)
-        .build()
-        .map_err(|error| {
-            CliError::failed(format!(
-                "cannot start the host runtime on `{}`: {}",
-                state.path().display(),
-                error_chain(&error)
-            ))
-        })?;
-    Ok(Arc::new(runtime))
+    // The server owns the directory: it takes over the runs recorded
+    // there (a restart loses none) and no second server can.
+    crate::state_dir::monitored_host(&state, args.grace, true)
 }
 
 /// The Docker runtime `logist serve --runtime docker` serves. Its

@@ -9,7 +9,14 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use logist_core::{Runtime, error_chain};
 use logist_monitor::{StateDir, StateError};
+use logist_runtime_host::{HostRuntime, MonitorProgram};
+
+use crate::CliError;
 
 /// Why the state directory cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +133,37 @@ pub(crate) fn open_runtime_dir() -> Result<StateDir, StateDirError> {
         )));
     }
     StateDir::open(&path).map_err(|source| StateDirError::Unusable { path, source })
+}
+
+/// A host runtime whose runs go through per-run monitors recorded in
+/// `dir`; the monitor is this program (`logist __monitor`). With `adopt`,
+/// it owns the directory and takes over the runs recorded there (`logist
+/// serve`).
+pub(crate) fn monitored_host(
+    dir: &StateDir,
+    grace: Duration,
+    adopt: bool,
+) -> Result<Arc<dyn Runtime>, CliError> {
+    let exe = std::env::current_exe().map_err(|error| {
+        CliError::failed(format!(
+            "cannot find the logist executable: {}",
+            error_chain(&error)
+        ))
+    })?;
+    let runtime = HostRuntime::builder()
+        .state_dir(dir.path())
+        .monitor_program(MonitorProgram::new(exe).arg(crate::MONITOR_COMMAND))
+        .adopt(adopt)
+        .grace(grace)
+        .build()
+        .map_err(|error| {
+            CliError::failed(format!(
+                "cannot start the host runtime on `{}`: {}",
+                dir.path().display(),
+                error_chain(&error)
+            ))
+        })?;
+    Ok(Arc::new(runtime))
 }
 
 #[cfg(test)]
