@@ -29,19 +29,22 @@ use serde_json::{Value, json};
 use crate::shell::{cargo, cmd, root};
 
 const USAGE: &str = "\
-usage: cargo xtask bench [--quick] [--runtime host|docker|remote|all] [--json PATH]
+usage: cargo xtask bench [--quick] [--runtime host|docker|remote|monitor|monitor-durable|all]
+                         [--json PATH]
                          [--only W1,W2,...] [--reps N]
 
   --quick     small sizes, 3 repetitions, targets shown but not judged
   --runtime   the runtime(s) to measure against the baseline (default: host);
-              remote also measures host in the same run, its local reference
+              remote also measures host in the same run, its local reference;
+              monitor and monitor-durable run each process through its own
+              logist-monitor (issue 17's targets)
   --json      where to write the results (default: target/bench/latest.json)
   --only      run only these workloads (W1 W2 W3 W4a W4b W4c W5 W6 W7 W8 W9)
   --reps      repetitions per figure (default: 5, or 3 with --quick)
 ";
 
 /// Every runtime `logist-bench` may know, in the order `all` runs them.
-const RUNTIMES: &[&str] = &["host", "docker", "remote"];
+const RUNTIMES: &[&str] = &["host", "docker", "remote", "monitor", "monitor-durable"];
 /// How long one `logist-bench` run may take before it counts as hung.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 const MIB: u64 = 1024 * 1024;
@@ -162,6 +165,30 @@ fn plan(quick: bool, runtime: &str) -> Vec<Job> {
         name,
         param,
     };
+    if runtime.starts_with("monitor") {
+        // Issue 17's figures: spawn+wait and throughput through a per-run
+        // monitor, the owner's memory with 1,000 runs, trees stopped.
+        let (spawns, sizes, children): (usize, &[u64], &[usize]) = if quick {
+            (50, &[16], &[20])
+        } else {
+            (200, &[64, 256], &[100, 1000])
+        };
+        let mut jobs = vec![job("W1", "spawn_wait", Param::Count(spawns))];
+        jobs.extend(
+            sizes
+                .iter()
+                .map(|&mib| job("W2", "throughput", Param::File(mib))),
+        );
+        jobs.extend(children.iter().map(|&n| job("W3", "many", Param::Count(n))));
+        jobs.push(job("W4a", "terminate_polite", Param::None));
+        jobs.push(job("W4c", "terminate_tree", Param::None));
+        jobs.push(job(
+            "W5",
+            "prompt",
+            Param::Count(if quick { 10 } else { 50 }),
+        ));
+        return jobs;
+    }
     if runtime == "remote" {
         // Issue 18's figures: spawn+wait and throughput over loopback TCP,
         // and 1,000 concurrent runs over one server.
@@ -353,11 +380,24 @@ const fn spec(
     }
 }
 
-/// The target of `spec` on `runtime`. The remote runtime is judged on
-/// issue 18's figures only: spawn+wait at most 2 ms beyond the host
+/// The target of `spec` on `runtime`. The monitor runtimes are judged on
+/// issue 17's figures; the remote runtime on issue 18's only: spawn+wait at most 2 ms beyond the host
 /// runtime's, at least 500 MB/s, no survivor of a terminated tree; the
 /// rest is shown.
 fn target_for(runtime: &str, spec: &Spec) -> Target {
+    // Issue 17: spawn+wait ≤ 1.5× std attached, ≤ 2× durable; throughput
+    // ≥ 0.8× the plain pipe (W2's wall time ≤ 1.25×); 1,000 runs cost the
+    // owner ≤ 64 MiB; no survivor.
+    if runtime.starts_with("monitor") {
+        let durable = runtime == "monitor-durable";
+        return match (spec.workload, spec.key) {
+            ("W1", "us_per_spawn_wait") => Target::Ratio(if durable { 2.0 } else { 1.5 }),
+            ("W2", "wall_s") => Target::Ratio(1.25),
+            ("W3", "peak_rss_mib") => Target::Worst(64.0),
+            ("W4c", "survivors") => Target::Worst(0.0),
+            _ => Target::Info,
+        };
+    }
     if runtime != "remote" {
         return spec.target;
     }
@@ -545,6 +585,9 @@ fn build() -> Result<PathBuf> {
             // logist-bench.
             "--package",
             "logist-mock",
+            // The `monitor` runtimes start `logist-monitor`, found there too.
+            "--package",
+            "logist-monitor",
             "--message-format=json-render-diagnostics",
         ])
         .stderr(Stdio::inherit())
@@ -1002,7 +1045,10 @@ mod tests {
         assert!(default.json.ends_with("target/bench/latest.json"));
         let quick = options("--quick --runtime all --only W1,W6 --json x.json").unwrap();
         assert_eq!((quick.quick, quick.reps), (true, 3));
-        assert_eq!(quick.runtimes, ["host", "docker", "remote"]);
+        assert_eq!(
+            quick.runtimes,
+            ["host", "docker", "remote", "monitor", "monitor-durable"]
+        );
         assert_eq!(quick.only.unwrap(), ["W1", "W6"]);
         assert_eq!(quick.json, Path::new("x.json"));
         let error = |text| options(text).unwrap_err().to_string();

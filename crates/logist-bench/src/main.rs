@@ -51,7 +51,8 @@ workloads: W1 (--count spawns), W2 (--file), W3 (--count children),
            W7 (--count MiB of recorded stream-json to parse),
            W8 (--count ACP updates), W9 (a silent ACP turn)
 impl:      baseline, or a runtime: host, docker, remote (loopback TCP to an
-           in-process server of the host runtime)
+           in-process server of the host runtime), monitor, monitor-durable
+           (the host runtime through per-run monitors)
 ";
 
 /// One run, as given on the command line.
@@ -116,9 +117,11 @@ impl Run {
             let runtime: std::sync::Arc<dyn logist_core::Runtime> =
                 runtimes::open(&self.implementation)?.into();
             probe::checkpoint();
-            let figures = self.on_runtime(&runtime)?;
+            let figures = self.on_runtime(&runtime);
             probe::checkpoint();
-            figures
+            drop(runtime);
+            runtimes::cleanup();
+            figures?
         };
         let peaks = probe.finish()?;
         figures.push(("peak_rss_mib", peaks.rss_kib as f64 / 1024.0));
@@ -212,7 +215,9 @@ fn check(args: &[String]) -> Result<()> {
     let [name] = args else {
         bail!("usage: logist-bench check <RUNTIME>");
     };
-    runtimes::open(name).map(drop)
+    let opened = runtimes::open(name).map(drop);
+    runtimes::cleanup();
+    opened
 }
 
 fn generate(args: &[String]) -> Result<()> {

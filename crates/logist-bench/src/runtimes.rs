@@ -12,6 +12,10 @@
 //!   [`ProcessInfo::pid`](logist_core::ProcessInfo::pid), so the runtime
 //!   must report the pid as this machine sees it.
 //!
+//! `monitor` and `monitor-durable` are a [`HostRuntime`] with a state
+//! directory: each run through its own `logist-monitor` process, attached
+//! or durable (`SpawnRequest::durable`).
+//!
 //! `remote` is a [`RemoteRuntime`] talking over loopback TCP to a
 //! [`Server`] in this same process, which serves a default [`HostRuntime`]:
 //! the figures are the host's plus the protocol, the socket and the
@@ -20,6 +24,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use logist_core::Runtime;
 use logist_runtime_docker::{DockerHost, DockerRuntime};
@@ -36,7 +41,29 @@ fn data_dir() -> std::path::PathBuf {
 }
 
 /// Names `open` accepts, in the order `--runtime all` runs them.
-pub(crate) const NAMES: &[&str] = &["host", "docker", "remote"];
+pub(crate) const NAMES: &[&str] = &["host", "docker", "remote", "monitor", "monitor-durable"];
+
+/// Whether the workloads ask for durable runs (`monitor-durable`).
+static DURABLE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the runtime opened asks for durable runs.
+pub(crate) fn durable() -> bool {
+    DURABLE.load(Ordering::Relaxed)
+}
+
+/// The state directory of a `monitor` runtime of this process, under
+/// `target/bench/state/`; removed by [`cleanup`].
+fn state_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/bench/state")
+        .join(std::process::id().to_string())
+}
+
+/// Removes what the runtime left on disk (a `monitor` runtime's state
+/// directory), once it is dropped.
+pub(crate) fn cleanup() {
+    let _ = std::fs::remove_dir_all(state_dir());
+}
 
 /// The token of the in-process server `remote` measures (loopback only).
 const REMOTE_TOKEN: &str = "logist-bench-loopback";
@@ -86,6 +113,18 @@ pub(crate) fn open(name: &str) -> Result<Box<dyn Runtime>> {
                     .token(REMOTE_TOKEN)
                     .build()
                     .context("connecting to the in-process server")?,
+            ))
+        }
+        // Issue 17's figures: every run through a per-run monitor
+        // (`logist-monitor`, built next to this program by `cargo xtask
+        // bench`), attached or durable.
+        "monitor" | "monitor-durable" => {
+            DURABLE.store(name == "monitor-durable", Ordering::Relaxed);
+            Ok(Box::new(
+                HostRuntime::builder()
+                    .state_dir(state_dir())
+                    .build()
+                    .context("building the host runtime with a state directory")?,
             ))
         }
         other => bail!(

@@ -23,7 +23,8 @@ const LONG: Duration = Duration::from_secs(120);
 pub(crate) const GRACE: Duration = Duration::from_millis(500);
 
 fn request(argv: &[&str]) -> Result<SpawnRequest> {
-    Ok(SpawnRequest::new(CommandLine::new(argv.iter().copied())?))
+    Ok(SpawnRequest::new(CommandLine::new(argv.iter().copied())?)
+        .durable(crate::runtimes::durable()))
 }
 
 /// W1: `count` sequential spawn + wait of `true` (and `remove`, which a
