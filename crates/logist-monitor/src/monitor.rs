@@ -145,6 +145,24 @@ impl Args {
     }
 }
 
+/// Serves bytes just appended to the log at `offset` from memory to each
+/// subscriber that is caught up (its next offset is `offset`) and has room
+/// in its buffer; one that is behind (or full) reads them from the log on
+/// disk later, in order, as before.
+fn serve_live(conns: &mut [Option<Conn>], channel: Channel, offset: u64, bytes: &[u8]) {
+    for conn in conns.iter_mut().flatten() {
+        if conn.exited_sent || conn.outbuf.len() >= SUBSCRIBER_BUFFER {
+            continue;
+        }
+        if let Some((next, _)) = conn.subscribed.as_mut()
+            && *next == offset
+        {
+            proto::put_data(&mut conn.outbuf, channel, offset, bytes);
+            *next = offset + bytes.len() as u64;
+        }
+    }
+}
+
 fn set_cloexec(fd: BorrowedFd<'_>) -> io::Result<()> {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
@@ -717,6 +735,8 @@ impl Monitor {
                         }
                     } else {
                         self.log_failing = false;
+                        let offset = self.log.end() - n as u64;
+                        serve_live(&mut self.conns, channel, offset, &self.buf[..n]);
                     }
                     if n < self.buf.len() {
                         break;
@@ -729,6 +749,15 @@ impl Monitor {
                     closed = true;
                     break;
                 }
+            }
+        }
+        // Send what was served live now rather than after another poll.
+        for index in 0..self.conns.len() {
+            if self.conns[index]
+                .as_ref()
+                .is_some_and(|conn| conn.subscribed.is_some() && !conn.outbuf.is_empty())
+            {
+                self.flush(index);
             }
         }
         closed
