@@ -148,8 +148,9 @@ impl Args {
 /// Serves bytes just appended to the log at `offset` from memory to each
 /// subscriber that is caught up (its next offset is `offset`) and has room
 /// in its buffer; one that is behind (or full) reads them from the log on
-/// disk later, in order, as before.
-fn serve_live(conns: &mut [Option<Conn>], channel: Channel, offset: u64, bytes: &[u8]) {
+/// disk later, in order, as before. True when any was served.
+fn serve_live(conns: &mut [Option<Conn>], channel: Channel, offset: u64, bytes: &[u8]) -> bool {
+    let mut served = false;
     for conn in conns.iter_mut().flatten() {
         if conn.exited_sent || conn.outbuf.len() >= SUBSCRIBER_BUFFER {
             continue;
@@ -159,8 +160,10 @@ fn serve_live(conns: &mut [Option<Conn>], channel: Channel, offset: u64, bytes: 
         {
             proto::put_data(&mut conn.outbuf, channel, offset, bytes);
             *next = offset + bytes.len() as u64;
+            served = true;
         }
     }
+    served
 }
 
 fn set_cloexec(fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -716,11 +719,10 @@ impl Monitor {
 
     /// Reads what output `index` holds; true when it reached its end.
     fn read_output(&mut self, index: usize) -> bool {
-        let (channel, fd) = &self.outputs[index];
-        let channel = *channel;
+        let channel = self.outputs[index].0;
         let mut closed = false;
         for _ in 0..READS_PER_WAKE {
-            match nix::unistd::read(fd, &mut self.buf) {
+            match nix::unistd::read(&self.outputs[index].1, &mut self.buf) {
                 Ok(0) => {
                     closed = true;
                     break;
@@ -736,7 +738,9 @@ impl Monitor {
                     } else {
                         self.log_failing = false;
                         let offset = self.log.end() - n as u64;
-                        serve_live(&mut self.conns, channel, offset, &self.buf[..n]);
+                        if serve_live(&mut self.conns, channel, offset, &self.buf[..n]) {
+                            self.flush_subscribers();
+                        }
                     }
                     if n < self.buf.len() {
                         break;
@@ -751,7 +755,12 @@ impl Monitor {
                 }
             }
         }
-        // Send what was served live now rather than after another poll.
+        closed
+    }
+
+    /// Sends what subscribers have buffered now, rather than after another
+    /// poll, so the next piece read finds them caught up.
+    fn flush_subscribers(&mut self) {
         for index in 0..self.conns.len() {
             if self.conns[index]
                 .as_ref()
@@ -760,7 +769,6 @@ impl Monitor {
                 self.flush(index);
             }
         }
-        closed
     }
 
     fn write_stdin(&mut self) {
