@@ -37,6 +37,8 @@ const READ_LEN: usize = 128 * 1024;
 const PIPE_LEN: usize = 1 << 20;
 const READS_PER_WAKE: usize = 16;
 const SUBSCRIBER_BUFFER: usize = 256 * 1024;
+/// The send buffer asked for on a subscriber's socket.
+const SUBSCRIBER_SOCKET_BUFFER: usize = 1 << 20;
 const KILL_ROUND: Duration = Duration::from_millis(20);
 const LINGER: Duration = Duration::from_secs(1);
 const MAX_CLIENTS: usize = 128;
@@ -721,6 +723,7 @@ impl Monitor {
     fn read_output(&mut self, index: usize) -> bool {
         let channel = self.outputs[index].0;
         let mut closed = false;
+        let mut served = false;
         for _ in 0..READS_PER_WAKE {
             match nix::unistd::read(&self.outputs[index].1, &mut self.buf) {
                 Ok(0) => {
@@ -738,8 +741,13 @@ impl Monitor {
                     } else {
                         self.log_failing = false;
                         let offset = self.log.end() - n as u64;
-                        if serve_live(&mut self.conns, channel, offset, &self.buf[..n]) {
+                        served |= serve_live(&mut self.conns, channel, offset, &self.buf[..n]);
+                        // Small pieces go out together after this wake; a
+                        // subscriber's buffer filling up goes out at once,
+                        // so the next piece finds it caught up.
+                        if served && self.subscriber_filling() {
                             self.flush_subscribers();
+                            served = false;
                         }
                     }
                     if n < self.buf.len() {
@@ -755,7 +763,18 @@ impl Monitor {
                 }
             }
         }
+        if served {
+            self.flush_subscribers();
+        }
         closed
+    }
+
+    /// True when a subscriber's buffer is half full.
+    fn subscriber_filling(&self) -> bool {
+        self.conns
+            .iter()
+            .flatten()
+            .any(|conn| conn.subscribed.is_some() && conn.outbuf.len() >= SUBSCRIBER_BUFFER / 2)
     }
 
     /// Sends what subscribers have buffered now, rather than after another
@@ -1073,6 +1092,14 @@ impl Monitor {
             Request::Subscribe { from } => {
                 let reader = self.run.log();
                 if let Some(conn) = self.conns[index].as_mut() {
+                    // Room for several pieces in flight, so a subscriber
+                    // that reads a little late stays on the live path. The
+                    // kernel caps it at `net.core.wmem_max`; best effort.
+                    let _ = nix::sys::socket::setsockopt(
+                        &conn.stream,
+                        nix::sys::socket::sockopt::SndBuf,
+                        &SUBSCRIBER_SOCKET_BUFFER,
+                    );
                     conn.subscribed = Some((from, reader));
                 }
                 return None;
