@@ -228,6 +228,9 @@ pub enum Event {
 pub struct Subscription {
     run: String,
     stream: UnixStream,
+    /// The read timeout last set on the socket (`None`: none set yet), so
+    /// it is set only when it changes rather than once per event.
+    timeout: Option<Option<Duration>>,
 }
 
 impl Client {
@@ -387,6 +390,7 @@ impl Client {
         Ok(Subscription {
             run: self.run,
             stream: self.stream,
+            timeout: None,
         })
     }
 
@@ -452,9 +456,11 @@ impl Subscription {
             run: run.clone(),
             source,
         };
-        self.stream
-            .set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))
-            .map_err(io)?;
+        let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
+        if self.timeout != Some(timeout) {
+            self.stream.set_read_timeout(timeout).map_err(io)?;
+            self.timeout = Some(timeout);
+        }
         let body = match proto::read_frame(&mut self.stream) {
             Ok(Some(body)) => body,
             Ok(None) => return Ok(None),

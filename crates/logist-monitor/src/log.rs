@@ -257,6 +257,10 @@ fn write_all_vectored(file: &mut File, header: &[u8], payload: &[u8]) -> io::Res
 #[derive(Debug)]
 pub struct LogReader {
     dir: PathBuf,
+    /// The segments' base offsets as last listed, oldest first: the
+    /// directory is listed again only when a read finds nothing past the
+    /// last of them, starts before the first, or misses a segment file.
+    known: Vec<u64>,
     /// Where the last read stopped: (segment base, file position, offset).
     cursor: Option<(u64, u64, u64)>,
 }
@@ -266,6 +270,7 @@ impl LogReader {
     pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_owned(),
+            known: Vec::new(),
             cursor: None,
         }
     }
@@ -318,22 +323,56 @@ impl LogReader {
     /// payload (at least one record when there is one). Returns the chunks,
     /// the first trimmed to start at `from`; an empty list means nothing
     /// past `from` is on disk yet.
+    ///
+    /// The segment list is kept between reads: a read stops at the end of
+    /// the last segment it knows of, and the directory is listed again when
+    /// that leaves it with nothing (the writer may have started a newer
+    /// segment), when `from` is before the first known segment, when a
+    /// known segment's file is gone, or when the last known segment ends in
+    /// an incomplete record (which is corrupt if a newer segment exists).
     pub fn read(&mut self, from: u64, max: usize) -> Result<Vec<Chunk>, LogError> {
-        let segments = self.segments()?;
-        let Some(index) = segments.iter().rposition(|&base| base <= from) else {
-            return match segments.first() {
-                Some(&earliest) => Err(LogError::Expired {
-                    offset: from,
-                    earliest,
-                }),
-                None => Ok(Vec::new()),
+        let mut listed = false;
+        if self.known.first().is_none_or(|&first| first > from) {
+            self.known = self.segments()?;
+            listed = true;
+        }
+        loop {
+            let Some(index) = self.known.iter().rposition(|&base| base <= from) else {
+                return match self.known.first() {
+                    Some(&earliest) => Err(LogError::Expired {
+                        offset: from,
+                        earliest,
+                    }),
+                    None => Ok(Vec::new()),
+                };
             };
-        };
+            match self.read_known(index, from, max, listed)? {
+                Some(chunks) if listed || !chunks.is_empty() => return Ok(chunks),
+                // Nothing past the last known segment, or one is gone.
+                _ => {
+                    self.known = self.segments()?;
+                    listed = true;
+                }
+            }
+        }
+    }
+
+    /// Reads the known segments from `self.known[index]` on; `None` when a
+    /// segment file is missing or the last one ends in an incomplete record
+    /// and the list was not just made (so it is made again). A segment
+    /// found missing right after listing counts as empty.
+    fn read_known(
+        &mut self,
+        index: usize,
+        from: u64,
+        max: usize,
+        listed: bool,
+    ) -> Result<Option<Vec<Chunk>>, LogError> {
         let mut chunks = Vec::new();
         let mut total = 0usize;
         let mut offset = from;
-        for (i, &base) in segments.iter().enumerate().skip(index) {
-            let last = i + 1 == segments.len();
+        for (i, &base) in self.known.iter().enumerate().skip(index) {
+            let last = i + 1 == self.known.len();
             let path = segment_path(&self.dir, base);
             let start = match self.cursor {
                 Some((b, position, at)) if b == base && at <= offset => (position, at),
@@ -347,24 +386,28 @@ impl LogReader {
                 last,
                 &mut chunks,
             )?;
+            // An incomplete record is only allowed at the end of the log:
+            // make sure no newer segment came since the list was made.
+            if (more.missing || more.torn) && !listed {
+                return Ok(None);
+            }
             total = chunks.iter().map(|c| c.bytes.len()).sum();
             if let Some(chunk) = chunks.last() {
                 offset = chunk.offset + chunk.len();
             }
-            self.cursor = Some((base, more.0, more.1));
-            if total >= max || !more.2 {
+            self.cursor = Some((base, more.position, more.offset));
+            if total >= max || !more.at_end {
                 break;
             }
         }
-        Ok(chunks)
+        Ok(Some(chunks))
     }
 
     /// Finds (byte length of complete records, logical end) of a segment.
     fn scan_end(&self, path: &Path, base: u64) -> Result<(u64, u64), LogError> {
         // Nothing is at or past offset u64::MAX, so this only walks headers.
-        let (position, end, _) =
-            read_segment(path, (0, base), u64::MAX, usize::MAX, true, &mut Vec::new())?;
-        Ok((position, end))
+        let read = read_segment(path, (0, base), u64::MAX, usize::MAX, true, &mut Vec::new())?;
+        Ok((read.position, read.offset))
     }
 }
 
@@ -373,11 +416,23 @@ pub fn segment_path(dir: &Path, base: u64) -> PathBuf {
     dir.join(format!("{base:020}.seg"))
 }
 
+/// Where a read of one segment stopped.
+struct SegmentRead {
+    /// The file position after the last record read.
+    position: u64,
+    /// The logical offset after the last record read.
+    offset: u64,
+    /// The segment was read to its end (or to an incomplete last record).
+    at_end: bool,
+    /// The segment's file does not exist.
+    missing: bool,
+    /// It ends with an incomplete record (allowed in the newest segment).
+    torn: bool,
+}
+
 /// Reads records of one segment starting at file position `start.0`
 /// (whose logical offset is `start.1`), appending the parts at or after
-/// `from` to `out` until `max` payload bytes are collected. Returns the
-/// file position and offset after the last record read, and whether the
-/// segment was read to its end.
+/// `from` to `out` until `max` payload bytes are collected.
 fn read_segment(
     path: &Path,
     start: (u64, u64),
@@ -385,7 +440,7 @@ fn read_segment(
     max: usize,
     last: bool,
     out: &mut Vec<Chunk>,
-) -> Result<(u64, u64, bool), LogError> {
+) -> Result<SegmentRead, LogError> {
     let io = |source| LogError::Io {
         path: path.to_owned(),
         source,
@@ -393,7 +448,13 @@ fn read_segment(
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            return Ok((start.0, start.1, true));
+            return Ok(SegmentRead {
+                position: start.0,
+                offset: start.1,
+                at_end: true,
+                missing: true,
+                torn: false,
+            });
         }
         Err(error) => return Err(io(error)),
     };
@@ -402,6 +463,7 @@ fn read_segment(
     file.seek(SeekFrom::Start(position)).map_err(io)?;
     let mut reader = io::BufReader::with_capacity(64 * 1024, file);
     let mut collected = 0usize;
+    let mut torn = false;
     let corrupt = |position, reason| LogError::Corrupt {
         path: path.to_owned(),
         position,
@@ -409,10 +471,17 @@ fn read_segment(
     };
     while position < size {
         if collected >= max {
-            return Ok((position, offset, false));
+            return Ok(SegmentRead {
+                position,
+                offset,
+                at_end: false,
+                missing: false,
+                torn: false,
+            });
         }
         if size - position < HEADER_LEN as u64 {
             if last {
+                torn = true;
                 break;
             }
             return Err(corrupt(position, "truncated record header"));
@@ -431,6 +500,7 @@ fn read_segment(
         }
         if size - position - (HEADER_LEN as u64) < len {
             if last {
+                torn = true;
                 break;
             }
             return Err(corrupt(position, "truncated record payload"));
@@ -473,7 +543,13 @@ fn read_segment(
         position += HEADER_LEN as u64 + len;
         offset = next;
     }
-    Ok((position, offset, true))
+    Ok(SegmentRead {
+        position,
+        offset,
+        at_end: true,
+        missing: false,
+        torn,
+    })
 }
 
 #[cfg(test)]
@@ -584,6 +660,73 @@ mod tests {
             ]
         );
         assert_eq!(chunks[2].bytes, b"after");
+    }
+
+    #[test]
+    fn a_kept_reader_follows_rotation_and_removal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = LogWriter::open(dir.path(), 40).unwrap();
+        let mut reader = LogReader::new(dir.path());
+        assert!(reader.read(0, 100).unwrap().is_empty());
+        writer.append(Channel::Stdout, b"0123456789").unwrap();
+        let mut at = 0;
+        let mut seen = Vec::new();
+        for round in 0..6u8 {
+            // Each append past the first rotates: a segment the reader
+            // has not listed yet.
+            writer.append(Channel::Stderr, &[b'a' + round; 10]).unwrap();
+            loop {
+                let chunks = reader.read(at, 1000).unwrap();
+                if chunks.is_empty() {
+                    break;
+                }
+                for chunk in chunks {
+                    assert_eq!(chunk.offset, at);
+                    at += chunk.len();
+                    seen.extend_from_slice(&chunk.bytes);
+                }
+            }
+            assert_eq!(at, writer.end());
+        }
+        assert_eq!(&seen[..10], b"0123456789");
+        assert_eq!(&seen[60..], b"ffffffffff");
+        // The kept reader notices a removed segment.
+        fs::remove_file(segment_path(dir.path(), 0)).unwrap();
+        fs::remove_file(segment_path(dir.path(), 10)).unwrap();
+        let error = reader.read(5, 10).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                LogError::Expired {
+                    offset: 5,
+                    earliest: 20
+                }
+            ),
+            "{error}"
+        );
+        let error = reader.read(12, 10).unwrap_err();
+        assert!(matches!(error, LogError::Expired { .. }), "{error}");
+        assert_eq!(reader.read(20, 10).unwrap()[0].bytes, b"bbbbbbbbbb");
+    }
+
+    #[test]
+    fn a_torn_tail_before_a_newer_segment_is_corrupt_for_a_kept_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = LogWriter::open(dir.path(), 1 << 20).unwrap();
+        writer.append(Channel::Stdout, b"hello").unwrap();
+        let mut reader = LogReader::new(dir.path());
+        assert_eq!(reader.read(0, 100).unwrap()[0].bytes, b"hello");
+        // A torn record, then a newer segment: the torn one is no longer
+        // the end of the log.
+        let path = segment_path(dir.path(), 0);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"LR\x01\x00\x09\x00").unwrap();
+        fs::write(segment_path(dir.path(), 5), b"").unwrap();
+        let error = reader.read(0, 100).unwrap_err();
+        assert!(
+            matches!(error, LogError::Corrupt { position: 29, .. }),
+            "{error}"
+        );
     }
 
     #[test]

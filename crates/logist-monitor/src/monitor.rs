@@ -37,6 +37,8 @@ const READ_LEN: usize = 128 * 1024;
 const PIPE_LEN: usize = 1 << 20;
 const READS_PER_WAKE: usize = 16;
 const SUBSCRIBER_BUFFER: usize = 256 * 1024;
+/// The send buffer asked for on a subscriber's socket.
+const SUBSCRIBER_SOCKET_BUFFER: usize = 1 << 20;
 const KILL_ROUND: Duration = Duration::from_millis(20);
 const LINGER: Duration = Duration::from_secs(1);
 const MAX_CLIENTS: usize = 128;
@@ -143,6 +145,27 @@ impl Args {
             attached,
         })
     }
+}
+
+/// Serves bytes just appended to the log at `offset` from memory to each
+/// subscriber that is caught up (its next offset is `offset`) and has room
+/// in its buffer; one that is behind (or full) reads them from the log on
+/// disk later, in order, as before. True when any was served.
+fn serve_live(conns: &mut [Option<Conn>], channel: Channel, offset: u64, bytes: &[u8]) -> bool {
+    let mut served = false;
+    for conn in conns.iter_mut().flatten() {
+        if conn.exited_sent || conn.outbuf.len() >= SUBSCRIBER_BUFFER {
+            continue;
+        }
+        if let Some((next, _)) = conn.subscribed.as_mut()
+            && *next == offset
+        {
+            proto::put_data(&mut conn.outbuf, channel, offset, bytes);
+            *next = offset + bytes.len() as u64;
+            served = true;
+        }
+    }
+    served
 }
 
 fn set_cloexec(fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -698,11 +721,11 @@ impl Monitor {
 
     /// Reads what output `index` holds; true when it reached its end.
     fn read_output(&mut self, index: usize) -> bool {
-        let (channel, fd) = &self.outputs[index];
-        let channel = *channel;
+        let channel = self.outputs[index].0;
         let mut closed = false;
+        let mut served = false;
         for _ in 0..READS_PER_WAKE {
-            match nix::unistd::read(fd, &mut self.buf) {
+            match nix::unistd::read(&self.outputs[index].1, &mut self.buf) {
                 Ok(0) => {
                     closed = true;
                     break;
@@ -717,6 +740,15 @@ impl Monitor {
                         }
                     } else {
                         self.log_failing = false;
+                        let offset = self.log.end() - n as u64;
+                        served |= serve_live(&mut self.conns, channel, offset, &self.buf[..n]);
+                        // Small pieces go out together after this wake; a
+                        // subscriber's buffer filling up goes out at once,
+                        // so the next piece finds it caught up.
+                        if served && self.subscriber_filling() {
+                            self.flush_subscribers();
+                            served = false;
+                        }
                     }
                     if n < self.buf.len() {
                         break;
@@ -731,7 +763,31 @@ impl Monitor {
                 }
             }
         }
+        if served {
+            self.flush_subscribers();
+        }
         closed
+    }
+
+    /// True when a subscriber's buffer is half full.
+    fn subscriber_filling(&self) -> bool {
+        self.conns
+            .iter()
+            .flatten()
+            .any(|conn| conn.subscribed.is_some() && conn.outbuf.len() >= SUBSCRIBER_BUFFER / 2)
+    }
+
+    /// Sends what subscribers have buffered now, rather than after another
+    /// poll, so the next piece read finds them caught up.
+    fn flush_subscribers(&mut self) {
+        for index in 0..self.conns.len() {
+            if self.conns[index]
+                .as_ref()
+                .is_some_and(|conn| conn.subscribed.is_some() && !conn.outbuf.is_empty())
+            {
+                self.flush(index);
+            }
+        }
     }
 
     fn write_stdin(&mut self) {
@@ -1036,6 +1092,14 @@ impl Monitor {
             Request::Subscribe { from } => {
                 let reader = self.run.log();
                 if let Some(conn) = self.conns[index].as_mut() {
+                    // Room for several pieces in flight, so a subscriber
+                    // that reads a little late stays on the live path. The
+                    // kernel caps it at `net.core.wmem_max`; best effort.
+                    let _ = nix::sys::socket::setsockopt(
+                        &conn.stream,
+                        nix::sys::socket::sockopt::SndBuf,
+                        &SUBSCRIBER_SOCKET_BUFFER,
+                    );
                     conn.subscribed = Some((from, reader));
                 }
                 return None;

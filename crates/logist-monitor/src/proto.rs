@@ -209,6 +209,18 @@ fn frame(kind: u8, body: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     out
 }
 
+/// Appends the frame of a [`Reply::Data`] carrying `bytes` to `out`,
+/// without copying them into a reply first (the monitor's live path).
+pub(crate) fn put_data(out: &mut Vec<u8>, channel: Channel, offset: u64, bytes: &[u8]) {
+    let len = (1 + 1 + 8 + bytes.len()) as u32;
+    out.reserve(4 + len as usize);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.push(68);
+    out.push(channel.to_code());
+    out.extend_from_slice(&offset.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
 impl Request {
     /// The request as one frame.
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -440,5 +452,17 @@ mod tests {
             let body = take_frame(&mut frame).unwrap().unwrap();
             assert_eq!(Reply::decode(&body).unwrap(), reply);
         }
+    }
+
+    #[test]
+    fn put_data_is_a_data_frame() {
+        let mut out = vec![9];
+        put_data(&mut out, Channel::Pty, 1 << 40, b"hello");
+        let reply = Reply::Data {
+            channel: Channel::Pty,
+            offset: 1 << 40,
+            bytes: b"hello".to_vec(),
+        };
+        assert_eq!(out[1..], reply.encode());
     }
 }

@@ -279,3 +279,58 @@ fn a_subscriber_gets_every_byte_live_across_rotations_then_the_exit() {
     assert_eq!(checksum(&err), checksum(&disk_err));
     assert_eq!((out.len(), err.len()), (2_000_000, 100_000));
 }
+
+/// Reads `subscription` until it has `until` bytes in all (or the exit,
+/// when `until` is `None`), checking the offsets are contiguous.
+fn follow(
+    subscription: &mut logist_monitor::Subscription,
+    seen: &mut Vec<u8>,
+    until: Option<usize>,
+) -> Option<(ExitStatus, u64)> {
+    loop {
+        if until.is_some_and(|until| seen.len() >= until) {
+            return None;
+        }
+        match subscription.next(Some(DEADLINE)).unwrap() {
+            Some(Event::Output(chunk)) => {
+                assert_eq!(chunk.offset, seen.len() as u64, "contiguous");
+                seen.extend_from_slice(&chunk.bytes);
+            }
+            Some(Event::Exited { status, log_end }) => return Some((status, log_end)),
+            None => panic!("closed before the exit"),
+        }
+    }
+}
+
+#[test]
+fn a_subscriber_that_falls_behind_catches_up_from_the_disk_then_goes_live() {
+    let mut fx = Fixture::new();
+    let mut spec = spec(
+        &[
+            "sh",
+            "-c",
+            "head -c 3000000 /dev/urandom; read x; head -c 1000000 /dev/urandom",
+        ],
+        Ownership::Durable,
+    );
+    spec.stdin_piped = true;
+    spec.segment_bytes = 256 * 1024;
+    let run = fx.start(&spec);
+    let mut fast = Client::connect(&run).unwrap().subscribe(0).unwrap();
+    // Not read until the first 3 MB are out: its buffer fills, and the rest
+    // comes from the log on disk once it reads.
+    let mut slow = Client::connect(&run).unwrap().subscribe(0).unwrap();
+    let (mut fast_seen, mut slow_seen) = (Vec::new(), Vec::new());
+    assert_eq!(follow(&mut fast, &mut fast_seen, Some(3_000_000)), None);
+    assert_eq!(follow(&mut slow, &mut slow_seen, Some(3_000_000)), None);
+    // Both caught up: the rest is served as it is read.
+    Client::connect(&run).unwrap().write_stdin(b"go\n").unwrap();
+    let fast_exit = follow(&mut fast, &mut fast_seen, None);
+    let slow_exit = follow(&mut slow, &mut slow_seen, None);
+    assert_eq!(fast_exit, Some((ExitStatus::Code(0), 4_000_000)));
+    assert_eq!(slow_exit, fast_exit);
+    let (disk, _, _) = log_by_channel(&run);
+    assert_eq!(disk.len(), 4_000_000);
+    assert_eq!(checksum(&fast_seen), checksum(&disk));
+    assert_eq!(checksum(&slow_seen), checksum(&disk));
+}
