@@ -4,10 +4,14 @@
 //! Gemini CLI 0.61.0, Qwen Code 0.15.10, OpenCode 1.18.33, Copilot CLI
 //! 1.0.102 and Aider 0.86.2, each answering a prompt (`*-reply.out`) and
 //! writing a file with a tool (`*-write.out`). Cline 3.0.65's `--json`
-//! (`cline-*.out`) was captured by hand the same way (its adapter's argv
-//! form, `cline --json --auto-approve … -m fake-model -- PROMPT`, with the
-//! adapter's provider settings and environment), since the end-to-end
-//! runs give Cline its prompt on stdin, where it prints text. `*.usage` holds the token
+//! (`cline-*.out`) was captured by hand the same way, since the end-to-end
+//! runs give Cline its prompt on stdin, where it prints text: its
+//! adapter's argv form (`cline --json --auto-approve false|true -m
+//! fake-model -- PROMPT`, stdin `/dev/null`) in a fresh `HOME` holding the
+//! adapter's provider settings (`openai-compatible`, the fake model's
+//! `/v1` URL), with `OPENAI_API_KEY` set, against `logist-fake-model` (with
+//! `--write-file PATH CONTENT` for the write); the `.usage` lines are what
+//! the fake model computed for each request (the same as Cline reports). `*.usage` holds the token
 //! counts the fake model sent in each answer (`input output` per line).
 //!
 //! Each capture's events are kept as a snapshot (the exact events), and
