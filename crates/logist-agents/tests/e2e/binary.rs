@@ -5,7 +5,10 @@
 //!   tool call and result, the answer, usage), each with a time;
 //! - the readable default: the reply and no raw JSON line;
 //! - `--resume`: the session of the first run continues (the fake model
-//!   receives its prompt again).
+//!   receives its prompt again);
+//! - Cline, which prints `--json` only with its prompt in argv (so on a
+//!   terminal, `--pty`, where the prompt is not piped): its events and its
+//!   readable view of a file-writing run.
 //!
 //! The program's home is prepared through the library (settings files)
 //! and given to `logist` as `HOME`, which the program inherits.
@@ -249,4 +252,154 @@ fn copilot_through_logist() {
 #[test]
 fn opencode_through_logist() {
     check_binary(OPENCODE);
+}
+
+/// Cline 3.0.65 prints `--json` only for a prompt argument, which `logist
+/// run` passes when stdin is not free for the prompt: on a terminal
+/// (`--pty`; under `--on-input wait` its stdin is a pipe that stays open,
+/// and 3.0.65 reads a piped stdin to its end before it starts, so it never
+/// does). The normalized events of a file-writing run (no raw line, the session,
+/// the `editor` call on `hello.txt` and its result, the answer, usage per
+/// model call as the fake model sent it, a normal end), then the readable
+/// view of the same run (the answer and one line for the call).
+#[test]
+fn cline_events_through_logist() {
+    let dir = tempfile::tempdir().unwrap();
+    let (work, home) = (dir.path().join("work"), dir.path().join("home"));
+    fs::create_dir_all(&work).unwrap();
+    let target = work.join("hello.txt");
+    let content = "written through logist";
+    let script = Script::WriteFile {
+        path: target.clone(),
+        content: content.to_owned(),
+    };
+    let prompt = "Create hello.txt";
+
+    let server = FakeModel::start_with(script.clone()).expect("fake model server starts");
+    let (stdout, stderr) = Invocation {
+        program: CLINE,
+        server: &server,
+        work: &work,
+        home: &home,
+        approval: Approval::FullAuto,
+        flags: &["--pty", "--json"],
+        prompt,
+    }
+    .run();
+    let context = format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        tail(&stdout),
+        tail(&stderr)
+    );
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{context}")))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    // On the terminal Cline's stderr (the AI SDK's warnings) comes too, as
+    // text; every JSON line is recognised.
+    let unrecognised: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "raw" && e["reason"] != "unparsed")
+        .collect();
+    assert!(unrecognised.is_empty(), "{unrecognised:?}\n{context}");
+    assert_eq!(
+        kinds.iter().filter(|kind| **kind == "session").count(),
+        1,
+        "{context}"
+    );
+    let call = events
+        .iter()
+        .find(|e| e["event"] == "tool_call")
+        .unwrap_or_else(|| panic!("no tool call\n{context}"));
+    assert_eq!(call["name"], "editor", "{context}");
+    assert!(
+        call["input"]["path"]
+            .as_str()
+            .is_some_and(|path| path.ends_with("hello.txt")),
+        "{call}\n{context}"
+    );
+    assert!(
+        events.iter().any(|e| e["event"] == "tool_result"
+            && e["id"] == call["id"]
+            && e["status"] == "completed"),
+        "no completed result for the call\n{context}"
+    );
+    assert!(
+        events.iter().any(|e| e["event"] == "message"
+            && e["role"] == "assistant"
+            && e["text"].as_str().unwrap().contains(ANSWER_PREFIX)),
+        "no answer\n{context}"
+    );
+    let reported: Vec<(u64, u64)> = events
+        .iter()
+        .filter(|e| e["event"] == "usage")
+        .map(|u| {
+            (
+                u["input_tokens"].as_u64().unwrap(),
+                u["output_tokens"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let sent: Vec<(u64, u64)> = server
+        .usage_sent()
+        .iter()
+        .map(|s| (s.input_tokens, s.output_tokens))
+        .collect();
+    assert_eq!(reported, sent, "usage per model call\n{context}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "turn_end" && e["reason"] == "end_turn"),
+        "{context}"
+    );
+    assert_eq!(
+        fs::read_to_string(&target).unwrap_or_default().trim_end(),
+        content,
+        "{context}"
+    );
+
+    // The readable view of the same run.
+    fs::remove_file(&target).unwrap();
+    let server = FakeModel::start_with(script).expect("fake model server starts");
+    let (stdout, stderr) = Invocation {
+        program: CLINE,
+        server: &server,
+        work: &work,
+        home: &home,
+        approval: Approval::FullAuto,
+        flags: &["--pty"],
+        prompt,
+    }
+    .run();
+    let context = format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        tail(&stdout),
+        tail(&stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{ANSWER_PREFIX} {prompt}")),
+        "{context}"
+    );
+    assert_eq!(
+        stdout.matches(ANSWER_PREFIX).count(),
+        1,
+        "the answer once (its pieces, not its whole form again)\n{context}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with("● editor ") && line.contains("hello.txt → done")),
+        "no line for the tool call\n{context}"
+    );
+    assert!(
+        !stdout
+            .lines()
+            .any(|line| line.trim_start().starts_with('{')),
+        "a raw JSON line in the readable view\n{context}"
+    );
+    assert!(stderr.contains("session conv_"), "{context}");
 }

@@ -38,7 +38,7 @@ impl Dialect {
             OutputFormat::GeminiStreamJson => Dialect::Gemini(gemini::Gemini),
             OutputFormat::OpenCodeJson => Dialect::OpenCode(opencode::OpenCode::default()),
             OutputFormat::CopilotJson => Dialect::Copilot(copilot::Copilot),
-            OutputFormat::ClineJson => Dialect::Cline(cline::Cline),
+            OutputFormat::ClineJson => Dialect::Cline(cline::Cline::default()),
             // Text, and any format added to the enum later.
             _ => Dialect::Text(text::Text),
         }

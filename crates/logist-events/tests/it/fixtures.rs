@@ -3,7 +3,15 @@
 //! against the fake model server: Claude Code 2.1.197, Codex 0.169.0,
 //! Gemini CLI 0.61.0, Qwen Code 0.15.10, OpenCode 1.18.33, Copilot CLI
 //! 1.0.102 and Aider 0.86.2, each answering a prompt (`*-reply.out`) and
-//! writing a file with a tool (`*-write.out`). `*.usage` holds the token
+//! writing a file with a tool (`*-write.out`). Cline 3.0.65's `--json`
+//! (`cline-*.out`) was captured by hand the same way, since the end-to-end
+//! runs give Cline its prompt on stdin, where it prints text: its
+//! adapter's argv form (`cline --json --auto-approve false|true -m
+//! fake-model -- PROMPT`, stdin `/dev/null`) in a fresh `HOME` holding the
+//! adapter's provider settings (`openai-compatible`, the fake model's
+//! `/v1` URL), with `OPENAI_API_KEY` set, against `logist-fake-model` (with
+//! `--write-file PATH CONTENT` for the write); the `.usage` lines are what
+//! the fake model computed for each request (the same as Cline reports). `*.usage` holds the token
 //! counts the fake model sent in each answer (`input output` per line).
 //!
 //! Each capture's events are kept as a snapshot (the exact events), and
@@ -361,6 +369,45 @@ fn aider_write() {
         Some(FileChangeKind::Unknown),
     );
     assert_eq!(tokens(usage(&events)[0]), (Some(594), Some(227)));
+}
+
+#[test]
+fn cline_reply() {
+    let events = events(OutputFormat::ClineJson, "cline-reply");
+    all_recognised(&events);
+    assert_eq!(session(&events), ["conv_1796673235419_404cg5y"]);
+    assert!(answer(&events).starts_with(ANSWER));
+    assert!(answer(&events).ends_with("--help\nsecond line"));
+    // One report per model call, as the fake model sent it.
+    let usage = usage(&events);
+    assert_eq!(usage.len(), 1);
+    assert_eq!(tokens(usage[0]), totals(&sent("cline-reply")));
+    // Cline reports a cost only when it is not zero (unknown model).
+    assert_eq!(usage[0].cost, None);
+    ended(&events);
+}
+
+#[test]
+fn cline_write() {
+    let events = events(OutputFormat::ClineJson, "cline-write");
+    all_recognised(&events);
+    assert_eq!(session(&events), ["conv_1796673238749_5z6ioqb"]);
+    wrote(
+        &events,
+        "editor",
+        ToolKind::Edit,
+        Some(FileChangeKind::Added),
+    );
+    assert_eq!(answer(&events), "LOGIST-FAKE-OK Create hello.txt");
+    let sent = sent("cline-write");
+    let calls: Vec<_> = usage(&events).into_iter().map(tokens).collect();
+    assert_eq!(
+        calls,
+        sent.iter()
+            .map(|s| (Some(s.0), Some(s.1)))
+            .collect::<Vec<_>>()
+    );
+    ended(&events);
 }
 
 /// Cursor Agent is not installable here: its lines as its output-format

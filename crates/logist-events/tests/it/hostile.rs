@@ -135,6 +135,8 @@ const LINES: &[&[u8]] = &[
     b"{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}\n",
     b"{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"\xc3\xa9t\xc3\xa9\"}}\n",
     b"{\"type\":\"message\",\"role\":\"assistant\",\"content\":\"x\",\"delta\":true}\n",
+    b"{\"type\":\"agent_event\",\"event\":{\"type\":\"content_start\",\"contentType\":\"text\",\"text\":\"\xc3\xa9\"}}\n",
+    b"{\"type\":\"run_result\",\"finishReason\":\"completed\",\"text\":\"ok\"}\n",
     b"not json at all \xe2\x82\xac\n",
     b"{\"truncated\":\n",
     b"\xff\xfe\n",
