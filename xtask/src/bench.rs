@@ -165,52 +165,27 @@ fn plan(quick: bool, runtime: &str) -> Vec<Job> {
         name,
         param,
     };
-    if runtime.starts_with("monitor") {
-        // Issue 17's figures: spawn+wait and throughput through a per-run
-        // monitor, the owner's memory with 1,000 runs, trees stopped.
-        let (spawns, sizes, children): (usize, &[u64], &[usize]) = if quick {
-            (50, &[16], &[20])
-        } else {
-            (200, &[64, 256], &[100, 1000])
-        };
+    // Issue 17's figures (through a per-run monitor: the owner's memory
+    // with 1,000 runs) and issue 18's (over loopback TCP: 1,000 concurrent
+    // runs over one server) come from the same jobs at other sizes.
+    let sizes = match (runtime, quick) {
+        ("monitor" | "monitor-durable", true) => Some((50, &[16][..], &[20][..], 10)),
+        ("monitor" | "monitor-durable", false) => Some((200, &[64, 256][..], &[100, 1000][..], 50)),
+        ("remote", true) => Some((100, &[16][..], &[50][..], 20)),
+        ("remote", false) => Some((500, &[64, 256][..], &[100, 1000][..], 100)),
+        _ => None,
+    };
+    if let Some((spawns, files, children, prompts)) = sizes {
         let mut jobs = vec![job("W1", "spawn_wait", Param::Count(spawns))];
         jobs.extend(
-            sizes
+            files
                 .iter()
                 .map(|&mib| job("W2", "throughput", Param::File(mib))),
         );
         jobs.extend(children.iter().map(|&n| job("W3", "many", Param::Count(n))));
         jobs.push(job("W4a", "terminate_polite", Param::None));
         jobs.push(job("W4c", "terminate_tree", Param::None));
-        jobs.push(job(
-            "W5",
-            "prompt",
-            Param::Count(if quick { 10 } else { 50 }),
-        ));
-        return jobs;
-    }
-    if runtime == "remote" {
-        // Issue 18's figures: spawn+wait and throughput over loopback TCP,
-        // and 1,000 concurrent runs over one server.
-        let (spawns, sizes, children): (usize, &[u64], &[usize]) = if quick {
-            (100, &[16], &[50])
-        } else {
-            (500, &[64, 256], &[100, 1000])
-        };
-        let mut jobs = vec![job("W1", "spawn_wait", Param::Count(spawns))];
-        jobs.extend(
-            sizes
-                .iter()
-                .map(|&mib| job("W2", "throughput", Param::File(mib))),
-        );
-        jobs.extend(children.iter().map(|&n| job("W3", "many", Param::Count(n))));
-        jobs.push(job("W4a", "terminate_polite", Param::None));
-        jobs.push(job("W4c", "terminate_tree", Param::None));
-        jobs.push(job(
-            "W5",
-            "prompt",
-            Param::Count(if quick { 20 } else { 100 }),
-        ));
+        jobs.push(job("W5", "prompt", Param::Count(prompts)));
         return jobs;
     }
     if runtime == "docker" {
