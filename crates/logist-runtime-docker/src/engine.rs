@@ -246,9 +246,14 @@ impl Engine {
         }
     }
 
-    /// `POST path` with `Upgrade: tcp`: the connection becomes the raw
-    /// stream (attach), returned with anything already buffered.
-    pub(crate) fn upgrade(&self, path: &str) -> Result<Connection, EngineError> {
+    /// Sends `method path` on a connection of its own (with `Upgrade: tcp`
+    /// when `upgrade`) and reads the answer's head, with the call timeout.
+    fn open(
+        &self,
+        method: &str,
+        path: &str,
+        upgrade: bool,
+    ) -> Result<(Connection, http::Head), EngineError> {
         let target = format!("{}{path}", self.prefix);
         let mut connection = self.dial()?;
         let head = (|| {
@@ -256,10 +261,31 @@ impl Engine {
                 .reader
                 .get_ref()
                 .set_timeout(Some(CALL_TIMEOUT))?;
-            http::write_request(&mut connection.writer, "POST", &target, None, true)?;
+            http::write_request(&mut connection.writer, method, &target, None, upgrade)?;
             http::read_head(&mut connection.reader)
         })()
         .map_err(|error| self.io_error(Some(&connection), error))?;
+        Ok((connection, head))
+    }
+
+    /// The engine's refusal, read from the body that follows `head`.
+    fn refusal(&self, mut connection: Connection, head: http::Head, method: &str) -> EngineError {
+        match http::read_body(&mut connection.reader, &head, method) {
+            Ok((body, _)) => {
+                let reply = Reply { head, body };
+                EngineError::Status {
+                    status: reply.head.status,
+                    message: error_message(&reply),
+                }
+            }
+            Err(error) => self.io_error(Some(&connection), error),
+        }
+    }
+
+    /// `POST path` with `Upgrade: tcp`: the connection becomes the raw
+    /// stream (attach), returned with anything already buffered.
+    pub(crate) fn upgrade(&self, path: &str) -> Result<Connection, EngineError> {
+        let (connection, head) = self.open("POST", path, true)?;
         // Old engines answer 200 and stream anyway; current ones 101.
         if head.status == 101 || head.status == 200 {
             connection
@@ -269,37 +295,15 @@ impl Engine {
                 .map_err(|error| self.io_error(None, error))?;
             return Ok(connection);
         }
-        let (body, _) = http::read_body(&mut connection.reader, &head, "POST")
-            .map_err(|error| self.io_error(Some(&connection), error))?;
-        let reply = Reply { head, body };
-        Err(EngineError::Status {
-            status: reply.head.status,
-            message: error_message(&reply),
-        })
+        Err(self.refusal(connection, head, "POST"))
     }
 
     /// `GET path` on a connection of its own, whose body is returned to be
     /// read as it arrives (for answers that last, like `logs?follow=1`).
     pub(crate) fn stream(&self, path: &str) -> Result<BodyStream, EngineError> {
-        let target = format!("{}{path}", self.prefix);
-        let mut connection = self.dial()?;
-        let head = (|| {
-            connection
-                .reader
-                .get_ref()
-                .set_timeout(Some(CALL_TIMEOUT))?;
-            http::write_request(&mut connection.writer, "GET", &target, None, false)?;
-            http::read_head(&mut connection.reader)
-        })()
-        .map_err(|error| self.io_error(Some(&connection), error))?;
+        let (connection, head) = self.open("GET", path, false)?;
         if !(200..300).contains(&head.status) {
-            let (body, _) = http::read_body(&mut connection.reader, &head, "GET")
-                .map_err(|error| self.io_error(Some(&connection), error))?;
-            let reply = Reply { head, body };
-            return Err(EngineError::Status {
-                status: reply.head.status,
-                message: error_message(&reply),
-            });
+            return Err(self.refusal(connection, head, "GET"));
         }
         connection
             .reader
