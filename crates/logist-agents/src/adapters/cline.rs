@@ -45,6 +45,14 @@ adapter! {
     ///   (Cline has no edits-only switch), `--auto-approve true` for
     ///   `FullAuto`.
     /// - **Isolation**: `HOME` (Cline keeps everything in `~/.cline`).
+    /// - **No background hub**: `CLINE_SESSION_BACKEND_MODE=local`. By
+    ///   default 3.0.65 connects to a "hub" daemon found through
+    ///   `~/.cline/data/locks/hub` or on 127.0.0.1:25463, and starts one in
+    ///   its own session when none answers; that daemon outlives the run
+    ///   (the runtime then stops it as a leftover), and a hub another home
+    ///   started would serve this run. The local backend keeps sessions in
+    ///   the run's `~/.cline` like the hub does. `--env
+    ///   CLINE_SESSION_BACKEND_MODE=hub` restores the default.
     /// - **ACP** (`cline --acp`): 3.0.65 opens no session until it is
     ///   signed in to one of its own accounts (OAuth) or `CLINE_API_KEY` is
     ///   set, whose value it then sends as the provider's key; with a base
@@ -217,7 +225,10 @@ impl Agent for Cline {
         let mut env = pass_all(
             base_env(&self.config),
             &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "CLINE_API_KEY"],
-        );
+        )
+        // Self-contained: no hub daemon outliving the run or shared with
+        // other homes (see the type's documentation).
+        .set("CLINE_SESSION_BACKEND_MODE", "local");
         // Read by the ACP mode only; print mode takes the provider from the
         // settings file, which names it first.
         if self.config.base_url.is_some() {
