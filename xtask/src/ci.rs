@@ -134,16 +134,8 @@ fn clippy() -> Result<()> {
 }
 
 fn test() -> Result<()> {
-    let started = crate::leaks::now_ticks();
-    let tests = run_tests();
-    // Every child a test starts must be gone when the suite ends, whether
-    // the tests passed or not.
-    let leaks = crate::leaks::check(started);
-    match (tests, leaks) {
-        (Ok(()), leaks) => leaks,
-        (Err(tests), Ok(())) => Err(tests),
-        (Err(tests), Err(leaks)) => Err(tests.context(format!("{leaks:#}"))),
-    }
+    // Every child a test starts must be gone when the suite ends.
+    crate::leaks::around(None, run_tests)
 }
 
 fn run_tests() -> Result<()> {

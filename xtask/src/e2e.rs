@@ -309,7 +309,10 @@ fn run_tests(
     for (var, program) in programs {
         test.env(format!("LOGIST_E2E_{var}"), program);
     }
-    let result = run(&mut test);
+    // Nothing an agent program started may outlive the suite, daemons in
+    // their own session included: a leftover would serve the next run and
+    // make the results depend on the machine's history.
+    let result = crate::leaks::around(Some(cache), || run(&mut test));
     let _ = fs::remove_dir_all(&bin_dir);
     result
 }

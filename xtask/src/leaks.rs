@@ -4,15 +4,20 @@
 //! Processes started through a Logist runtime carry an environment cookie
 //! (`LOGIST_TREE_<tag>=`), test processes guarded by `logist-mock` carry
 //! `LOGIST_TEST_TAG=`, and the mock agent program is recognisable by name.
-//! Only processes that started after the test step began are counted, so
-//! unrelated programs on a developer's machine are not blamed.
+//! `cargo xtask e2e` also counts any process running a program from its
+//! cache of agent programs (a daemon an agent started in a new session with
+//! a cleared environment carries no cookie). Only processes that started
+//! after the test step began are counted, so unrelated programs on a
+//! developer's machine are not blamed.
 
 use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
 /// Clock ticks since boot, as in `/proc/<pid>/stat` field 22.
-pub(crate) fn now_ticks() -> u64 {
+fn now_ticks() -> u64 {
     let uptime = fs::read_to_string("/proc/uptime").unwrap_or_default();
     let seconds: f64 = uptime
         .split_whitespace()
@@ -23,10 +28,30 @@ pub(crate) fn now_ticks() -> u64 {
     (seconds * 100.0) as u64
 }
 
-/// Fails, listing them (and killing them), if processes started since
-/// `since` (clock ticks after boot) look like test leftovers.
-pub(crate) fn check(since: u64) -> Result<()> {
-    let leaked = find(since);
+/// Runs `tests`, then fails, listing them (and killing them), if processes
+/// started meanwhile look like test leftovers, whether the tests passed or
+/// not. `programs` also counts processes whose program or arguments lie
+/// under that directory.
+pub(crate) fn around(programs: Option<&Path>, tests: impl FnOnce() -> Result<()>) -> Result<()> {
+    let since = now_ticks();
+    let tests = tests();
+    match (tests, check_with(since, programs)) {
+        (Ok(()), leaks) => leaks,
+        (Err(tests), Ok(())) => Err(tests),
+        (Err(tests), Err(leaks)) => Err(tests.context(format!("{leaks:#}"))),
+    }
+}
+
+/// Fails if processes started since `since` (clock ticks after boot) look
+/// like test leftovers. They get a few seconds to go first: a run's monitor
+/// stops its tree after the test that owned it has ended.
+fn check_with(since: u64, programs: Option<&Path>) -> Result<()> {
+    let settle = Instant::now() + Duration::from_secs(5);
+    let mut leaked = find(since, programs);
+    while !leaked.is_empty() && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(100));
+        leaked = find(since, programs);
+    }
     if leaked.is_empty() {
         return Ok(());
     }
@@ -47,7 +72,7 @@ pub(crate) fn check(since: u64) -> Result<()> {
     )
 }
 
-fn find(since: u64) -> Vec<(u32, String)> {
+fn find(since: u64, programs: Option<&Path>) -> Vec<(u32, String)> {
     let me = std::process::id();
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -73,7 +98,11 @@ fn find(since: u64) -> Vec<(u32, String)> {
                 .split_whitespace()
                 .next()
                 .is_some_and(|program| program.ends_with("logist-mock-agent"));
-            (marked || mock).then(|| (pid, cmdline.trim_end().to_owned()))
+            let program = programs.is_some_and(|dir| {
+                let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+                exe.starts_with(dir) || cmdline.contains(dir.to_string_lossy().as_ref())
+            });
+            (marked || mock || program).then(|| (pid, cmdline.trim_end().to_owned()))
         })
         .collect()
 }
