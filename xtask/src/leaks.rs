@@ -122,12 +122,12 @@ mod tests {
         // A process in the middle of exec briefly shows an empty
         // environment: look again until the deadline.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let mut found = find(since);
+        let mut found = find(since, None);
         while !found.iter().any(|(pid, _)| *pid == child.id())
             && std::time::Instant::now() < deadline
         {
             std::thread::sleep(std::time::Duration::from_millis(5));
-            found = find(since);
+            found = find(since, None);
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -136,7 +136,7 @@ mod tests {
             "the scan missed a marked child: {found:?}"
         );
         assert!(
-            find(since).iter().all(|(pid, _)| *pid != child.id()),
+            find(since, None).iter().all(|(pid, _)| *pid != child.id()),
             "a reaped child is not a leak"
         );
     }
@@ -150,9 +150,39 @@ mod tests {
             .unwrap();
         // Start times have a resolution of 10 ms; move the mark past it.
         std::thread::sleep(std::time::Duration::from_millis(30));
-        let found = find(now_ticks() + 1);
+        let found = find(now_ticks() + 1, None);
         let _ = child.kill();
         let _ = child.wait();
         assert!(found.iter().all(|(pid, _)| *pid != child.id()));
+    }
+
+    #[test]
+    fn a_program_from_the_given_directory_is_found_without_a_cookie() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("agent-daemon");
+        fs::copy("/bin/sleep", &program).unwrap();
+        let since = now_ticks().saturating_sub(1);
+        let mut child = crate::shell::cmd(program.to_str().unwrap())
+            .arg("30")
+            .env_clear()
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut found = find(since, Some(dir.path()));
+        while !found.iter().any(|(pid, _)| *pid == child.id()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            found = find(since, Some(dir.path()));
+        }
+        let unmarked = find(since, None);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            found.iter().any(|(pid, _)| *pid == child.id()),
+            "the scan missed a program from the directory: {found:?}"
+        );
+        assert!(
+            unmarked.iter().all(|(pid, _)| *pid != child.id()),
+            "without the directory an unmarked process is not counted"
+        );
     }
 }

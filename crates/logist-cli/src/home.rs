@@ -163,6 +163,9 @@ impl Agent for PreparedAgent {
     fn prompt_on_stdin(&self, prompt: &str) -> Result<Option<PromptOnStdin>, Error> {
         self.inner.prompt_on_stdin(prompt)
     }
+    fn answers_on_pipe(&self) -> bool {
+        self.inner.answers_on_pipe()
+    }
     fn env(&self) -> Environment {
         self.inner.env().merge(&self.env)
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use logist_agents::{AgentConfig, AgentError, Approval, registry};
 use logist_core::{
-    Agent, CommandLine, Environment, Error, Pattern, Runtime, StdinMode, error_chain,
+    Agent, CommandLine, CommandProblem, Environment, Error, Pattern, Runtime, StdinMode,
+    error_chain,
 };
 use logist_mock::{MockAgent, Scenario};
 use logist_runtime_docker::{DockerHost, DockerRuntime, PROGRAM_DIR};
@@ -646,6 +647,9 @@ fn hint(error: &Error, shared: &Shared) -> String {
                 .map(|dir| format!(" `{}`", dir.display()))
                 .unwrap_or_default()
         ),
+        Error::InvalidCommand {
+            problem: CommandProblem::AnswersOnlyOnTerminal { .. },
+        } => " (add --pty to answer it on a terminal, or leave --on-input at fail)".into(),
         _ => String::new(),
     }
 }

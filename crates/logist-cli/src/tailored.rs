@@ -82,6 +82,9 @@ impl Agent for Tailored {
             .map(|command| self.tailor(command))
             .transpose()
     }
+    fn answers_on_pipe(&self) -> bool {
+        self.inner.answers_on_pipe()
+    }
     fn env(&self) -> Environment {
         self.inner.env().merge(&self.env)
     }

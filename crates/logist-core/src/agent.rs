@@ -86,6 +86,16 @@ pub trait Agent: Send + Sync {
         Ok(None)
     }
 
+    /// Whether the program, given its prompt in argv, reads answers to its
+    /// questions from a standard input pipe. `true` (the default) for most.
+    /// `false` for a program that takes a piped standard input as (more of)
+    /// its prompt and reads it to the end before it starts: holding the pipe
+    /// open for answers would hold the program forever, so it can be
+    /// answered only on a terminal.
+    fn answers_on_pipe(&self) -> bool {
+        true
+    }
+
     /// The environment the program needs, to be merged into the caller's
     /// choice with [`Environment::merge`] (the base, inherit or clean, is
     /// the caller's; only what this sets, passes and unsets is used). API

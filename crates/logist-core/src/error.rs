@@ -266,6 +266,14 @@ pub enum CommandProblem {
         /// How it would misread it, and what to do instead.
         reason: String,
     },
+    /// Someone is to answer the program's questions over a standard input
+    /// pipe, but the program reads that pipe to its end before it starts
+    /// ([`Agent::answers_on_pipe`](crate::Agent::answers_on_pipe)): it
+    /// would wait for the end forever.
+    AnswersOnlyOnTerminal {
+        /// The program's name.
+        program: String,
+    },
     /// An environment variable name is empty or contains `=` or NUL.
     InvalidEnvName {
         /// The name as given.
@@ -297,6 +305,10 @@ impl fmt::Display for CommandProblem {
                     "{program} cannot take this prompt as an argument: {reason}"
                 )
             }
+            CommandProblem::AnswersOnlyOnTerminal { program } => write!(
+                f,
+                "{program} reads a piped standard input to its end before it starts, so nobody can answer it over a pipe; run it on a terminal to answer it, or let nobody answer"
+            ),
             CommandProblem::InvalidEnvName { name } => {
                 write!(
                     f,

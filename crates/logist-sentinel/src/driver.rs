@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use logist_core::{
-    Agent, Environment, Error, Labels, ProcessId, Runtime, SpawnRequest, StdinMode, Stream,
-    TerminalSize,
+    Agent, CommandProblem, Environment, Error, Labels, ProcessId, Runtime, SpawnRequest, StdinMode,
+    Stream, TerminalSize,
 };
 
 use crate::error::PatternError;
@@ -154,8 +154,20 @@ impl RunOptions {
     ///
     /// # Errors
     ///
-    /// What the agent returns for a prompt it cannot pass.
+    /// What the agent returns for a prompt it cannot pass, and
+    /// [`CommandProblem::AnswersOnlyOnTerminal`] when the policy lets
+    /// someone answer (`Answer`, `Wait`) without a terminal an agent that
+    /// reads its stdin pipe to the end first
+    /// ([`Agent::answers_on_pipe`]).
     pub fn launch(&self, agent: &dyn Agent, prompt: &str) -> Result<Launch, Error> {
+        let answering = matches!(self.policy.on_prompt, OnPrompt::Answer(_) | OnPrompt::Wait);
+        if answering && self.terminal.is_none() && !agent.answers_on_pipe() {
+            return Err(Error::InvalidCommand {
+                problem: CommandProblem::AnswersOnlyOnTerminal {
+                    program: agent.name().to_owned(),
+                },
+            });
+        }
         let stdin_is_free = self.terminal.is_none()
             && self.stdin.is_none()
             && matches!(self.policy.on_prompt, OnPrompt::Fail);

@@ -44,6 +44,12 @@ adapter! {
     /// - **Approval**: `--auto-approve false` for `Ask` and `AutoEdit`
     ///   (Cline has no edits-only switch), `--auto-approve true` for
     ///   `FullAuto`.
+    /// - **Answers**: only on a terminal, where 3.0.65 asks `Approve
+    ///   "<tool>" … [y/N]`. Without one it refuses the tool ("requires
+    ///   approval in a TTY session"), and it reads a piped stdin to the end
+    ///   before it starts, so [`answers_on_pipe`](Agent::answers_on_pipe)
+    ///   is `false`: a policy that answers without a terminal is refused
+    ///   before the start.
     /// - **Isolation**: `HOME` (Cline keeps everything in `~/.cline`).
     /// - **No background hub**: `CLINE_SESSION_BACKEND_MODE=local`. By
     ///   default 3.0.65 connects to a "hub" daemon found through
@@ -61,7 +67,8 @@ adapter! {
     ///   of the provider settings file. `CLINE_API_KEY` is passed by name.
     ///
     /// Verified end to end with 3.0.65 offline (reply, hostile prompt,
-    /// one-word prompt, 200 KB prompt, file written by a tool call; over
+    /// one-word prompt, 200 KB prompt, file written by a tool call, a tool
+    /// call approved by an answer on a terminal; over
     /// ACP a reply, a write allowed and refused, a cancelled turn, two
     /// turns and a session loaded in a new process).
     Cline
@@ -219,6 +226,13 @@ impl Agent for Cline {
         }
         argv.extend(self.config.extra_args.iter().cloned());
         CommandLine::new(argv).map(Some)
+    }
+
+    /// 3.0.65 takes a piped stdin as the prompt and reads it to the end
+    /// first, even with a prompt in argv; it asks its questions only on a
+    /// terminal ("requires approval in a TTY session").
+    fn answers_on_pipe(&self) -> bool {
+        false
     }
 
     fn env(&self) -> Environment {

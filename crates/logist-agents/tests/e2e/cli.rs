@@ -463,6 +463,59 @@ pub(crate) fn one_word(cli: Cli, who: As) {
     }
 }
 
+/// `--on-input wait` and `answer=` without `--pty` for a program that
+/// reads its stdin pipe to the end before it starts (Cline): refused at
+/// once, naming the fix, instead of a run that waits for ever.
+pub(crate) fn answers_only_on_a_terminal(cli: Cli, who: As) {
+    let place = Place::new(who);
+    for policy in ["wait", "answer=y"] {
+        let ran = logist_run(
+            cli,
+            &place,
+            Script::Answer,
+            &["--on-input", policy, "--", "Say hello please"],
+        );
+        ran.assert_exit(125);
+        assert!(
+            ran.stderr.contains("nobody can answer it over a pipe") && ran.stderr.contains("--pty"),
+            "{}",
+            ran.context
+        );
+        assert!(ran.server.requests().is_empty(), "{}", ran.context);
+    }
+}
+
+/// `--approval ask --on-input answer=y --pty`: the program's question on
+/// its terminal is recognised and answered, and the write goes ahead.
+pub(crate) fn answered_on_a_terminal(cli: Cli, who: As) {
+    let place = Place::new(who);
+    let target = place.work.join("hello.txt");
+    let content = "written after an answer";
+    let script = Script::WriteFile {
+        path: target.clone(),
+        content: content.to_owned(),
+    };
+    let ran = logist_run(
+        cli,
+        &place,
+        script,
+        &[
+            "--approval",
+            "ask",
+            "--on-input",
+            "answer=y",
+            "--pty",
+            "--",
+            "Create hello.txt please",
+        ],
+    );
+    ran.assert_exit(0);
+    assert!(ran.stderr.contains("answered \"y\\n\""), "{}", ran.context);
+    let written = fs::read_to_string(&target)
+        .unwrap_or_else(|e| panic!("{} not written ({e})\n{}", target.display(), ran.context));
+    assert_eq!(written.trim_end_matches('\n'), content, "{}", ran.context);
+}
+
 /// One test per program, scenario and user.
 macro_rules! matrix {
     ($($name:ident: $scenario:ident($($arg:expr),*);)*) => {
@@ -549,4 +602,8 @@ matrix! {
     cline_ask_waits_as_user: ask(CLINE_CLI, As::User, Asks::Waits);
     cline_one_word_prompts_as_root: one_word(CLINE_CLI, As::Root);
     cline_one_word_prompts_as_user: one_word(CLINE_CLI, As::User);
+    cline_answers_only_on_a_terminal_as_root: answers_only_on_a_terminal(CLINE_CLI, As::Root);
+    cline_answers_only_on_a_terminal_as_user: answers_only_on_a_terminal(CLINE_CLI, As::User);
+    cline_answered_on_a_terminal_as_root: answered_on_a_terminal(CLINE_CLI, As::Root);
+    cline_answered_on_a_terminal_as_user: answered_on_a_terminal(CLINE_CLI, As::User);
 }

@@ -20,6 +20,7 @@ struct TestAgent {
     stops: Vec<StopSequence>,
     failures: Vec<FailurePattern>,
     reads_stdin: bool,
+    answers_on_pipe: bool,
 }
 
 impl TestAgent {
@@ -31,6 +32,7 @@ impl TestAgent {
                 Pattern::regex(r"\b429\b"),
             )],
             reads_stdin: false,
+            answers_on_pipe: true,
         }
     }
 
@@ -53,6 +55,9 @@ impl Agent for TestAgent {
         }
         let command = CommandLine::new(["agent", "--print", "-"])?;
         Ok(Some(PromptOnStdin::new(command, prompt)))
+    }
+    fn answers_on_pipe(&self) -> bool {
+        self.answers_on_pipe
     }
     fn env(&self) -> Environment {
         Environment::inherit()
@@ -108,6 +113,42 @@ fn launch_merges_the_agent_into_the_options() {
     );
     assert_eq!(request.grace, Some(Duration::from_millis(300)));
     assert_eq!(request.stdin, StdinMode::Null);
+}
+
+#[test]
+fn an_agent_answerable_only_on_a_terminal_is_refused_a_pipe_for_answers() {
+    let agent = TestAgent {
+        answers_on_pipe: false,
+        ..TestAgent::reading_stdin()
+    };
+    let options = |on_prompt| RunOptions::new().policy(Policy::new().on_prompt(on_prompt));
+    for on_prompt in [OnPrompt::Wait, OnPrompt::Answer("y\n".into())] {
+        let error = options(on_prompt.clone())
+            .launch(&agent, "fix it")
+            .expect_err("nobody could answer over the pipe");
+        assert!(
+            matches!(
+                &error,
+                Error::InvalidCommand {
+                    problem: logist_core::CommandProblem::AnswersOnlyOnTerminal { program },
+                } if program == "test"
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("terminal"), "{error}");
+        // On a terminal the answers go to the program's screen.
+        let launch = options(on_prompt)
+            .terminal(TerminalSize { rows: 24, cols: 80 })
+            .launch(&agent, "fix it")
+            .unwrap();
+        assert_eq!(
+            launch.request.command.argv(),
+            ["agent", "--print", "--", "fix it"]
+        );
+    }
+    // When nobody answers, the prompt goes on stdin and the pipe closes.
+    let launch = options(OnPrompt::Fail).launch(&agent, "fix it").unwrap();
+    assert_eq!(launch.input.as_deref(), Some(&b"fix it"[..]));
 }
 
 #[test]
