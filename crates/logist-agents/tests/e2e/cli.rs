@@ -373,25 +373,36 @@ pub(crate) fn large(cli: Cli, who: As) {
     ran.assert_server_saw(&prompt);
 }
 
-/// The model asks for a file write; `--approval full-auto` lets it happen.
-pub(crate) fn write(cli: Cli, who: As) {
-    let place = Place::new(who);
+/// The model asks to write `content` to `hello.txt` in the work directory;
+/// `logist run` with `options` (and the prompt). Returns the run and the
+/// file's path.
+fn run_write(cli: Cli, place: &Place, content: &str, options: &[&str]) -> (CliRun, PathBuf) {
     let target = place.work.join("hello.txt");
-    let content = "written by a tool: \"quoted\" $(not run)";
     let script = Script::WriteFile {
         path: target.clone(),
         content: content.to_owned(),
     };
-    let ran = logist_run(
-        cli,
-        &place,
-        script,
-        &["--approval", "full-auto", "--", "Create hello.txt please"],
-    );
+    let mut argv = options.to_vec();
+    argv.extend(["--", "Create hello.txt please"]);
+    (logist_run(cli, place, script, &argv), target)
+}
+
+impl CliRun {
+    #[track_caller]
+    fn assert_wrote(&self, target: &Path, content: &str) {
+        let written = fs::read_to_string(target)
+            .unwrap_or_else(|e| panic!("{} not written ({e})\n{}", target.display(), self.context));
+        assert_eq!(written.trim_end_matches('\n'), content, "{}", self.context);
+    }
+}
+
+/// The model asks for a file write; `--approval full-auto` lets it happen.
+pub(crate) fn write(cli: Cli, who: As) {
+    let place = Place::new(who);
+    let content = "written by a tool: \"quoted\" $(not run)";
+    let (ran, target) = run_write(cli, &place, content, &["--approval", "full-auto"]);
     ran.assert_answered();
-    let written = fs::read_to_string(&target)
-        .unwrap_or_else(|e| panic!("{} not written ({e})\n{}", target.display(), ran.context));
-    assert_eq!(written.trim_end_matches('\n'), content, "{}", ran.context);
+    ran.assert_wrote(&target, content);
 }
 
 /// What a program does under `--approval ask` when the model asks for a
@@ -412,17 +423,7 @@ pub(crate) enum Asks {
 /// refuses without asking, as `asks` says; nothing is written.
 pub(crate) fn ask(cli: Cli, who: As, asks: Asks) {
     let place = Place::new(who);
-    let target = place.work.join("hello.txt");
-    let script = Script::WriteFile {
-        path: target.clone(),
-        content: "must not be written".to_owned(),
-    };
-    let ran = logist_run(
-        cli,
-        &place,
-        script,
-        &["--approval", "ask", "--", "Create hello.txt please"],
-    );
+    let (ran, target) = run_write(cli, &place, "must not be written", &["--approval", "ask"]);
     match asks {
         Asks::Waits => {
             ran.assert_exit(WAITING);
@@ -489,31 +490,12 @@ pub(crate) fn answers_only_on_a_terminal(cli: Cli, who: As) {
 /// its terminal is recognised and answered, and the write goes ahead.
 pub(crate) fn answered_on_a_terminal(cli: Cli, who: As) {
     let place = Place::new(who);
-    let target = place.work.join("hello.txt");
     let content = "written after an answer";
-    let script = Script::WriteFile {
-        path: target.clone(),
-        content: content.to_owned(),
-    };
-    let ran = logist_run(
-        cli,
-        &place,
-        script,
-        &[
-            "--approval",
-            "ask",
-            "--on-input",
-            "answer=y",
-            "--pty",
-            "--",
-            "Create hello.txt please",
-        ],
-    );
+    let options = ["--approval", "ask", "--on-input", "answer=y", "--pty"];
+    let (ran, target) = run_write(cli, &place, content, &options);
     ran.assert_exit(0);
     assert!(ran.stderr.contains("answered \"y\\n\""), "{}", ran.context);
-    let written = fs::read_to_string(&target)
-        .unwrap_or_else(|e| panic!("{} not written ({e})\n{}", target.display(), ran.context));
-    assert_eq!(written.trim_end_matches('\n'), content, "{}", ran.context);
+    ran.assert_wrote(&target, content);
 }
 
 /// One test per program, scenario and user.
