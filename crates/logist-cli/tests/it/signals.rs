@@ -252,6 +252,87 @@ fn killing_logist_kills_every_descendant_escapees_included() {
     });
 }
 
+/// A killed `logist` leaves its attached run's record (with the exit the
+/// monitor wrote) in the runtime directory. A later `logist` removes the
+/// records that ended more than ten minutes ago and leaves newer ones.
+#[test]
+fn a_later_run_removes_old_records_of_killed_runs() {
+    let guard = NoSurvivors::new();
+    let runtime = tempfile::tempdir().unwrap();
+    let runs = runtime.path().join("logist").join("runs");
+    let killed = || -> std::path::PathBuf {
+        let mut child = logist(
+            &guard,
+            &[
+                "exec",
+                "--json",
+                "--",
+                "sh",
+                "-c",
+                "echo up; exec sleep 300",
+            ],
+        )
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        let mut events = BufReader::new(child.stdout.take().unwrap());
+        let mut id = None;
+        let mut line = String::new();
+        while id.is_none() {
+            line.clear();
+            assert!(
+                events.read_line(&mut line).unwrap() > 0,
+                "logist ended early"
+            );
+            let event: Value = serde_json::from_str(&line).unwrap();
+            if event["event"] == "spawned" {
+                id = event["id"].as_str().map(str::to_owned);
+            }
+        }
+        signal(&child, Signal::SIGKILL);
+        let _ = wait(&mut child);
+        let dir = runs.join(id.unwrap());
+        eventually("the monitor recorded the end", || {
+            dir.join("exit.json").is_file()
+        });
+        dir
+    };
+    let old = killed();
+    let recent = killed();
+    // Their monitors linger a moment after the record; a record is
+    // removed only once its monitor is gone.
+    eventually("the killed runs' monitors are gone", || {
+        guard.survivors().is_empty()
+    });
+    // The first ended an hour ago.
+    let exit = old.join("exit.json");
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&exit).unwrap()).unwrap();
+    let ended = record["ended_unix_ms"].as_u64().unwrap();
+    record["ended_unix_ms"] = Value::from(ended - 3_600_000);
+    std::fs::write(&exit, record.to_string()).unwrap();
+
+    let status = logist(&guard, &["exec", "--", "true"])
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!old.exists(), "the old record is still there");
+    assert!(
+        recent.join("exit.json").is_file(),
+        "the recent record was removed"
+    );
+    // Only the recent record is left: the new run removed its own.
+    let left: Vec<_> = std::fs::read_dir(&runs).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    eventually("nothing of the runs is left", || {
+        guard.survivors().is_empty()
+    });
+}
+
 /// SIGKILLs these pids when dropped (a failing test's escapees).
 struct KillPids(Vec<u32>);
 
