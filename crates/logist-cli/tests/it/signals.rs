@@ -22,13 +22,30 @@ fn start(
     u32,
     BufReader<std::process::ChildStdout>,
 ) {
+    let started = start_in(guard, crate::RUNTIME_DIR.as_ref(), args);
+    (started.child, started.pid, started.events)
+}
+
+/// A `logist ... --json` whose command has printed its first line.
+struct Started {
+    child: std::process::Child,
+    /// The command's pid.
+    pid: u32,
+    /// The run's id.
+    id: String,
+    events: BufReader<std::process::ChildStdout>,
+}
+
+/// [`start`], with `runtime` as `XDG_RUNTIME_DIR`.
+fn start_in(guard: &NoSurvivors, runtime: &std::path::Path, args: &[&str]) -> Started {
     let mut child = logist(guard, args)
+        .env("XDG_RUNTIME_DIR", runtime)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut events = BufReader::new(child.stdout.take().unwrap());
-    let mut pid = None;
+    let mut spawned = None;
     let mut line = String::new();
     loop {
         line.clear();
@@ -38,13 +55,22 @@ fn start(
         );
         let event: Value = serde_json::from_str(&line).unwrap();
         if event["event"] == "spawned" {
-            pid = event["pid"].as_u64();
+            spawned = Some((
+                event["pid"].as_u64().unwrap() as u32,
+                event["id"].as_str().unwrap().to_owned(),
+            ));
         }
         if event["event"] == "output" {
             break;
         }
     }
-    (child, pid.unwrap() as u32, events)
+    let (pid, id) = spawned.expect("a spawned event before the output");
+    Started {
+        child,
+        pid,
+        id,
+        events,
+    }
 }
 
 fn signal(child: &std::process::Child, signal: Signal) {
@@ -261,8 +287,9 @@ fn a_later_run_removes_old_records_of_killed_runs() {
     let runtime = tempfile::tempdir().unwrap();
     let runs = runtime.path().join("logist").join("runs");
     let killed = || -> std::path::PathBuf {
-        let mut child = logist(
+        let mut started = start_in(
             &guard,
+            runtime.path(),
             &[
                 "exec",
                 "--json",
@@ -271,29 +298,10 @@ fn a_later_run_removes_old_records_of_killed_runs() {
                 "-c",
                 "echo up; exec sleep 300",
             ],
-        )
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        let mut events = BufReader::new(child.stdout.take().unwrap());
-        let mut id = None;
-        let mut line = String::new();
-        while id.is_none() {
-            line.clear();
-            assert!(
-                events.read_line(&mut line).unwrap() > 0,
-                "logist ended early"
-            );
-            let event: Value = serde_json::from_str(&line).unwrap();
-            if event["event"] == "spawned" {
-                id = event["id"].as_str().map(str::to_owned);
-            }
-        }
-        signal(&child, Signal::SIGKILL);
-        let _ = wait(&mut child);
-        let dir = runs.join(id.unwrap());
+        );
+        signal(&started.child, Signal::SIGKILL);
+        let _ = wait(&mut started.child);
+        let dir = runs.join(&started.id);
         eventually("the monitor recorded the end", || {
             dir.join("exit.json").is_file()
         });
