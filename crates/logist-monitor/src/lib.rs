@@ -22,6 +22,7 @@ mod client;
 mod error;
 pub mod log;
 mod monitor;
+pub mod pidfd;
 pub mod proto;
 mod state;
 mod sys;

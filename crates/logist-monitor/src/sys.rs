@@ -1,9 +1,9 @@
 //! The operating-system calls without a safe wrapper: forking the monitor
-//! into the background, pidfds, the run's pre-exec setup, terminal resize
+//! into the background, the run's pre-exec setup, terminal resize
 //! and adopting descriptors. Every `unsafe` block of the crate is here.
 #![expect(
     unsafe_code,
-    reason = "fork, pidfds, pre-exec hooks and ioctls have no safe wrapper in std or nix"
+    reason = "fork, pre-exec hooks and ioctls have no safe wrapper in std or nix"
 )]
 
 use std::fs;
@@ -12,7 +12,6 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use nix::sys::signal::Signal;
 
 /// Forks; the parent exits at once with status 0 and the child returns.
 ///
@@ -46,42 +45,6 @@ pub(crate) fn adopt_fd(raw: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: the descriptor is open (checked above) and was handed to this
     // process for it alone to own.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-}
-
-/// Opens a pidfd for `pid` (a handle that names this process only, even
-/// after its pid is reused).
-pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open reads only its integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fd = RawFd::try_from(fd).map_err(io::Error::other)?;
-    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Sends `signal` through a pidfd. `Ok(false)` when the process is gone.
-pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: Signal) -> io::Result<bool> {
-    // SAFETY: reads only its arguments; a null siginfo means "as kill does".
-    let result = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            signal as libc::c_int,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if result == 0 {
-        return Ok(true);
-    }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::ESRCH) {
-        Ok(false)
-    } else {
-        Err(error)
-    }
 }
 
 /// Sets the window size of the terminal behind `master`.

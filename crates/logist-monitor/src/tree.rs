@@ -12,7 +12,6 @@ use std::os::fd::AsFd;
 
 use nix::sys::signal::Signal;
 
-use crate::sys;
 
 /// One process's `/proc/<pid>/stat` fields we use.
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +95,7 @@ pub(crate) fn descendants(root: i32) -> Vec<(i32, i32)> {
 pub(crate) fn signal_tree(root: i32, signal: Signal) -> usize {
     let mut count = 0;
     for (pid, parent) in descendants(root) {
-        let Ok(pidfd) = sys::pidfd_open(pid) else {
+        let Ok(pidfd) = crate::pidfd::open(pid) else {
             continue;
         };
         // Still the process the scan saw: same parent (re-parenting only
@@ -105,7 +104,7 @@ pub(crate) fn signal_tree(root: i32, signal: Signal) -> usize {
         if now.ppid != parent && now.ppid != root {
             continue;
         }
-        if sys::pidfd_send_signal(pidfd.as_fd(), signal).unwrap_or(false) {
+        if crate::pidfd::send_signal(pidfd.as_fd(), signal).unwrap_or(false) {
             count += 1;
         }
     }

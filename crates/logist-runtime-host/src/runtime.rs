@@ -671,7 +671,7 @@ impl Runtime for HostRuntime {
             spawner: self.spawner.as_ref(),
         })?;
         let pid = launched.pid;
-        let pidfd = match sys::pidfd_open(pid) {
+        let pidfd = match logist_monitor::pidfd::open(pid) {
             Ok(pidfd) => pidfd,
             Err(error) => {
                 // Without a pidfd the child cannot be watched: undo the start.

@@ -1,65 +1,23 @@
 //! The operating-system calls the runtime needs that have no safe wrapper:
-//! pidfds, the parent-death signal, `posix_spawn`, and making a
+//! the parent-death signal, `posix_spawn`, and making a
 //! pseudo-terminal the controlling terminal of a new session. Every
 //! `unsafe` block of this crate is in this file. (The reactor also calls
 //! `logist_output::prefault_spare`, whose `madvise` block lives in that
 //! crate.)
 #![expect(
     unsafe_code,
-    reason = "pidfd and child-side setup have no safe wrapper in std or nix"
+    reason = "child-side setup and posix_spawn have no safe wrapper in std or nix"
 )]
 
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::pty::{Winsize, grantpt, posix_openpt, unlockpt};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
-use nix::sys::signal::Signal;
-
-/// Opens a pidfd for `pid`: a handle that names this process and no other,
-/// even after its pid is recycled, and becomes readable when it exits.
-pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
-    // or -1; it touches no memory of ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fd = i32::try_from(fd).map_err(|_| io::Error::other("pidfd out of range"))?;
-    // SAFETY: the kernel just returned this descriptor to us; nothing else
-    // owns it. pidfds are always close-on-exec.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Sends `signal` to the process behind `pidfd`. Returns `Ok(false)` when the
-/// process has already exited (and was reaped), so a recycled pid can never
-/// receive it.
-pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: Signal) -> io::Result<bool> {
-    // SAFETY: pidfd_send_signal reads only its arguments; a null siginfo
-    // means "as if sent by kill".
-    let result = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            signal as libc::c_int,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if result == 0 {
-        return Ok(true);
-    }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::ESRCH) {
-        Ok(false)
-    } else {
-        Err(error)
-    }
-}
 
 /// Puts a descriptor in non-blocking mode (for the reactor's reads).
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {

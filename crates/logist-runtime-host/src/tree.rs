@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
-use crate::sys;
 
 /// One process seen in `/proc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,7 +174,7 @@ pub(crate) fn pin(procs: &[Proc]) -> Vec<(Proc, OwnedFd)> {
     procs
         .iter()
         .filter_map(|proc| {
-            let pidfd = sys::pidfd_open(proc.pid).ok()?;
+            let pidfd = logist_monitor::pidfd::open(proc.pid).ok()?;
             let now = read_stat(proc.pid)?;
             (now.start == proc.start).then_some((*proc, pidfd))
         })
@@ -189,7 +188,7 @@ pub(crate) fn signal_all<'a>(
 ) -> io::Result<usize> {
     let mut sent = 0;
     for pidfd in pidfds {
-        if sys::pidfd_send_signal(pidfd.as_fd(), signal)? {
+        if logist_monitor::pidfd::send_signal(pidfd.as_fd(), signal)? {
             sent += 1;
         }
     }
@@ -236,6 +235,7 @@ pub(crate) fn wait_all(pinned: &[(Proc, OwnedFd)], deadline: Instant) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::sys;
     use super::*;
 
     #[test]
