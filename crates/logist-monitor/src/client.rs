@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use crate::error::{ClientError, StartError};
 use crate::log::{Channel, Chunk};
 use crate::monitor::socket_path;
-use crate::proto::{self, PROTOCOL_VERSION, Reply, Request, SignalTarget, StatusReply};
+use crate::proto::{self, LentReply, PROTOCOL_VERSION, Reply, Request, SignalTarget, StatusReply};
 use crate::state::{
     ExitRecord, Ownership, RunDir, RunSpec, RunState, StateDir, lock_file_exclusive,
 };
@@ -231,6 +231,36 @@ pub struct Subscription {
     /// The read timeout last set on the socket (`None`: none set yet), so
     /// it is set only when it changes rather than once per event.
     timeout: Option<Option<Duration>>,
+    frames: proto::FrameReader,
+}
+
+/// What [`Subscription::next_lent`] delivers: an [`Event`] whose output
+/// bytes are lent from the subscription's buffer until the next call.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LentEvent<'a> {
+    /// Logged output.
+    Output {
+        /// Where the bytes came from.
+        channel: Channel,
+        /// The logical offset of the first byte.
+        offset: u64,
+        /// The bytes.
+        bytes: &'a [u8],
+    },
+    /// Bytes the log could not keep (disk full): `len` of them at `offset`.
+    Gap {
+        /// The logical offset of the first missing byte.
+        offset: u64,
+        /// How many are missing.
+        len: u64,
+    },
+    /// The exit is recorded.
+    Exited {
+        /// Code or signal.
+        status: ExitStatus,
+        /// The log's logical end at the exit.
+        log_end: u64,
+    },
 }
 
 impl Client {
@@ -391,6 +421,7 @@ impl Client {
             run: self.run,
             stream: self.stream,
             timeout: None,
+            frames: proto::FrameReader::new(),
         })
     }
 
@@ -451,6 +482,38 @@ impl Subscription {
     ///
     /// [`ClientError::Timeout`] when nothing came in time.
     pub fn next(&mut self, timeout: Option<Duration>) -> Result<Option<Event>, ClientError> {
+        Ok(self.next_lent(timeout)?.map(|event| match event {
+            LentEvent::Output {
+                channel,
+                offset,
+                bytes,
+            } => Event::Output(Chunk {
+                channel,
+                offset,
+                bytes: bytes.to_vec(),
+                gap: 0,
+            }),
+            LentEvent::Gap { offset, len } => Event::Output(Chunk {
+                channel: Channel::Gap,
+                offset,
+                bytes: Vec::new(),
+                gap: len,
+            }),
+            LentEvent::Exited { status, log_end } => Event::Exited { status, log_end },
+        }))
+    }
+
+    /// [`next`](Self::next), lending the output's bytes instead of copying
+    /// them into a [`Chunk`]: for a reader that copies them into a record
+    /// of its own anyway.
+    ///
+    /// # Errors
+    ///
+    /// As [`next`](Self::next).
+    pub fn next_lent(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<LentEvent<'_>>, ClientError> {
         let run = self.run.clone();
         let io = |source| ClientError::Io {
             run: run.clone(),
@@ -461,7 +524,7 @@ impl Subscription {
             self.stream.set_read_timeout(timeout).map_err(io)?;
             self.timeout = Some(timeout);
         }
-        let body = match proto::read_frame(&mut self.stream) {
+        let body = match self.frames.next(&mut self.stream) {
             Ok(Some(body)) => body,
             Ok(None) => return Ok(None),
             Err(error)
@@ -478,24 +541,23 @@ impl Subscription {
             run: run.clone(),
             reason,
         };
-        match Reply::decode(&body).map_err(|m| protocol(m.0.to_owned()))? {
-            Reply::Data {
+        let reply = match LentReply::decode(body).map_err(|m| protocol(m.0.to_owned()))? {
+            LentReply::Data {
                 channel,
                 offset,
                 bytes,
-            } => Ok(Some(Event::Output(Chunk {
-                channel,
-                offset,
-                bytes,
-                gap: 0,
-            }))),
-            Reply::Gap { offset, len } => Ok(Some(Event::Output(Chunk {
-                channel: Channel::Gap,
-                offset,
-                bytes: Vec::new(),
-                gap: len,
-            }))),
-            Reply::Exited { status, log_end } => Ok(Some(Event::Exited { status, log_end })),
+            } => {
+                return Ok(Some(LentEvent::Output {
+                    channel,
+                    offset,
+                    bytes,
+                }));
+            }
+            LentReply::Other(reply) => reply,
+        };
+        match reply {
+            Reply::Gap { offset, len } => Ok(Some(LentEvent::Gap { offset, len })),
+            Reply::Exited { status, log_end } => Ok(Some(LentEvent::Exited { status, log_end })),
             Reply::Error(message) => Err(ClientError::Refused { run, message }),
             other => Err(protocol(format!("unexpected {other:?}"))),
         }

@@ -28,7 +28,7 @@ mod state;
 mod sys;
 mod tree;
 
-pub use client::{Client, Event, MonitorProgram, Started, Subscription, start, wait};
+pub use client::{Client, Event, LentEvent, MonitorProgram, Started, Subscription, start, wait};
 pub use error::{ClientError, LogError, StartError, StateError};
 pub use monitor::main as monitor_main;
 pub use proto::{PROTOCOL_VERSION, SignalTarget, StatusReply};

@@ -356,6 +356,111 @@ impl Reply {
     }
 }
 
+/// A reply whose output bytes are lent from the buffer its frame was read
+/// into, so that following a run copies them once, into the reader's own
+/// record.
+pub(crate) enum LentReply<'a> {
+    /// Output, borrowed.
+    Data {
+        channel: Channel,
+        offset: u64,
+        bytes: &'a [u8],
+    },
+    /// Anything else, decoded as usual.
+    Other(Reply),
+}
+
+impl LentReply<'_> {
+    /// Decodes a frame's body, lending a `Data` reply's bytes.
+    pub(crate) fn decode(body: &[u8]) -> Result<LentReply<'_>, Malformed> {
+        if body.first() != Some(&68) {
+            return Reply::decode(body).map(LentReply::Other);
+        }
+        let mut c = Cursor(&body[1..]);
+        let channel = Channel::from_code(c.u8()?).ok_or(Malformed("unknown channel"))?;
+        let offset = c.u64()?;
+        Ok(LentReply::Data {
+            channel,
+            offset,
+            bytes: c.0,
+        })
+    }
+}
+
+/// Reads frames from a blocking stream through a buffer of its own: one
+/// read brings in many small frames or a large part of a big one, nothing
+/// is allocated per frame, and a read that times out in the middle of a
+/// frame keeps what it has for the next call.
+#[derive(Debug)]
+pub(crate) struct FrameReader {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl FrameReader {
+    /// The buffer's first size; a larger frame grows it.
+    const INITIAL: usize = 256 * 1024;
+
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: vec![0; Self::INITIAL],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The next frame's body; `Ok(None)` at a clean end of stream (between
+    /// frames).
+    pub(crate) fn next(&mut self, stream: &mut impl Read) -> io::Result<Option<&[u8]>> {
+        let body = loop {
+            let have = self.end - self.start;
+            let mut need = 4;
+            if have >= 4 {
+                let len = u32::from_le_bytes([
+                    self.buf[self.start],
+                    self.buf[self.start + 1],
+                    self.buf[self.start + 2],
+                    self.buf[self.start + 3],
+                ]) as usize;
+                if len == 0 || len > MAX_FRAME {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "bad frame length",
+                    ));
+                }
+                if have >= 4 + len {
+                    let body = self.start + 4..self.start + 4 + len;
+                    self.start = body.end;
+                    break body;
+                }
+                need = 4 + len;
+            }
+            // Room for the whole frame after what is buffered.
+            if self.start + need > self.buf.len() {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end = have;
+                self.start = 0;
+                if need > self.buf.len() {
+                    self.buf.resize(need, 0);
+                }
+            }
+            match stream.read(&mut self.buf[self.end..]) {
+                Ok(0) if have == 0 => return Ok(None),
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => self.end += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        };
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        Ok(Some(&self.buf[body]))
+    }
+}
+
 /// Reads one frame's body from a blocking stream; `Ok(None)` at a clean
 /// end of stream.
 pub(crate) fn read_frame(stream: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
@@ -402,6 +507,98 @@ pub(crate) fn take_frame(buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>, Malformed
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stream that hands out its bytes in pieces of the given sizes, a
+    /// `WouldBlock` (a timeout) between any two pieces.
+    struct Pieces {
+        bytes: Vec<u8>,
+        sizes: Vec<usize>,
+        at: usize,
+        blocked: bool,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.blocked {
+                self.blocked = false;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.blocked = true;
+            let size = self.sizes.pop().unwrap_or(usize::MAX);
+            let n = size.min(out.len()).min(self.bytes.len() - self.at);
+            out[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_frame_reader_keeps_frames_whole_across_pieces_and_timeouts() {
+        let big = vec![7u8; FrameReader::INITIAL * 2 + 3];
+        let mut bytes = Vec::new();
+        put_data(&mut bytes, Channel::Stdout, 0, b"one");
+        put_data(&mut bytes, Channel::Stderr, 3, &big);
+        put_data(&mut bytes, Channel::Stdout, 3 + big.len() as u64, b"two");
+        bytes.extend_from_slice(&Reply::Exited {
+            status: ExitStatus::Code(3),
+            log_end: 9,
+        }
+        .encode());
+        // Odd piece sizes: frames and length prefixes split anywhere.
+        let mut sizes: Vec<usize> = (0..200).map(|i| [1, 2, 5, 4093, 65_537][i % 5]).collect();
+        sizes.reverse();
+        let mut stream = Pieces {
+            bytes,
+            sizes,
+            at: 0,
+            blocked: false,
+        };
+        let mut reader = FrameReader::new();
+        let mut got = Vec::new();
+        loop {
+            match reader.next(&mut stream) {
+                Ok(Some(body)) => match LentReply::decode(body).unwrap() {
+                    LentReply::Data {
+                        channel,
+                        offset,
+                        bytes,
+                    } => got.push(format!("{channel:?} {offset} {}", bytes.len())),
+                    LentReply::Other(reply) => got.push(format!("{reply:?}")),
+                },
+                Ok(None) => break,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => panic!("{error}"),
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                "Stdout 0 3".to_owned(),
+                format!("Stderr 3 {}", big.len()),
+                format!("Stdout {} 3", 3 + big.len()),
+                "Exited { status: Code(3), log_end: 9 }".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_frame_reader_tells_a_cut_frame_from_a_clean_end() {
+        let mut bytes = Vec::new();
+        put_data(&mut bytes, Channel::Stdout, 0, b"whole");
+        let whole = bytes.len();
+        put_data(&mut bytes, Channel::Stdout, 5, b"cut short");
+        bytes.truncate(whole + 6);
+        let mut reader = FrameReader::new();
+        let mut stream = io::Cursor::new(bytes);
+        assert!(reader.next(&mut stream).unwrap().is_some());
+        let error = reader.next(&mut stream).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        let mut empty = io::Cursor::new(Vec::new());
+        assert!(FrameReader::new().next(&mut empty).unwrap().is_none());
+        let mut bad = io::Cursor::new(vec![0, 0, 0, 0]);
+        let error = FrameReader::new().next(&mut bad).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
 
     #[test]
     fn frames_round_trip() {

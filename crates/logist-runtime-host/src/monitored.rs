@@ -25,9 +25,9 @@ use logist_core::{
     CommandLine, Completion, Error, Logs, OutputChunk, OutputRead, ProcessId, ProcessInfo,
     ProcessState, SpawnRequest, Stream,
 };
-use logist_monitor::log::Chunk;
+use logist_monitor::log::{Channel, Chunk};
 use logist_monitor::{
-    Client, ClientError, Event, ExitRecord, LostReason, MonitorProgram, Ownership, RunDir, RunSpec,
+    Client, ClientError, ExitRecord, LentEvent, LostReason, MonitorProgram, Ownership, RunDir, RunSpec,
     RunState, StateDir, StateError, Subscription,
 };
 use logist_output::{MAX_READ, Record, RecordSettings, Tracked};
@@ -255,9 +255,16 @@ impl Monitored {
     /// The subscriber thread: output into the record until the exit.
     fn subscribed(self: Arc<Self>, mut subscription: Subscription) {
         loop {
-            match subscription.next(None) {
-                Ok(Some(Event::Output(chunk))) => self.push_chunk(&chunk),
-                Ok(Some(Event::Exited { .. })) => {
+            match subscription.next_lent(None) {
+                Ok(Some(LentEvent::Output {
+                    channel,
+                    offset,
+                    bytes,
+                })) => self.push(channel, offset, bytes, 0),
+                Ok(Some(LentEvent::Gap { offset, len })) => {
+                    self.push(Channel::Gap, offset, &[], len);
+                }
+                Ok(Some(LentEvent::Exited { .. })) => {
                     // The record is on disk before the event is sent, with
                     // what the event does not carry (the leak).
                     self.settle();
@@ -295,24 +302,33 @@ impl Monitored {
     /// Appends one logged chunk to the record (skipping what it has, in
     /// case a subscription resumed with an overlap).
     fn push_chunk(&self, chunk: &Chunk) {
+        self.push(chunk.channel, chunk.offset, &chunk.bytes, chunk.gap);
+    }
+
+    /// [`push_chunk`](Self::push_chunk) of its parts: `bytes` from
+    /// `channel` at `offset`, or for a [`Channel::Gap`] `gap` missing bytes.
+    fn push(&self, channel: Channel, offset: u64, bytes: &[u8], gap: u64) {
+        let len = if channel == Channel::Gap {
+            gap
+        } else {
+            bytes.len() as u64
+        };
         let mut state = self.record.lock();
         let end = state.buffer.end();
-        if chunk.offset + chunk.len() <= end {
+        if offset + len <= end {
             return;
         }
-        if chunk.offset > end {
+        if offset > end {
             // Missing from the log (expired segments): keep offsets true.
-            state.buffer.skip(Stream::Stdout, chunk.offset - end);
+            state.buffer.skip(Stream::Stdout, offset - end);
         }
-        let skip = end.saturating_sub(chunk.offset);
-        match chunk.channel.stream() {
+        let skip = end.saturating_sub(offset);
+        match channel.stream() {
             Some(stream) => {
                 let skip = usize::try_from(skip).unwrap_or(usize::MAX);
-                state
-                    .buffer
-                    .push(stream, &chunk.bytes[skip.min(chunk.bytes.len())..]);
+                state.buffer.push(stream, &bytes[skip.min(bytes.len())..]);
             }
-            None => state.buffer.skip(Stream::Stdout, chunk.gap - skip),
+            None => state.buffer.skip(Stream::Stdout, gap - skip),
         }
         self.record.release_after_output(state);
     }
