@@ -150,20 +150,41 @@ impl Args {
 /// Serves bytes just appended to the log at `offset` from memory to each
 /// subscriber that is caught up (its next offset is `offset`) and has room
 /// in its buffer; one that is behind (or full) reads them from the log on
-/// disk later, in order, as before. True when any was served.
+/// disk later, in order, as before. A subscriber with nothing buffered
+/// gets them straight on its socket, and only what the socket does not
+/// take is buffered. True when any has bytes buffered to send.
 fn serve_live(conns: &mut [Option<Conn>], channel: Channel, offset: u64, bytes: &[u8]) -> bool {
     let mut served = false;
     for conn in conns.iter_mut().flatten() {
         if conn.exited_sent || conn.outbuf.len() >= SUBSCRIBER_BUFFER {
             continue;
         }
-        if let Some((next, _)) = conn.subscribed.as_mut()
-            && *next == offset
-        {
-            proto::put_data(&mut conn.outbuf, channel, offset, bytes);
-            *next = offset + bytes.len() as u64;
-            served = true;
+        let Some((next, _)) = conn.subscribed.as_mut() else {
+            continue;
+        };
+        if *next != offset {
+            continue;
         }
+        *next = offset + bytes.len() as u64;
+        if conn.outbuf.is_empty() {
+            let header = proto::data_header(channel, offset, bytes.len());
+            let frame = [io::IoSlice::new(&header), io::IoSlice::new(bytes)];
+            let taken = (&conn.stream).write_vectored(&frame).unwrap_or(0);
+            if taken == header.len() + bytes.len() {
+                continue;
+            }
+            // The rest waits (a failed socket shows itself at the flush).
+            if taken < header.len() {
+                conn.outbuf.extend_from_slice(&header[taken..]);
+                conn.outbuf.extend_from_slice(bytes);
+            } else {
+                conn.outbuf
+                    .extend_from_slice(&bytes[taken - header.len()..]);
+            }
+        } else {
+            conn.outbuf.put_data(channel, offset, bytes);
+        }
+        served = true;
     }
     served
 }
@@ -208,12 +229,62 @@ enum Failure {
 struct Conn {
     stream: UnixStream,
     inbuf: Vec<u8>,
-    outbuf: Vec<u8>,
+    outbuf: OutBuf,
     hello: bool,
     subscribed: Option<(u64, LogReader)>,
     exited_sent: bool,
     waiting_stdin: bool,
     closing: bool,
+}
+
+/// What is waiting to go out on a connection. What the socket took is
+/// skipped, not moved out (a subscriber's socket often takes part of the
+/// buffer), and the buffer is compacted only once that part is most of it.
+#[derive(Default)]
+struct OutBuf {
+    bytes: Vec<u8>,
+    sent: usize,
+}
+
+impl OutBuf {
+    /// The bytes still to send.
+    fn len(&self) -> usize {
+        self.bytes.len() - self.sent
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn unsent(&self) -> &[u8] {
+        &self.bytes[self.sent..]
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.compact();
+        self.bytes.extend_from_slice(bytes);
+    }
+
+    fn put_data(&mut self, channel: Channel, offset: u64, bytes: &[u8]) {
+        self.compact();
+        proto::put_data(&mut self.bytes, channel, offset, bytes);
+    }
+
+    /// The socket took `n` more bytes.
+    fn consume(&mut self, n: usize) {
+        self.sent += n;
+        if self.sent == self.bytes.len() {
+            self.bytes.clear();
+            self.sent = 0;
+        }
+    }
+
+    fn compact(&mut self) {
+        if self.sent > 0 && self.sent >= self.bytes.len() / 2 {
+            self.bytes.drain(..self.sent);
+            self.sent = 0;
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -840,7 +911,7 @@ impl Monitor {
                     let conn = Conn {
                         stream,
                         inbuf: Vec::new(),
-                        outbuf: Vec::new(),
+                        outbuf: OutBuf::default(),
                         hello: false,
                         subscribed: None,
                         exited_sent: false,
@@ -917,9 +988,9 @@ impl Monitor {
             return;
         };
         while !conn.outbuf.is_empty() {
-            match conn.stream.write(&conn.outbuf) {
+            match conn.stream.write(conn.outbuf.unsent()) {
                 Ok(n) => {
-                    conn.outbuf.drain(..n);
+                    conn.outbuf.consume(n);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -1174,5 +1245,45 @@ impl Monitor {
             Ok(()) => Reply::Ok,
             Err(error) => Reply::Error(format!("signalling: {error}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_out_buffer_sends_in_order_whatever_the_socket_takes() {
+        let mut out = OutBuf::default();
+        let mut sent = Vec::new();
+        let mut expected = Vec::new();
+        for round in 0..50u8 {
+            let piece: Vec<u8> = (0..(round as usize * 37 % 301 + 1))
+                .map(|i| round ^ i as u8)
+                .collect();
+            if round % 3 == 0 {
+                out.put_data(Channel::Stdout, u64::from(round), &piece);
+                expected.extend_from_slice(&proto::data_header(
+                    Channel::Stdout,
+                    u64::from(round),
+                    piece.len(),
+                ));
+            } else {
+                out.extend_from_slice(&piece);
+            }
+            expected.extend_from_slice(&piece);
+            // The socket takes an odd part of what is waiting.
+            let take = out.len() * 2 / 3 + usize::from(round % 2);
+            let take = take.min(out.len());
+            sent.extend_from_slice(&out.unsent()[..take]);
+            out.consume(take);
+        }
+        sent.extend_from_slice(out.unsent());
+        let rest = out.len();
+        out.consume(rest);
+        assert!(out.is_empty());
+        assert_eq!(sent, expected);
+        // Once everything is sent, nothing of it is kept.
+        assert!(out.bytes.is_empty());
     }
 }

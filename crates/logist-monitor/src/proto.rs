@@ -212,13 +212,23 @@ fn frame(kind: u8, body: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 /// Appends the frame of a [`Reply::Data`] carrying `bytes` to `out`,
 /// without copying them into a reply first (the monitor's live path).
 pub(crate) fn put_data(out: &mut Vec<u8>, channel: Channel, offset: u64, bytes: &[u8]) {
-    let len = (1 + 1 + 8 + bytes.len()) as u32;
-    out.reserve(4 + len as usize);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.push(68);
-    out.push(channel.to_code());
-    out.extend_from_slice(&offset.to_le_bytes());
+    out.reserve(DATA_HEADER_LEN + bytes.len());
+    out.extend_from_slice(&data_header(channel, offset, bytes.len()));
     out.extend_from_slice(bytes);
+}
+
+/// The length of a `Data` frame's part before its bytes.
+pub(crate) const DATA_HEADER_LEN: usize = 4 + 1 + 1 + 8;
+
+/// What precedes `len` bytes of output in a `Data` frame: the frame's
+/// length, the reply's tag, the channel and the offset.
+pub(crate) fn data_header(channel: Channel, offset: u64, len: usize) -> [u8; DATA_HEADER_LEN] {
+    let mut header = [0u8; DATA_HEADER_LEN];
+    header[..4].copy_from_slice(&((1 + 1 + 8 + len) as u32).to_le_bytes());
+    header[4] = 68;
+    header[5] = channel.to_code();
+    header[6..].copy_from_slice(&offset.to_le_bytes());
+    header
 }
 
 impl Request {
@@ -539,11 +549,13 @@ mod tests {
         put_data(&mut bytes, Channel::Stdout, 0, b"one");
         put_data(&mut bytes, Channel::Stderr, 3, &big);
         put_data(&mut bytes, Channel::Stdout, 3 + big.len() as u64, b"two");
-        bytes.extend_from_slice(&Reply::Exited {
-            status: ExitStatus::Code(3),
-            log_end: 9,
-        }
-        .encode());
+        bytes.extend_from_slice(
+            &Reply::Exited {
+                status: ExitStatus::Code(3),
+                log_end: 9,
+            }
+            .encode(),
+        );
         // Odd piece sizes: frames and length prefixes split anywhere.
         let mut sizes: Vec<usize> = (0..200).map(|i| [1, 2, 5, 4093, 65_537][i % 5]).collect();
         sizes.reverse();

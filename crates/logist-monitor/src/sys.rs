@@ -12,7 +12,6 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-
 /// Forks; the parent exits at once with status 0 and the child returns.
 ///
 /// The monitor calls this first thing, while it has one thread, so that it

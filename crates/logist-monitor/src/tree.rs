@@ -12,7 +12,6 @@ use std::os::fd::AsFd;
 
 use nix::sys::signal::Signal;
 
-
 /// One process's `/proc/<pid>/stat` fields we use.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Stat {

@@ -27,8 +27,8 @@ use logist_core::{
 };
 use logist_monitor::log::{Channel, Chunk};
 use logist_monitor::{
-    Client, ClientError, ExitRecord, LentEvent, LostReason, MonitorProgram, Ownership, RunDir, RunSpec,
-    RunState, StateDir, StateError, Subscription,
+    Client, ClientError, ExitRecord, LentEvent, LostReason, MonitorProgram, Ownership, RunDir,
+    RunSpec, RunState, StateDir, StateError, Subscription,
 };
 use logist_output::{MAX_READ, Record, RecordSettings, Tracked};
 

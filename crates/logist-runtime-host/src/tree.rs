@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
-
 /// One process seen in `/proc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Proc {
@@ -235,8 +234,8 @@ pub(crate) fn wait_all(pinned: &[(Proc, OwnedFd)], deadline: Instant) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::sys;
     use super::*;
+    use crate::sys;
 
     #[test]
     fn stat_parsing_survives_hostile_command_names() {
