@@ -110,6 +110,8 @@ impl Chunk {
 pub struct LogWriter {
     dir: PathBuf,
     file: File,
+    /// Flush a segment to the disk before starting the next one.
+    sync_segments: bool,
     segment_len: u64,
     segment_max: u64,
     end: u64,
@@ -150,6 +152,7 @@ impl LogWriter {
         let mut writer = Self {
             dir: dir.to_owned(),
             file,
+            sync_segments: true,
             segment_len: len,
             segment_max: segment_max.max(HEADER_LEN as u64 + 1),
             end,
@@ -161,6 +164,15 @@ impl LogWriter {
             .seek(SeekFrom::Start(len))
             .map_err(|e| io(&path, e))?;
         Ok(writer)
+    }
+
+    /// Whether a full segment is flushed to the disk before the next one
+    /// starts (the default): for a log that must survive power loss. It
+    /// costs the writer a wait for the disk every segment.
+    #[must_use]
+    pub fn sync_segments(mut self, sync: bool) -> Self {
+        self.sync_segments = sync;
+        self
     }
 
     /// The logical offset the next byte will get.
@@ -213,7 +225,9 @@ impl LogWriter {
         let record_len = (HEADER_LEN + payload.len()) as u64;
         if self.segment_len > 0 && self.segment_len + record_len > self.segment_max {
             let path = segment_path(&self.dir, offset);
-            self.file.sync_data()?;
+            if self.sync_segments {
+                self.file.sync_data()?;
+            }
             self.file = OpenOptions::new().create(true).append(true).open(&path)?;
             self.segment_len = 0;
         }

@@ -342,8 +342,11 @@ impl Monitor {
         let spec = run
             .spec()
             .map_err(|e| setup("reading the spec", &logist_core::error_chain(&e)))?;
+        // As with the exit record: only a durable run's log must survive
+        // power loss, and a flush at every segment stalls the output.
         let log = LogWriter::open(&run.log_dir(), spec.segment_bytes)
-            .map_err(|e| setup("opening the log", &logist_core::error_chain(&e)))?;
+            .map_err(|e| setup("opening the log", &logist_core::error_chain(&e)))?
+            .sync_segments(spec.ownership == Ownership::Durable);
         let listener = socket_path(run.path(), |path| UnixListener::bind(path))
             .map_err(|e| setup("binding the control socket", &e))?;
         listener
