@@ -59,26 +59,7 @@ impl Fixture {
 
     /// Runs `logist ARGS` to the end, output captured.
     fn run(&self, args: &[&str]) -> Output {
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = Vec::new();
-        let mut err = child.stderr.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = err.read_to_end(&mut bytes);
-            bytes
-        });
-        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-        let status = wait(&mut child);
-        Output {
-            status,
-            stdout: out,
-            stderr: reader.join().unwrap(),
-        }
+        crate::run_to_end(&mut self.command(args), None)
     }
 
     /// Starts `argv` as a durable run through the monitor library, with
@@ -445,21 +426,8 @@ fn attach_relays_stdin_and_output_and_ends_with_the_run() {
     eventually("the run printed", || {
         text(&fx.run(&["logs", &id]).stdout) == "before\n"
     });
-    let mut child = fx
-        .command(&["attach", &id])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hello\x00\xff\n")
-        .unwrap();
-    // Dropping stdin: its end closes the run's stdin, cat ends.
-    let out = child.wait_with_output().unwrap();
+    // The end of its input closes the run's stdin, and cat ends.
+    let out = crate::run_to_end(&mut fx.command(&["attach", &id]), Some(b"hello\x00\xff\n"));
     assert_eq!(code(&out), 5, "{}", text(&out.stderr));
     // From the log's end when attached: not what came before.
     assert_eq!(out.stdout, b"hello\x00\xff\n");
@@ -568,20 +536,10 @@ fn run_detach_runs_an_agent() {
     assert!(!fx.run(&["logs", &id]).stdout.is_empty());
 
     // A prompt on stdin reaches the supervisor, and so the agent.
-    let mut child = fx
-        .command(&["run", "--agent", "mock", "--detach", "--prompt-file", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a prompt from stdin")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::run_to_end(
+        &mut fx.command(&["run", "--agent", "mock", "--detach", "--prompt-file", "-"]),
+        Some(b"a prompt from stdin"),
+    );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let id = text(&out.stdout).trim().to_owned();
     assert_eq!(fx.wait(&id), 0);

@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -20,14 +20,10 @@ use crate::{LOGIST, LONG, code, logist, text, wait};
 #[test]
 fn exec_passes_its_stdin_to_the_command() {
     let guard = NoSurvivors::new();
-    let mut child = logist(&guard, &["exec", "--", "sh", "-c", "read a; echo \"[$a]\""])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"bob\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::run_to_end(
+        &mut logist(&guard, &["exec", "--", "sh", "-c", "read a; echo \"[$a]\""]),
+        Some(b"bob\n"),
+    );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "[bob]\n");
 }
@@ -35,19 +31,10 @@ fn exec_passes_its_stdin_to_the_command() {
 #[test]
 fn the_end_of_stdin_is_the_end_of_the_commands() {
     let guard = NoSurvivors::new();
-    let mut child = logist(&guard, &["exec", "--", "wc", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&[b'x'; 100_000])
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::run_to_end(
+        &mut logist(&guard, &["exec", "--", "wc", "-c"]),
+        Some(&[b'x'; 100_000]),
+    );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "100000");
 }

@@ -16,7 +16,7 @@ mod signals;
 mod usage;
 mod view;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,12 +47,28 @@ pub(crate) fn logist(guard: &NoSurvivors, args: &[&str]) -> Command {
 
 /// Runs to the end, output captured.
 pub(crate) fn output(guard: &NoSurvivors, args: &[&str]) -> Output {
-    let mut child = logist(guard, args)
+    run_to_end(&mut logist(guard, args), None)
+}
+
+/// Runs `command` to the end, output captured, with `input` on its stdin
+/// (closed after it) or else the command's own stdin.
+pub(crate) fn run_to_end(command: &mut Command, input: Option<&[u8]>) -> Output {
+    if input.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start logist");
-    // Read both streams as they come, so a large output cannot block it.
+    // Written and read as they go, so that neither side can block.
+    let writer = input.map(|input| {
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        })
+    });
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let err = std::thread::spawn(move || {
@@ -63,6 +79,9 @@ pub(crate) fn output(guard: &NoSurvivors, args: &[&str]) -> Output {
     let mut out = Vec::new();
     let _ = stdout.read_to_end(&mut out);
     let status = wait(&mut child);
+    if let Some(writer) = writer {
+        writer.join().unwrap();
+    }
     Output {
         status,
         stdout: out,

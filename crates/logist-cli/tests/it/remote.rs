@@ -495,8 +495,6 @@ fn serve_runtime_docker_keeps_durable_containers_across_a_restart() {
 
 #[test]
 fn attach_remote_relays_stdin_and_output_and_exits_with_the_run() {
-    use std::io::Write;
-
     let guard = NoSurvivors::new();
     let dir = tempfile::tempdir().unwrap();
     let listen = format!("unix:{}", dir.path().join("s.sock").display());
@@ -519,20 +517,11 @@ fn attach_remote_relays_stdin_and_output_and_exits_with_the_run() {
     crate::eventually("the run is ready", || {
         crate::text(&output(&guard, &["logs", "--remote", &address, &id]).stdout) == "ready\n"
     });
-    let mut attach = logist(&guard, &["attach", "--replay", "--remote", &address, &id])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Two lines; the end of input closes the run's stdin.
-    attach
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hello\nworld\n")
-        .unwrap();
-    let out = attach.wait_with_output().unwrap();
+    let out = crate::run_to_end(
+        &mut logist(&guard, &["attach", "--replay", "--remote", &address, &id]),
+        Some(b"hello\nworld\n"),
+    );
     assert_eq!(code(&out), 3, "{}", crate::text(&out.stderr));
     assert_eq!(crate::text(&out.stdout), "ready\ngot hello\nthen world\n");
     stop(server);

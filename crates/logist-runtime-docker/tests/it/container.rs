@@ -215,7 +215,14 @@ fn there_is_no_network_by_default() {
     assert_clean(&fixture, runtime);
 }
 
-/// The kernel's out-of-memory killer stops the main process: SIGKILL.
+/// The kernel's out-of-memory killer stops the main process: SIGKILL, and
+/// the engine's `OOMKilled` flag reaches the completion.
+///
+/// The engine learns of the kill from an event that races with the exit,
+/// and it sometimes never sets the flag (Docker 20.10 on cgroup v2 did so
+/// once in all the CI runs of this round, even after the runtime's five
+/// seconds of looking again). So the flag must come in one of three tries; every try
+/// must report SIGKILL.
 #[test]
 fn out_of_memory_is_reported_as_sigkill() {
     let fixture = DockerFixture::new();
@@ -223,12 +230,23 @@ fn out_of_memory_is_reported_as_sigkill() {
     // `tail` keeps the last 100 MB of an endless input in memory.
     let request =
         SpawnRequest::new(CommandLine::new(["tail", "-c", "100000000", "/dev/zero"]).unwrap());
-    let id = runtime.spawn(&request).unwrap();
-    // Nothing else sends SIGKILL, and `tail` of an endless input never
-    // exits by itself.
-    let done = wait(&runtime, &id);
-    assert_eq!(done.status, ExitStatus::Signal(9));
-    assert!(done.oom_killed, "the engine's flag reached the completion");
+    let mut flagged = false;
+    for _ in 0..3 {
+        let id = runtime.spawn(&request).unwrap();
+        // Nothing else sends SIGKILL, and `tail` of an endless input never
+        // exits by itself.
+        let done = wait(&runtime, &id);
+        assert_eq!(done.status, ExitStatus::Signal(9));
+        runtime.remove(&id).unwrap();
+        if done.oom_killed {
+            flagged = true;
+            break;
+        }
+    }
+    assert!(
+        flagged,
+        "the engine's flag reached no completion in three tries"
+    );
     assert_clean(&fixture, runtime);
 }
 
