@@ -198,6 +198,41 @@ mod tests {
 
     use super::*;
 
+    /// What `agent` says through every provided method of `Agent` that a
+    /// wrapper passes on unchanged (all but `cmd` and `env`, which the
+    /// wrappers change on purpose). A provided method added to `Agent`
+    /// belongs here too: a wrapper that does not forward it would answer
+    /// with the trait's default and hide the adapter's answer.
+    fn says(agent: &dyn Agent) -> String {
+        let verdict_line = br#"{"type":"run_result","finishReason":"completed"}"#;
+        format!(
+            "{} {} {:?} {:?} {:?} {:?} {} {:?} {:?}",
+            agent.name(),
+            agent.version(),
+            agent.stop_sequences(),
+            agent.failure_patterns(),
+            agent.verdict(verdict_line),
+            agent.output_format(),
+            agent.answers_on_pipe(),
+            agent.acp_command().unwrap().map(CommandLine::into_argv),
+            agent
+                .prompt_on_stdin("fix the bug please")
+                .unwrap()
+                .map(|piped| piped.command.into_argv()),
+        )
+    }
+
+    #[test]
+    fn the_wrappers_pass_on_everything_the_adapter_says() {
+        // Cline answers differently from the defaults in every method.
+        let bare = says(&Cline::new());
+        let prepared = prepare(Box::new(Cline::new()), "fix the bug please", true).unwrap();
+        assert_eq!(says(prepared.agent.as_ref()), bare);
+        let tailored = crate::tailored::Tailored::new(prepared.agent);
+        assert_eq!(says(&tailored), bare);
+        assert!(!Cline::new().answers_on_pipe() && bare.contains("ClineJson"));
+    }
+
     #[test]
     fn aider_reads_the_prompt_from_a_private_file_removed_after_the_run() {
         let prompt = format!("-rf {}", "x".repeat(200 * 1024));
