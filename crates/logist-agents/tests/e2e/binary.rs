@@ -126,15 +126,8 @@ fn check_binary(program: Program) {
         prompt: first,
     }
     .run();
-    let context = format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        tail(&stdout),
-        tail(&stderr)
-    );
-    let events: Vec<Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{context}")))
-        .collect();
+    let context = output_context(&stdout, &stderr);
+    let events = json_events(&stdout, &context);
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -204,11 +197,7 @@ fn check_binary(program: Program) {
         prompt: second,
     }
     .run();
-    let context = format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        tail(&stdout),
-        tail(&stderr)
-    );
+    let context = output_context(&stdout, &stderr);
     assert!(stdout.contains(ANSWER_PREFIX), "{context}");
     assert!(
         !stdout
@@ -286,15 +275,8 @@ fn cline_events_through_logist() {
         prompt,
     }
     .run();
-    let context = format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        tail(&stdout),
-        tail(&stderr)
-    );
-    let events: Vec<Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{context}")))
-        .collect();
+    let context = output_context(&stdout, &stderr);
+    let events = json_events(&stdout, &context);
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -375,11 +357,7 @@ fn cline_events_through_logist() {
         prompt,
     }
     .run();
-    let context = format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        tail(&stdout),
-        tail(&stderr)
-    );
+    let context = output_context(&stdout, &stderr);
     assert!(
         stdout.contains(&format!("{ANSWER_PREFIX} {prompt}")),
         "{context}"
@@ -402,4 +380,22 @@ fn cline_events_through_logist() {
         "a raw JSON line in the readable view\n{context}"
     );
     assert!(stderr.contains("session conv_"), "{context}");
+}
+
+/// The tails of a run's output, for assertion messages.
+fn output_context(stdout: &str, stderr: &str) -> String {
+    format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        tail(stdout),
+        tail(stderr)
+    )
+}
+
+/// Every line of `--json` output as an event; a line that is not JSON
+/// fails the test, with `context`.
+fn json_events(stdout: &str, context: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}\n{context}")))
+        .collect()
 }
