@@ -10,6 +10,11 @@
 //! every descriptor above 2 closed (descriptors the owning program leaked
 //! without close-on-exec would otherwise keep pipes open in the child).
 //!
+//! By default the start happens in the runtime's keeper process
+//! ([`crate::keeper`]): the pipes or terminal are made here, the child's
+//! ends are sent to the keeper with a [`SpawnPlan`], and the keeper calls
+//! `posix_spawn` with them.
+//!
 //! The slow path forks through std with a `pre_exec` hook that does the
 //! same resets, and is used only when the child must die with the owner
 //! (`PR_SET_PDEATHSIG` must be armed by the child itself) or where glibc's
@@ -19,7 +24,7 @@ use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +32,7 @@ use logist_core::{Error, SpawnRequest, StdinMode, Stream};
 use nix::fcntl::OFlag;
 use nix::unistd::{AccessFlags, access, pipe2};
 
+use crate::keeper::Keeper;
 use crate::spawner::Spawner;
 use crate::sys::{self, ChildSetup};
 
@@ -37,6 +43,9 @@ pub(crate) struct Launched {
     pub(crate) outputs: Vec<(Stream, OwnedFd)>,
     /// Where to write the child's input, if it can be written.
     pub(crate) stdin: Option<File>,
+    /// Started by the keeper: the read end (non-blocking) of the pipe that
+    /// receives its exit status. Otherwise the child is ours to reap.
+    pub(crate) status_pipe: Option<OwnedFd>,
 }
 
 /// How to start it.
@@ -44,7 +53,9 @@ pub(crate) struct Launch<'a> {
     pub(crate) request: &'a SpawnRequest,
     /// The tree cookie, `(name, value)`.
     pub(crate) cookie: (&'a str, String),
-    /// Spawn through this thread, with a parent-death signal.
+    /// Spawn through the keeper (which then is the child's parent).
+    pub(crate) keeper: Option<&'a Keeper>,
+    /// Else spawn through this thread, with a parent-death signal.
     pub(crate) spawner: Option<&'a Spawner>,
 }
 
@@ -96,16 +107,37 @@ pub(crate) fn launch(plan: &Launch<'_>) -> Result<Launched, Error> {
         sys::set_nonblocking(fd.as_fd()).map_err(|e| io_error("setting up the output", e))?;
     }
 
-    let pid = if plan.spawner.is_some() || !cfg!(target_env = "gnu") {
+    let mut status_pipe = None;
+    let pid = if let Some(keeper) = plan.keeper {
+        let (read, write) = pipe().map_err(|e| io_error("creating pipes", e))?;
+        sys::set_nonblocking(read.as_fd()).map_err(|e| io_error("creating pipes", e))?;
+        status_pipe = Some(read);
+        let ends: Vec<BorrowedFd<'_>> = child_ends.iter().map(AsFd::as_fd).collect();
+        SpawnPlan::new(
+            request,
+            &resolved,
+            &env,
+            terminal.as_ref().map(|(path, _)| path),
+        )
+        .and_then(|spawn| keeper.spawn(&spawn, write.as_fd(), &ends))
+    } else if plan.spawner.is_some() || !cfg!(target_env = "gnu") {
         fork_path(plan, &resolved, &env, &child_ends, terminal)
     } else {
-        fast_path(request, &resolved, &env, &child_ends, terminal)
+        let ends: Vec<BorrowedFd<'_>> = child_ends.iter().map(AsFd::as_fd).collect();
+        SpawnPlan::new(
+            request,
+            &resolved,
+            &env,
+            terminal.as_ref().map(|(path, _)| path),
+        )
+        .and_then(|spawn| spawn.spawn(&ends))
     }
     .map_err(|error| spawn_error(program, error))?;
     Ok(Launched {
         pid,
         outputs,
         stdin,
+        status_pipe,
     })
 }
 
@@ -180,90 +212,111 @@ fn c_string(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte"))
 }
 
-#[cfg(target_env = "gnu")]
-fn fast_path(
-    request: &SpawnRequest,
-    resolved: &Path,
-    env: &BTreeMap<OsString, OsString>,
-    child_ends: &[OwnedFd],
-    terminal: Option<(CString, File)>,
-) -> io::Result<i32> {
-    use sys::FileAction;
-    let path = c_string(resolved.as_os_str().as_bytes())?;
-    let argv = request
-        .command
-        .argv()
-        .iter()
-        .map(|arg| c_string(arg.as_bytes()))
-        .collect::<io::Result<Vec<_>>>()?;
-    let envp = env
-        .iter()
-        .map(|(name, value)| {
-            let mut entry = name.as_bytes().to_vec();
-            entry.push(b'=');
-            entry.extend_from_slice(value.as_bytes());
-            c_string(&entry)
-        })
-        .collect::<io::Result<Vec<_>>>()?;
-    let dev_null = c"/dev/null";
-    let cwd = request
-        .cwd
-        .as_ref()
-        .map(|dir| c_string(dir.as_os_str().as_bytes()))
-        .transpose()?;
-
-    let mut actions = Vec::new();
-    let new_session = terminal.is_some();
-    if let Some((slave_path, _)) = &terminal {
-        // Opened by the new session leader without O_NOCTTY, the slave
-        // becomes its controlling terminal.
-        actions.push(FileAction::Open {
-            target: 0,
-            path: slave_path,
-            flags: libc::O_RDWR,
-        });
-        actions.push(FileAction::Copy { from: 0, target: 1 });
-        actions.push(FileAction::Copy { from: 0, target: 2 });
-    } else {
-        let mut ends = child_ends.iter();
-        let out = ends.next().expect("stdout pipe");
-        let err = ends.next().expect("stderr pipe");
-        match ends.next() {
-            Some(input) => actions.push(FileAction::Dup2 {
-                fd: input.as_fd(),
-                target: 0,
-            }),
-            None => actions.push(FileAction::Open {
-                target: 0,
-                path: dev_null,
-                flags: libc::O_RDONLY,
-            }),
-        }
-        actions.push(FileAction::Dup2 {
-            fd: out.as_fd(),
-            target: 1,
-        });
-        actions.push(FileAction::Dup2 {
-            fd: err.as_fd(),
-            target: 2,
-        });
-    }
-    if let Some(dir) = &cwd {
-        actions.push(FileAction::Chdir(dir));
-    }
-    actions.push(FileAction::CloseFrom(3));
-    sys::posix_spawn(&path, &argv, &envp, &actions, new_session)
+/// A start through `posix_spawn`, as plain data: what the keeper receives.
+pub(crate) struct SpawnPlan {
+    /// The resolved program.
+    pub(crate) path: CString,
+    pub(crate) argv: Vec<CString>,
+    pub(crate) envp: Vec<CString>,
+    pub(crate) cwd: Option<CString>,
+    /// The pseudo-terminal slave's path, which the child opens as its
+    /// standard descriptors (and controlling terminal); else pipes.
+    pub(crate) terminal: Option<CString>,
 }
 
-#[cfg(not(target_env = "gnu"))]
-fn fast_path(
-    _: &SpawnRequest,
-    _: &Path,
-    _: &BTreeMap<OsString, OsString>,
-    _: &[OwnedFd],
-    _: Option<(CString, File)>,
-) -> io::Result<i32> {
-    unreachable!("the fork path is used where glibc's posix_spawn is missing")
+impl SpawnPlan {
+    fn new(
+        request: &SpawnRequest,
+        resolved: &Path,
+        env: &BTreeMap<OsString, OsString>,
+        terminal: Option<&CString>,
+    ) -> io::Result<Self> {
+        let argv = request
+            .command
+            .argv()
+            .iter()
+            .map(|arg| c_string(arg.as_bytes()))
+            .collect::<io::Result<Vec<_>>>()?;
+        let envp = env
+            .iter()
+            .map(|(name, value)| {
+                let mut entry = name.as_bytes().to_vec();
+                entry.push(b'=');
+                entry.extend_from_slice(value.as_bytes());
+                c_string(&entry)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Self {
+            path: c_string(resolved.as_os_str().as_bytes())?,
+            argv,
+            envp,
+            cwd: request
+                .cwd
+                .as_ref()
+                .map(|dir| c_string(dir.as_os_str().as_bytes()))
+                .transpose()?,
+            terminal: terminal.cloned(),
+        })
+    }
+
+    /// Starts it with `posix_spawn`; `ends` are the child's stdout, stderr
+    /// and (if piped) stdin, none on a terminal.
+    #[cfg(target_env = "gnu")]
+    pub(crate) fn spawn(&self, ends: &[BorrowedFd<'_>]) -> io::Result<i32> {
+        use sys::FileAction;
+        let dev_null = c"/dev/null";
+        let mut actions = Vec::new();
+        if let Some(slave_path) = &self.terminal {
+            // Opened by the new session leader without O_NOCTTY, the slave
+            // becomes its controlling terminal.
+            actions.push(FileAction::Open {
+                target: 0,
+                path: slave_path,
+                flags: libc::O_RDWR,
+            });
+            actions.push(FileAction::Copy { from: 0, target: 1 });
+            actions.push(FileAction::Copy { from: 0, target: 2 });
+        } else {
+            let [out, err, rest @ ..] = ends else {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            };
+            match rest.first() {
+                Some(input) => actions.push(FileAction::Dup2 {
+                    fd: *input,
+                    target: 0,
+                }),
+                None => actions.push(FileAction::Open {
+                    target: 0,
+                    path: dev_null,
+                    flags: libc::O_RDONLY,
+                }),
+            }
+            actions.push(FileAction::Dup2 {
+                fd: *out,
+                target: 1,
+            });
+            actions.push(FileAction::Dup2 {
+                fd: *err,
+                target: 2,
+            });
+        }
+        if let Some(dir) = &self.cwd {
+            actions.push(FileAction::Chdir(dir));
+        }
+        actions.push(FileAction::CloseFrom(3));
+        sys::posix_spawn(
+            &self.path,
+            &self.argv,
+            &self.envp,
+            &actions,
+            self.terminal.is_some(),
+        )
+    }
+
+    #[cfg(not(target_env = "gnu"))]
+    pub(crate) fn spawn(&self, _: &[BorrowedFd<'_>]) -> io::Result<i32> {
+        unreachable!("the fork path is used where glibc's posix_spawn is missing")
+    }
 }
 
 fn fork_path(

@@ -11,16 +11,24 @@
 //!   or clean with names passed through. Every child also gets an
 //!   environment *cookie* (`LOGIST_TREE_<tag>=<n>`) that its descendants
 //!   inherit.
+//! - **The keeper.** Children are started by the runtime's keeper, a small
+//!   helper process forked when the runtime is built
+//!   ([`HostRuntimeBuilder::keeper`]). It is their child subreaper: every
+//!   descendant that is orphaned, whatever it did with sessions and its
+//!   environment, is re-parented to it, and it kills them all when the
+//!   runtime is dropped or this process dies, by any signal.
 //! - **Output.** One reactor thread per runtime waits in `epoll` on every
-//!   child's stdout and stderr (or pseudo-terminal) and on a pidfd per child.
+//!   child's stdout and stderr (or pseudo-terminal) and on its exit watch
+//!   (the keeper's status pipe, or a pidfd).
 //!   Bytes are read the moment they arrive, never by lines, into a bounded
 //!   per-process buffer ([`HostRuntimeBuilder::output_cap`]) that drops the
 //!   oldest bytes with a count, and optionally into a log file that keeps
 //!   every byte ([`HostRuntimeBuilder::log_dir`]). Readers block on a
 //!   condition variable: a silent child costs no CPU.
-//! - **Exit.** When a pidfd fires, the reactor reaps the child under the
-//!   process's lock, so signals sent under that lock never reach a recycled
-//!   pid, and no zombie is left. If descendants still hold the output open,
+//! - **Exit.** When the exit watch fires, the reactor records the status
+//!   under the process's lock; group signals go through the keeper, which
+//!   sends them only while the child is unreaped, so they never reach a
+//!   recycled pid, and no zombie is left. If descendants still hold the output open,
 //!   `wait` returns after a short leak window and reports it.
 //! - **Terminating.** SIGTERM (and SIGCONT, for stopped processes) to the
 //!   process group and, through pidfds verified against `/proc`, to every
@@ -71,6 +79,7 @@
 //! # Ok::<(), logist_core::Error>(())
 //! ```
 
+mod keeper;
 mod launch;
 mod monitored;
 mod process;

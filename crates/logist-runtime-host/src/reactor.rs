@@ -2,8 +2,9 @@
 //! notices every exit.
 //!
 //! It waits in `epoll` on three kinds of descriptors: the read ends of the
-//! children's stdout/stderr pipes (or a pseudo-terminal master), one pidfd
-//! per child (readable when the child exits), and an eventfd that wakes it
+//! children's stdout/stderr pipes (or a pseudo-terminal master), one exit
+//! watch per child (its pidfd, or the pipe on which the keeper reports the
+//! exit status of a child it started), and an eventfd that wakes it
 //! for shutdown. A spawning thread adds a new child's descriptors to the
 //! epoll set itself and queues what the reactor needs to know about them;
 //! the reactor picks that up when it next wakes, which is at the latest
@@ -13,8 +14,8 @@
 //! are woken. A read of half a chunk or more is handed to the buffer whole,
 //! so a fast producer's bytes are copied once. With backpressure, a stream
 //! whose unread output reached the cap is taken out of the epoll set until
-//! readers catch up. When a pidfd fires, the child is
-//! reaped under the process's lock, so a signal sent under that lock can
+//! readers catch up. When an exit watch fires, the child is
+//! reaped (or its reported status taken) under the process's lock, so a signal sent under that lock can
 //! never reach a recycled pid. If the child exited but a descendant still
 //! holds the output open, a timer gives the output a short leak window to
 //! end; after it, the output counts as over for `wait`, but the reactor
@@ -59,8 +60,32 @@ pub(crate) struct Registration {
     pub(crate) process: Arc<Process>,
     /// Read ends of the output, non-blocking.
     pub(crate) outputs: Vec<(Stream, OwnedFd)>,
-    pub(crate) pidfd: OwnedFd,
+    pub(crate) exit: ExitWatch,
     pub(crate) log: Option<File>,
+}
+
+/// How the reactor learns that a child exited, and its status.
+pub(crate) enum ExitWatch {
+    /// Our own child: its pidfd fires, then we reap it.
+    Child(OwnedFd),
+    /// Started by the keeper: the status arrives on this pipe.
+    Keeper(OwnedFd),
+}
+
+impl ExitWatch {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Self::Child(fd) | Self::Keeper(fd) => fd.as_fd(),
+        }
+    }
+
+    /// The status, once the child has exited.
+    fn status(&self, pid: i32) -> io::Result<Option<ExitStatus>> {
+        match self {
+            Self::Child(_) => sys::waitpid_nohang(pid),
+            Self::Keeper(pipe) => crate::keeper::read_status(pipe),
+        }
+    }
 }
 
 enum Message {
@@ -71,7 +96,7 @@ enum Message {
 }
 
 /// A registration whose descriptors were added to the epoll set by the
-/// spawning thread: outputs under tokens `first..`, the pidfd after them.
+/// spawning thread: outputs under tokens `first..`, the exit watch after them.
 struct Watched {
     registration: Registration,
     first: u64,
@@ -146,7 +171,7 @@ impl ReactorHandle {
             .outputs
             .iter()
             .map(|(_, fd)| fd.as_fd())
-            .chain(std::iter::once(registration.pidfd.as_fd()));
+            .chain(std::iter::once(registration.exit.as_fd()));
         let added = (first..)
             .zip(fds)
             .map(|(token, fd)| {
@@ -222,7 +247,7 @@ enum SlotKind {
         sibling: Option<u64>,
     },
     Exit {
-        pidfd: OwnedFd,
+        watch: ExitWatch,
     },
 }
 
@@ -403,7 +428,7 @@ impl Reactor {
                 Registration {
                     process,
                     outputs,
-                    pidfd,
+                    exit,
                     log,
                 },
             first,
@@ -440,7 +465,7 @@ impl Reactor {
         }
         if added.next().unwrap_or(false) {
             let token = self.registered - 1;
-            let kind = SlotKind::Exit { pidfd };
+            let kind = SlotKind::Exit { watch: exit };
             self.slots.insert(token, Slot { process, kind });
         }
     }
@@ -603,34 +628,35 @@ impl Reactor {
         let Some(mut slot) = self.slots.remove(&token) else {
             return;
         };
-        let SlotKind::Exit { pidfd } = &mut slot.kind else {
+        let SlotKind::Exit { watch } = &mut slot.kind else {
             return;
         };
-        let _ = self.epoll.delete(pidfd.as_fd());
+        let _ = self.epoll.delete(watch.as_fd());
         let process = &slot.process;
         let mut state = process.record.lock();
-        let status = match sys::waitpid_nohang(process.pid) {
+        let status = match watch.status(process.pid) {
             Ok(Some(status)) => status,
             Ok(None) => {
-                // A pidfd is readable only once the process has exited;
+                // A watch is readable only once the process has exited;
                 // watch again rather than guess.
                 drop(state);
                 self.slots.insert(token, slot);
                 if let Some(Slot {
-                    kind: SlotKind::Exit { pidfd, .. },
+                    kind: SlotKind::Exit { watch, .. },
                     ..
                 }) = self.slots.get(&token)
                 {
                     let _ = self
                         .epoll
-                        .add(pidfd.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, token));
+                        .add(watch.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, token));
                 }
                 return;
             }
             Err(error) => {
                 // Someone else reaped our child (SIGCHLD ignored, or a
-                // waitpid(-1) elsewhere in the program): the status is lost.
-                tracing::warn!(id = %process.record.id, %error, "exit status lost: the child was reaped elsewhere");
+                // waitpid(-1) elsewhere in the program), or the keeper died
+                // without reporting it: the status is lost.
+                tracing::warn!(id = %process.record.id, %error, "exit status lost");
                 ExitStatus::Code(-1)
             }
         };
@@ -682,8 +708,8 @@ impl Reactor {
     /// Last chance to reap children that died during shutdown.
     fn shutdown(&mut self) {
         for slot in self.slots.values_mut() {
-            if let SlotKind::Exit { .. } = &slot.kind
-                && let Ok(Some(status)) = sys::waitpid_nohang(slot.process.pid)
+            if let SlotKind::Exit { watch } = &slot.kind
+                && let Ok(Some(status)) = watch.status(slot.process.pid)
             {
                 let mut state = slot.process.record.lock();
                 state.exited(status);

@@ -18,10 +18,11 @@ use logist_output::{Record, RecordSettings, Table};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{AccessFlags, Pid, access, getpgid};
 
+use crate::keeper::Keeper;
 use crate::launch::{self, Launch, launch};
 use crate::monitored::{self, Monitored};
 use crate::process::Process;
-use crate::reactor::{ReactorHandle, Registration};
+use crate::reactor::{ExitWatch, ReactorHandle, Registration};
 use crate::spawner::Spawner;
 use crate::sys;
 use crate::tree::{self, Query};
@@ -45,6 +46,7 @@ pub struct HostRuntimeBuilder {
     state_dir: Option<PathBuf>,
     monitor_program: Option<MonitorProgram>,
     adopt: bool,
+    keeper: bool,
 }
 
 impl Default for HostRuntimeBuilder {
@@ -61,6 +63,7 @@ impl Default for HostRuntimeBuilder {
             state_dir: None,
             monitor_program: None,
             adopt: false,
+            keeper: true,
         }
     }
 }
@@ -109,11 +112,33 @@ impl HostRuntimeBuilder {
         self
     }
 
-    /// Make each child receive SIGKILL if the program owning the runtime
-    /// dies (even by SIGKILL). Children are then spawned from a dedicated
-    /// thread that lives as long as the runtime, because the kernel ties
-    /// this to the spawning thread. Off by default: it costs a thread and
-    /// the faster `posix_spawn` path. It reaches direct children only.
+    /// Start children through the keeper (on by default): one helper
+    /// process per runtime, forked when the runtime is built, that starts
+    /// every child and is the subreaper of their trees. When the runtime is
+    /// dropped, or the program owning it dies by any signal (SIGKILL
+    /// included), the keeper kills every descendant still running,
+    /// double-forked daemons with a cleared environment included, and
+    /// exits. Group signals go through it, so a recycled pid is never
+    /// signalled. Output still goes straight from the child to this
+    /// program. Off: children are this program's own, and descendants that
+    /// both left the process group and cleared their environment are out
+    /// of reach (see [`kill_on_parent_death`](Self::kill_on_parent_death)).
+    /// Without glibc's `posix_spawn` (musl) there is no keeper. A runtime
+    /// with a [state directory](Self::state_dir) does not use it: each
+    /// run's monitor plays that part.
+    #[must_use]
+    pub fn keeper(mut self, enabled: bool) -> Self {
+        self.keeper = enabled;
+        self
+    }
+
+    /// Without the [keeper](Self::keeper): make each child receive SIGKILL
+    /// if the program owning the runtime dies (even by SIGKILL). Children
+    /// are then spawned from a dedicated thread that lives as long as the
+    /// runtime, because the kernel ties this to the spawning thread. Off by
+    /// default: it costs a thread and the faster `posix_spawn` path. It
+    /// reaches direct children only. With the keeper it is not needed and
+    /// not used.
     #[must_use]
     pub fn kill_on_parent_death(mut self, enabled: bool) -> Self {
         self.kill_on_parent_death = enabled;
@@ -244,10 +269,15 @@ impl HostRuntimeBuilder {
                 Error::io(format!("creating log directory `{}`", dir.display()), error)
             })?;
         }
+        let keeper = if self.keeper && state.is_none() && cfg!(target_env = "gnu") {
+            Some(Keeper::start().map_err(|error| Error::io("starting the keeper process", error))?)
+        } else {
+            None
+        };
         let backpressure = self.backpressure.then_some(self.output_cap);
         let reactor = ReactorHandle::start(self.leak_window, backpressure)
             .map_err(|error| Error::io("starting the reactor thread", error))?;
-        let spawner = if self.kill_on_parent_death {
+        let spawner = if self.kill_on_parent_death && keeper.is_none() {
             Some(
                 Spawner::start()
                     .map_err(|error| Error::io("starting the spawner thread", error))?,
@@ -274,6 +304,7 @@ impl HostRuntimeBuilder {
             _owner_lock: owner_lock,
             monitor_program,
             monitored: Table::new(),
+            keeper,
         };
         if runtime._owner_lock.is_some()
             && let Some(state) = &runtime.state
@@ -353,6 +384,9 @@ pub struct HostRuntime {
     monitor_program: MonitorProgram,
     /// Runs behind a monitor, by run id.
     monitored: Table<Monitored>,
+    /// The keeper, parent of every child started here; dropped last (it
+    /// then kills whatever is left).
+    keeper: Option<Keeper>,
 }
 
 impl std::fmt::Debug for ReactorHandle {
@@ -413,9 +447,9 @@ impl HostRuntime {
             let state = process.record.lock();
             let alive = state.status.is_none();
             if alive {
-                send_to_group(group, signal, &process.record.id)?;
+                self.signal_group(process, signal)?;
                 if polite {
-                    send_to_group(group, Signal::SIGCONT, &process.record.id)?;
+                    self.signal_group(process, Signal::SIGCONT)?;
                 }
             }
             alive
@@ -443,6 +477,21 @@ impl HostRuntime {
             tracing::info!(id = %process.record.id, count = sent, %signal, "signalled descendants outside the process group");
         }
         Ok((alive || !pinned.is_empty(), pinned))
+    }
+
+    /// Sends `signal` to the process group of a child whose status is not
+    /// recorded yet (the caller holds its lock). Through the keeper when it
+    /// started the child: only the keeper knows whether it reaped it.
+    fn signal_group(&self, process: &Process, signal: Signal) -> Result<(), Error> {
+        let Some(keeper) = &self.keeper else {
+            return send_to_group(Pid::from_raw(process.pid), signal, &process.record.id);
+        };
+        keeper
+            .signal_group(process.pid, signal)
+            .map(drop)
+            .map_err(|error| {
+                Error::io(format!("signalling process `{}`", process.record.id), error)
+            })
     }
 
     /// SIGKILL to the tree until nothing of it is left (bounded rounds).
@@ -668,20 +717,24 @@ impl Runtime for HostRuntime {
         let launched = launch(&Launch {
             request,
             cookie: (&self.cookie_name, seq.to_string()),
+            keeper: self.keeper.as_ref(),
             spawner: self.spawner.as_ref(),
         })?;
         let pid = launched.pid;
-        let pidfd = match logist_monitor::pidfd::open(pid) {
-            Ok(pidfd) => pidfd,
-            Err(error) => {
-                // Without a pidfd the child cannot be watched: undo the start.
-                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-                let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
-                return Err(Error::Spawn {
-                    program: program.to_owned(),
-                    source: error,
-                });
-            }
+        let exit = match launched.status_pipe {
+            Some(pipe) => ExitWatch::Keeper(pipe),
+            None => ExitWatch::Child(match logist_monitor::pidfd::open(pid) {
+                Ok(pidfd) => pidfd,
+                Err(error) => {
+                    // Without a pidfd the child cannot be watched: undo the start.
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+                    return Err(Error::Spawn {
+                        program: program.to_owned(),
+                        source: error,
+                    });
+                }
+            }),
         };
         let outputs = launched.outputs;
         let stdin = launched.stdin;
@@ -712,7 +765,7 @@ impl Runtime for HostRuntime {
             .register(Registration {
                 process,
                 outputs,
-                pidfd,
+                exit,
                 log,
             });
         tracing::info!(%id, pid, program, args = request.command.args().len(), "spawned");
@@ -967,9 +1020,8 @@ impl Drop for HostRuntime {
         for process in &processes {
             let state = process.record.lock();
             if state.status.is_none() {
-                let group = Pid::from_raw(process.pid);
-                let _ = send_to_group(group, Signal::SIGTERM, &process.record.id);
-                let _ = send_to_group(group, Signal::SIGCONT, &process.record.id);
+                let _ = self.signal_group(process, Signal::SIGTERM);
+                let _ = self.signal_group(process, Signal::SIGCONT);
                 running.push(Arc::clone(process));
             }
         }
@@ -990,8 +1042,7 @@ impl Drop for HostRuntime {
             if !process.record.wait_exit(started + process.record.grace) {
                 let state = process.record.lock();
                 if state.status.is_none() {
-                    let group = Pid::from_raw(process.pid);
-                    let _ = send_to_group(group, Signal::SIGKILL, &process.record.id);
+                    let _ = self.signal_group(process, Signal::SIGKILL);
                 }
             }
         }

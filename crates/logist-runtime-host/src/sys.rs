@@ -1,12 +1,13 @@
 //! The operating-system calls the runtime needs that have no safe wrapper:
-//! the parent-death signal, `posix_spawn`, and making a
-//! pseudo-terminal the controlling terminal of a new session. Every
+//! the parent-death signal, `posix_spawn`, making a pseudo-terminal the
+//! controlling terminal of a new session, forking the keeper, reaping, and
+//! taking descriptors received over a socket. Every
 //! `unsafe` block of this crate is in this file. (The reactor also calls
 //! `logist_output::prefault_spare`, whose `madvise` block lives in that
 //! crate.)
 #![expect(
     unsafe_code,
-    reason = "child-side setup and posix_spawn have no safe wrapper in std or nix"
+    reason = "child-side setup, posix_spawn, fork and waitpid have no safe wrapper in std or nix"
 )]
 
 use std::ffi::{CStr, CString};
@@ -132,6 +133,15 @@ impl NoCtty for std::fs::OpenOptions {
 
 /// Reaps `pid` if it has exited, without blocking.
 pub(crate) fn waitpid_nohang(pid: i32) -> io::Result<Option<logist_core::ExitStatus>> {
+    Ok(reap(pid)?.map(|(_, status)| status))
+}
+
+/// Reaps any child that has exited, without blocking: its pid and status.
+pub(crate) fn reap_any() -> io::Result<Option<(i32, logist_core::ExitStatus)>> {
+    reap(-1)
+}
+
+fn reap(pid: i32) -> io::Result<Option<(i32, logist_core::ExitStatus)>> {
     let mut status: libc::c_int = 0;
     loop {
         // SAFETY: `status` is a valid place for waitpid to store the status.
@@ -146,14 +156,23 @@ pub(crate) fn waitpid_nohang(pid: i32) -> io::Result<Option<logist_core::ExitSta
             }
             return Err(error);
         }
-        return Ok(Some(if libc::WIFEXITED(status) {
+        let status = if libc::WIFEXITED(status) {
             logist_core::ExitStatus::Code(libc::WEXITSTATUS(status))
         } else if libc::WIFSIGNALED(status) {
             logist_core::ExitStatus::Signal(libc::WTERMSIG(status))
         } else {
             logist_core::ExitStatus::Code(-1)
-        }));
+        };
+        return Ok(Some((result, status)));
     }
+}
+
+/// Takes ownership of a descriptor just received with `SCM_RIGHTS`.
+pub(crate) fn own_received_fd(raw: std::os::fd::RawFd) -> OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the kernel installed `raw` in this process for this message
+    // alone; nothing else knows or owns it.
+    unsafe { OwnedFd::from_raw_fd(raw) }
 }
 
 /// A step `posix_spawn` performs in the child before exec, in order.
@@ -382,5 +401,49 @@ impl ChildSetup {
             }
         }
         Ok(())
+    }
+}
+
+/// Forks a helper process that runs `body` and ends with its return value
+/// (101 if it panics), never returning here. Before `body`, the child
+/// closes every descriptor above 2 except `keep`: it must not hold the
+/// owner's pipes open. Returns the child's pid.
+///
+/// The owner may have other threads, which the child does not have. So
+/// `body` must use only the allocator (glibc's `fork` makes it usable in
+/// the child, as do jemalloc's fork handlers) and system calls: no lock
+/// another thread of the owner could have held (stdio, `tracing`, the
+/// environment).
+pub(crate) fn fork_helper(keep: std::os::fd::RawFd, body: impl FnOnce() -> i32) -> io::Result<i32> {
+    // SAFETY: in the child, only `body` runs (under the rule above) and
+    // then `_exit`, which runs no destructor or atexit handler of the
+    // owner's copied state; the parent just gets the pid.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            let keep = keep as libc::c_uint;
+            // SAFETY: close_range takes plain integers; closing descriptors
+            // the child's copy of the owner's objects still name is harmless
+            // because none of those objects is used or dropped again.
+            unsafe {
+                if keep > 3 {
+                    libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, keep - 1, 0);
+                }
+                libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0);
+            }
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+            // SAFETY: ends the child without unwinding into the owner's frames.
+            unsafe { libc::_exit(code) }
+        }
+        pid => Ok(pid),
+    }
+}
+
+/// Sets these signals to be ignored in this process.
+pub(crate) fn ignore_signals(signals: &[libc::c_int]) {
+    for &signal in signals {
+        // SAFETY: SIG_IGN installs no handler code; `signal` is a plain
+        // signal number.
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
     }
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use logist_core::{
     CommandLine, Error, ExitStatus, ProcessId, ProcessState, Runtime, SpawnRequest, StdinMode,
 };
+use logist_runtime_host::HostRuntime;
 use logist_testing::{KillOnDrop, LONG, NoSurvivors, eventually, pid_alive};
 
 use crate::durable::monitored;
@@ -27,6 +28,8 @@ const WORK_ENV: &str = "LOGIST_CHAOS_WORK";
 const RUNS_ENV: &str = "LOGIST_CHAOS_RUNS";
 /// Set for an owner whose runs are attached rather than durable.
 const ATTACHED_ENV: &str = "LOGIST_CHAOS_ATTACHED";
+/// Set for an owner with a default runtime (the keeper, no state directory).
+const DEFAULT_ENV: &str = "LOGIST_CHAOS_DEFAULT";
 const CHATTY_LINES: usize = 500;
 
 fn env_count(name: &str, default: usize) -> usize {
@@ -69,7 +72,11 @@ fn owner() {
     };
     let work = PathBuf::from(std::env::var_os(WORK_ENV).expect("the work directory"));
     let runs = env_count(RUNS_ENV, 4);
-    let rt = monitored(Path::new(&state)).build().unwrap();
+    let rt = if std::env::var_os(DEFAULT_ENV).is_some() {
+        HostRuntime::new().unwrap()
+    } else {
+        monitored(Path::new(&state)).build().unwrap()
+    };
     for index in 0..runs {
         let request =
             SpawnRequest::new(CommandLine::new(["sh", "-c", &script(index, &work)]).unwrap())
@@ -296,21 +303,12 @@ fn read_all(rt: &dyn Runtime, id: &ProcessId) -> String {
     }
 }
 
-/// An owner SIGKILLed with attached runs takes them with it, whole trees
-/// (escapees with a cleared environment included), at once; the records
-/// left behind say how they ended.
-#[test]
-fn a_sigkilled_owner_takes_its_attached_runs_with_it() {
-    if std::env::var_os(OWNER_ENV).is_some() {
-        return;
-    }
+/// Starts an owner of four attached runs (through monitors in `state`, or
+/// with `DEFAULT_ENV` through a default runtime's keeper), SIGKILLs it once
+/// the stubborn run and the `setsid env -i` escapee are up, and checks that
+/// their trees are gone within five seconds.
+fn sigkill_an_owner_of_attached_runs(state: &Path, work: &Path, default: bool) {
     let guard = NoSurvivors::new();
-    let temp = tempfile::Builder::new()
-        .prefix("logist-chaos-")
-        .tempdir()
-        .unwrap();
-    let (state, work) = (temp.path().join("state"), temp.path().join("work"));
-    fs::create_dir(&work).unwrap();
     let monitor = logist_testing::monitor_program().expect("the monitor program");
     let mut command = guard.command(std::env::current_exe().unwrap());
     command
@@ -321,14 +319,17 @@ fn a_sigkilled_owner_takes_its_attached_runs_with_it() {
             "--test-threads",
             "1",
         ])
-        .env(OWNER_ENV, &state)
-        .env(WORK_ENV, &work)
+        .env(OWNER_ENV, state)
+        .env(WORK_ENV, work)
         .env(RUNS_ENV, "4")
         .env(ATTACHED_ENV, "1")
         .env("LOGIST_MONITOR", monitor)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    if default {
+        command.env(DEFAULT_ENV, "1");
+    }
     let mut owner = KillOnDrop::new(command.spawn().expect("run the owner"));
     let pid = |name: &str| {
         let path = work.join(name);
@@ -355,6 +356,39 @@ fn a_sigkilled_owner_takes_its_attached_runs_with_it() {
         "attached trees gone {:?} after the owner's SIGKILL",
         killed.elapsed()
     );
+}
+
+/// A temporary directory with `state` and `work` below it.
+fn chaos_dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let temp = tempfile::Builder::new()
+        .prefix("logist-chaos-")
+        .tempdir()
+        .unwrap();
+    let (state, work) = (temp.path().join("state"), temp.path().join("work"));
+    fs::create_dir(&work).unwrap();
+    (temp, state, work)
+}
+
+/// The same for a default runtime: its keeper takes the trees.
+#[test]
+fn a_sigkilled_owner_takes_a_default_runtimes_runs_with_it() {
+    if std::env::var_os(OWNER_ENV).is_some() {
+        return;
+    }
+    let (_temp, state, work) = chaos_dirs();
+    sigkill_an_owner_of_attached_runs(&state, &work, true);
+}
+
+/// An owner SIGKILLed with attached runs takes them with it, whole trees
+/// (escapees with a cleared environment included), at once; the records
+/// left behind say how they ended.
+#[test]
+fn a_sigkilled_owner_takes_its_attached_runs_with_it() {
+    if std::env::var_os(OWNER_ENV).is_some() {
+        return;
+    }
+    let (_temp, state, work) = chaos_dirs();
+    sigkill_an_owner_of_attached_runs(&state, &work, false);
 
     // A crashed owner leaves the records: the next one reads how they ended.
     let rt = monitored(&state).adopt(true).build().unwrap();

@@ -1,14 +1,29 @@
-//! `HostRuntime` against the whole conformance suite, on both ways it
-//! starts children: `posix_spawn` (the default) and fork with a parent-death
-//! signal (`kill_on_parent_death`, which the `logist` CLI uses); and runs
-//! behind a per-run monitor (a state directory).
+//! `HostRuntime` against the whole conformance suite, on every way it
+//! starts children: through the keeper (the default), with `posix_spawn`
+//! from this process (`keeper(false)`), with fork and a parent-death signal
+//! (`keeper(false)` and `kill_on_parent_death`); and runs behind a per-run
+//! monitor (a state directory).
 
-mod posix_spawn {
+mod keeper {
     use crate::fixture::HostFixture;
 
     logist_conformance::core_tests!(HostFixture::new());
     logist_conformance::shell_tests!(HostFixture::new());
     logist_conformance::process_tests!(HostFixture::new());
+}
+
+mod posix_spawn {
+    use logist_runtime_host::HostRuntime;
+
+    use crate::fixture::HostFixture;
+
+    fn fixture() -> HostFixture {
+        HostFixture::with(HostRuntime::builder().keeper(false))
+    }
+
+    logist_conformance::core_tests!(fixture());
+    logist_conformance::shell_tests!(fixture());
+    logist_conformance::process_tests!(fixture());
 }
 
 mod fork {
@@ -17,7 +32,11 @@ mod fork {
     use crate::fixture::HostFixture;
 
     fn fixture() -> HostFixture {
-        HostFixture::with(HostRuntime::builder().kill_on_parent_death(true))
+        HostFixture::with(
+            HostRuntime::builder()
+                .keeper(false)
+                .kill_on_parent_death(true),
+        )
     }
 
     logist_conformance::core_tests!(fixture());

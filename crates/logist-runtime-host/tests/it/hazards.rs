@@ -83,6 +83,57 @@ impl Drop for Scope {
     }
 }
 
+/// Starts a run whose child double-forks into a new session with a
+/// cleared environment (no cookie), waits for that escapee, lets the run
+/// end, drops the runtime and says whether the escapee is still alive (and
+/// kills it if so).
+fn escapee_survives_drop(builder: logist_runtime_host::HostRuntimeBuilder) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("escapee.pid");
+    let rt = builder.build().unwrap();
+    let script = format!(
+        "setsid env -i sh -c 'trap \"\" TERM; echo $$ > {0}.tmp; mv {0}.tmp {0}; exec sleep 300' >/dev/null 2>&1 & echo forked",
+        file.display()
+    );
+    let id = rt.spawn(&sh(&script)).unwrap();
+    eventually("the escapee wrote its pid", || file.exists());
+    let pid: u32 = std::fs::read_to_string(&file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(pid));
+    assert_eq!(
+        rt.wait(&id, Some(LONG)).unwrap().status,
+        ExitStatus::Code(0)
+    );
+    drop(rt);
+    let survived = pid_alive(pid);
+    if survived {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    survived
+}
+
+/// Hazard 4's hard case, closed by the keeper: a descendant that clears
+/// its environment and double-forks into a new session carries no cookie,
+/// but it is re-parented to the keeper, which stops it when the runtime is
+/// dropped. Without the keeper it survives (the limit the keeper removes).
+#[test]
+fn h04_an_escapee_without_the_cookie_dies_with_the_runtime() {
+    assert!(
+        !escapee_survives_drop(HostRuntime::builder()),
+        "the escapee outlived the runtime"
+    );
+    assert!(
+        escapee_survives_drop(HostRuntime::builder().keeper(false)),
+        "without the keeper the escapee cannot be found (or this test proves nothing)"
+    );
+}
+
 #[test]
 fn h05_fork_loop_is_killed_completely() {
     let scope = Scope::new();
@@ -247,7 +298,11 @@ fn h21_children_die_with_the_owning_program() {
 
 #[test]
 fn h22_children_outlive_the_thread_that_spawned_them() {
-    let scope = Scope::with(HostRuntime::builder().kill_on_parent_death(true));
+    let scope = Scope::with(
+        HostRuntime::builder()
+            .keeper(false)
+            .kill_on_parent_death(true),
+    );
     let rt = scope.fixture.host();
     let id = std::thread::scope(|s| {
         s.spawn(|| rt.spawn(&cmd(&["sleep", "300"])).unwrap())
