@@ -443,16 +443,18 @@ impl HostRuntime {
             not_before: process.spawn_ticks,
         });
         let pinned = tree::pin(&found);
+        // Whether the group got the signal: not once the child is reaped
+        // (by us, or by the keeper before its report reached us).
         let alive = {
             let state = process.record.lock();
-            let alive = state.status.is_none();
-            if alive {
-                self.signal_group(process, signal)?;
-                if polite {
+            let mut sent = false;
+            if state.status.is_none() {
+                sent = self.signal_group(process, signal)?;
+                if polite && sent {
                     self.signal_group(process, Signal::SIGCONT)?;
                 }
             }
-            alive
+            sent
         };
         // Group members already got the group signal; a second one could
         // read as "hurry up" to programs that escalate on repeated signals.
@@ -482,16 +484,16 @@ impl HostRuntime {
     /// Sends `signal` to the process group of a child whose status is not
     /// recorded yet (the caller holds its lock). Through the keeper when it
     /// started the child: only the keeper knows whether it reaped it.
-    fn signal_group(&self, process: &Process, signal: Signal) -> Result<(), Error> {
+    /// Returns whether the signal was sent (not if the keeper has reaped
+    /// the child: its report is on the way, and the group id may be free).
+    fn signal_group(&self, process: &Process, signal: Signal) -> Result<bool, Error> {
         let Some(keeper) = &self.keeper else {
-            return send_to_group(Pid::from_raw(process.pid), signal, &process.record.id);
+            send_to_group(Pid::from_raw(process.pid), signal, &process.record.id)?;
+            return Ok(true);
         };
-        keeper
-            .signal_group(process.pid, signal)
-            .map(drop)
-            .map_err(|error| {
-                Error::io(format!("signalling process `{}`", process.record.id), error)
-            })
+        keeper.signal_group(process.pid, signal).map_err(|error| {
+            Error::io(format!("signalling process `{}`", process.record.id), error)
+        })
     }
 
     /// SIGKILL to the tree until nothing of it is left (bounded rounds).
