@@ -340,9 +340,11 @@ pub(crate) fn build_runtime(
     }
     match shared.runtime {
         RuntimeKind::Host => {
+            // Its keeper (a forked helper, the parent and subreaper of
+            // every command) kills the command's whole tree when logist
+            // ends, however it ends: escapees that left the process group
+            // and cleared their environment included.
             let mut builder = HostRuntime::builder()
-                // If logist dies, so does the command.
-                .kill_on_parent_death(true)
                 // Every byte is passed through: a slow reader of logist's
                 // output slows the command instead of losing bytes.
                 .backpressure(true)
@@ -400,37 +402,6 @@ pub(crate) fn build_runtime(
     }
 }
 
-/// The runtime of an attached `run` or `exec`. On this host the run goes
-/// through a per-run monitor recorded in the runtime directory
-/// ([`crate::state_dir::open_runtime_dir`]), so that it
-/// dies with `logist` however `logist` ends (SIGKILL included), its whole
-/// tree with it, escapees that left the process group and cleared their
-/// environment included. With `--log-file` (which that path does not
-/// write), or when the runtime directory cannot be used (a note says why),
-/// it is the in-process host runtime, whose parent-death signal reaches
-/// only the command itself.
-fn attached_runtime(shared: &Shared, mount: Option<&Path>) -> Result<Arc<dyn Runtime>, CliError> {
-    let in_process = shared.remote.is_some()
-        || shared.runtime != RuntimeKind::Host
-        || shared.image.is_some()
-        || shared.log_file.is_some();
-    if in_process {
-        return build_runtime(shared, mount);
-    }
-    let dir = match crate::state_dir::open_runtime_dir() {
-        Ok(dir) => dir,
-        Err(error) => {
-            eprintln!(
-                "logist: note: {}; the command runs without a monitor (if logist is killed, \
-                 its children's children may outlive it)",
-                error_chain(&error)
-            );
-            return build_runtime(shared, mount);
-        }
-    };
-    crate::state_dir::monitored_host(&dir, shared.grace, false)
-}
-
 /// Runs `agent` to the end under the shared options and returns the exit
 /// code. With `--detach` this process is the run's supervisor
 /// ([`crate::detach`]): the run is durable, recorded in `state`.
@@ -458,7 +429,7 @@ fn supervise(
     };
     let runtime = match &supervisor {
         Some(supervisor) => supervisor.runtime(shared)?,
-        None => attached_runtime(shared, mount)?,
+        None => build_runtime(shared, mount)?,
     };
     let keyboard = interaction.keyboard(shared);
     let options = run_options(shared, interaction, keyboard).durable(shared.detach);

@@ -1,19 +1,15 @@
 //! Where durable runs are recorded: `--state-dir DIR`, else
 //! `LOGIST_STATE_DIR`, else `$XDG_STATE_HOME/logist`, else
-//! `~/.local/state/logist` (the XDG base directory default); and where
-//! attached runs' monitors keep theirs while they last (the runtime
-//! directory, [`open_runtime_dir`]).
+//! `~/.local/state/logist` (the XDG base directory default).
 
 use std::ffi::OsString;
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use logist_core::{Runtime, error_chain};
-use logist_monitor::{Ownership, RunState, StateDir, StateError};
+use logist_monitor::{StateDir, StateError};
 use logist_runtime_host::{HostRuntime, MonitorProgram};
 
 use crate::CliError;
@@ -95,81 +91,6 @@ pub(crate) fn open(flag: Option<&Path>) -> Result<StateDir, StateDirError> {
         });
     }
     Ok(dir)
-}
-
-/// Where the monitors of attached runs (`run`/`exec` without `--detach`)
-/// keep their records while the run lasts: `$XDG_RUNTIME_DIR/logist` (a
-/// per-user directory the login manager empties at logout), else
-/// `<temp dir>/logist-<uid>`, never the person's home. The directory must
-/// be this user's alone (owner and mode checked, no symbolic link), or it
-/// is `Unusable`. A run's record is removed when it ends; the records a
-/// killed `logist` left are removed here, once they are old enough.
-pub(crate) fn open_runtime_dir() -> Result<StateDir, StateDirError> {
-    let uid = rustix::process::geteuid().as_raw();
-    let path = match std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-    {
-        Some(base) => base.join("logist"),
-        None => std::env::temp_dir().join(format!("logist-{uid}")),
-    };
-    let unusable = |source: io::Error| StateDirError::Unusable {
-        path: path.clone(),
-        source: StateError::Io {
-            path: path.clone(),
-            source,
-        },
-    };
-    match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-        Ok(()) => {}
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(error) => return Err(unusable(error)),
-    }
-    let meta = std::fs::symlink_metadata(&path).map_err(unusable)?;
-    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
-        return Err(unusable(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "not a directory of this user's alone (owner and mode 0700 expected)",
-        )));
-    }
-    let dir = StateDir::open(&path).map_err(|source| StateDirError::Unusable { path, source })?;
-    sweep_orphaned_records(&dir);
-    Ok(dir)
-}
-
-/// How long an attached run's record stays in the runtime directory after
-/// its exit before a later `logist` removes it. Its owner removes it as
-/// soon as it has read the exit, so a record this old belongs to a
-/// `logist` that was killed (SIGKILL) and will never come back for it.
-const ORPHANED_RECORD_AGE: Duration = Duration::from_secs(10 * 60);
-
-/// Removes the records of attached runs that ended more than
-/// [`ORPHANED_RECORD_AGE`] ago: nobody can adopt an attached run, and a
-/// killed `logist` leaves its record behind. Best effort: a record that
-/// cannot be read or removed is left for the next time.
-fn sweep_orphaned_records(dir: &StateDir) {
-    let Ok(entries) = dir.list() else { return };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis());
-    for entry in entries {
-        let attached = entry
-            .spec
-            .as_ref()
-            .is_some_and(|spec| spec.ownership == Ownership::Attached);
-        let Ok(RunState::Exited(exit)) = entry.state else {
-            continue;
-        };
-        let age = Duration::from_millis(
-            u64::try_from(now.saturating_sub(u128::from(exit.ended_unix_ms))).unwrap_or(u64::MAX),
-        );
-        if !attached || age < ORPHANED_RECORD_AGE {
-            continue;
-        }
-        if let Err(error) = dir.run(&entry.id).and_then(logist_monitor::RunDir::remove) {
-            tracing::debug!(id = entry.id, error = %error_chain(&error), "cannot remove an old record");
-        }
-    }
 }
 
 /// A host runtime whose runs go through per-run monitors recorded in

@@ -99,7 +99,6 @@ impl Terminal {
             .arg("--ctty")
             .arg(LOGIST)
             .args(args)
-            .env("XDG_RUNTIME_DIR", crate::RUNTIME_DIR)
             .envs(env.iter().copied())
             .stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
@@ -117,7 +116,6 @@ impl Terminal {
         let mut command = guard.command("setsid");
         command
             .args(["--ctty", "sh", "-c", script])
-            .env("XDG_RUNTIME_DIR", crate::RUNTIME_DIR)
             .stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
             .stderr(slave);

@@ -26,11 +26,6 @@ pub(crate) use logist_testing::{eventually, pid_alive as alive};
 /// The binary under test.
 pub(crate) const LOGIST: &str = env!("CARGO_BIN_EXE_logist");
 
-/// The `XDG_RUNTIME_DIR` the tests give `logist`: attached runs keep their
-/// records in the build's own temporary directory, not in the person's
-/// runtime directory (a test that kills `logist` leaves one behind).
-pub(crate) const RUNTIME_DIR: &str = env!("CARGO_TARGET_TMPDIR");
-
 /// Generous: tests wait for conditions, never for the clock.
 pub(crate) const LONG: Duration = Duration::from_secs(60);
 
@@ -38,10 +33,7 @@ pub(crate) const LONG: Duration = Duration::from_secs(60);
 /// test's tag; the guard fails the test if any survives it.
 pub(crate) fn logist(guard: &NoSurvivors, args: &[&str]) -> Command {
     let mut command = guard.command(LOGIST);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .env("XDG_RUNTIME_DIR", RUNTIME_DIR);
+    command.args(args).stdin(Stdio::null());
     command
 }
 

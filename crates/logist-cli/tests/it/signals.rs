@@ -22,30 +22,13 @@ fn start(
     u32,
     BufReader<std::process::ChildStdout>,
 ) {
-    let started = start_in(guard, crate::RUNTIME_DIR.as_ref(), args);
-    (started.child, started.pid, started.events)
-}
-
-/// A `logist ... --json` whose command has printed its first line.
-struct Started {
-    child: std::process::Child,
-    /// The command's pid.
-    pid: u32,
-    /// The run's id.
-    id: String,
-    events: BufReader<std::process::ChildStdout>,
-}
-
-/// [`start`], with `runtime` as `XDG_RUNTIME_DIR`.
-fn start_in(guard: &NoSurvivors, runtime: &std::path::Path, args: &[&str]) -> Started {
     let mut child = logist(guard, args)
-        .env("XDG_RUNTIME_DIR", runtime)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut events = BufReader::new(child.stdout.take().unwrap());
-    let mut spawned = None;
+    let mut pid = None;
     let mut line = String::new();
     loop {
         line.clear();
@@ -55,22 +38,14 @@ fn start_in(guard: &NoSurvivors, runtime: &std::path::Path, args: &[&str]) -> St
         );
         let event: Value = serde_json::from_str(&line).unwrap();
         if event["event"] == "spawned" {
-            spawned = Some((
-                event["pid"].as_u64().unwrap() as u32,
-                event["id"].as_str().unwrap().to_owned(),
-            ));
+            pid = Some(event["pid"].as_u64().unwrap() as u32);
         }
         if event["event"] == "output" {
             break;
         }
     }
-    let (pid, id) = spawned.expect("a spawned event before the output");
-    Started {
-        child,
-        pid,
-        id,
-        events,
-    }
+    let pid = pid.expect("a spawned event before the output");
+    (child, pid, events)
 }
 
 fn signal(child: &std::process::Child, signal: Signal) {
@@ -274,69 +249,6 @@ fn killing_logist_kills_every_descendant_escapees_included() {
         started.iter().all(|&pid| !alive(pid))
     });
     eventually("nothing of the run is left", || {
-        guard.survivors().is_empty()
-    });
-}
-
-/// A killed `logist` leaves its attached run's record (with the exit the
-/// monitor wrote) in the runtime directory. A later `logist` removes the
-/// records that ended more than ten minutes ago and leaves newer ones.
-#[test]
-fn a_later_run_removes_old_records_of_killed_runs() {
-    let guard = NoSurvivors::new();
-    let runtime = tempfile::tempdir().unwrap();
-    let runs = runtime.path().join("logist").join("runs");
-    let killed = || -> std::path::PathBuf {
-        let mut started = start_in(
-            &guard,
-            runtime.path(),
-            &[
-                "exec",
-                "--json",
-                "--",
-                "sh",
-                "-c",
-                "echo up; exec sleep 300",
-            ],
-        );
-        signal(&started.child, Signal::SIGKILL);
-        let _ = wait(&mut started.child);
-        let dir = runs.join(&started.id);
-        eventually("the monitor recorded the end", || {
-            dir.join("exit.json").is_file()
-        });
-        dir
-    };
-    let old = killed();
-    let recent = killed();
-    // Their monitors linger a moment after the record; a record is
-    // removed only once its monitor is gone.
-    eventually("the killed runs' monitors are gone", || {
-        guard.survivors().is_empty()
-    });
-    // The first ended an hour ago.
-    let exit = old.join("exit.json");
-    let mut record: Value = serde_json::from_slice(&std::fs::read(&exit).unwrap()).unwrap();
-    let ended = record["ended_unix_ms"].as_u64().unwrap();
-    record["ended_unix_ms"] = Value::from(ended - 3_600_000);
-    std::fs::write(&exit, record.to_string()).unwrap();
-
-    let status = logist(&guard, &["exec", "--", "true"])
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(!old.exists(), "the old record is still there");
-    assert!(
-        recent.join("exit.json").is_file(),
-        "the recent record was removed"
-    );
-    // Only the recent record is left: the new run removed its own.
-    let left: Vec<_> = std::fs::read_dir(&runs).unwrap().collect();
-    assert_eq!(left.len(), 1, "{left:?}");
-    eventually("nothing of the runs is left", || {
         guard.survivors().is_empty()
     });
 }
