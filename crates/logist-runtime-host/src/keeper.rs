@@ -118,12 +118,22 @@ impl Keeper {
     }
 
     /// Sends `signal` to the process group of the child `pid`, unless the
-    /// child has been reaped. Returns whether it was sent.
+    /// child has been reaped (or the keeper is gone: the group id is no
+    /// longer pinned by anyone we know). Returns whether it was sent.
     pub(crate) fn signal_group(&self, pid: i32, signal: Signal) -> io::Result<bool> {
         let mut frame = Frame::new(SIGNAL);
         frame.u32(pid as u32);
         frame.u32(signal as i32 as u32);
-        Ok(self.request(frame, &[])? == 1)
+        match self.request(frame, &[]) {
+            Ok(sent) => Ok(sent == 1),
+            Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The keeper's pid.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid as u32
     }
 
     fn request(&self, frame: Frame, fds: &[RawFd]) -> io::Result<i32> {
@@ -134,7 +144,7 @@ impl Keeper {
                     | io::ErrorKind::ConnectionReset
                     | io::ErrorKind::UnexpectedEof
             ) {
-                io::Error::other("the keeper process has exited")
+                io::Error::new(io::ErrorKind::NotConnected, "the keeper process has exited")
             } else {
                 error
             }
@@ -373,6 +383,9 @@ fn serve(control: UnixStream) -> i32 {
         libc::SIGTTIN,
         libc::SIGTTOU,
     ]);
+    // An owner that ignores SIGCHLD would have the kernel reap our
+    // children before we read their status.
+    sys::default_signals(&[libc::SIGCHLD, libc::SIGTERM]);
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     mask.add(Signal::SIGTERM);

@@ -657,6 +657,11 @@ impl Reactor {
                 // waitpid(-1) elsewhere in the program), or the keeper died
                 // without reporting it: the status is lost.
                 tracing::warn!(id = %process.record.id, %error, "exit status lost");
+                if let ExitWatch::Keeper(_) = watch {
+                    // Nothing supervises the child any more: stop what
+                    // carries its cookie rather than leave it running.
+                    stop_unsupervised(process);
+                }
                 ExitStatus::Code(-1)
             }
         };
@@ -719,6 +724,23 @@ impl Reactor {
             }
         }
     }
+}
+
+/// SIGKILL to every process carrying `process`'s cookie (its keeper died,
+/// so its tree has no parent that would stop it).
+fn stop_unsupervised(process: &Process) {
+    let found = crate::tree::scan(&crate::tree::Query {
+        cookie: &process.cookie,
+        cookie_is_prefix: false,
+        root: None,
+        not_before: process.spawn_ticks,
+    });
+    let pinned = crate::tree::pin(&found);
+    let _ = crate::tree::signal_all(
+        pinned.iter().map(|(_, fd)| fd),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    tracing::warn!(id = %process.record.id, count = pinned.len(), "the keeper died: stopped the processes it left");
 }
 
 #[cfg(test)]

@@ -418,6 +418,13 @@ impl HostRuntime {
         &self.cookie_name
     }
 
+    /// The pid of the [keeper](HostRuntimeBuilder::keeper), when children
+    /// are started through one: for diagnostics, or to place it (and with
+    /// it every child) in a cgroup.
+    pub fn keeper_pid(&self) -> Option<u32> {
+        self.keeper.as_ref().map(Keeper::pid)
+    }
+
     /// Sends `signal` to the process's whole tree: its group while the child
     /// is unreaped (so the group id cannot have been recycled), and through
     /// verified pidfds to every descendant outside the group. SIGCONT

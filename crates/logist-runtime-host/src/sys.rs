@@ -447,3 +447,12 @@ pub(crate) fn ignore_signals(signals: &[libc::c_int]) {
         unsafe { libc::signal(signal, libc::SIG_IGN) };
     }
 }
+
+/// Gives these signals their default action in this process.
+pub(crate) fn default_signals(signals: &[libc::c_int]) {
+    for &signal in signals {
+        // SAFETY: SIG_DFL installs no handler code; `signal` is a plain
+        // signal number.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+}

@@ -134,6 +134,32 @@ fn h04_an_escapee_without_the_cookie_dies_with_the_runtime() {
     );
 }
 
+/// The keeper killed on its own: the child it started is stopped (nothing
+/// runs unsupervised), its status is reported lost (-1), a new spawn is a
+/// clear error, and dropping the runtime neither hangs nor leaves anything.
+#[test]
+fn a_killed_keeper_leaves_nothing_running_and_nothing_hanging() {
+    let scope = Scope::new();
+    let rt = scope.fixture.host();
+    let id = rt.spawn(&sh("echo pid=$$; exec sleep 300")).unwrap();
+    let pid = pids(&read_until(&rt, &id, |text| text.contains("pid=")))[0];
+    let keeper = rt.keeper_pid().expect("the default runtime has a keeper");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(keeper as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let done = rt.wait(&id, Some(LONG)).unwrap();
+    assert_eq!(done.status, ExitStatus::Code(-1));
+    eventually("the unsupervised child is stopped", || !pid_alive(pid));
+    let error = rt.spawn(&cmd(&["true"])).unwrap_err();
+    let chain = logist_core::error_chain(&error).to_string();
+    assert!(
+        matches!(error, Error::Spawn { .. }) && chain.contains("keeper process has exited"),
+        "{chain}"
+    );
+}
+
 #[test]
 fn h05_fork_loop_is_killed_completely() {
     let scope = Scope::new();
