@@ -107,30 +107,19 @@ pub(crate) fn launch(plan: &Launch<'_>) -> Result<Launched, Error> {
         sys::set_nonblocking(fd.as_fd()).map_err(|e| io_error("setting up the output", e))?;
     }
 
+    let ends: Vec<BorrowedFd<'_>> = child_ends.iter().map(AsFd::as_fd).collect();
+    let slave_path = terminal.as_ref().map(|(path, _)| path.clone());
+    let spawn_plan = || SpawnPlan::new(request, &resolved, &env, slave_path.as_ref());
     let mut status_pipe = None;
     let pid = if let Some(keeper) = plan.keeper {
         let (read, write) = pipe().map_err(|e| io_error("creating pipes", e))?;
         sys::set_nonblocking(read.as_fd()).map_err(|e| io_error("creating pipes", e))?;
         status_pipe = Some(read);
-        let ends: Vec<BorrowedFd<'_>> = child_ends.iter().map(AsFd::as_fd).collect();
-        SpawnPlan::new(
-            request,
-            &resolved,
-            &env,
-            terminal.as_ref().map(|(path, _)| path),
-        )
-        .and_then(|spawn| keeper.spawn(&spawn, write.as_fd(), &ends))
+        spawn_plan().and_then(|spawn| keeper.spawn(&spawn, write.as_fd(), &ends))
     } else if plan.spawner.is_some() || !cfg!(target_env = "gnu") {
         fork_path(plan, &resolved, &env, &child_ends, terminal)
     } else {
-        let ends: Vec<BorrowedFd<'_>> = child_ends.iter().map(AsFd::as_fd).collect();
-        SpawnPlan::new(
-            request,
-            &resolved,
-            &env,
-            terminal.as_ref().map(|(path, _)| path),
-        )
-        .and_then(|spawn| spawn.spawn(&ends))
+        spawn_plan().and_then(|spawn| spawn.spawn(&ends))
     }
     .map_err(|error| spawn_error(program, error))?;
     Ok(Launched {
