@@ -581,3 +581,65 @@ fn children() -> Vec<i32> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_reads_back_and_a_damaged_one_is_an_error() {
+        let mut frame = Frame::new(SPAWN);
+        frame.u8(HAS_CWD);
+        frame.bytes(b"/bin/true");
+        frame.u32(2);
+        frame.bytes(b"true");
+        frame.bytes(b"");
+        let bytes = frame.finish();
+        let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+        assert_eq!((len, bytes[4]), (bytes.len() - 5, SPAWN));
+
+        let mut fields = Fields(&bytes[5..]);
+        assert_eq!(fields.u8().unwrap(), HAS_CWD);
+        assert_eq!(fields.c_string().unwrap().as_bytes(), b"/bin/true");
+        let argv = fields.list().unwrap();
+        assert_eq!(argv.len(), 2);
+        assert_eq!(
+            (argv[0].as_bytes(), argv[1].as_bytes()),
+            (&b"true"[..], &b""[..])
+        );
+        assert!(fields.0.is_empty());
+
+        let mut short = Fields(&bytes[5..bytes.len() - 1]);
+        short.u8().unwrap();
+        short.c_string().unwrap();
+        assert_eq!(short.list().unwrap_err().kind(), io::ErrorKind::InvalidData);
+
+        let mut nul = Frame::new(SPAWN);
+        nul.bytes(b"a\0b");
+        let nul = nul.finish();
+        assert_eq!(
+            Fields(&nul[5..]).c_string().unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+
+    #[test]
+    fn an_exit_status_crosses_the_pipe_and_a_closed_pipe_is_an_error() {
+        for status in [
+            ExitStatus::Code(0),
+            ExitStatus::Code(3),
+            ExitStatus::Signal(9),
+        ] {
+            let (read, write) = nix::unistd::pipe().unwrap();
+            sys::set_nonblocking(read.as_fd()).unwrap();
+            assert_eq!(read_status(&read).unwrap(), None, "nothing written yet");
+            nix::unistd::write(&write, &encode_status(status)).unwrap();
+            assert_eq!(read_status(&read).unwrap(), Some(status));
+        }
+        let (read, write) = nix::unistd::pipe().unwrap();
+        sys::set_nonblocking(read.as_fd()).unwrap();
+        drop(write);
+        let error = read_status(&read).unwrap_err();
+        assert!(error.to_string().contains("keeper"), "{error}");
+    }
+}
