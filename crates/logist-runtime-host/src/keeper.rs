@@ -371,24 +371,29 @@ fn recv_with_fds(socket: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) ->
 /// gone, stop everything. Runs in the forked child (see
 /// [`sys::fork_helper`] for what it may do).
 fn serve(control: UnixStream) -> i32 {
-    // Terminal signals go to the owner's process group, not to us; a
-    // SIGTERM means "stop everything now".
+    // Terminal signals go to the owner's process group, not to us. Other
+    // polite signals are ignored too: the owner stops its children with a
+    // grace period, and `pkill <owner's name>` reaching us as well must
+    // not cut that short. We act when the owner is gone.
     let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    let _ = nix::sys::prctl::set_name(c"logist-keeper");
     sys::ignore_signals(&[
         libc::SIGINT,
         libc::SIGQUIT,
         libc::SIGHUP,
+        libc::SIGTERM,
         libc::SIGPIPE,
         libc::SIGTSTP,
         libc::SIGTTIN,
         libc::SIGTTOU,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
     ]);
     // An owner that ignores SIGCHLD would have the kernel reap our
     // children before we read their status.
-    sys::default_signals(&[libc::SIGCHLD, libc::SIGTERM]);
+    sys::default_signals(&[libc::SIGCHLD]);
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
-    mask.add(Signal::SIGTERM);
     if mask.thread_block().is_err() {
         return 1;
     }
@@ -435,9 +440,7 @@ impl Serving {
             let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|events| !events.is_empty());
             let (control, signals) = (ready(&fds[0]), ready(&fds[1]));
             if signals {
-                if self.take_signals() {
-                    return;
-                }
+                self.take_signals();
                 self.reap();
             }
             if control && !self.request().unwrap_or(false) {
@@ -446,13 +449,9 @@ impl Serving {
         }
     }
 
-    /// Drains the signalfd; true if a SIGTERM came.
-    fn take_signals(&mut self) -> bool {
-        let mut terminate = false;
-        while let Ok(Some(info)) = self.signals.read_signal() {
-            terminate |= info.ssi_signo == libc::SIGTERM as u32;
-        }
-        terminate
+    /// Drains the signalfd (SIGCHLD only: the reaping follows).
+    fn take_signals(&mut self) {
+        while let Ok(Some(_)) = self.signals.read_signal() {}
     }
 
     /// Reaps every exited child, reporting the runtime's; returns true once

@@ -134,6 +134,32 @@ fn h04_an_escapee_without_the_cookie_dies_with_the_runtime() {
     );
 }
 
+/// A polite signal to the keeper (`pkill` of the owner's name reaches it
+/// too) changes nothing: the owner stops its children, with their grace.
+#[test]
+fn the_keeper_ignores_polite_signals() {
+    let scope = Scope::new();
+    let rt = scope.fixture.host();
+    let id = rt.spawn(&sh("echo pid=$$; exec sleep 300")).unwrap();
+    let pid = pids(&read_until(&rt, &id, |text| text.contains("pid=")))[0];
+    let keeper = nix::unistd::Pid::from_raw(rt.keeper_pid().unwrap() as i32);
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
+        nix::sys::signal::kill(keeper, signal).unwrap();
+    }
+    // An ignored signal is discarded when sent; a start through the keeper
+    // then proves it is still there.
+    let next = rt.spawn(&cmd(&["true"])).unwrap();
+    assert!(rt.wait(&next, Some(LONG)).unwrap().status.success());
+    assert!(pid_alive(pid) && rt.is_alive(&id).unwrap());
+    let comm = std::fs::read_to_string(format!("/proc/{keeper}/comm")).unwrap();
+    assert_eq!(comm.trim(), "logist-keeper");
+    rt.terminate(&id, true).unwrap();
+}
+
 /// The keeper killed on its own: the child it started is stopped (nothing
 /// runs unsupervised), its status is reported lost (-1), a new spawn is a
 /// clear error, and dropping the runtime neither hangs nor leaves anything.
