@@ -27,7 +27,7 @@ use crate::script::Script;
 pub struct MockConfig {
     /// Output kept per process, in bytes; older bytes are dropped and
     /// counted. Default 16 MiB.
-    pub output_limit: usize,
+    pub output_cap: usize,
     /// The grace period between a polite termination and the kill, for
     /// requests that do not set one. Default 250 ms.
     pub grace: Duration,
@@ -36,17 +36,17 @@ pub struct MockConfig {
 impl Default for MockConfig {
     fn default() -> Self {
         Self {
-            output_limit: 16 * 1024 * 1024,
+            output_cap: 16 * 1024 * 1024,
             grace: Duration::from_millis(250),
         }
     }
 }
 
 impl MockConfig {
-    /// Sets [`output_limit`](Self::output_limit).
+    /// Sets [`output_cap`](Self::output_cap).
     #[must_use]
-    pub fn output_limit(mut self, bytes: usize) -> Self {
-        self.output_limit = bytes;
+    pub fn output_cap(mut self, bytes: usize) -> Self {
+        self.output_cap = bytes;
         self
     }
 
@@ -300,7 +300,7 @@ impl Runtime for MockRuntime {
         let id = ProcessId::new(format!("mock-{:x}-{seq}", self.instance));
         let settings = RecordSettings {
             grace: self.config.grace,
-            output_cap: self.config.output_limit,
+            output_cap: self.config.output_cap,
         };
         let play = Play {
             stdin_closed: !stdin_open,

@@ -575,7 +575,7 @@ fn list_by_labels_oldest_first() {
 fn the_memory_bound_drops_the_oldest_bytes_and_counts_them() {
     let limit = 64 * 1024;
     let total = 1 << 20;
-    let runtime = MockRuntime::with_config(MockConfig::default().output_limit(limit));
+    let runtime = MockRuntime::with_config(MockConfig::default().output_cap(limit));
     let id = spawn(&runtime, mock(Scenario::Flood));
     let completion = done(&runtime, &id);
     assert_eq!(completion.logs.len(), limit);

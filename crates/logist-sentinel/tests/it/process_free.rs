@@ -428,7 +428,7 @@ fn a_removed_process_is_a_runtime_failure() {
 
 #[test]
 fn output_lost_to_a_small_bound_is_reported_missed() {
-    let (mock, runtime) = with_config(MockConfig::default().output_limit(4096));
+    let (mock, runtime) = with_config(MockConfig::default().output_cap(4096));
     let filler = "0123456789abcdef".repeat(1024);
     mock.register(
         "chatty",
