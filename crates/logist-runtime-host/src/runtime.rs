@@ -125,7 +125,10 @@ impl HostRuntimeBuilder {
     /// of reach (see [`kill_on_parent_death`](Self::kill_on_parent_death)).
     /// Without glibc's `posix_spawn` (musl) there is no keeper. A runtime
     /// with a [state directory](Self::state_dir) does not use it: each
-    /// run's monitor plays that part.
+    /// run's monitor plays that part. The fork copies this program's page
+    /// tables once; under strict memory overcommit
+    /// (`vm.overcommit_memory=2`) a large program's fork can fail, and
+    /// [`build`](Self::build) then returns an error that names this option.
     #[must_use]
     pub fn keeper(mut self, enabled: bool) -> Self {
         self.keeper = enabled;
@@ -270,7 +273,15 @@ impl HostRuntimeBuilder {
             })?;
         }
         let keeper = if self.keeper && state.is_none() && cfg!(target_env = "gnu") {
-            Some(Keeper::start().map_err(|error| Error::io("starting the keeper process", error))?)
+            Some(Keeper::start().map_err(|error| {
+                // A fork can fail where a spawn would not (strict overcommit
+                // and a large program): say how to do without it.
+                Error::io(
+                    "starting the keeper process (HostRuntimeBuilder::keeper(false) starts \
+                     children without it)",
+                    error,
+                )
+            })?)
         } else {
             None
         };
