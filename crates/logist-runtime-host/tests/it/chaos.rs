@@ -303,11 +303,22 @@ fn read_all(rt: &dyn Runtime, id: &ProcessId) -> String {
     }
 }
 
-/// Starts an owner of four attached runs (through monitors in `state`, or
-/// with `DEFAULT_ENV` through a default runtime's keeper), SIGKILLs it once
-/// the stubborn run and the `setsid env -i` escapee are up, and checks that
-/// their trees are gone within five seconds.
-fn sigkill_an_owner_of_attached_runs(state: &Path, work: &Path, default: bool) {
+/// Starts an owner of four attached runs (through monitors in a fresh
+/// state directory, or with `default` through a default runtime's
+/// keeper), SIGKILLs it once the stubborn run and the `setsid env -i`
+/// escapee are up, and checks that their trees are gone within five
+/// seconds. Returns the temporary directory and the state directory in
+/// it; `None` in the re-executed owner, where the test has nothing to do.
+fn sigkill_an_owner_of_attached_runs(default: bool) -> Option<(tempfile::TempDir, PathBuf)> {
+    if std::env::var_os(OWNER_ENV).is_some() {
+        return None;
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("logist-chaos-")
+        .tempdir()
+        .unwrap();
+    let (state, work) = (temp.path().join("state"), temp.path().join("work"));
+    fs::create_dir(&work).unwrap();
     let guard = NoSurvivors::new();
     let monitor = logist_testing::monitor_program().expect("the monitor program");
     let mut command = guard.command(std::env::current_exe().unwrap());
@@ -319,8 +330,8 @@ fn sigkill_an_owner_of_attached_runs(state: &Path, work: &Path, default: bool) {
             "--test-threads",
             "1",
         ])
-        .env(OWNER_ENV, state)
-        .env(WORK_ENV, work)
+        .env(OWNER_ENV, &state)
+        .env(WORK_ENV, &work)
         .env(RUNS_ENV, "4")
         .env(ATTACHED_ENV, "1")
         .env("LOGIST_MONITOR", monitor)
@@ -356,27 +367,13 @@ fn sigkill_an_owner_of_attached_runs(state: &Path, work: &Path, default: bool) {
         "attached trees gone {:?} after the owner's SIGKILL",
         killed.elapsed()
     );
-}
-
-/// A temporary directory with `state` and `work` below it.
-fn chaos_dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let temp = tempfile::Builder::new()
-        .prefix("logist-chaos-")
-        .tempdir()
-        .unwrap();
-    let (state, work) = (temp.path().join("state"), temp.path().join("work"));
-    fs::create_dir(&work).unwrap();
-    (temp, state, work)
+    Some((temp, state))
 }
 
 /// The same for a default runtime: its keeper takes the trees.
 #[test]
 fn a_sigkilled_owner_takes_a_default_runtimes_runs_with_it() {
-    if std::env::var_os(OWNER_ENV).is_some() {
-        return;
-    }
-    let (_temp, state, work) = chaos_dirs();
-    sigkill_an_owner_of_attached_runs(&state, &work, true);
+    sigkill_an_owner_of_attached_runs(true);
 }
 
 /// An owner SIGKILLed with attached runs takes them with it, whole trees
@@ -384,11 +381,9 @@ fn a_sigkilled_owner_takes_a_default_runtimes_runs_with_it() {
 /// left behind say how they ended.
 #[test]
 fn a_sigkilled_owner_takes_its_attached_runs_with_it() {
-    if std::env::var_os(OWNER_ENV).is_some() {
+    let Some((_temp, state)) = sigkill_an_owner_of_attached_runs(false) else {
         return;
-    }
-    let (_temp, state, work) = chaos_dirs();
-    sigkill_an_owner_of_attached_runs(&state, &work, false);
+    };
 
     // A crashed owner leaves the records: the next one reads how they ended.
     let rt = monitored(&state).adopt(true).build().unwrap();

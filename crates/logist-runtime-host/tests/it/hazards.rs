@@ -134,15 +134,21 @@ fn h04_an_escapee_without_the_cookie_dies_with_the_runtime() {
     );
 }
 
+/// Starts a long sleep; returns its id, its pid and the keeper's pid.
+fn sleeper_and_keeper(rt: &HostRuntime) -> (ProcessId, u32, nix::unistd::Pid) {
+    let id = rt.spawn(&sh("echo pid=$$; exec sleep 300")).unwrap();
+    let pid = pids(&read_until(rt, &id, |text| text.contains("pid=")))[0];
+    let keeper = rt.keeper_pid().expect("the default runtime has a keeper");
+    (id, pid, nix::unistd::Pid::from_raw(keeper as i32))
+}
+
 /// A polite signal to the keeper (`pkill` of the owner's name reaches it
 /// too) changes nothing: the owner stops its children, with their grace.
 #[test]
 fn the_keeper_ignores_polite_signals() {
     let scope = Scope::new();
     let rt = scope.fixture.host();
-    let id = rt.spawn(&sh("echo pid=$$; exec sleep 300")).unwrap();
-    let pid = pids(&read_until(&rt, &id, |text| text.contains("pid=")))[0];
-    let keeper = nix::unistd::Pid::from_raw(rt.keeper_pid().unwrap() as i32);
+    let (id, pid, keeper) = sleeper_and_keeper(&rt);
     for signal in [
         nix::sys::signal::Signal::SIGTERM,
         nix::sys::signal::Signal::SIGINT,
@@ -167,14 +173,8 @@ fn the_keeper_ignores_polite_signals() {
 fn a_killed_keeper_leaves_nothing_running_and_nothing_hanging() {
     let scope = Scope::new();
     let rt = scope.fixture.host();
-    let id = rt.spawn(&sh("echo pid=$$; exec sleep 300")).unwrap();
-    let pid = pids(&read_until(&rt, &id, |text| text.contains("pid=")))[0];
-    let keeper = rt.keeper_pid().expect("the default runtime has a keeper");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(keeper as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    let (id, pid, keeper) = sleeper_and_keeper(&rt);
+    nix::sys::signal::kill(keeper, nix::sys::signal::Signal::SIGKILL).unwrap();
     let done = rt.wait(&id, Some(LONG)).unwrap();
     assert_eq!(done.status, ExitStatus::Code(-1));
     eventually("the unsupervised child is stopped", || !pid_alive(pid));
